@@ -1,0 +1,587 @@
+//! The deterministic discrete-event engine: one queue, one loop, the only place time advances.
+//!
+//! The loop pops the earliest `(time, seq)` event, hands it to a replica (with that region's
+//! local clock readings) or to a fault, and turns the replica's actions into new events. Idle
+//! time is skipped. After `duration` the run quiesces: faults heal, crashed regions recover,
+//! clients stop, and the loop continues until replication has drained or `quiesce_limit` passes.
+
+pub mod clock;
+pub mod network;
+pub mod queue;
+pub mod trace;
+pub mod workload;
+
+use crate::dist::DistSpec;
+use crate::metrics::Observer;
+use crate::replica::{
+    Action, ClientOp, Durable, Key, Now, OpId, Outbox, RegionId, Replica, Reply, TimerId,
+    WireMessage,
+};
+use crate::scenario::{FaultAction, HealSpec, Scenario};
+use crate::time::{SimTime, Span};
+use clock::Clock;
+use network::{DropReason, Network, SendOutcome};
+use queue::EventQueue;
+use std::collections::BTreeMap;
+use trace::Trace;
+use workload::Workload;
+
+#[derive(Copy, Clone, Debug)]
+enum Event {
+    Client(RegionId),
+    Deliver(u32),
+    Timer {
+        region: RegionId,
+        id: TimerId,
+        gen: u32,
+    },
+    Fault(u32),
+    /// The `for` of fault `i` has run out.
+    FaultEnd(u32),
+    EndOfRun,
+}
+
+struct Envelope<M> {
+    from: RegionId,
+    to: RegionId,
+    msg: M,
+}
+
+struct Node<R: Replica> {
+    replica: Option<R>,
+    durable: R::Durable,
+    /// Persisted but not yet synced: lost if the region crashes.
+    unsynced: Vec<<R::Durable as Durable>::Op>,
+    clock: Clock,
+    timer_gen: Vec<u32>,
+    cfg: R::Config,
+}
+
+/// How many events of each kind the loop processed.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct EventCounts {
+    pub client_ops: u64,
+    pub deliveries: u64,
+    pub timers: u64,
+    pub faults: u64,
+}
+
+impl EventCounts {
+    pub fn total(&self) -> u64 {
+        self.client_ops + self.deliveries + self.timers + self.faults
+    }
+}
+
+/// A moment connectivity or a region came back, for convergence-after-heal.
+#[derive(Clone, Debug)]
+pub struct HealMark {
+    pub at: SimTime,
+    pub label: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct CrashMark {
+    pub region: RegionId,
+    pub at: SimTime,
+    pub recovered: Option<SimTime>,
+}
+
+/// A fault as it actually played out.
+#[derive(Clone, Debug)]
+pub struct FaultMark {
+    pub at: SimTime,
+    pub until: Option<SimTime>,
+    pub label: String,
+}
+
+/// Everything a run produced, before it is summarised.
+pub struct RunOutput {
+    pub observer: Observer,
+    pub counts: EventCounts,
+    pub trace_digest: u64,
+    pub trace_error: Option<std::io::Error>,
+    pub end: SimTime,
+    pub drained: bool,
+    pub region_digests: Vec<Option<u64>>,
+    pub heals: Vec<HealMark>,
+    pub crashes: Vec<CrashMark>,
+    pub faults: Vec<FaultMark>,
+}
+
+/// Called every few thousand events with the current simulated time and event count.
+pub type Progress<'a> = &'a mut dyn FnMut(SimTime, u64);
+
+#[derive(PartialEq, Eq, Clone, Copy)]
+enum Phase {
+    Running,
+    Quiesce,
+}
+
+pub struct Engine<'s, R: Replica> {
+    sc: &'s Scenario,
+    now: SimTime,
+    queue: EventQueue<Event>,
+    nodes: Vec<Node<R>>,
+    slab: Vec<Option<Envelope<R::Msg>>>,
+    free: Vec<u32>,
+    in_flight: u64,
+    net: Network,
+    workload: Workload,
+    obs: Observer,
+    trace: Trace,
+    outbox: Outbox<R::Msg, <R::Durable as Durable>::Op>,
+    phase: Phase,
+    counts: EventCounts,
+    pending_reads: BTreeMap<OpId, Key>,
+    active_partition: Option<u32>,
+    heals: Vec<HealMark>,
+    crashes: Vec<CrashMark>,
+    faults: Vec<FaultMark>,
+}
+
+impl<'s, R: Replica> Engine<'s, R> {
+    /// Builds the world for `sc` with replicas configured by `cfg(region)`.
+    pub fn new(
+        sc: &'s Scenario,
+        seed: u64,
+        trace: Trace,
+        cfg: impl Fn(RegionId) -> R::Config,
+    ) -> Self {
+        let n = sc.n();
+        let nodes = (0..n)
+            .map(|i| {
+                let r = &sc.regions[i];
+                let cfg = cfg(RegionId(i as u16));
+                Node {
+                    replica: None,
+                    durable: R::Durable::default(),
+                    unsynced: Vec::new(),
+                    clock: Clock::new(r.offset_ns, r.drift_ppb),
+                    timer_gen: Vec::new(),
+                    cfg,
+                }
+            })
+            .collect();
+        Engine {
+            sc,
+            now: SimTime::ZERO,
+            queue: EventQueue::new(),
+            nodes,
+            slab: Vec::with_capacity(1024),
+            free: Vec::new(),
+            in_flight: 0,
+            net: Network::new(&sc.network, n, seed),
+            workload: Workload::new(&sc.workload, seed),
+            obs: Observer::new(n, sc.workload.keys),
+            trace,
+            outbox: Outbox::default(),
+            phase: Phase::Running,
+            counts: EventCounts::default(),
+            pending_reads: BTreeMap::new(),
+            active_partition: None,
+            heals: Vec::new(),
+            crashes: Vec::new(),
+            faults: Vec::new(),
+        }
+    }
+
+    fn local_now(&self, r: RegionId) -> Now {
+        let c = &self.nodes[r.idx()].clock;
+        Now {
+            mono: c.mono(self.now),
+            wall: c.wall(self.now),
+        }
+    }
+
+    /// Runs to the end of the quiesce phase.
+    pub fn run(mut self, mut progress: Option<Progress>) -> RunOutput {
+        let n = self.sc.n();
+        let end = SimTime(self.sc.duration.0);
+        let hard_end = end + self.sc.quiesce_limit;
+        for i in 0..n {
+            self.start_replica(RegionId(i as u16));
+        }
+        for i in 0..n {
+            let r = RegionId(i as u16);
+            if let Some(t) = self.workload.next_arrival(r, SimTime::ZERO) {
+                if t < end {
+                    self.queue.push(t, Event::Client(r));
+                }
+            }
+        }
+        for (i, f) in self.sc.faults.iter().enumerate() {
+            self.queue.push(f.at, Event::Fault(i as u32));
+        }
+        self.queue.push(end, Event::EndOfRun);
+
+        let mut drained = false;
+        let mut processed: u64 = 0;
+        while let Some((t, _seq, ev)) = self.queue.pop() {
+            if t > hard_end {
+                break;
+            }
+            self.now = t;
+            match ev {
+                Event::Client(r) => self.on_client(r, end),
+                Event::Deliver(slot) => self.on_deliver(slot),
+                Event::Timer { region, id, gen } => self.on_timer(region, id, gen),
+                Event::Fault(i) => self.on_fault(i as usize),
+                Event::FaultEnd(i) => self.on_fault_end(i as usize),
+                Event::EndOfRun => self.on_end_of_run(),
+            }
+            processed += 1;
+            if processed & 0xffff == 0 {
+                if let Some(p) = progress.as_mut() {
+                    p(self.now, processed);
+                }
+            }
+            if self.phase == Phase::Quiesce && self.in_flight == 0 && self.all_quiescent() {
+                drained = true;
+                break;
+            }
+        }
+        if self.phase == Phase::Quiesce && !drained && self.in_flight == 0 && self.all_quiescent() {
+            drained = true;
+        }
+        let region_digests = self
+            .nodes
+            .iter()
+            .map(|nd| nd.replica.as_ref().map(|r| r.state_digest()))
+            .collect();
+        let (trace_digest, trace_error) = self.trace.finish();
+        RunOutput {
+            observer: self.obs,
+            counts: self.counts,
+            trace_digest,
+            trace_error,
+            end: self.now,
+            drained,
+            region_digests,
+            heals: self.heals,
+            crashes: self.crashes,
+            faults: self.faults,
+        }
+    }
+
+    fn all_quiescent(&self) -> bool {
+        self.nodes
+            .iter()
+            .all(|nd| nd.replica.as_ref().is_some_and(|r| r.is_quiescent()))
+    }
+
+    fn start_replica(&mut self, r: RegionId) {
+        let node = &mut self.nodes[r.idx()];
+        let replica = R::recover(&node.cfg, &node.durable);
+        self.obs
+            .resync(r, replica.cells().map(|(k, c)| (k, c.stamp)));
+        node.replica = Some(replica);
+        let now = self.local_now(r);
+        let mut out = std::mem::take(&mut self.outbox);
+        self.nodes[r.idx()]
+            .replica
+            .as_mut()
+            .expect("just set")
+            .on_start(now, &mut out);
+        self.outbox = out;
+        self.apply_actions(r);
+    }
+
+    fn on_client(&mut self, r: RegionId, end: SimTime) {
+        if self.phase != Phase::Running {
+            return;
+        }
+        if let Some(t) = self.workload.next_arrival(r, self.now) {
+            if t < end {
+                self.queue.push(t, Event::Client(r));
+            }
+        }
+        let op = self.workload.next_op(r);
+        self.counts.client_ops += 1;
+        let (id, key, is_write) = match op {
+            ClientOp::Write { op, key, .. } => (op, key, true),
+            ClientOp::Read { op, key } => (op, key, false),
+        };
+        self.trace.client(self.now, r, id, key, is_write);
+        self.obs.on_issue(r, id, key, is_write, self.now);
+        if self.nodes[r.idx()].replica.is_none() {
+            self.obs.on_unavailable(id);
+            return;
+        }
+        if !is_write {
+            self.pending_reads.insert(id, key);
+        }
+        let now = self.local_now(r);
+        let mut out = std::mem::take(&mut self.outbox);
+        self.nodes[r.idx()]
+            .replica
+            .as_mut()
+            .expect("checked")
+            .on_client_op(now, op, &mut out);
+        self.outbox = out;
+        self.apply_actions(r);
+    }
+
+    fn on_deliver(&mut self, slot: u32) {
+        let env = self.slab[slot as usize].take().expect("live slot");
+        self.free.push(slot);
+        self.in_flight -= 1;
+        self.counts.deliveries += 1;
+        let (from, to) = (env.from, env.to);
+        if self.nodes[to.idx()].replica.is_none() {
+            self.obs.msgs.dropped += 1;
+            self.obs.msgs.dropped_crashed += 1;
+            self.trace.drop(self.now, from, to, DropReason::Crashed);
+            return;
+        }
+        if !self.net.connected(from, to) {
+            // The link was cut while the message was in flight.
+            self.obs.msgs.dropped += 1;
+            self.obs.msgs.dropped_partition += 1;
+            self.trace.drop(self.now, from, to, DropReason::Partition);
+            return;
+        }
+        self.obs.msgs.delivered += 1;
+        self.trace.deliver(self.now, from, to, &env.msg);
+        let now = self.local_now(to);
+        let mut out = std::mem::take(&mut self.outbox);
+        self.nodes[to.idx()]
+            .replica
+            .as_mut()
+            .expect("checked")
+            .on_message(now, from, env.msg, &mut out);
+        self.outbox = out;
+        self.apply_actions(to);
+    }
+
+    fn on_timer(&mut self, r: RegionId, id: TimerId, gen: u32) {
+        let node = &self.nodes[r.idx()];
+        if node.replica.is_none() || node.timer_gen.get(id.0 as usize) != Some(&gen) {
+            return; // cancelled, moved, or its region crashed
+        }
+        self.counts.timers += 1;
+        self.trace.timer(self.now, r, id);
+        let now = self.local_now(r);
+        let mut out = std::mem::take(&mut self.outbox);
+        self.nodes[r.idx()]
+            .replica
+            .as_mut()
+            .expect("checked")
+            .on_timer(now, id, &mut out);
+        self.outbox = out;
+        self.apply_actions(r);
+    }
+
+    /// Carries out what replica `r` asked for in its last input.
+    fn apply_actions(&mut self, r: RegionId) {
+        let mut out = std::mem::take(&mut self.outbox);
+        for a in out.actions.drain(..) {
+            match a {
+                Action::Send { to, msg } => self.send(r, to, msg),
+                Action::SetTimer { id, at } => {
+                    let node = &mut self.nodes[r.idx()];
+                    let gen = bump(&mut node.timer_gen, id);
+                    let t = node.clock.sim_time_at(at).max(self.now);
+                    self.queue.push(t, Event::Timer { region: r, id, gen });
+                }
+                Action::CancelTimer { id } => {
+                    bump(&mut self.nodes[r.idx()].timer_gen, id);
+                }
+                Action::Reply(reply) => {
+                    let key = match reply {
+                        Reply::WriteOk { op, .. } => Key(self.obs.writes[op.0 as usize].key as u64),
+                        Reply::ReadOk { op, .. } | Reply::Failed { op } if op.is_read() => {
+                            self.pending_reads.remove(&op).unwrap_or_default()
+                        }
+                        Reply::ReadOk { .. } | Reply::Failed { .. } => Key(0),
+                    };
+                    self.obs.on_reply(reply, key, self.now);
+                }
+                Action::Persist(op) => self.nodes[r.idx()].unsynced.push(op),
+                Action::Sync => {
+                    let node = &mut self.nodes[r.idx()];
+                    for op in node.unsynced.drain(..) {
+                        node.durable.apply(op);
+                    }
+                }
+                Action::Note(note) => self.obs.on_note(r, note, self.now),
+            }
+        }
+        self.outbox = out;
+    }
+
+    fn send(&mut self, from: RegionId, to: RegionId, msg: R::Msg) {
+        let m = &mut self.obs.msgs;
+        m.sent += 1;
+        m.bytes += msg.wire_bytes();
+        if msg.is_retransmission() {
+            m.retransmitted += 1;
+        }
+        match self.net.send(self.now, from, to) {
+            SendOutcome::Dropped(reason) => {
+                m.dropped += 1;
+                match reason {
+                    DropReason::Partition => m.dropped_partition += 1,
+                    DropReason::Loss => m.dropped_loss += 1,
+                    DropReason::Crashed => m.dropped_crashed += 1,
+                }
+                self.trace.drop(self.now, from, to, reason);
+            }
+            SendOutcome::Arrives { at, duplicate_at } => {
+                if let Some(dup_at) = duplicate_at {
+                    self.obs.msgs.duplicated += 1;
+                    let slot = self.alloc(Envelope {
+                        from,
+                        to,
+                        msg: msg.clone(),
+                    });
+                    self.queue.push(dup_at, Event::Deliver(slot));
+                }
+                let slot = self.alloc(Envelope { from, to, msg });
+                self.queue.push(at, Event::Deliver(slot));
+            }
+        }
+    }
+
+    fn alloc(&mut self, env: Envelope<R::Msg>) -> u32 {
+        self.in_flight += 1;
+        match self.free.pop() {
+            Some(s) => {
+                self.slab[s as usize] = Some(env);
+                s
+            }
+            None => {
+                self.slab.push(Some(env));
+                (self.slab.len() - 1) as u32
+            }
+        }
+    }
+
+    fn heal_mark(&mut self, label: String) {
+        self.heals.push(HealMark {
+            at: self.now,
+            label,
+        });
+    }
+
+    fn crash(&mut self, r: RegionId) {
+        let node = &mut self.nodes[r.idx()];
+        if node.replica.is_none() {
+            return;
+        }
+        node.replica = None;
+        // Whatever was written but not fsynced is gone.
+        node.unsynced.clear();
+        node.timer_gen
+            .iter_mut()
+            .for_each(|g| *g = g.wrapping_add(1));
+        self.crashes.push(CrashMark {
+            region: r,
+            at: self.now,
+            recovered: None,
+        });
+    }
+
+    fn recover(&mut self, r: RegionId, why: &str) {
+        if self.nodes[r.idx()].replica.is_some() {
+            return;
+        }
+        if let Some(c) = self.crashes.iter_mut().rev().find(|c| c.region == r) {
+            c.recovered = Some(self.now);
+        }
+        self.start_replica(r);
+        self.heal_mark(format!("{why} {}", self.sc.region_name(r)));
+    }
+
+    fn on_fault(&mut self, i: usize) {
+        self.counts.faults += 1;
+        self.trace.fault(self.now, i as u32);
+        let f = &self.sc.faults[i];
+        self.faults.push(FaultMark {
+            at: f.at,
+            until: f.until,
+            label: f.label.clone(),
+        });
+        if let Some(until) = f.until {
+            self.queue.push(until, Event::FaultEnd(i as u32));
+        }
+        match &f.action {
+            FaultAction::Partition { groups } => {
+                self.net.set_partition(groups);
+                self.active_partition = Some(i as u32);
+            }
+            FaultAction::Heal(what) => {
+                if matches!(what, HealSpec::All | HealSpec::Partitions) {
+                    self.net.heal_partition();
+                    self.active_partition = None;
+                }
+                if matches!(what, HealSpec::All | HealSpec::Links) {
+                    self.net.heal_links();
+                }
+                let label = f.label.clone();
+                self.heal_mark(label);
+            }
+            FaultAction::Crash { region } => self.crash(*region),
+            FaultAction::Recover { region } => self.recover(*region, "recover"),
+            FaultAction::ClockStep { region, by_ns } => self.nodes[region.idx()].clock.step(*by_ns),
+            FaultAction::Degrade {
+                links,
+                latency,
+                add_latency,
+                loss,
+            } => {
+                let sampler = latency
+                    .as_ref()
+                    .map(|d: &DistSpec| d.compile().expect("validated"));
+                self.net
+                    .degrade(i, links, sampler, add_latency.unwrap_or(Span::ZERO), *loss);
+            }
+        }
+    }
+
+    fn on_fault_end(&mut self, i: usize) {
+        if self.phase != Phase::Running {
+            return; // quiesce has already healed everything
+        }
+        self.trace.fault(self.now, i as u32 | 0x8000_0000);
+        let f = &self.sc.faults[i];
+        match &f.action {
+            FaultAction::Partition { .. } => {
+                if self.active_partition == Some(i as u32) {
+                    self.net.heal_partition();
+                    self.active_partition = None;
+                    let label = format!("end of {}", f.label);
+                    self.heal_mark(label);
+                }
+            }
+            FaultAction::Crash { region } => self.recover(*region, "recover"),
+            FaultAction::Degrade { .. } => {
+                self.net.undegrade(i);
+                let label = format!("end of {}", f.label);
+                self.heal_mark(label);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_end_of_run(&mut self) {
+        self.phase = Phase::Quiesce;
+        if self.net.partitioned() || self.net.any_degraded() {
+            self.net.heal_partition();
+            self.net.heal_links();
+            self.active_partition = None;
+            self.heal_mark("quiesce: heal all".to_string());
+        }
+        for i in 0..self.nodes.len() {
+            self.recover(RegionId(i as u16), "quiesce: recover");
+        }
+    }
+}
+
+fn bump(gens: &mut Vec<u32>, id: TimerId) -> u32 {
+    let i = id.0 as usize;
+    if gens.len() <= i {
+        gens.resize(i + 1, 0);
+    }
+    gens[i] = gens[i].wrapping_add(1);
+    gens[i]
+}

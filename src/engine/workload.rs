@@ -1,0 +1,141 @@
+//! The client workload: Poisson arrivals per region, key choice (uniform or Zipf), read/write mix.
+//! Each region draws from its own stream, so changing one region's rate leaves the others' alone.
+
+use crate::dist::unit_f64;
+use crate::replica::{ClientOp, Key, OpId, RegionId};
+use crate::rng::{stream, Concern, SimRng};
+use crate::scenario::{KeyDistribution, Workload as Spec};
+use crate::time::{SimTime, Span};
+use rand::Rng;
+use rand_distr::{Distribution, Exp, Zipf};
+
+pub struct Workload {
+    keys: u64,
+    zipf: Option<Zipf<f64>>,
+    write_fraction: f64,
+    value_bytes: u32,
+    gaps: Vec<Option<Exp<f64>>>,
+    rngs: Vec<SimRng>,
+    next_write: u64,
+    next_read: u64,
+}
+
+impl Workload {
+    pub fn new(spec: &Spec, seed: u64) -> Workload {
+        let n = spec.rates.len();
+        Workload {
+            keys: spec.keys,
+            zipf: match spec.key_distribution {
+                KeyDistribution::Uniform => None,
+                KeyDistribution::Zipf(s) => {
+                    Some(Zipf::new(spec.keys as f64, s).expect("validated exponent"))
+                }
+            },
+            write_fraction: spec.write_fraction,
+            value_bytes: spec.value_bytes,
+            // Inter-arrival gaps in nanoseconds.
+            gaps: spec
+                .rates
+                .iter()
+                .map(|&r| (r > 0.0).then(|| Exp::new(r / 1e9).expect("validated rate")))
+                .collect(),
+            rngs: (0..n)
+                .map(|r| stream(seed, Concern::Workload, r as u32))
+                .collect(),
+            next_write: 0,
+            next_read: 0,
+        }
+    }
+
+    /// When region `r`'s next client operation arrives, or None if it has no clients.
+    pub fn next_arrival(&mut self, r: RegionId, now: SimTime) -> Option<SimTime> {
+        let gap = self.gaps[r.idx()].as_ref()?;
+        let ns = gap.sample(&mut self.rngs[r.idx()]);
+        // At least 1ns apart so a region's arrivals are strictly ordered.
+        Some(now + Span((ns.round() as u64).max(1)))
+    }
+
+    /// Draws the next operation of region `r`'s clients.
+    pub fn next_op(&mut self, r: RegionId) -> ClientOp {
+        let rng = &mut self.rngs[r.idx()];
+        let key = match &self.zipf {
+            None => ((rng.next_u64() as u128 * self.keys as u128) >> 64) as u64,
+            // Zipf ranks are 1-based; rank 1 is the hottest key, key 0.
+            Some(z) => (z.sample(rng) as u64).clamp(1, self.keys) - 1,
+        };
+        let is_write = self.write_fraction >= 1.0 || unit_f64(rng) < self.write_fraction;
+        if is_write {
+            let op = OpId(self.next_write);
+            self.next_write += 1;
+            ClientOp::Write {
+                op,
+                key: Key(key),
+                value_bytes: self.value_bytes,
+            }
+        } else {
+            let op = OpId(OpId::READ_BIT | self.next_read);
+            self.next_read += 1;
+            ClientOp::Read { op, key: Key(key) }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Workload as Spec;
+
+    fn spec(rate: f64, write: f64, kd: KeyDistribution) -> Spec {
+        Spec {
+            keys: 100,
+            key_distribution: kd,
+            rates: vec![rate, 0.0],
+            write_fraction: write,
+            value_bytes: 10,
+        }
+    }
+
+    #[test]
+    fn poisson_rate_and_mix() {
+        let mut w = Workload::new(&spec(1000.0, 0.8, KeyDistribution::Uniform), 1);
+        let mut t = SimTime::ZERO;
+        let mut ops = 0;
+        let mut writes = 0;
+        while let Some(next) = w.next_arrival(RegionId(0), t) {
+            if next.0 > 100_000_000_000 {
+                break;
+            }
+            t = next;
+            ops += 1;
+            if matches!(w.next_op(RegionId(0)), ClientOp::Write { .. }) {
+                writes += 1;
+            }
+        }
+        assert!(
+            (99_000..101_000).contains(&ops),
+            "{ops} ops in 100s at 1000/s"
+        );
+        let frac = writes as f64 / ops as f64;
+        assert!((frac - 0.8).abs() < 0.01, "{frac}");
+        assert_eq!(
+            w.next_arrival(RegionId(1), t),
+            None,
+            "rate 0 means no clients"
+        );
+    }
+
+    #[test]
+    fn zipf_prefers_low_keys() {
+        let mut w = Workload::new(&spec(1.0, 1.0, KeyDistribution::Zipf(1.1)), 1);
+        let mut hot = 0;
+        for _ in 0..10_000 {
+            if let ClientOp::Write { key, .. } = w.next_op(RegionId(0)) {
+                assert!(key.0 < 100);
+                if key.0 == 0 {
+                    hot += 1;
+                }
+            }
+        }
+        assert!(hot > 1_000, "key 0 should be hottest ({hot})");
+    }
+}

@@ -1,0 +1,286 @@
+//! The `sim` command line: parses arguments, calls the library, maps outcomes to exit codes
+//! (0 all checks pass, 1 a check or expectation failed, 2 bad input or I/O error).
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use regionsim::output::{slug, write_atomic, AtomicFile};
+use regionsim::report::text;
+use regionsim::scenario::{Scenario, DEFAULT_MAX_EVENTS};
+use regionsim::{presets, run, RunOptions};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "sim",
+    version,
+    about = "Deterministic multi-region replication simulator"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a scenario and write DIR/summary.json
+    Run {
+        /// Scenario file (YAML)
+        file: PathBuf,
+        /// Override the scenario's seed
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output directory [default: reports/<name>/seed-<seed>]
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print only the verdict line (and errors)
+        #[arg(long, short)]
+        quiet: bool,
+        /// Also write every event as JSON lines to this file
+        #[arg(long, value_name = "FILE.jsonl")]
+        trace: Option<PathBuf>,
+        /// Refuse scenarios estimated to need more simulated events than this
+        #[arg(long, default_value_t = DEFAULT_MAX_EVENTS)]
+        max_events: u64,
+    },
+    /// Check scenario files without running them
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List the shipped latency presets, or show one
+    Presets { name: Option<String> },
+}
+
+/// An error that should exit with status 2 (bad input or I/O).
+struct InputError(anyhow::Error);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Run {
+            file,
+            seed,
+            out,
+            quiet,
+            trace,
+            max_events,
+        } => cmd_run(file, seed, out, quiet, trace, max_events),
+        Cmd::Validate { files } => cmd_validate(files),
+        Cmd::Presets { name } => cmd_presets(name),
+    };
+    match result {
+        Ok(code) => code,
+        Err(InputError(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn input<T, E: Into<anyhow::Error>>(r: Result<T, E>) -> Result<T, InputError> {
+    r.map_err(|e| InputError(e.into()))
+}
+
+fn cmd_run(
+    file: PathBuf,
+    seed: Option<u64>,
+    out: Option<PathBuf>,
+    quiet: bool,
+    trace: Option<PathBuf>,
+    max_events: u64,
+) -> Result<ExitCode, InputError> {
+    let sc = input(Scenario::load(&file))?;
+    input(sc.check_size(max_events))?;
+    let seed = seed.unwrap_or(sc.seed);
+    for w in &sc.warnings {
+        eprintln!("warning: {}: {w}", sc.file);
+    }
+    let dir = out.unwrap_or_else(|| {
+        PathBuf::from("reports")
+            .join(slug(&sc.name))
+            .join(format!("seed-{seed}"))
+    });
+
+    let (trace_file, trace_writer) = match &trace {
+        Some(p) => {
+            let (f, w) = input(
+                AtomicFile::create(p).with_context(|| format!("cannot create {}", p.display())),
+            )?;
+            (Some(f), Some(Box::new(w) as Box<dyn std::io::Write>))
+        }
+        None => (None, None),
+    };
+
+    // Seed banner first, so even a crash leaves the seed on screen.
+    let show_progress = !quiet && std::io::stderr().is_terminal();
+    if !quiet {
+        eprintln!("running {} with seed {seed}", sc.file);
+    }
+    let total_ns = sc.duration.0;
+    let bar = show_progress.then(|| {
+        let b = ProgressBar::new(total_ns / 1_000_000);
+        b.set_style(
+            ProgressStyle::with_template("{bar:40.cyan/blue} {pos}/{len} sim-ms  {msg}  eta {eta}")
+                .expect("valid template"),
+        );
+        b
+    });
+    let started = std::time::Instant::now();
+    let mut tick = |t: regionsim::time::SimTime, events: u64| {
+        if let Some(b) = &bar {
+            b.set_position((t.0.min(total_ns)) / 1_000_000);
+            let secs = started.elapsed().as_secs_f64().max(1e-9);
+            b.set_message(format!("{:.1}M events/s", events as f64 / secs / 1e6));
+        }
+    };
+    let result = run(
+        &sc,
+        RunOptions {
+            seed: Some(seed),
+            trace: trace_writer,
+            progress: Some(&mut tick),
+        },
+    );
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let summary = match result {
+        Ok(s) => {
+            if let Some(f) = trace_file {
+                input(f.commit().context("cannot finish the trace file"))?;
+            }
+            s
+        }
+        Err(e) => {
+            if let Some(f) = trace_file {
+                f.abandon();
+            }
+            return Err(InputError(e.into()));
+        }
+    };
+
+    let json = serde_json::to_string_pretty(&summary).expect("summary serialises");
+    let path = dir.join("summary.json");
+    input(
+        write_atomic(&path, json.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display())),
+    )?;
+
+    if !quiet {
+        print!("{}", text::render(&summary));
+        println!("\nwrote {}", path.display());
+        if let Some(t) = &trace {
+            println!("wrote {}", t.display());
+        }
+    }
+    let failed: Vec<String> = summary
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.name.clone())
+        .chain(
+            summary
+                .expectations
+                .iter()
+                .filter(|e| !e.passed)
+                .map(|e| format!("expect.{}", e.name)),
+        )
+        .collect();
+    if failed.is_empty() {
+        println!(
+            "PASS {} (seed {seed}): all checks and expectations hold",
+            sc.name
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("FAIL {} (seed {seed}): {}", sc.name, failed.join(", "));
+        println!("repro: {}", summary.repro);
+        Ok(ExitCode::from(1))
+    }
+}
+
+fn cmd_validate(files: Vec<PathBuf>) -> Result<ExitCode, InputError> {
+    let mut bad = 0;
+    for f in &files {
+        match Scenario::load(f).and_then(|sc| sc.check_size(DEFAULT_MAX_EVENTS).map(|_| sc)) {
+            Ok(sc) => {
+                println!(
+                    "ok   {}: {} regions, {} faults, about {:.2e} events",
+                    f.display(),
+                    sc.n(),
+                    sc.faults.len(),
+                    sc.estimated_events()
+                );
+                for w in &sc.warnings {
+                    println!("     warning: {w}");
+                }
+            }
+            Err(e) => {
+                bad += 1;
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    Ok(if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+fn cmd_presets(name: Option<String>) -> Result<ExitCode, InputError> {
+    match name {
+        None => {
+            println!("{:<12} {:<10} {:>7}  source", "preset", "cloud", "regions");
+            for p in presets::PRESETS {
+                let t = p.table();
+                let src: String = t.source.chars().take(90).collect();
+                println!(
+                    "{:<12} {:<10} {:>7}  {src}...",
+                    p.name,
+                    p.cloud,
+                    t.regions.len()
+                );
+            }
+            println!("\nValues are round-trip times; scenarios use RTT/2 as one-way latency. `sim presets NAME` shows one.");
+        }
+        Some(n) => {
+            let p = input(presets::find(&n).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "unknown preset `{n}`; available: {}",
+                    presets::names().join(", ")
+                )
+            }))?;
+            let t = p.table();
+            println!(
+                "{} ({}, {} regions; presets/latency/{})",
+                p.name,
+                p.cloud,
+                t.regions.len(),
+                p.file
+            );
+            println!("source: {}\n", t.source);
+            println!("one-way latency in ms (RTT/2), row = from, column = to:");
+            let w = t.regions.iter().map(|r| r.len()).max().unwrap_or(4);
+            print!("{:<w$}", "");
+            for (j, _) in t.regions.iter().enumerate() {
+                print!(" {:>6}", j);
+            }
+            println!();
+            for (i, r) in t.regions.iter().enumerate() {
+                print!("{r:<w$}");
+                for j in 0..t.regions.len() {
+                    match t.rtt_ms[i][j] {
+                        Some(v) if i != j => print!(" {:>6.1}", v / 2.0),
+                        _ => print!(" {:>6}", "."),
+                    }
+                }
+                println!("  [{i}]");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,594 @@
+//! Read-only observers: visibility, replication lag, staleness, message counts, and the
+//! end-of-run analysis of lost acknowledged writes and lost updates.
+//!
+//! The observer mirrors each region's per-key stamp from the replicas' `Note`s, so it never
+//! inspects replica internals mid-run and never draws randomness: observing cannot perturb.
+
+use crate::replica::{Key, Note, OpId, RegionId, Reply, Stamp};
+use crate::time::{SimTime, Span};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+/// One client write as the observer knows it.
+#[derive(Clone, Debug)]
+pub struct WriteRec {
+    pub key: u32,
+    pub origin: RegionId,
+    pub stamp: Stamp,
+    /// The stamp the key held at the origin when this write was stamped.
+    pub seen: Stamp,
+    pub issued: SimTime,
+    pub acked: SimTime,
+    pub visible: SimTime,
+    pub covered: u64,
+}
+
+impl WriteRec {
+    pub fn is_acked(&self) -> bool {
+        self.acked != SimTime::MAX
+    }
+}
+
+/// Exact count/mean/min/max plus hdrhistogram quantiles (3 significant digits).
+pub struct LatencyStats {
+    hist: Histogram<u64>,
+    count: u64,
+    sum: u128,
+    min: u64,
+    max: u64,
+}
+
+impl Default for LatencyStats {
+    fn default() -> Self {
+        LatencyStats {
+            // 1ns to one simulated day at 3 significant digits; longer values saturate.
+            hist: Histogram::new_with_bounds(1, 86_400_000_000_000, 3).expect("valid bounds"),
+            count: 0,
+            sum: 0,
+            min: u64::MAX,
+            max: 0,
+        }
+    }
+}
+
+/// Latency statistics in milliseconds, as written to `summary.json`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct StatsMs {
+    pub count: u64,
+    pub mean: f64,
+    pub min: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+/// Nanoseconds to milliseconds, rounded to the microsecond so JSON stays readable.
+pub fn ns_to_ms(ns: u64) -> f64 {
+    (ns / 1000) as f64 / 1000.0 + if ns % 1000 >= 500 { 0.001 } else { 0.0 }
+}
+
+impl LatencyStats {
+    #[inline]
+    pub fn record(&mut self, ns: u64) {
+        self.hist.saturating_record(ns);
+        self.count += 1;
+        self.sum += ns as u128;
+        self.min = self.min.min(ns);
+        self.max = self.max.max(ns);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub fn max_ns(&self) -> u64 {
+        self.max
+    }
+
+    pub fn quantile_ns(&self, q: f64) -> u64 {
+        if self.count == 0 {
+            return 0;
+        }
+        // hdrhistogram reports the top of the bucket; never exceed the exact maximum.
+        self.hist.value_at_quantile(q).min(self.max).max(self.min)
+    }
+
+    pub fn to_ms(&self) -> StatsMs {
+        if self.count == 0 {
+            return StatsMs::default();
+        }
+        StatsMs {
+            count: self.count,
+            mean: ns_to_ms((self.sum / self.count as u128) as u64),
+            min: ns_to_ms(self.min),
+            p50: ns_to_ms(self.quantile_ns(0.5)),
+            p90: ns_to_ms(self.quantile_ns(0.9)),
+            p99: ns_to_ms(self.quantile_ns(0.99)),
+            p999: ns_to_ms(self.quantile_ns(0.999)),
+            max: ns_to_ms(self.max),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MessageCounts {
+    pub sent: u64,
+    pub delivered: u64,
+    pub dropped: u64,
+    pub dropped_partition: u64,
+    pub dropped_loss: u64,
+    pub dropped_crashed: u64,
+    pub duplicated: u64,
+    pub retransmitted: u64,
+    pub bytes: u64,
+    pub corrupt_entries: u64,
+}
+
+/// One lost update, described so a person can find it in a trace.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LostUpdateExample {
+    pub key: u64,
+    pub lost_op: u64,
+    pub lost_region: String,
+    pub lost_acked_ms: f64,
+    /// How far the losing write's clock was behind the value it had already seen (skew only).
+    pub skew_ms: Option<f64>,
+    pub winner_op: Option<u64>,
+    pub winner_region: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct LostUpdates {
+    /// Acknowledged writes silently overwritten by a write that never saw them.
+    pub total: u64,
+    /// ...of which the two writes were concurrent (neither saw the other).
+    pub concurrent: u64,
+    /// ...of which the lost write had already seen a newer-stamped value: causally later,
+    /// lost only because its region's clock was behind.
+    pub skew: u64,
+    pub max_skew_ms: f64,
+    pub examples: Vec<LostUpdateExample>,
+}
+
+pub struct Observer {
+    n: usize,
+    keys: usize,
+    mirror: Vec<Stamp>,
+    pub writes: Vec<WriteRec>,
+    pending: Vec<Vec<u32>>,
+    latest_acked: Vec<Stamp>,
+    pub visibility: LatencyStats,
+    pub visibility_by_origin: Vec<LatencyStats>,
+    pub lag: Vec<LatencyStats>,
+    pub writes_issued: u64,
+    pub writes_acked: u64,
+    pub writes_failed: u64,
+    pub reads_total: u64,
+    pub reads_stale: u64,
+    pub reads_failed: u64,
+    pub msgs: MessageCounts,
+    all_mask: u64,
+}
+
+impl Observer {
+    pub fn new(n: usize, keys: u64) -> Observer {
+        let keys = keys as usize;
+        Observer {
+            n,
+            keys,
+            mirror: vec![Stamp::NONE; n * keys],
+            writes: Vec::new(),
+            pending: vec![Vec::new(); keys],
+            latest_acked: vec![Stamp::NONE; keys],
+            visibility: LatencyStats::default(),
+            visibility_by_origin: (0..n).map(|_| LatencyStats::default()).collect(),
+            lag: (0..n * n).map(|_| LatencyStats::default()).collect(),
+            writes_issued: 0,
+            writes_acked: 0,
+            writes_failed: 0,
+            reads_total: 0,
+            reads_stale: 0,
+            reads_failed: 0,
+            msgs: MessageCounts::default(),
+            all_mask: if n == 64 { u64::MAX } else { (1u64 << n) - 1 },
+        }
+    }
+
+    /// A client issued an operation at region `r` (before the replica sees it).
+    pub fn on_issue(&mut self, r: RegionId, op: OpId, key: Key, is_write: bool, now: SimTime) {
+        if !is_write {
+            return;
+        }
+        debug_assert_eq!(op.0, self.writes.len() as u64);
+        self.writes_issued += 1;
+        self.writes.push(WriteRec {
+            key: key.0 as u32,
+            origin: r,
+            stamp: Stamp::NONE,
+            seen: Stamp::NONE,
+            issued: now,
+            acked: SimTime::MAX,
+            visible: SimTime::MAX,
+            covered: 0,
+        });
+    }
+
+    #[inline]
+    fn cover(&mut self, w: u32, r: RegionId, now: SimTime) -> bool {
+        let rec = &mut self.writes[w as usize];
+        let bit = 1u64 << r.0;
+        if rec.covered & bit != 0 {
+            return false;
+        }
+        rec.covered |= bit;
+        if r != rec.origin && rec.is_acked() {
+            let lag = now.saturating_since(rec.acked).0;
+            self.lag[rec.origin.idx() * self.n + r.idx()].record(lag);
+        }
+        if rec.covered == self.all_mask {
+            rec.visible = now;
+            if rec.is_acked() {
+                let v = now.saturating_since(rec.acked).0;
+                self.visibility.record(v);
+                self.visibility_by_origin[rec.origin.idx()].record(v);
+            }
+            return true;
+        }
+        false
+    }
+
+    pub fn on_note(&mut self, r: RegionId, note: Note, now: SimTime) {
+        match note {
+            Note::WriteStamped {
+                op,
+                key,
+                stamp,
+                seen,
+            } => {
+                let k = key.0 as usize;
+                let rec = &mut self.writes[op.0 as usize];
+                rec.stamp = stamp;
+                rec.seen = seen;
+                // Regions that already hold a newer value cover this write from the start.
+                for q in 0..self.n {
+                    if self.mirror[q * self.keys + k] >= stamp {
+                        self.cover(op.0 as u32, RegionId(q as u16), now);
+                    }
+                }
+                if self.writes[op.0 as usize].covered != self.all_mask {
+                    self.pending[k].push(op.0 as u32);
+                }
+            }
+            Note::Applied { key, old, new } => {
+                let k = key.0 as usize;
+                self.mirror[r.idx() * self.keys + k] = new;
+                let mut i = 0;
+                while i < self.pending[k].len() {
+                    let w = self.pending[k][i];
+                    let s = self.writes[w as usize].stamp;
+                    if s > old && s <= new && self.cover(w, r, now) {
+                        self.pending[k].swap_remove(i);
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+            Note::CorruptEntry => self.msgs.corrupt_entries += 1,
+        }
+    }
+
+    pub fn on_reply(&mut self, reply: Reply, key: Key, now: SimTime) {
+        match reply {
+            Reply::WriteOk { op, stamp } => {
+                self.writes_acked += 1;
+                let k = key.0 as usize;
+                if stamp > self.latest_acked[k] {
+                    self.latest_acked[k] = stamp;
+                }
+                let rec = &mut self.writes[op.0 as usize];
+                rec.acked = now;
+                // Coverage that happened before the ack counts as zero lag.
+                let (origin, covered) = (rec.origin, rec.covered);
+                for q in 0..self.n {
+                    if q != origin.idx() && covered & (1 << q) != 0 {
+                        self.lag[origin.idx() * self.n + q].record(0);
+                    }
+                }
+                if covered == self.all_mask {
+                    self.visibility.record(0);
+                    self.visibility_by_origin[origin.idx()].record(0);
+                }
+            }
+            Reply::ReadOk { cell, .. } => {
+                self.reads_total += 1;
+                let got = cell.map_or(Stamp::NONE, |c| c.stamp);
+                if got < self.latest_acked[key.0 as usize] {
+                    self.reads_stale += 1;
+                }
+            }
+            Reply::Failed { op } => {
+                if op.is_read() {
+                    self.reads_failed += 1;
+                } else {
+                    self.writes_failed += 1;
+                }
+            }
+        }
+    }
+
+    /// A client op that reached a region that is down.
+    pub fn on_unavailable(&mut self, op: OpId) {
+        self.on_reply(Reply::Failed { op }, Key(0), SimTime::ZERO);
+    }
+
+    /// After a restart, replace region `r`'s mirror with what it actually holds now; writes it
+    /// covered before but lost in the crash are uncovered again.
+    pub fn resync(&mut self, r: RegionId, cells: impl Iterator<Item = (Key, Stamp)>) {
+        let base = r.idx() * self.keys;
+        self.mirror[base..base + self.keys].fill(Stamp::NONE);
+        for (k, s) in cells {
+            self.mirror[base + k.0 as usize] = s;
+        }
+        let bit = 1u64 << r.0;
+        for k in 0..self.keys {
+            for &w in &self.pending[k] {
+                let rec = &mut self.writes[w as usize];
+                if rec.covered & bit != 0 && self.mirror[base + k] < rec.stamp {
+                    rec.covered &= !bit;
+                }
+            }
+        }
+    }
+
+    /// The newest stamp any region holds for each key at the end of the run.
+    pub fn final_stamps(&self) -> Vec<Stamp> {
+        (0..self.keys)
+            .map(|k| {
+                (0..self.n)
+                    .map(|r| self.mirror[r * self.keys + k])
+                    .max()
+                    .unwrap_or(Stamp::NONE)
+            })
+            .collect()
+    }
+
+    /// Acknowledged writes whose effect survives nowhere: the key's final value is older.
+    pub fn lost_acked(&self) -> Vec<u32> {
+        let fin = self.final_stamps();
+        self.writes
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.is_acked() && fin[w.key as usize] < w.stamp)
+            .map(|(i, _)| i as u32)
+            .collect()
+    }
+
+    /// Lost updates under last-writer-wins (see `LostUpdates`).
+    pub fn lost_updates(&self, names: &[String]) -> LostUpdates {
+        let fin = self.final_stamps();
+        let mut order: Vec<u32> = (0..self.writes.len() as u32)
+            .filter(|&i| !self.writes[i as usize].stamp.is_none())
+            .collect();
+        // Per key, newest stamp first.
+        order.sort_by(|&a, &b| {
+            let (wa, wb) = (&self.writes[a as usize], &self.writes[b as usize]);
+            wa.key.cmp(&wb.key).then(wb.stamp.cmp(&wa.stamp))
+        });
+        let mut out = LostUpdates::default();
+        let mut i = 0;
+        while i < order.len() {
+            let key = self.writes[order[i] as usize].key;
+            // The highest `seen` among newer writes: anything at or below it was overwritten
+            // by a write that knew about it, which is not a lost update.
+            let mut max_seen_above = Stamp::NONE;
+            let mut newest_above: Option<u32> = None;
+            while i < order.len() && self.writes[order[i] as usize].key == key {
+                let w = &self.writes[order[i] as usize];
+                let final_stamp = fin[key as usize];
+                let superseded = w.stamp < final_stamp;
+                if w.is_acked() && superseded && max_seen_above < w.stamp {
+                    out.total += 1;
+                    let skew = w.seen > w.stamp;
+                    let skew_ms = skew.then(|| {
+                        ns_to_ms(w.seen.wall.0.saturating_sub(w.stamp.wall.0).max(0) as u64)
+                    });
+                    if skew {
+                        out.skew += 1;
+                        out.max_skew_ms = out.max_skew_ms.max(skew_ms.unwrap_or(0.0));
+                    } else {
+                        out.concurrent += 1;
+                    }
+                    if out.examples.len() < 5 {
+                        let winner = newest_above.map(|j| &self.writes[j as usize]);
+                        out.examples.push(LostUpdateExample {
+                            key: key as u64,
+                            lost_op: order[i] as u64,
+                            lost_region: names[w.origin.idx()].clone(),
+                            lost_acked_ms: ns_to_ms(w.acked.0),
+                            skew_ms,
+                            winner_op: newest_above.map(|j| j as u64),
+                            winner_region: winner.map(|x| names[x.origin.idx()].clone()),
+                        });
+                    }
+                }
+                max_seen_above = max_seen_above.max(w.seen);
+                newest_above = Some(order[i]);
+                i += 1;
+            }
+        }
+        out
+    }
+
+    /// Per heal at `h`: how long until every (surviving) write acknowledged before `h` was
+    /// visible everywhere. None if some never became visible.
+    pub fn converged_after(&self, h: SimTime, lost: &[u32]) -> Option<Span> {
+        let mut worst = SimTime::ZERO;
+        let mut li = 0;
+        for (i, w) in self.writes.iter().enumerate() {
+            while li < lost.len() && (lost[li] as usize) < i {
+                li += 1;
+            }
+            if li < lost.len() && lost[li] as usize == i {
+                continue;
+            }
+            if w.is_acked() && w.acked <= h {
+                if w.visible == SimTime::MAX {
+                    return None;
+                }
+                worst = worst.max(w.visible);
+            }
+        }
+        Some(worst.saturating_since(h))
+    }
+
+    /// Acknowledged writes never visible in every region by the end of the run.
+    pub fn incomplete_visibility(&self) -> u64 {
+        self.writes
+            .iter()
+            .filter(|w| w.is_acked() && w.visible == SimTime::MAX)
+            .count() as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replica::Cell;
+    use crate::time::Wall;
+
+    fn stamp(wall: i64, region: u16, c: u32) -> Stamp {
+        Stamp::new(Wall(wall), RegionId(region), 1, c)
+    }
+
+    fn write(o: &mut Observer, op: u64, r: u16, key: u64, s: Stamp, seen: Stamp, t: u64) {
+        let (rid, k) = (RegionId(r), Key(key));
+        o.on_issue(rid, OpId(op), k, true, SimTime(t));
+        o.on_note(
+            rid,
+            Note::WriteStamped {
+                op: OpId(op),
+                key: k,
+                stamp: s,
+                seen,
+            },
+            SimTime(t),
+        );
+        if s > seen {
+            o.on_note(
+                rid,
+                Note::Applied {
+                    key: k,
+                    old: seen,
+                    new: s,
+                },
+                SimTime(t),
+            );
+        }
+        o.on_reply(
+            Reply::WriteOk {
+                op: OpId(op),
+                stamp: s,
+            },
+            k,
+            SimTime(t),
+        );
+    }
+
+    #[test]
+    fn visibility_and_lag_from_notes() {
+        let mut o = Observer::new(3, 4);
+        let s = stamp(10, 0, 1);
+        write(&mut o, 0, 0, 2, s, Stamp::NONE, 100);
+        o.on_note(
+            RegionId(1),
+            Note::Applied {
+                key: Key(2),
+                old: Stamp::NONE,
+                new: s,
+            },
+            SimTime(140),
+        );
+        assert_eq!(o.visibility.count(), 0);
+        o.on_note(
+            RegionId(2),
+            Note::Applied {
+                key: Key(2),
+                old: Stamp::NONE,
+                new: s,
+            },
+            SimTime(200),
+        );
+        assert_eq!(o.visibility.count(), 1);
+        assert_eq!(o.visibility.max_ns(), 100);
+        assert_eq!(o.lag[1].max_ns(), 40);
+        assert_eq!(o.lag[2].max_ns(), 100);
+    }
+
+    #[test]
+    fn stale_reads_compare_with_the_newest_acked_write() {
+        let mut o = Observer::new(2, 1);
+        let s = stamp(10, 0, 1);
+        write(&mut o, 0, 0, 0, s, Stamp::NONE, 1);
+        o.on_reply(
+            Reply::ReadOk {
+                op: OpId(OpId::READ_BIT),
+                cell: None,
+            },
+            Key(0),
+            SimTime(2),
+        );
+        o.on_reply(
+            Reply::ReadOk {
+                op: OpId(OpId::READ_BIT | 1),
+                cell: Some(Cell {
+                    stamp: s,
+                    value: OpId(0),
+                }),
+            },
+            Key(0),
+            SimTime(3),
+        );
+        assert_eq!((o.reads_total, o.reads_stale), (2, 1));
+    }
+
+    #[test]
+    fn lost_updates_split_concurrent_and_skew() {
+        let names: Vec<String> = ["a", "b"].iter().map(|s| s.to_string()).collect();
+        let mut o = Observer::new(2, 3);
+        // Key 0: two concurrent writes; the lower stamp is lost.
+        write(&mut o, 0, 0, 0, stamp(100, 0, 1), Stamp::NONE, 1);
+        write(&mut o, 1, 1, 0, stamp(200, 1, 1), Stamp::NONE, 1);
+        // Key 1: b writes at 500; a has seen it but its clock reads 300: skew anomaly.
+        write(&mut o, 2, 1, 1, stamp(500, 1, 2), Stamp::NONE, 1);
+        o.on_note(
+            RegionId(0),
+            Note::Applied {
+                key: Key(1),
+                old: Stamp::NONE,
+                new: stamp(500, 1, 2),
+            },
+            SimTime(5),
+        );
+        write(&mut o, 3, 0, 1, stamp(300, 0, 2), stamp(500, 1, 2), 6);
+        // Key 2: a sequential overwrite (the second saw the first): not lost.
+        write(&mut o, 4, 0, 2, stamp(100, 0, 3), Stamp::NONE, 1);
+        write(&mut o, 5, 0, 2, stamp(150, 0, 4), stamp(100, 0, 3), 2);
+        // Make region b converge with a.
+        o.on_note(
+            RegionId(1),
+            Note::Applied {
+                key: Key(0),
+                old: stamp(200, 1, 1),
+                new: stamp(200, 1, 1),
+            },
+            SimTime(9),
+        );
+        let lu = o.lost_updates(&names);
+        assert_eq!((lu.total, lu.concurrent, lu.skew), (2, 1, 1), "{lu:?}");
+        let skewed = lu.examples.iter().find(|e| e.skew_ms.is_some()).unwrap();
+        assert_eq!(skewed.lost_op, 3);
+        assert!(o.lost_acked().is_empty());
+    }
+}

@@ -1,0 +1,278 @@
+//! Sans-IO replica interface: what a replica is given (local time, messages, timers, client ops)
+//! and what it may ask for (sends, timers, replies, persistence), plus the shared data types.
+//!
+//! Nothing under `replica/` knows the engine exists. A replica never reads a clock (time comes
+//! in `Now`), never touches a socket (it pushes `Action::Send`), and owns no randomness. The
+//! same code could sit behind a real event loop; the engine is one such loop.
+
+pub mod multimaster;
+
+use crate::time::{Mono, Wall};
+use std::fmt;
+
+/// A region's index in the scenario's region list.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct RegionId(pub u16);
+
+impl RegionId {
+    pub fn idx(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A key of the replicated key-value space.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Key(pub u64);
+
+/// A client operation's id, unique within a run; the written value of a write.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct OpId(pub u64);
+
+impl OpId {
+    /// Reads get ids in the top half of the id space, so a write's id indexes the write log.
+    pub const READ_BIT: u64 = 1 << 63;
+    pub fn is_read(self) -> bool {
+        self.0 & OpId::READ_BIT != 0
+    }
+}
+
+/// The version stamp that orders writes under last-writer-wins: the writer's wall clock, then
+/// a tie-break of (region, incarnation, per-incarnation counter) so every stamp is unique.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Stamp {
+    pub wall: Wall,
+    pub tie: u64,
+}
+
+impl Stamp {
+    /// Below every real stamp: "no value yet".
+    pub const NONE: Stamp = Stamp {
+        wall: Wall(i64::MIN),
+        tie: 0,
+    };
+
+    pub fn new(wall: Wall, region: RegionId, epoch: u32, counter: u32) -> Stamp {
+        Stamp {
+            wall,
+            tie: ((region.0 as u64) << 48) | (((epoch & 0xffff) as u64) << 32) | counter as u64,
+        }
+    }
+
+    pub fn region(self) -> RegionId {
+        RegionId((self.tie >> 48) as u16)
+    }
+
+    pub fn is_none(self) -> bool {
+        self == Stamp::NONE
+    }
+}
+
+impl fmt::Display for Stamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_none() {
+            f.write_str("none")
+        } else {
+            write!(
+                f,
+                "{}ns@r{}#{}",
+                self.wall.0,
+                self.region().0,
+                self.tie & 0xffff_ffff_ffff
+            )
+        }
+    }
+}
+
+/// A stored value: its stamp and the id of the write that produced it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub struct Cell {
+    pub stamp: Stamp,
+    pub value: OpId,
+}
+
+/// The replica's view of "now": both clocks of its own machine, never the true time.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Now {
+    pub mono: Mono,
+    pub wall: Wall,
+}
+
+/// A replica-chosen timer name; setting a timer that is already set moves it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TimerId(pub u32);
+
+/// A client request delivered to the replica in the client's home region.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ClientOp {
+    Write {
+        op: OpId,
+        key: Key,
+        value_bytes: u32,
+    },
+    Read {
+        op: OpId,
+        key: Key,
+    },
+}
+
+/// The answer a client receives.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    WriteOk { op: OpId, stamp: Stamp },
+    ReadOk { op: OpId, cell: Option<Cell> },
+    Failed { op: OpId },
+}
+
+/// Facts a replica reports about itself for observers (metrics and checkers). They have no
+/// effect on the simulation; a real service would send them to its tracing pipeline.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Note {
+    /// A client write was stamped; `seen` is the stamp the key held locally at that moment.
+    WriteStamped {
+        op: OpId,
+        key: Key,
+        stamp: Stamp,
+        seen: Stamp,
+    },
+    /// The replica's value for `key` changed from stamp `old` to `new` (new > old).
+    Applied { key: Key, old: Stamp, new: Stamp },
+    /// A received log entry failed its checksum and was discarded.
+    CorruptEntry,
+}
+
+/// What a replica asks its host to do.
+#[derive(Debug)]
+pub enum Action<M, P> {
+    Send {
+        to: RegionId,
+        msg: M,
+    },
+    SetTimer {
+        id: TimerId,
+        at: Mono,
+    },
+    CancelTimer {
+        id: TimerId,
+    },
+    Reply(Reply),
+    /// Write to local storage; survives a crash only once a later `Sync` completes.
+    Persist(P),
+    /// fsync: everything persisted so far becomes durable.
+    Sync,
+    Note(Note),
+}
+
+/// The buffer a replica writes its actions into during one input. Reused across inputs so the
+/// hot path does not allocate.
+pub struct Outbox<M, P> {
+    pub actions: Vec<Action<M, P>>,
+}
+
+impl<M, P> Default for Outbox<M, P> {
+    fn default() -> Self {
+        Outbox {
+            actions: Vec::with_capacity(64),
+        }
+    }
+}
+
+impl<M, P> Outbox<M, P> {
+    #[inline]
+    pub fn send(&mut self, to: RegionId, msg: M) {
+        self.actions.push(Action::Send { to, msg });
+    }
+    #[inline]
+    pub fn set_timer(&mut self, id: TimerId, at: Mono) {
+        self.actions.push(Action::SetTimer { id, at });
+    }
+    #[inline]
+    pub fn cancel_timer(&mut self, id: TimerId) {
+        self.actions.push(Action::CancelTimer { id });
+    }
+    #[inline]
+    pub fn reply(&mut self, r: Reply) {
+        self.actions.push(Action::Reply(r));
+    }
+    #[inline]
+    pub fn persist(&mut self, p: P) {
+        self.actions.push(Action::Persist(p));
+    }
+    #[inline]
+    pub fn sync(&mut self) {
+        self.actions.push(Action::Sync);
+    }
+    #[inline]
+    pub fn note(&mut self, n: Note) {
+        self.actions.push(Action::Note(n));
+    }
+}
+
+/// Stable storage as a replica defines it: a value that persisted operations are applied to.
+pub trait Durable: Default {
+    type Op;
+    fn apply(&mut self, op: Self::Op);
+}
+
+/// What a message on the wire must tell its carrier.
+pub trait WireMessage {
+    /// Size on the wire in bytes, for bandwidth and cost accounting.
+    fn wire_bytes(&self) -> u64;
+    /// A short name for traces ("replicate", "ack").
+    fn kind(&self) -> &'static str;
+    /// True if this message resends data already sent once.
+    fn is_retransmission(&self) -> bool;
+    /// A compact fingerprint of the content, folded into the trace digest.
+    fn fingerprint(&self) -> u64;
+}
+
+/// A replication state machine.
+pub trait Replica: Sized {
+    type Msg: WireMessage + Clone;
+    type Durable: Durable;
+    type Config: Clone;
+
+    /// Builds a replica from what survived on its disk; a fresh one recovers from empty storage.
+    fn recover(cfg: &Self::Config, disk: &Self::Durable) -> Self;
+
+    fn on_start(&mut self, now: Now, out: &mut Outbox<Self::Msg, <Self::Durable as Durable>::Op>);
+    fn on_message(
+        &mut self,
+        now: Now,
+        from: RegionId,
+        msg: Self::Msg,
+        out: &mut Outbox<Self::Msg, <Self::Durable as Durable>::Op>,
+    );
+    fn on_timer(
+        &mut self,
+        now: Now,
+        id: TimerId,
+        out: &mut Outbox<Self::Msg, <Self::Durable as Durable>::Op>,
+    );
+    fn on_client_op(
+        &mut self,
+        now: Now,
+        op: ClientOp,
+        out: &mut Outbox<Self::Msg, <Self::Durable as Durable>::Op>,
+    );
+
+    /// An order-independent digest of the replicated state; equal digests mean equal states.
+    fn state_digest(&self) -> u64;
+    /// True when the replica has nothing left to replicate or make durable.
+    fn is_quiescent(&self) -> bool;
+    /// Every stored cell, in key order (observers resynchronise from it after a restart).
+    fn cells(&self) -> Box<dyn Iterator<Item = (Key, Cell)> + '_>;
+}
+
+/// A 64-bit mixer (the finaliser of SplitMix64): cheap, well distributed, stable forever.
+#[inline]
+pub fn mix64(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// The digest contribution of one key's cell; states digest as the wrapping sum of these.
+#[inline]
+pub fn cell_digest(key: Key, cell: &Cell) -> u64 {
+    mix64(key.0 ^ mix64(cell.stamp.wall.0 as u64 ^ mix64(cell.stamp.tie ^ mix64(cell.value.0))))
+}

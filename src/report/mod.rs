@@ -1,0 +1,3 @@
+//! Rendering stage: turns a finished `RunSummary` into things people read. It never simulates.
+
+pub mod text;

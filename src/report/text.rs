@@ -1,0 +1,303 @@
+//! The terminal summary: a readable rendering of a `RunSummary`, computed from it alone.
+
+use crate::metrics::StatsMs;
+use crate::summary::RunSummary;
+use std::fmt::Write;
+
+/// `1234567` -> `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Milliseconds in the unit a person would pick: `512us`, `45.2ms`, `2.31s`, `4.5min`.
+pub fn human_ms(ms: f64) -> String {
+    if !ms.is_finite() {
+        return "-".into();
+    }
+    if ms == 0.0 {
+        "0".into()
+    } else if ms < 1.0 {
+        format!("{:.0}us", ms * 1000.0)
+    } else if ms < 100.0 {
+        format!("{ms:.1}ms")
+    } else if ms < 1000.0 {
+        format!("{ms:.0}ms")
+    } else if ms < 120_000.0 {
+        format!("{:.2}s", ms / 1000.0)
+    } else {
+        format!("{:.1}min", ms / 60_000.0)
+    }
+}
+
+pub fn human_bytes(b: u64) -> String {
+    let b = b as f64;
+    if b < 1024.0 {
+        format!("{b} B")
+    } else if b < 1024.0 * 1024.0 {
+        format!("{:.1} KiB", b / 1024.0)
+    } else if b < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.1} MiB", b / 1024.0 / 1024.0)
+    } else {
+        format!("{:.2} GiB", b / 1024.0 / 1024.0 / 1024.0)
+    }
+}
+
+fn si(x: f64) -> String {
+    if x >= 1e9 {
+        format!("{:.2}G", x / 1e9)
+    } else if x >= 1e6 {
+        format!("{:.2}M", x / 1e6)
+    } else if x >= 1e3 {
+        format!("{:.1}k", x / 1e3)
+    } else {
+        format!("{x:.0}")
+    }
+}
+
+fn stats_row(out: &mut String, label: &str, s: &StatsMs, width: usize) {
+    let _ = writeln!(
+        out,
+        "  {label:<width$} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        thousands(s.count),
+        human_ms(s.p50),
+        human_ms(s.p90),
+        human_ms(s.p99),
+        human_ms(s.p999),
+        human_ms(s.max),
+    );
+}
+
+fn mark(ok: bool) -> &'static str {
+    if ok {
+        "ok  "
+    } else {
+        "FAIL"
+    }
+}
+
+/// Renders the whole terminal summary.
+pub fn render(s: &RunSummary) -> String {
+    let mut o = String::new();
+    let w = s.regions.iter().map(|r| r.len()).max().unwrap_or(8).max(11);
+    let _ = writeln!(
+        o,
+        "regionsim {} | {} | seed {}",
+        s.version, s.scenario, s.seed
+    );
+    let _ = writeln!(
+        o,
+        "  {} regions, {} simulated + {} quiesce{}, trace digest {}",
+        s.regions.len(),
+        human_ms(s.duration_ns as f64 / 1e6),
+        human_ms(s.quiesce.ns as f64 / 1e6),
+        if s.quiesce.drained {
+            ""
+        } else {
+            " (NOT drained)"
+        },
+        s.trace_digest
+    );
+    let _ = writeln!(o, "  repro: {}", s.repro);
+    for warning in &s.warnings {
+        let _ = writeln!(o, "  warning: {warning}");
+    }
+
+    let _ = writeln!(o, "\nWorkload");
+    let _ = writeln!(
+        o,
+        "  writes  {:>11} issued  {:>11} acked  {:>9} failed",
+        thousands(s.writes.issued),
+        thousands(s.writes.acked),
+        thousands(s.writes.failed)
+    );
+    let stale_pct = if s.reads.total > 0 {
+        format!(
+            " ({:.2}%)",
+            100.0 * s.reads.stale as f64 / s.reads.total as f64
+        )
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        o,
+        "  reads   {:>11} total   {:>11} stale{stale_pct}  {} failed",
+        thousands(s.reads.total),
+        thousands(s.reads.stale),
+        thousands(s.reads.failed)
+    );
+
+    let _ = writeln!(
+        o,
+        "\nVisibility: ack -> held in every region\n  {:<w$} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "origin", "count", "p50", "p90", "p99", "p99.9", "max"
+    );
+    stats_row(&mut o, "all", &s.visibility_ms, w);
+    for r in &s.regions {
+        if let Some(st) = s.visibility_by_origin_ms.get(r) {
+            stats_row(&mut o, r, st, w);
+        }
+    }
+    if s.visibility_incomplete > 0 {
+        let _ = writeln!(
+            o,
+            "  {} acknowledged writes never became visible everywhere",
+            thousands(s.visibility_incomplete)
+        );
+    }
+
+    let _ = writeln!(o, "\nReplication lag p99 (row: from, column: to)");
+    let _ = write!(o, "  {:<w$}", "");
+    for r in &s.regions {
+        let _ = write!(o, " {r:>w$}");
+    }
+    let _ = writeln!(o);
+    for a in &s.regions {
+        let _ = write!(o, "  {a:<w$}");
+        for b in &s.regions {
+            let cell = if a == b {
+                ".".to_string()
+            } else {
+                s.lag_ms
+                    .get(&format!("{a}->{b}"))
+                    .map_or("-".into(), |st| human_ms(st.p99))
+            };
+            let _ = write!(o, " {cell:>w$}");
+        }
+        let _ = writeln!(o);
+    }
+
+    if !s.faults.is_empty() || !s.convergence.heals.is_empty() {
+        let _ = writeln!(o, "\nTimeline");
+        let mut rows: Vec<(f64, String)> = Vec::new();
+        for f in &s.faults {
+            rows.push((f.at_ms, format!("fault  {}", f.label)));
+        }
+        for h in &s.convergence.heals {
+            let after = h
+                .converged_after_ms
+                .map_or("never converged".to_string(), |v| {
+                    format!("converged after {}", human_ms(v))
+                });
+            rows.push((h.at_ms, format!("heal   {} -> {after}", h.label)));
+        }
+        rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (t, text) in rows {
+            let _ = writeln!(o, "  {:>9}  {text}", human_ms(t));
+        }
+    }
+
+    let m = &s.messages;
+    let _ = writeln!(o, "\nMessages");
+    let _ = writeln!(
+        o,
+        "  sent {}  delivered {}  dropped {} (partition {}, loss {}, region down {})",
+        thousands(m.sent),
+        thousands(m.delivered),
+        thousands(m.dropped),
+        thousands(m.dropped_partition),
+        thousands(m.dropped_loss),
+        thousands(m.dropped_crashed)
+    );
+    let per_write = if s.writes.acked > 0 {
+        format!(
+            ", {:.1} msgs and {} per write",
+            m.sent as f64 / s.writes.acked as f64,
+            human_bytes(m.bytes / s.writes.acked)
+        )
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        o,
+        "  duplicated {}  retransmitted {}  {} on the wire{per_write}",
+        thousands(m.duplicated),
+        thousands(m.retransmitted),
+        human_bytes(m.bytes)
+    );
+
+    let _ = writeln!(o, "\nData loss");
+    let _ = writeln!(
+        o,
+        "  acknowledged writes lost: {}",
+        thousands(s.lost_acked_writes)
+    );
+    for c in &s.crashes {
+        let _ = writeln!(
+            o,
+            "    crash of {} at {}: {} lost",
+            c.region,
+            human_ms(c.at_ms),
+            thousands(c.lost_acked_writes)
+        );
+    }
+    let lu = &s.lost_updates;
+    let _ = write!(
+        o,
+        "  lost updates (LWW overwrote a write it never saw): {} = {} concurrent + {} clock skew",
+        thousands(lu.total),
+        thousands(lu.concurrent),
+        thousands(lu.skew)
+    );
+    if lu.skew > 0 {
+        let _ = write!(o, " (max skew {})", human_ms(lu.max_skew_ms));
+    }
+    let _ = writeln!(o);
+
+    let _ = writeln!(o, "\nChecks");
+    let mut checks: Vec<_> = s.checks.iter().collect();
+    checks.sort_by_key(|c| c.passed);
+    for c in checks {
+        let _ = writeln!(o, "  {} {:<22} {}", mark(c.passed), c.name, c.detail);
+    }
+    if !s.expectations.is_empty() {
+        let _ = writeln!(o, "Expectations");
+        let mut exps: Vec<_> = s.expectations.iter().collect();
+        exps.sort_by_key(|e| e.passed);
+        for e in exps {
+            let _ = writeln!(
+                o,
+                "  {} {:<22} expected {}, got {}",
+                mark(e.passed),
+                e.name,
+                e.expected,
+                e.actual
+            );
+        }
+    }
+
+    let wall = &s.wall;
+    let _ = writeln!(
+        o,
+        "\nSpeed: {} events in {} ({} events/s, {:.0}x faster than real time)",
+        thousands(s.events),
+        human_ms(wall.ms),
+        si(wall.events_per_sec),
+        wall.sim_to_wall_ratio
+    );
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_formats() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(thousands(100), "100");
+        assert_eq!(human_ms(0.5), "500us");
+        assert_eq!(human_ms(45.25), "45.2ms");
+        assert_eq!(human_ms(2310.0), "2.31s");
+        assert_eq!(human_ms(300_000.0), "5.0min");
+        assert_eq!(human_bytes(2048), "2.0 KiB");
+    }
+}

@@ -1,0 +1,1346 @@
+//! Scenario files: the YAML contract users write (`*Spec` types) and the validated model the
+//! engine runs (`Scenario`).
+//!
+//! Parsing rejects unknown keys and wrong types with serde's line/column; validation then
+//! resolves names to ids and rejects impossible values, naming the file and the YAML path. A
+//! `Scenario` that exists is runnable: the engine never re-checks it.
+
+use crate::dist::{DistSpec, Sampler};
+use crate::presets;
+use crate::replica::RegionId;
+use crate::time::{SignedSpan, SimTime, Span};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+/// The most regions a run supports (coverage is tracked in a 64-bit mask per write).
+pub const MAX_REGIONS: usize = 64;
+/// Default refusal threshold for the estimated number of simulated events.
+pub const DEFAULT_MAX_EVENTS: u64 = 300_000_000;
+
+// ---------------------------------------------------------------------------------------------
+// The file format.
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioSpec {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub seed: Option<u64>,
+    pub duration: Span,
+    #[serde(default)]
+    pub quiesce_limit: Option<Span>,
+    pub regions: Vec<RegionSpec>,
+    pub network: NetworkSpec,
+    #[serde(default)]
+    pub replication: ReplicationSpec,
+    #[serde(default)]
+    pub durability: DurabilitySpec,
+    pub workload: WorkloadSpec,
+    #[serde(default)]
+    pub faults: Vec<FaultSpec>,
+    #[serde(default)]
+    pub expect: ExpectSpec,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionSpec {
+    pub name: String,
+    #[serde(default)]
+    pub clock: ClockSpec,
+    /// Where the region is, for the speed-of-light check (preset regions are known already).
+    #[serde(default)]
+    pub location: Option<LocationSpec>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LocationSpec {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSpec {
+    #[serde(default)]
+    pub offset: SignedSpan,
+    #[serde(default)]
+    pub drift_ppm: f64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    pub latency: LatencySpec,
+    #[serde(default)]
+    pub loss: f64,
+    #[serde(default)]
+    pub duplicate: f64,
+    #[serde(default = "yes")]
+    pub fifo: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencySpec {
+    #[serde(default)]
+    pub preset: Option<String>,
+    /// Scenario region name -> preset region name.
+    #[serde(default)]
+    pub map: BTreeMap<String, String>,
+    #[serde(default)]
+    pub default: Option<DistSpec>,
+    #[serde(default)]
+    pub links: BTreeMap<String, DistSpec>,
+    #[serde(default)]
+    pub jitter: Option<DistSpec>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    #[default]
+    MultiMaster,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Topology {
+    #[default]
+    Mesh,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Conflict {
+    #[default]
+    Lww,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicationSpec {
+    #[serde(default)]
+    pub mode: Mode,
+    #[serde(default)]
+    pub topology: Topology,
+    #[serde(default)]
+    pub conflict: Conflict,
+    /// Most unacknowledged log entries in flight per link.
+    #[serde(default = "default_window")]
+    pub window: u32,
+    /// Most entries in one replication message.
+    #[serde(default = "default_max_batch")]
+    pub max_batch: u32,
+    #[serde(default)]
+    pub retransmit: RetransmitSpec,
+}
+
+fn default_window() -> u32 {
+    4096
+}
+fn default_max_batch() -> u32 {
+    512
+}
+
+impl Default for ReplicationSpec {
+    fn default() -> Self {
+        ReplicationSpec {
+            mode: Mode::default(),
+            topology: Topology::default(),
+            conflict: Conflict::default(),
+            window: default_window(),
+            max_batch: default_max_batch(),
+            retransmit: RetransmitSpec::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetransmitSpec {
+    /// Timeout before the first round-trip sample.
+    #[serde(default = "default_rto_initial")]
+    pub initial: Span,
+    #[serde(default = "default_rto_min")]
+    pub min: Span,
+    /// Ceiling of the exponential backoff.
+    #[serde(default = "default_rto_max")]
+    pub max: Span,
+}
+
+fn default_rto_initial() -> Span {
+    Span::from_secs(1)
+}
+fn default_rto_min() -> Span {
+    Span::from_millis(200)
+}
+fn default_rto_max() -> Span {
+    Span::from_secs(5)
+}
+
+impl Default for RetransmitSpec {
+    fn default() -> Self {
+        RetransmitSpec {
+            initial: default_rto_initial(),
+            min: default_rto_min(),
+            max: default_rto_max(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DurabilitySpec {
+    /// 0 (default): every write is fsynced before it is acknowledged. Otherwise writes are
+    /// acknowledged at once and fsynced in groups every `flush_interval`.
+    #[serde(default)]
+    pub flush_interval: Span,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    pub keys: u64,
+    #[serde(default)]
+    pub key_distribution: KeyDistribution,
+    pub rate_per_region: f64,
+    #[serde(default)]
+    pub rates: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub mix: MixSpec,
+    #[serde(default = "default_value_bytes")]
+    pub value_bytes: u32,
+}
+
+fn default_value_bytes() -> u32 {
+    100
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MixSpec {
+    #[serde(default)]
+    pub write: f64,
+    #[serde(default)]
+    pub read: f64,
+}
+
+impl Default for MixSpec {
+    fn default() -> Self {
+        MixSpec {
+            write: 1.0,
+            read: 0.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub enum KeyDistribution {
+    #[default]
+    Uniform,
+    Zipf(f64),
+}
+
+impl<'de> Deserialize<'de> for KeyDistribution {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = KeyDistribution;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("`uniform` or `{ zipf: <exponent> }`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<KeyDistribution, E> {
+                match v {
+                    "uniform" => Ok(KeyDistribution::Uniform),
+                    _ => Err(E::custom(format!(
+                        "unknown key distribution `{v}`, expected `uniform` or `{{ zipf: <exponent> }}`"
+                    ))),
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<KeyDistribution, A::Error> {
+                let k: String = m
+                    .next_key()?
+                    .ok_or_else(|| serde::de::Error::custom("empty key distribution"))?;
+                if k != "zipf" {
+                    return Err(serde::de::Error::custom(format!(
+                        "unknown key distribution `{k}`, expected `uniform` or `{{ zipf: <exponent> }}`"
+                    )));
+                }
+                let s: f64 = m.next_value()?;
+                if m.next_key::<String>()?.is_some() {
+                    return Err(serde::de::Error::custom(
+                        "`zipf` takes exactly one exponent",
+                    ));
+                }
+                Ok(KeyDistribution::Zipf(s))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One entry of the fault timeline: `at`, exactly one action, and an optional `for`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    pub at: Span,
+    #[serde(default, rename = "for")]
+    pub for_: Option<Span>,
+    #[serde(default)]
+    pub partition: Option<Vec<Vec<String>>>,
+    #[serde(default)]
+    pub heal: Option<HealSpec>,
+    #[serde(default)]
+    pub crash: Option<String>,
+    #[serde(default)]
+    pub recover: Option<String>,
+    #[serde(default)]
+    pub clock_step: Option<ClockStepSpec>,
+    #[serde(default)]
+    pub degrade: Option<DegradeSpec>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum HealSpec {
+    /// Partitions and degraded links.
+    All,
+    Partitions,
+    Links,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockStepSpec {
+    pub region: String,
+    pub by: SignedSpan,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DegradeSpec {
+    pub link: String,
+    /// Replaces the link's one-way latency while degraded.
+    #[serde(default)]
+    pub latency: Option<DistSpec>,
+    /// Added to every message's latency while degraded.
+    #[serde(default)]
+    pub add_latency: Option<Span>,
+    /// Replaces the loss probability while degraded.
+    #[serde(default)]
+    pub loss: Option<f64>,
+}
+
+/// Bounds on a metric: `{ min, max }`, or a bare value meaning `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Bound<T> {
+    pub min: Option<T>,
+    pub max: Option<T>,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Bound<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Full<T> {
+            #[serde(default = "none")]
+            min: Option<T>,
+            #[serde(default = "none")]
+            max: Option<T>,
+        }
+        fn none<T>() -> Option<T> {
+            None
+        }
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for V<T> {
+            type Value = Bound<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a bound: a value (the maximum) or `{ min: .., max: .. }`")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, m: A) -> Result<Bound<T>, A::Error> {
+                let full: Full<T> =
+                    Full::deserialize(serde::de::value::MapAccessDeserializer::new(m))?;
+                Ok(Bound {
+                    min: full.min,
+                    max: full.max,
+                })
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Bound<T>, E> {
+                let t = T::deserialize(serde::de::value::StrDeserializer::<E>::new(v))?;
+                Ok(Bound {
+                    min: None,
+                    max: Some(t),
+                })
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Bound<T>, E> {
+                let t = T::deserialize(serde::de::value::U64Deserializer::<E>::new(v))?;
+                Ok(Bound {
+                    min: None,
+                    max: Some(t),
+                })
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Bound<T>, E> {
+                let t = T::deserialize(serde::de::value::I64Deserializer::<E>::new(v))?;
+                Ok(Bound {
+                    min: None,
+                    max: Some(t),
+                })
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Bound<T>, E> {
+                let t = T::deserialize(serde::de::value::F64Deserializer::<E>::new(v))?;
+                Ok(Bound {
+                    min: None,
+                    max: Some(t),
+                })
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectSpec {
+    #[serde(default)]
+    pub converged: Option<bool>,
+    #[serde(default)]
+    pub lost_acked_writes: Option<Bound<u64>>,
+    #[serde(default)]
+    pub lost_updates: Option<Bound<u64>>,
+    #[serde(default)]
+    pub skew_lost_updates: Option<Bound<u64>>,
+    #[serde(default)]
+    pub stale_reads: Option<Bound<u64>>,
+    #[serde(default)]
+    pub failed_writes: Option<Bound<u64>>,
+    #[serde(default)]
+    pub visibility_p50: Option<Bound<Span>>,
+    #[serde(default)]
+    pub visibility_p90: Option<Bound<Span>>,
+    #[serde(default)]
+    pub visibility_p99: Option<Bound<Span>>,
+    #[serde(default)]
+    pub visibility_max: Option<Bound<Span>>,
+    /// Bound on the slowest convergence after a heal.
+    #[serde(default)]
+    pub after_heal: Option<Bound<Span>>,
+    /// The exact trace digest (hex) this scenario and seed must reproduce.
+    #[serde(default)]
+    pub trace_digest: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors.
+
+/// Why a scenario could not be loaded; every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}:{line}:{column}: {message}")]
+    Syntax {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{file}: {message}")]
+    Shape { file: String, message: String },
+    #[error("{file}: {path}: {message}")]
+    Invalid {
+        file: String,
+        path: String,
+        message: String,
+    },
+    #[error("{file}: refusing to run: {message}")]
+    TooLarge { file: String, message: String },
+}
+
+// ---------------------------------------------------------------------------------------------
+// The validated model.
+
+#[derive(Debug, Clone)]
+pub struct Region {
+    pub name: String,
+    pub offset_ns: i64,
+    /// Drift in parts per billion (integer, so clock arithmetic stays exact).
+    pub drift_ppb: i64,
+    pub location: Option<(f64, f64)>,
+}
+
+/// A directed link's latency: its distribution spec (kept for reports) and sampler.
+#[derive(Debug, Clone)]
+pub struct LinkLatency {
+    pub spec: DistSpec,
+    pub sampler: Sampler,
+    /// Where the figure came from: `links`, `preset`, or `default`.
+    pub origin: &'static str,
+}
+
+#[derive(Debug, Clone)]
+pub struct NetworkModel {
+    /// `latency[from * n + to]`; the diagonal is unused.
+    pub latency: Vec<Option<LinkLatency>>,
+    pub jitter: Sampler,
+    pub jitter_spec: Option<DistSpec>,
+    pub loss: f64,
+    pub duplicate: f64,
+    pub fifo: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultAction {
+    /// Group number per region; regions in different groups cannot talk.
+    Partition {
+        groups: Vec<u32>,
+    },
+    Heal(HealSpec),
+    Crash {
+        region: RegionId,
+    },
+    Recover {
+        region: RegionId,
+    },
+    ClockStep {
+        region: RegionId,
+        by_ns: i64,
+    },
+    Degrade {
+        links: Vec<(RegionId, RegionId)>,
+        latency: Option<DistSpec>,
+        add_latency: Option<Span>,
+        loss: Option<f64>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    /// Position in the file's `faults` list, so reports can point back at it.
+    pub index: usize,
+    pub at: SimTime,
+    pub until: Option<SimTime>,
+    pub action: FaultAction,
+    /// A one-line human description ("partition [us-east, eu-west] | [ap-south]").
+    pub label: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Workload {
+    pub keys: u64,
+    pub key_distribution: KeyDistribution,
+    /// Client operations per simulated second, per region.
+    pub rates: Vec<f64>,
+    pub write_fraction: f64,
+    pub value_bytes: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub file: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub seed: u64,
+    pub duration: Span,
+    pub quiesce_limit: Span,
+    pub regions: Vec<Region>,
+    pub network: NetworkModel,
+    pub replication: ReplicationSpec,
+    pub durability: DurabilitySpec,
+    pub workload: Workload,
+    pub faults: Vec<Fault>,
+    pub expect: ExpectSpec,
+    /// Non-fatal findings (e.g. a latency faster than light), shown before the run.
+    pub warnings: Vec<String>,
+    /// The spec as parsed, echoed into reports.
+    pub spec: ScenarioSpec,
+}
+
+impl Scenario {
+    pub fn n(&self) -> usize {
+        self.regions.len()
+    }
+
+    pub fn region_name(&self, r: RegionId) -> &str {
+        &self.regions[r.idx()].name
+    }
+
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+            file: file.clone(),
+            source,
+        })?;
+        Scenario::parse(&text, &file)
+    }
+
+    pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        let spec: ScenarioSpec = serde_yaml::from_str(text).map_err(|e| yaml_error(file, e))?;
+        validate(spec, file)
+    }
+
+    /// A rough count of the events a run will simulate (client ops and message deliveries),
+    /// used to refuse runs that would take hours or exhaust memory.
+    pub fn estimated_events(&self) -> f64 {
+        let secs = self.duration.as_secs_f64();
+        let ops: f64 = self.workload.rates.iter().sum::<f64>() * secs;
+        let peers = self.n().saturating_sub(1) as f64;
+        ops * (1.0 + self.workload.write_fraction * peers * 2.0)
+    }
+
+    /// Refuses scenarios too large to simulate on this machine.
+    pub fn check_size(&self, max_events: u64) -> Result<(), ScenarioError> {
+        let est = self.estimated_events();
+        if est > max_events as f64 {
+            return Err(ScenarioError::TooLarge {
+                file: self.file.clone(),
+                message: format!(
+                    "about {:.3e} events to simulate (client ops plus message deliveries), above the limit of {:.3e}; \
+                     shorten `duration`, lower the rates, or raise the limit with --max-events",
+                    est, max_events as f64
+                ),
+            });
+        }
+        // The per-region key tables: 16 bytes per key per region in the observer alone.
+        let table_bytes = self.workload.keys as f64 * self.n() as f64 * 64.0;
+        if table_bytes > 16e9 {
+            return Err(ScenarioError::TooLarge {
+                file: self.file.clone(),
+                message: format!(
+                    "{} keys x {} regions needs about {:.0} GiB of state; lower `workload.keys`",
+                    self.workload.keys,
+                    self.n(),
+                    table_bytes / (1u64 << 30) as f64
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn yaml_error(file: &str, e: serde_yaml::Error) -> ScenarioError {
+    let message = e.to_string();
+    match e.location() {
+        Some(loc) => {
+            // The location is already in our prefix; drop serde_yaml's " at line X column Y".
+            let message = match message.rfind(" at line ") {
+                Some(i) => message[..i].to_string(),
+                None => message,
+            };
+            ScenarioError::Syntax {
+                file: file.to_string(),
+                line: loc.line(),
+                column: loc.column(),
+                message,
+            }
+        }
+        None => ScenarioError::Shape {
+            file: file.to_string(),
+            message,
+        },
+    }
+}
+
+struct Validator<'a> {
+    file: &'a str,
+    names: Vec<String>,
+}
+
+impl Validator<'_> {
+    fn err(&self, path: impl Into<String>, message: impl Into<String>) -> ScenarioError {
+        ScenarioError::Invalid {
+            file: self.file.to_string(),
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    fn region(&self, path: &str, name: &str) -> Result<RegionId, ScenarioError> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| RegionId(i as u16))
+            .ok_or_else(|| {
+                self.err(
+                    path,
+                    format!(
+                        "unknown region `{name}`; regions are: {}",
+                        self.names.join(", ")
+                    ),
+                )
+            })
+    }
+
+    fn probability(&self, path: &str, p: f64) -> Result<f64, ScenarioError> {
+        if p.is_finite() && (0.0..=1.0).contains(&p) {
+            Ok(p)
+        } else {
+            Err(self.err(
+                path,
+                format!("must be a probability between 0 and 1, got {p}"),
+            ))
+        }
+    }
+
+    /// Parses `"a <-> b"` (both directions) or `"a -> b"` into directed pairs.
+    fn link(&self, path: &str, text: &str) -> Result<Vec<(RegionId, RegionId)>, ScenarioError> {
+        let (a, b, both) = if let Some((a, b)) = text.split_once("<->") {
+            (a, b, true)
+        } else if let Some((a, b)) = text.split_once("->") {
+            (a, b, false)
+        } else {
+            return Err(self.err(
+                path,
+                format!("`{text}` is not a link; write `a <-> b` (both directions) or `a -> b`"),
+            ));
+        };
+        let a = self.region(path, a.trim())?;
+        let b = self.region(path, b.trim())?;
+        if a == b {
+            return Err(self.err(path, format!("`{text}` links a region to itself")));
+        }
+        Ok(if both {
+            vec![(a, b), (b, a)]
+        } else {
+            vec![(a, b)]
+        })
+    }
+
+    fn dist(&self, path: &str, spec: &DistSpec) -> Result<Sampler, ScenarioError> {
+        spec.compile().map_err(|e| self.err(path, e.to_string()))
+    }
+}
+
+fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
+    let names: Vec<String> = spec.regions.iter().map(|r| r.name.clone()).collect();
+    let v = Validator { file, names };
+
+    if spec.name.trim().is_empty() {
+        return Err(v.err("name", "must not be empty"));
+    }
+    if spec.duration == Span::ZERO {
+        return Err(v.err("duration", "must be longer than 0"));
+    }
+    if spec.quiesce_limit == Some(Span::ZERO) {
+        return Err(v.err("quiesce_limit", "must be longer than 0"));
+    }
+    if spec.regions.is_empty() {
+        return Err(v.err("regions", "needs at least one region"));
+    }
+    if spec.regions.len() > MAX_REGIONS {
+        return Err(v.err(
+            "regions",
+            format!(
+                "at most {MAX_REGIONS} regions are supported, got {}",
+                spec.regions.len()
+            ),
+        ));
+    }
+
+    let mut regions = Vec::with_capacity(spec.regions.len());
+    for (i, r) in spec.regions.iter().enumerate() {
+        let path = format!("regions[{i}]");
+        if r.name.trim().is_empty() || r.name.contains("->") || r.name.contains("<->") {
+            return Err(v.err(
+                format!("{path}.name"),
+                "must be a non-empty name without `->`",
+            ));
+        }
+        if let Some(j) = spec.regions[..i].iter().position(|o| o.name == r.name) {
+            return Err(v.err(
+                format!("{path}.name"),
+                format!("duplicate region `{}` (also regions[{j}])", r.name),
+            ));
+        }
+        let ppm = r.clock.drift_ppm;
+        if !ppm.is_finite() || ppm.abs() > 10_000.0 {
+            return Err(v.err(
+                format!("{path}.clock.drift_ppm"),
+                format!("must be between -10000 and 10000 ppm, got {ppm}"),
+            ));
+        }
+        if let Some(loc) = r.location {
+            if !(-90.0..=90.0).contains(&loc.lat) || !(-180.0..=180.0).contains(&loc.lon) {
+                return Err(v.err(
+                    format!("{path}.location"),
+                    "lat must be in [-90, 90] and lon in [-180, 180]",
+                ));
+            }
+        }
+        regions.push(Region {
+            name: r.name.clone(),
+            offset_ns: r.clock.offset.0,
+            drift_ppb: (ppm * 1000.0).round() as i64,
+            location: r.location.map(|l| (l.lat, l.lon)),
+        });
+    }
+    let n = regions.len();
+
+    // --- network -------------------------------------------------------------------------
+    let lat = &spec.network.latency;
+    let table = match &lat.preset {
+        Some(name) => Some(presets::find(name).map(|p| p.table()).ok_or_else(|| {
+            v.err(
+                "network.latency.preset",
+                format!(
+                    "unknown preset `{name}`; available: {}",
+                    presets::names().join(", ")
+                ),
+            )
+        })?),
+        None => None,
+    };
+    for (from, to) in &lat.map {
+        let path = format!("network.latency.map.{from}");
+        v.region(&path, from)?;
+        match &table {
+            None => return Err(v.err(path, "`map` needs a `preset`")),
+            Some(t) if t.index(to).is_none() => {
+                return Err(v.err(
+                    path,
+                    format!(
+                        "`{to}` is not in preset `{}`; it has: {}",
+                        lat.preset.as_deref().unwrap_or(""),
+                        t.regions.join(", ")
+                    ),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    let preset_name = |r: &Region| -> String {
+        lat.map
+            .get(&r.name)
+            .cloned()
+            .unwrap_or_else(|| r.name.clone())
+    };
+    // Locations: explicit, else the mapped preset region's.
+    for r in &mut regions {
+        if r.location.is_none() && table.is_some() {
+            r.location = presets::location(&preset_name(r));
+        }
+    }
+
+    let mut latency: Vec<Option<LinkLatency>> = vec![None; n * n];
+    for (key, d) in &lat.links {
+        let path = format!("network.latency.links.\"{key}\"");
+        let sampler = v.dist(&path, d)?;
+        for (a, b) in v.link(&path, key)? {
+            let slot = &mut latency[a.idx() * n + b.idx()];
+            if slot.is_some() {
+                return Err(v.err(
+                    path,
+                    format!(
+                        "latency {} -> {} is given twice",
+                        regions[a.idx()].name,
+                        regions[b.idx()].name
+                    ),
+                ));
+            }
+            *slot = Some(LinkLatency {
+                spec: d.clone(),
+                sampler: sampler.clone(),
+                origin: "links",
+            });
+        }
+    }
+    let default = match &lat.default {
+        Some(d) => Some((d.clone(), v.dist("network.latency.default", d)?)),
+        None => None,
+    };
+    for a in 0..n {
+        for b in 0..n {
+            if a == b || latency[a * n + b].is_some() {
+                continue;
+            }
+            let from_preset = table
+                .as_ref()
+                .and_then(|t| t.one_way(&preset_name(&regions[a]), &preset_name(&regions[b])));
+            latency[a * n + b] = if let Some(ow) = from_preset {
+                Some(LinkLatency {
+                    spec: DistSpec::constant(ow),
+                    sampler: Sampler::Constant(ow.0),
+                    origin: "preset",
+                })
+            } else if let Some((spec, sampler)) = &default {
+                Some(LinkLatency {
+                    spec: spec.clone(),
+                    sampler: sampler.clone(),
+                    origin: "default",
+                })
+            } else {
+                return Err(v.err(
+                    "network.latency",
+                    format!(
+                        "no latency for {} -> {}: add it under `links`, set a `default`, or use a `preset` that has both regions",
+                        regions[a].name, regions[b].name
+                    ),
+                ));
+            };
+        }
+    }
+    let jitter = match &lat.jitter {
+        Some(j) => v.dist("network.latency.jitter", j)?,
+        None => Sampler::Constant(0),
+    };
+    let loss = v.probability("network.loss", spec.network.loss)?;
+    let duplicate = v.probability("network.duplicate", spec.network.duplicate)?;
+    if loss >= 1.0 {
+        return Err(v.err(
+            "network.loss",
+            "a loss of 1 means nothing is ever delivered; use a partition for that",
+        ));
+    }
+
+    // Speed-of-light floor.
+    let mut warnings = Vec::new();
+    for a in 0..n {
+        for b in 0..n {
+            if a == b {
+                continue;
+            }
+            let (Some(la), Some(lb)) = (regions[a].location, regions[b].location) else {
+                continue;
+            };
+            let link = latency[a * n + b].as_ref().expect("filled above");
+            let km = presets::great_circle_km(la, lb);
+            let floor = presets::fibre_floor(km);
+            let nominal = link.spec.nominal();
+            if nominal < floor {
+                warnings.push(format!(
+                    "latency {} -> {} is {} but light in fibre needs at least {} for {:.0} km",
+                    regions[a].name, regions[b].name, nominal, floor, km
+                ));
+            }
+        }
+    }
+
+    // --- replication -----------------------------------------------------------------------
+    let rep = &spec.replication;
+    if rep.window == 0 {
+        return Err(v.err("replication.window", "must be at least 1"));
+    }
+    if rep.max_batch == 0 {
+        return Err(v.err("replication.max_batch", "must be at least 1"));
+    }
+    let rt = rep.retransmit;
+    if rt.min == Span::ZERO || rt.initial == Span::ZERO {
+        return Err(v.err("replication.retransmit", "timeouts must be longer than 0"));
+    }
+    if rt.min > rt.max {
+        return Err(v.err(
+            "replication.retransmit",
+            format!("min ({}) must not exceed max ({})", rt.min, rt.max),
+        ));
+    }
+
+    // --- workload ----------------------------------------------------------------------------
+    let w = &spec.workload;
+    if w.keys == 0 {
+        return Err(v.err("workload.keys", "must be at least 1"));
+    }
+    if w.keys > u32::MAX as u64 {
+        return Err(v.err(
+            "workload.keys",
+            format!("at most {} keys are supported", u32::MAX),
+        ));
+    }
+    if let KeyDistribution::Zipf(s) = w.key_distribution {
+        if !(s.is_finite() && s > 0.0) {
+            return Err(v.err(
+                "workload.key_distribution.zipf",
+                format!("the exponent must be > 0, got {s}"),
+            ));
+        }
+    }
+    let rate_ok = |r: f64| r.is_finite() && r >= 0.0 && r <= 10_000_000.0;
+    if !rate_ok(w.rate_per_region) {
+        return Err(v.err(
+            "workload.rate_per_region",
+            format!(
+                "must be between 0 and 1e7 ops per second, got {}",
+                w.rate_per_region
+            ),
+        ));
+    }
+    let mut rates = vec![w.rate_per_region; n];
+    for (name, r) in &w.rates {
+        let path = format!("workload.rates.{name}");
+        let id = v.region(&path, name)?;
+        if !rate_ok(*r) {
+            return Err(v.err(
+                path,
+                format!("must be between 0 and 1e7 ops per second, got {r}"),
+            ));
+        }
+        rates[id.idx()] = *r;
+    }
+    let mix = w.mix;
+    v.probability("workload.mix.write", mix.write)?;
+    v.probability("workload.mix.read", mix.read)?;
+    if ((mix.write + mix.read) - 1.0).abs() > 1e-9 {
+        return Err(v.err(
+            "workload.mix",
+            format!(
+                "write + read must add up to 1, got {} + {}",
+                mix.write, mix.read
+            ),
+        ));
+    }
+
+    // --- faults ------------------------------------------------------------------------------
+    let end = SimTime(spec.duration.0);
+    let mut faults = Vec::new();
+    for (i, f) in spec.faults.iter().enumerate() {
+        let path = format!("faults[{i}]");
+        let at = SimTime(f.at.0);
+        if at >= end {
+            return Err(v.err(
+                format!("{path}.at"),
+                format!(
+                    "{} is not before the end of the run ({})",
+                    f.at, spec.duration
+                ),
+            ));
+        }
+        if f.for_ == Some(Span::ZERO) {
+            return Err(v.err(format!("{path}.for"), "must be longer than 0"));
+        }
+        let actions = [
+            f.partition.is_some(),
+            f.heal.is_some(),
+            f.crash.is_some(),
+            f.recover.is_some(),
+            f.clock_step.is_some(),
+            f.degrade.is_some(),
+        ]
+        .iter()
+        .filter(|x| **x)
+        .count();
+        if actions != 1 {
+            return Err(v.err(
+                path,
+                format!(
+                    "needs exactly one of partition, heal, crash, recover, clock_step, degrade (found {actions})"
+                ),
+            ));
+        }
+        let (action, label) = if let Some(groups) = &f.partition {
+            let p = format!("{path}.partition");
+            if groups.len() < 2 && groups.iter().map(|g| g.len()).sum::<usize>() >= n {
+                return Err(v.err(p, "a partition needs at least two sides"));
+            }
+            // Regions not named form one more side together.
+            let mut side = vec![u32::MAX; n];
+            for (g, members) in groups.iter().enumerate() {
+                if members.is_empty() {
+                    return Err(v.err(format!("{p}[{g}]"), "a side must name at least one region"));
+                }
+                for m in members {
+                    let id = v.region(&format!("{p}[{g}]"), m)?;
+                    if side[id.idx()] != u32::MAX {
+                        return Err(v.err(p, format!("region `{m}` is named twice")));
+                    }
+                    side[id.idx()] = g as u32;
+                }
+            }
+            let rest = groups.len() as u32;
+            for s in &mut side {
+                if *s == u32::MAX {
+                    *s = rest;
+                }
+            }
+            let label = format!(
+                "partition {}",
+                groups
+                    .iter()
+                    .map(|g| format!("[{}]", g.join(", ")))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            );
+            (FaultAction::Partition { groups: side }, label)
+        } else if let Some(h) = f.heal {
+            if f.for_.is_some() {
+                return Err(v.err(format!("{path}.for"), "`heal` takes no `for`"));
+            }
+            (
+                FaultAction::Heal(h),
+                format!(
+                    "heal {}",
+                    serde_yaml::to_string(&h).unwrap_or_default().trim()
+                ),
+            )
+        } else if let Some(r) = &f.crash {
+            let region = v.region(&format!("{path}.crash"), r)?;
+            (FaultAction::Crash { region }, format!("crash {r}"))
+        } else if let Some(r) = &f.recover {
+            if f.for_.is_some() {
+                return Err(v.err(format!("{path}.for"), "`recover` takes no `for`"));
+            }
+            let region = v.region(&format!("{path}.recover"), r)?;
+            (FaultAction::Recover { region }, format!("recover {r}"))
+        } else if let Some(cs) = &f.clock_step {
+            if f.for_.is_some() {
+                return Err(v.err(format!("{path}.for"), "`clock_step` takes no `for`"));
+            }
+            let region = v.region(&format!("{path}.clock_step.region"), &cs.region)?;
+            (
+                FaultAction::ClockStep {
+                    region,
+                    by_ns: cs.by.0,
+                },
+                format!("clock step {} by {}", cs.region, cs.by),
+            )
+        } else {
+            let d = f.degrade.as_ref().expect("counted above");
+            let p = format!("{path}.degrade");
+            let links = v.link(&format!("{p}.link"), &d.link)?;
+            if d.latency.is_none() && d.add_latency.is_none() && d.loss.is_none() {
+                return Err(v.err(p, "needs at least one of latency, add_latency, loss"));
+            }
+            if let Some(l) = &d.latency {
+                v.dist(&format!("{p}.latency"), l)?;
+            }
+            if let Some(l) = d.loss {
+                v.probability(&format!("{p}.loss"), l)?;
+            }
+            let mut parts = vec![];
+            if let Some(l) = &d.latency {
+                parts.push(format!("latency {}", l.nominal()));
+            }
+            if let Some(a) = d.add_latency {
+                parts.push(format!("+{a}"));
+            }
+            if let Some(l) = d.loss {
+                parts.push(format!("loss {l}"));
+            }
+            (
+                FaultAction::Degrade {
+                    links,
+                    latency: d.latency.clone(),
+                    add_latency: d.add_latency,
+                    loss: d.loss,
+                },
+                format!("degrade {} ({})", d.link, parts.join(", ")),
+            )
+        };
+        let until = f.for_.map(|d| at + d);
+        let label = match f.for_ {
+            Some(d) => format!("{label} for {d}"),
+            None => label,
+        };
+        faults.push(Fault {
+            index: i,
+            at,
+            until,
+            action,
+            label,
+        });
+    }
+    // Stable: faults at the same instant apply in file order.
+    faults.sort_by_key(|f| (f.at, f.index));
+
+    if let Some(d) = &spec.expect.trace_digest {
+        if d.len() != 16 || !d.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(v.err(
+                "expect.trace_digest",
+                format!("`{d}` is not a 16-digit hex digest"),
+            ));
+        }
+    }
+
+    Ok(Scenario {
+        file: file.to_string(),
+        name: spec.name.clone(),
+        description: spec.description.clone(),
+        seed: spec.seed.unwrap_or(1),
+        duration: spec.duration,
+        quiesce_limit: spec.quiesce_limit.unwrap_or(Span::from_secs(600)),
+        regions,
+        network: NetworkModel {
+            latency,
+            jitter,
+            jitter_spec: lat.jitter.clone(),
+            loss,
+            duplicate,
+            fifo: spec.network.fifo,
+        },
+        replication: spec.replication.clone(),
+        durability: spec.durability,
+        workload: Workload {
+            keys: w.keys,
+            key_distribution: w.key_distribution,
+            rates,
+            write_fraction: mix.write,
+            value_bytes: w.value_bytes,
+        },
+        faults,
+        expect: spec.expect.clone(),
+        warnings,
+        spec,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+name: t
+duration: 10s
+regions: [{ name: a }, { name: b }, { name: c }]
+network:
+  latency:
+    default: 50ms
+workload: { keys: 10, rate_per_region: 10 }
+"#;
+
+    fn with(extra: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse(&format!("{BASE}{extra}"), "t.yaml")
+    }
+
+    fn err(extra: &str) -> String {
+        with(extra).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn minimal_scenario_is_valid() {
+        let s = with("").unwrap();
+        assert_eq!(s.n(), 3);
+        assert_eq!(s.seed, 1);
+        assert_eq!(s.quiesce_limit, Span::from_secs(600));
+        assert!(s.network.latency[1].as_ref().unwrap().origin == "default");
+    }
+
+    #[test]
+    fn unknown_key_reports_line_and_column() {
+        let e = Scenario::parse(&format!("{BASE}bogus: 1\n"), "t.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("t.yaml:"), "{e}");
+        assert!(e.contains("unknown field `bogus`"), "{e}");
+    }
+
+    #[test]
+    fn semantic_errors_name_the_path() {
+        let e = err("faults: [{ at: 1s, crash: zz }]");
+        assert!(
+            e.contains("faults[0].crash") && e.contains("unknown region `zz`"),
+            "{e}"
+        );
+        let e = err("faults: [{ at: 11s, crash: a }]");
+        assert!(
+            e.contains("faults[0].at") && e.contains("not before the end"),
+            "{e}"
+        );
+        let e = err("faults: [{ at: 1s, partition: [[a, b], [b]] }]");
+        assert!(e.contains("named twice"), "{e}");
+        let e = err("faults: [{ at: 1s, crash: a, heal: all }]");
+        assert!(e.contains("exactly one"), "{e}");
+    }
+
+    #[test]
+    fn probabilities_and_durations_are_checked() {
+        let e = Scenario::parse(
+            &BASE.replace("default: 50ms", "default: 50ms\n  loss: 1.5"),
+            "t.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("network.loss") && e.contains("probability"),
+            "{e}"
+        );
+        let e = Scenario::parse(&BASE.replace("duration: 10s", "duration: 0s"), "t.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("duration"), "{e}");
+        let e = Scenario::parse(&BASE.replace("duration: 10s", "duration: -3s"), "t.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("negative"), "{e}");
+    }
+
+    #[test]
+    fn missing_latency_without_default() {
+        let text = BASE.replace("default: 50ms", "links: { \"a <-> b\": 10ms }");
+        let e = Scenario::parse(&text, "t.yaml").unwrap_err().to_string();
+        assert!(e.contains("no latency for a -> c"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_regions_are_refused() {
+        let text = BASE.replace("{ name: c }", "{ name: a }");
+        let e = Scenario::parse(&text, "t.yaml").unwrap_err().to_string();
+        assert!(
+            e.contains("regions[2].name") && e.contains("duplicate"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn preset_fills_pairs_and_flags_faster_than_light() {
+        let text = r#"
+name: p
+duration: 10s
+regions: [{ name: us }, { name: eu }]
+network:
+  latency:
+    preset: aws-2023
+    map: { us: us-east-1, eu: eu-west-1 }
+    links: { "us -> eu": 5ms }
+workload: { keys: 10, rate_per_region: 10 }
+"#;
+        let s = Scenario::parse(text, "p.yaml").unwrap();
+        assert_eq!(s.network.latency[1].as_ref().unwrap().origin, "links");
+        assert_eq!(s.network.latency[2].as_ref().unwrap().origin, "preset");
+        assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+        assert!(s.warnings[0].contains("light in fibre"));
+    }
+
+    #[test]
+    fn size_refusal() {
+        let s = Scenario::parse(
+            &BASE.replace("rate_per_region: 10", "rate_per_region: 1000000"),
+            "t.yaml",
+        )
+        .unwrap();
+        assert!(s.check_size(1_000_000).is_err());
+        assert!(with("").unwrap().check_size(DEFAULT_MAX_EVENTS).is_ok());
+    }
+
+    #[test]
+    fn bounds_accept_bare_values_and_maps() {
+        let s =
+            with("expect: { lost_acked_writes: 0, visibility_p99: { max: 5s }, after_heal: 2s }")
+                .unwrap();
+        assert_eq!(
+            s.expect.lost_acked_writes,
+            Some(Bound {
+                min: None,
+                max: Some(0)
+            })
+        );
+        assert_eq!(
+            s.expect.visibility_p99.unwrap().max,
+            Some(Span::from_secs(5))
+        );
+        assert_eq!(s.expect.after_heal.unwrap().max, Some(Span::from_secs(2)));
+    }
+}

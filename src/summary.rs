@@ -1,0 +1,439 @@
+//! `RunSummary`: the plain, serialisable result of one run (the `summary.json` contract), built
+//! from the engine's output, with the end-of-run checks and the scenario's expectations.
+//!
+//! Everything but the `wall` section is a pure function of scenario, seed and build, so two
+//! runs produce byte-identical JSON apart from `wall`.
+
+use crate::engine::{EventCounts, RunOutput};
+use crate::metrics::{ns_to_ms, LostUpdates, MessageCounts, StatsMs};
+use crate::scenario::{Bound, Scenario};
+use crate::time::{SimTime, Span};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RunSummary {
+    pub scenario: String,
+    pub file: String,
+    pub description: Option<String>,
+    pub seed: u64,
+    pub version: String,
+    pub repro: String,
+    pub trace_digest: String,
+    /// Events processed: client ops, message deliveries, timers and faults.
+    pub events: u64,
+    pub events_breakdown: EventCounts,
+    pub sim_time_ns: u64,
+    pub duration_ns: u64,
+    pub quiesce: Quiesce,
+    pub regions: Vec<String>,
+    pub writes: Writes,
+    pub reads: Reads,
+    /// From a write's ack until every region holds it or a newer value of its key.
+    pub visibility_ms: StatsMs,
+    pub visibility_by_origin_ms: BTreeMap<String, StatsMs>,
+    /// Acknowledged writes that never became visible everywhere (lost, or still in flight).
+    pub visibility_incomplete: u64,
+    /// Per directed pair "a->b": from the ack at a until b holds the write or a newer value.
+    pub lag_ms: BTreeMap<String, StatsMs>,
+    pub convergence: Convergence,
+    pub lost_acked_writes: u64,
+    pub crashes: Vec<CrashOut>,
+    pub lost_updates: LostUpdates,
+    pub messages: MessageCounts,
+    pub faults: Vec<FaultOut>,
+    pub warnings: Vec<String>,
+    pub checks: Vec<Check>,
+    pub expectations: Vec<Expectation>,
+    pub passed: bool,
+    /// Host-dependent timings: the only part that differs between identical runs.
+    pub wall: WallClock,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Quiesce {
+    pub drained: bool,
+    pub ns: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Writes {
+    pub issued: u64,
+    pub acked: u64,
+    pub failed: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Reads {
+    pub total: u64,
+    pub stale: u64,
+    pub failed: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Convergence {
+    pub converged: bool,
+    pub final_digests_equal: bool,
+    pub region_digests: BTreeMap<String, Option<String>>,
+    /// Per heal: ms until every write acknowledged before it was visible everywhere
+    /// (null: some never were).
+    pub after_heal_ms: Vec<Option<f64>>,
+    pub heals: Vec<HealOut>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct HealOut {
+    pub at_ms: f64,
+    pub label: String,
+    pub converged_after_ms: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CrashOut {
+    pub region: String,
+    pub at_ms: f64,
+    pub recovered_at_ms: Option<f64>,
+    pub lost_acked_writes: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct FaultOut {
+    pub at_ms: f64,
+    pub until_ms: Option<f64>,
+    pub label: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Check {
+    pub name: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Expectation {
+    pub name: String,
+    pub passed: bool,
+    pub expected: String,
+    pub actual: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct WallClock {
+    pub ms: f64,
+    pub events_per_sec: f64,
+    pub sim_to_wall_ratio: f64,
+}
+
+fn ms(t: SimTime) -> f64 {
+    ns_to_ms(t.0)
+}
+
+/// Builds the summary of a finished run.
+pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSummary {
+    let names: Vec<String> = sc.regions.iter().map(|r| r.name.clone()).collect();
+    let n = names.len();
+    let obs = &out.observer;
+
+    let mut lag_ms = BTreeMap::new();
+    for a in 0..n {
+        for b in 0..n {
+            if a != b {
+                lag_ms.insert(
+                    format!("{}->{}", names[a], names[b]),
+                    obs.lag[a * n + b].to_ms(),
+                );
+            }
+        }
+    }
+    let visibility_by_origin_ms = (0..n)
+        .map(|r| (names[r].clone(), obs.visibility_by_origin[r].to_ms()))
+        .collect();
+
+    let lost = obs.lost_acked();
+    let crashes: Vec<CrashOut> = out
+        .crashes
+        .iter()
+        .enumerate()
+        .map(|(ci, c)| {
+            // A lost write belongs to the first crash of its origin at or after its ack.
+            let lost_here = lost
+                .iter()
+                .filter(|&&w| {
+                    let w = &obs.writes[w as usize];
+                    w.origin == c.region
+                        && w.acked <= c.at
+                        && !out.crashes[..ci]
+                            .iter()
+                            .any(|p| p.region == c.region && p.at >= w.acked)
+                })
+                .count() as u64;
+            CrashOut {
+                region: names[c.region.idx()].clone(),
+                at_ms: ms(c.at),
+                recovered_at_ms: c.recovered.map(ms),
+                lost_acked_writes: lost_here,
+            }
+        })
+        .collect();
+
+    let heals: Vec<HealOut> = out
+        .heals
+        .iter()
+        .map(|h| HealOut {
+            at_ms: ms(h.at),
+            label: h.label.clone(),
+            converged_after_ms: obs.converged_after(h.at, &lost).map(|s| ns_to_ms(s.0)),
+        })
+        .collect();
+
+    let digests: Vec<Option<u64>> = out.region_digests.clone();
+    let final_digests_equal = digests.iter().all(|d| d.is_some() && *d == digests[0]);
+    let converged = final_digests_equal && out.drained;
+
+    let mut checks = Vec::new();
+    checks.push(Check {
+        name: "convergence".into(),
+        passed: converged,
+        detail: if converged {
+            format!(
+                "all {n} regions hold state digest {:016x}",
+                digests[0].unwrap_or(0)
+            )
+        } else if !out.drained {
+            format!(
+                "replication had not drained {} after the run (quiesce_limit); regions {}",
+                sc.quiesce_limit,
+                if final_digests_equal {
+                    "happen to agree"
+                } else {
+                    "differ"
+                }
+            )
+        } else {
+            let parts: Vec<String> = digests
+                .iter()
+                .zip(&names)
+                .map(|(d, n)| format!("{n}={}", d.map_or("down".into(), |d| format!("{d:016x}"))))
+                .collect();
+            format!("region states differ after quiesce: {}", parts.join(", "))
+        },
+    });
+    checks.push(Check {
+        name: "no-lost-acked-writes".into(),
+        passed: lost.is_empty(),
+        detail: if lost.is_empty() {
+            format!("all {} acknowledged writes survive", obs.writes_acked)
+        } else {
+            let w = &obs.writes[lost[0] as usize];
+            format!(
+                "{} acknowledged writes lost; first: write {} to key {} at {} (acked {:.3}ms, seed {seed})",
+                lost.len(),
+                lost[0],
+                w.key,
+                names[w.origin.idx()],
+                ms(w.acked)
+            )
+        },
+    });
+
+    let lost_updates = obs.lost_updates(&names);
+    let vis = obs.visibility.to_ms();
+    let after_heal_ms: Vec<Option<f64>> = heals.iter().map(|h| h.converged_after_ms).collect();
+    let duration_ns = sc.duration.0;
+    let wall_ms = wall_ns as f64 / 1e6;
+    let events = out.counts.total();
+
+    let mut summary = RunSummary {
+        scenario: sc.name.clone(),
+        file: sc.file.clone(),
+        description: sc.description.clone(),
+        seed,
+        version: VERSION.to_string(),
+        repro: format!("sim run {} --seed {seed}", sc.file),
+        trace_digest: format!("{:016x}", out.trace_digest),
+        events,
+        events_breakdown: out.counts.clone(),
+        sim_time_ns: out.end.0,
+        duration_ns,
+        quiesce: Quiesce {
+            drained: out.drained,
+            ns: out.end.0.saturating_sub(duration_ns),
+        },
+        regions: names.clone(),
+        writes: Writes {
+            issued: obs.writes_issued,
+            acked: obs.writes_acked,
+            failed: obs.writes_failed,
+        },
+        reads: Reads {
+            total: obs.reads_total,
+            stale: obs.reads_stale,
+            failed: obs.reads_failed,
+        },
+        visibility_ms: vis,
+        visibility_by_origin_ms,
+        visibility_incomplete: obs.incomplete_visibility(),
+        lag_ms,
+        convergence: Convergence {
+            converged,
+            final_digests_equal,
+            region_digests: names
+                .iter()
+                .zip(&digests)
+                .map(|(n, d)| (n.clone(), d.map(|d| format!("{d:016x}"))))
+                .collect(),
+            after_heal_ms,
+            heals,
+        },
+        lost_acked_writes: lost.len() as u64,
+        crashes,
+        lost_updates,
+        messages: obs.msgs.clone(),
+        faults: out
+            .faults
+            .iter()
+            .map(|f| FaultOut {
+                at_ms: ms(f.at),
+                until_ms: f.until.map(ms),
+                label: f.label.clone(),
+            })
+            .collect(),
+        warnings: sc.warnings.clone(),
+        checks,
+        expectations: Vec::new(),
+        passed: false,
+        wall: WallClock {
+            ms: wall_ms,
+            events_per_sec: if wall_ns > 0 {
+                events as f64 / (wall_ns as f64 / 1e9)
+            } else {
+                0.0
+            },
+            sim_to_wall_ratio: if wall_ns > 0 {
+                out.end.0 as f64 / wall_ns as f64
+            } else {
+                0.0
+            },
+        },
+    };
+    summary.expectations = evaluate(sc, &summary);
+    summary.passed =
+        summary.checks.iter().all(|c| c.passed) && summary.expectations.iter().all(|e| e.passed);
+    summary
+}
+
+fn count_bound(name: &str, b: &Bound<u64>, actual: u64) -> Expectation {
+    let mut parts = vec![];
+    let mut ok = true;
+    if let Some(min) = b.min {
+        parts.push(format!(">= {min}"));
+        ok &= actual >= min;
+    }
+    if let Some(max) = b.max {
+        parts.push(format!("<= {max}"));
+        ok &= actual <= max;
+    }
+    Expectation {
+        name: name.into(),
+        passed: ok,
+        expected: parts.join(" and "),
+        actual: actual.to_string(),
+    }
+}
+
+fn span_bound(name: &str, b: &Bound<Span>, actual_ms: Option<f64>) -> Expectation {
+    let mut parts = vec![];
+    let mut ok = actual_ms.is_some();
+    let a = actual_ms.unwrap_or(f64::INFINITY);
+    if let Some(min) = b.min {
+        parts.push(format!(">= {min}"));
+        ok &= a >= min.as_ms_f64();
+    }
+    if let Some(max) = b.max {
+        parts.push(format!("<= {max}"));
+        ok &= a <= max.as_ms_f64();
+    }
+    Expectation {
+        name: name.into(),
+        passed: ok,
+        expected: parts.join(" and "),
+        actual: actual_ms.map_or("never".into(), |v| format!("{v}ms")),
+    }
+}
+
+/// Checks the scenario's `expect:` block against a summary.
+pub fn evaluate(sc: &Scenario, s: &RunSummary) -> Vec<Expectation> {
+    let e = &sc.expect;
+    let mut out = Vec::new();
+    if let Some(want) = e.converged {
+        out.push(Expectation {
+            name: "converged".into(),
+            passed: s.convergence.converged == want,
+            expected: want.to_string(),
+            actual: s.convergence.converged.to_string(),
+        });
+    }
+    let counts = [
+        (
+            "lost_acked_writes",
+            &e.lost_acked_writes,
+            s.lost_acked_writes,
+        ),
+        ("lost_updates", &e.lost_updates, s.lost_updates.total),
+        (
+            "skew_lost_updates",
+            &e.skew_lost_updates,
+            s.lost_updates.skew,
+        ),
+        ("stale_reads", &e.stale_reads, s.reads.stale),
+        ("failed_writes", &e.failed_writes, s.writes.failed),
+    ];
+    for (name, bound, actual) in counts {
+        if let Some(b) = bound {
+            out.push(count_bound(name, b, actual));
+        }
+    }
+    let vis = &s.visibility_ms;
+    let has = vis.count > 0;
+    let spans = [
+        ("visibility_p50", &e.visibility_p50, vis.p50),
+        ("visibility_p90", &e.visibility_p90, vis.p90),
+        ("visibility_p99", &e.visibility_p99, vis.p99),
+        ("visibility_max", &e.visibility_max, vis.max),
+    ];
+    for (name, bound, actual) in spans {
+        if let Some(b) = bound {
+            out.push(span_bound(name, b, has.then_some(actual)));
+        }
+    }
+    if let Some(b) = &e.after_heal {
+        // The slowest heal; "never" if any heal did not converge.
+        let worst = s
+            .convergence
+            .after_heal_ms
+            .iter()
+            .try_fold(0.0f64, |acc, v| v.map(|v| acc.max(v)));
+        out.push(span_bound("after_heal", b, worst));
+    }
+    if let Some(d) = &e.trace_digest {
+        out.push(Expectation {
+            name: "trace_digest".into(),
+            passed: d.eq_ignore_ascii_case(&s.trace_digest),
+            expected: d.to_lowercase(),
+            actual: s.trace_digest.clone(),
+        });
+    }
+    out
+}
+
+impl RunSummary {
+    /// The JSON form without the host-dependent `wall` section (for determinism comparisons).
+    pub fn deterministic_json(&self) -> String {
+        let mut s = self.clone();
+        s.wall = WallClock::default();
+        serde_json::to_string_pretty(&s).expect("summary serialises")
+    }
+}
