@@ -16,6 +16,8 @@ use std::path::Path;
 
 /// The most regions a run supports (coverage is tracked in a 64-bit mask per write).
 pub const MAX_REGIONS: usize = 64;
+/// Most memory the dense per-key state may take.
+pub const MAX_STATE_BYTES: f64 = 16.0 * (1u64 << 30) as f64;
 /// Default refusal threshold for the estimated number of simulated events.
 pub const DEFAULT_MAX_EVENTS: u64 = 300_000_000;
 
@@ -617,19 +619,6 @@ impl Scenario {
                 ),
             });
         }
-        // The per-region key tables: 16 bytes per key per region in the observer alone.
-        let table_bytes = self.workload.keys as f64 * self.n() as f64 * 64.0;
-        if table_bytes > 16e9 {
-            return Err(ScenarioError::TooLarge {
-                file: self.file.clone(),
-                message: format!(
-                    "{} keys x {} regions needs about {:.0} GiB of state; lower `workload.keys`",
-                    self.workload.keys,
-                    self.n(),
-                    table_bytes / (1u64 << 30) as f64
-                ),
-            });
-        }
         Ok(())
     }
 }
@@ -955,10 +944,17 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
     if w.keys == 0 {
         return Err(v.err("workload.keys", "must be at least 1"));
     }
-    if w.keys > u32::MAX as u64 {
+    // Per-key state is dense (observer mirror, replica tables): about 64 bytes per key per region.
+    let state_bytes = w.keys as f64 * n as f64 * 64.0;
+    if w.keys > u32::MAX as u64 || state_bytes > MAX_STATE_BYTES {
         return Err(v.err(
             "workload.keys",
-            format!("at most {} keys are supported", u32::MAX),
+            format!(
+                "{} keys x {n} regions needs about {:.0} GiB of state, more than the {:.0} GiB allowed; lower `keys`",
+                w.keys,
+                state_bytes / (1u64 << 30) as f64,
+                MAX_STATE_BYTES / (1u64 << 30) as f64
+            ),
         ));
     }
     if let KeyDistribution::Zipf(s) = w.key_distribution {
@@ -969,7 +965,7 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
             ));
         }
     }
-    let rate_ok = |r: f64| r.is_finite() && r >= 0.0 && r <= 10_000_000.0;
+    let rate_ok = |r: f64| r.is_finite() && (0.0..=10_000_000.0).contains(&r);
     if !rate_ok(w.rate_per_region) {
         return Err(v.err(
             "workload.rate_per_region",

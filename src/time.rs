@@ -138,7 +138,7 @@ impl fmt::Display for Span {
             ("ms", NS_PER_MS),
             ("us", NS_PER_US),
         ] {
-            if ns % scale == 0 {
+            if ns.is_multiple_of(scale) {
                 return write!(f, "{}{}", ns / scale, unit);
             }
         }
@@ -215,7 +215,7 @@ pub fn parse_signed_nanos(input: &str) -> Result<i64, DurationParseError> {
     // rather than silently rounded.
     let mut place = scale;
     for c in frac_part.chars() {
-        if place % 10 != 0 {
+        if !place.is_multiple_of(10) {
             return Err(err("more precision than one nanosecond"));
         }
         place /= 10;

@@ -545,13 +545,11 @@ impl<'s, R: Replica> Engine<'s, R> {
         self.trace.fault(self.now, i as u32 | 0x8000_0000);
         let f = &self.sc.faults[i];
         match &f.action {
-            FaultAction::Partition { .. } => {
-                if self.active_partition == Some(i as u32) {
-                    self.net.heal_partition();
-                    self.active_partition = None;
-                    let label = format!("end of {}", f.label);
-                    self.heal_mark(label);
-                }
+            FaultAction::Partition { .. } if self.active_partition == Some(i as u32) => {
+                self.net.heal_partition();
+                self.active_partition = None;
+                let label = format!("end of {}", f.label);
+                self.heal_mark(label);
             }
             FaultAction::Crash { region } => self.recover(*region, "recover"),
             FaultAction::Degrade { .. } => {

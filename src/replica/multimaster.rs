@@ -453,7 +453,7 @@ impl MultiMaster {
         loop {
             let o = &self.out[p];
             let start = o.next;
-            if start > last || start - o.acked - 1 >= window {
+            if start > last || start - o.acked > window {
                 break;
             }
             let end = last.min(start + max_batch - 1).min(o.acked + window);

@@ -1,0 +1,602 @@
+//! End-to-end behaviour: analytic oracles, determinism, durability under crashes, and the `sim`
+//! command line (exit codes, outputs, bad input). One integration-test binary on purpose.
+
+use regionsim::scenario::Scenario;
+use regionsim::summary::RunSummary;
+use regionsim::{run, RunOptions};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn scenario(text: &str) -> Scenario {
+    Scenario::parse(text, "test.yaml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn simulate(text: &str, seed: Option<u64>) -> RunSummary {
+    run(
+        &scenario(text),
+        RunOptions {
+            seed,
+            ..Default::default()
+        },
+    )
+    .expect("run")
+}
+
+const MS: f64 = 1.0;
+
+// ---------------------------------------------------------------------------------------------
+// Analytic oracles.
+
+/// Constant latency, no jitter, keys so many that no two writes collide: every write from an
+/// origin becomes visible exactly when it reaches the farthest region, and each pair's lag is
+/// exactly its one-way latency.
+#[test]
+fn constant_latency_visibility_is_the_max_one_way_latency() {
+    let s = simulate(
+        r#"
+name: oracle
+duration: 10s
+regions: [{ name: r0 }, { name: r1 }, { name: r2 }]
+network:
+  latency:
+    links: { "r0 <-> r1": 40ms, "r0 <-> r2": 100ms, "r1 <-> r2": 60ms }
+workload: { keys: 1000000, rate_per_region: 50 }
+"#,
+        None,
+    );
+    assert!(s.passed, "{:?}", s.checks);
+    for (origin, want) in [("r0", 100.0), ("r1", 60.0), ("r2", 100.0)] {
+        let v = &s.visibility_by_origin_ms[origin];
+        assert!(v.count > 400, "{origin}: {v:?}");
+        assert_eq!((v.min, v.max), (want * MS, want * MS), "{origin}: {v:?}");
+    }
+    for (pair, want) in [
+        ("r0->r1", 40.0),
+        ("r1->r0", 40.0),
+        ("r0->r2", 100.0),
+        ("r2->r1", 60.0),
+    ] {
+        let l = &s.lag_ms[pair];
+        assert_eq!((l.min, l.max), (want, want), "{pair}: {l:?}");
+    }
+    assert_eq!(s.messages.dropped, 0);
+    assert_eq!(s.messages.retransmitted, 0);
+    // Each write: one replicate and one ack per peer.
+    assert_eq!(s.messages.sent, 4 * s.writes.acked);
+}
+
+/// One-way latency L plus exponential jitter of mean m, no FIFO clamping. Two regions: the
+/// visibility of a write is L + X, mean L + m. Three regions at equal L: the max of two
+/// independent exponentials has mean 1.5 m, so visibility has mean L + 1.5 m.
+#[test]
+fn exponential_jitter_matches_closed_form_means() {
+    let base = |regions: &str| {
+        format!(
+            r#"
+name: jitter
+duration: 60s
+regions: {regions}
+network:
+  latency:
+    default: 50ms
+    jitter: {{ dist: exponential, mean: 10ms }}
+  fifo: false
+workload: {{ keys: 1000000, rate_per_region: 500 }}
+"#
+        )
+    };
+    let two = simulate(&base("[{ name: a }, { name: b }]"), None);
+    let three = simulate(&base("[{ name: a }, { name: b }, { name: c }]"), None);
+    // Stated tolerance: 2% of the mean with ~30,000+ samples (standard error is about 0.1%).
+    let close = |got: f64, want: f64| (got - want).abs() / want < 0.02;
+    assert!(
+        close(two.visibility_ms.mean, 60.0),
+        "two regions: {:?}",
+        two.visibility_ms
+    );
+    assert!(
+        close(three.visibility_ms.mean, 65.0),
+        "three regions: {:?}",
+        three.visibility_ms
+    );
+    // A newer local write can cover one still in flight, so only the median is bounded by L.
+    assert!(two.visibility_ms.p50 >= 50.0);
+}
+
+/// Loss, duplication, reordering and a flapping link: retransmission delivers everything,
+/// exactly once, and regions converge. A property over several seeds.
+#[test]
+fn loss_and_retransmission_never_lose_a_write() {
+    let text = r#"
+name: lossy
+duration: 20s
+regions: [{ name: a }, { name: b }, { name: c }]
+network:
+  latency:
+    default: { dist: uniform, low: 10ms, high: 60ms }
+    jitter: { dist: exponential, mean: 5ms }
+  loss: 0.1
+  duplicate: 0.05
+  fifo: false
+replication: { retransmit: { initial: 300ms, min: 100ms, max: 1s } }
+workload: { keys: 500, rate_per_region: 200, mix: { write: 0.8, read: 0.2 } }
+faults:
+  - { at: 5s, partition: [[a], [b, c]], for: 3s }
+  - { at: 10s, degrade: { link: "a <-> b", loss: 0.9 }, for: 4s }
+"#;
+    for seed in 1..=8 {
+        let s = simulate(text, Some(seed));
+        assert!(s.convergence.converged, "seed {seed}: {:?}", s.checks);
+        assert_eq!(s.lost_acked_writes, 0, "seed {seed}");
+        assert_eq!(s.visibility_incomplete, 0, "seed {seed}");
+        assert!(
+            s.messages.retransmitted > 0 && s.messages.dropped_loss > 0,
+            "seed {seed}"
+        );
+        assert!(s.messages.duplicated > 0, "seed {seed}");
+        // Every acked write was eventually visible in every region.
+        assert_eq!(s.visibility_ms.count, s.writes.acked, "seed {seed}");
+    }
+}
+
+/// A partition still in force at the end is healed by the quiesce phase, and the backlog drains.
+#[test]
+fn quiesce_heals_and_drains() {
+    let s = simulate(
+        r#"
+name: q
+duration: 10s
+regions: [{ name: a }, { name: b }]
+network: { latency: { default: 30ms } }
+workload: { keys: 100, rate_per_region: 100 }
+faults: [{ at: 2s, partition: [[a], [b]] }]
+"#,
+        None,
+    );
+    assert!(
+        s.quiesce.drained && s.convergence.converged,
+        "{:?}",
+        s.checks
+    );
+    let last = s.convergence.heals.last().expect("quiesce heal");
+    assert_eq!(last.label, "quiesce: heal all");
+    assert_eq!(last.at_ms, 10_000.0);
+    assert!(last.converged_after_ms.unwrap() > 0.0);
+    assert!(s.messages.dropped_partition > 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Crashes and durability.
+
+/// With fsync before every ack (the default), a crash loses nothing acknowledged.
+#[test]
+fn synchronous_durability_survives_crashes() {
+    let s = simulate(
+        r#"
+name: crash-sync
+duration: 20s
+regions: [{ name: a }, { name: b }, { name: c }]
+network: { latency: { default: 20ms } }
+workload: { keys: 1000, rate_per_region: 300 }
+faults:
+  - { at: 5s, crash: a, for: 3s }
+  - { at: 12s, crash: b, for: 2s }
+"#,
+        None,
+    );
+    assert!(s.passed, "{:?}", s.checks);
+    assert_eq!(s.lost_acked_writes, 0);
+    assert!(
+        s.writes.failed > 0,
+        "clients of a crashed region see failures"
+    );
+    assert_eq!(s.crashes.len(), 2);
+    assert_eq!(s.crashes[0].recovered_at_ms, Some(8_000.0));
+}
+
+/// Acks before fsync, and a region whose writes cannot leave it (isolated): a crash destroys the
+/// acknowledged-but-unflushed writes, and they are attributed to that crash.
+#[test]
+fn flush_interval_crash_loses_unreplicated_writes_and_attributes_them() {
+    let s = simulate(
+        r#"
+name: crash-flush
+duration: 20s
+regions: [{ name: a }, { name: b }]
+network: { latency: { default: 20ms } }
+durability: { flush_interval: 500ms }
+workload: { keys: 100000, rate_per_region: 1000 }
+faults:
+  - { at: 5s, partition: [[a], [b]] }
+  - { at: 8100ms, crash: a, for: 1s }
+  - { at: 12s, heal: all }
+"#,
+        None,
+    );
+    assert!(
+        s.lost_acked_writes > 0,
+        "unflushed isolated writes must be lost"
+    );
+    // At most one flush interval of a's writes (1000/s) can be unflushed.
+    assert!(s.lost_acked_writes < 700, "{}", s.lost_acked_writes);
+    assert_eq!(s.crashes[0].lost_acked_writes, s.lost_acked_writes);
+    assert!(
+        !s.checks
+            .iter()
+            .find(|c| c.name == "no-lost-acked-writes")
+            .unwrap()
+            .passed
+    );
+    // The survivors still agree.
+    assert!(s.convergence.converged, "{:?}", s.checks);
+}
+
+/// Acks before fsync, but every write was already on the wire to a peer when its origin
+/// crashed: peers hold the orphans and relay them back, so nothing is lost and all converge.
+#[test]
+fn flush_interval_crash_recovers_orphans_from_peers() {
+    let s = simulate(
+        r#"
+name: crash-orphans
+duration: 20s
+regions: [{ name: a }, { name: b }, { name: c }]
+network: { latency: { default: 20ms } }
+durability: { flush_interval: 300ms }
+workload: { keys: 100000, rate_per_region: 1000 }
+faults:
+  - { at: 7s, crash: a, for: 2s }
+"#,
+        None,
+    );
+    assert!(s.passed, "{:?} {:?}", s.checks, s.crashes);
+    assert_eq!(s.lost_acked_writes, 0);
+    assert_eq!(s.visibility_incomplete, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Determinism.
+
+fn shipped(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name)
+}
+
+#[test]
+fn same_seed_same_bytes_different_seed_different_digest() {
+    let sc = Scenario::load(&shipped("partition.yaml")).unwrap();
+    let a = run(&sc, RunOptions::default()).unwrap();
+    let b = run(&sc, RunOptions::default()).unwrap();
+    assert_eq!(a.trace_digest, b.trace_digest);
+    assert_eq!(a.deterministic_json(), b.deterministic_json());
+    let c = run(
+        &sc,
+        RunOptions {
+            seed: Some(43),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_ne!(a.trace_digest, c.trace_digest);
+    assert_ne!(a.writes.issued, 0);
+}
+
+#[test]
+fn trace_file_is_deterministic_and_matches_the_event_count() {
+    let sc = Scenario::load(&shipped("lossy-links.yaml")).unwrap();
+    let capture = || {
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+        struct W(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for W {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let s = run(
+            &sc,
+            RunOptions {
+                trace: Some(Box::new(W(buf.clone()))),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let bytes = buf.lock().unwrap().clone();
+        (s, bytes)
+    };
+    let (s1, t1) = capture();
+    let (s2, t2) = capture();
+    assert_eq!(t1, t2);
+    assert_eq!(s1.trace_digest, s2.trace_digest);
+    let text = String::from_utf8(t1).unwrap();
+    let delivers = text
+        .lines()
+        .filter(|l| l.contains(r#""ev":"deliver""#))
+        .count() as u64;
+    assert_eq!(delivers, s1.messages.delivered);
+    for line in text.lines().take(100) {
+        serde_json::from_str::<serde_json::Value>(line).expect("each line is JSON");
+    }
+    // Tracing to a file does not change the run.
+    let plain = run(&sc, RunOptions::default()).unwrap();
+    assert_eq!(plain.trace_digest, s1.trace_digest);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command line.
+
+fn sim(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run sim");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("regionsim-it-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn cli_run_writes_the_summary_contract_and_exits_zero() {
+    let dir = temp_dir("run");
+    let trace = dir.join("t.jsonl");
+    let (code, stdout, stderr) = sim(&[
+        "run",
+        "scenarios/bench-mesh3.yaml",
+        "--out",
+        dir.to_str().unwrap(),
+        "--seed",
+        "5",
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("PASS bench-mesh3 (seed 5)"), "{stdout}");
+    assert!(
+        stdout.contains("repro: sim run scenarios/bench-mesh3.yaml --seed 5"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("with seed 5"), "seed banner: {stderr}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    for key in [
+        "scenario",
+        "seed",
+        "version",
+        "trace_digest",
+        "events",
+        "sim_time_ns",
+        "wall",
+        "writes",
+        "reads",
+        "visibility_ms",
+        "lag_ms",
+        "convergence",
+        "lost_acked_writes",
+        "lost_updates",
+        "messages",
+        "checks",
+        "expectations",
+    ] {
+        assert!(json.get(key).is_some(), "summary.json lacks `{key}`");
+    }
+    for key in ["ms", "events_per_sec", "sim_to_wall_ratio"] {
+        assert!(json["wall"].get(key).is_some(), "wall lacks {key}");
+    }
+    for key in ["count", "mean", "p50", "p90", "p99", "p999", "max"] {
+        assert!(
+            json["visibility_ms"].get(key).is_some(),
+            "visibility_ms lacks {key}"
+        );
+    }
+    assert_eq!(json["seed"], 5);
+    assert!(json["lag_ms"].get("r0->r1").is_some());
+    assert!(json["convergence"].get("after_heal_ms").is_some());
+    assert!(std::fs::metadata(&trace).unwrap().len() > 0);
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp."))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind");
+    // --quiet prints only the verdict.
+    let (code, stdout, stderr) = sim(&[
+        "run",
+        "scenarios/bench-mesh3.yaml",
+        "--out",
+        dir.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+#[test]
+fn cli_failed_expectation_exits_one_with_repro() {
+    let dir = temp_dir("fail");
+    let file = dir.join("strict.yaml");
+    std::fs::write(
+        &file,
+        "name: strict\nduration: 5s\nregions: [{name: a}, {name: b}]\nnetwork: {latency: {default: 50ms}}\n\
+         workload: {keys: 100, rate_per_region: 50}\nexpect: {visibility_p99: 10ms}\n",
+    )
+    .unwrap();
+    let (code, stdout, _) = sim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("FAIL strict (seed 1): expect.visibility_p99"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("repro: sim run"), "{stdout}");
+}
+
+/// Each bad input: exit 2, a message naming the file and where, no panic, no output written.
+#[test]
+fn cli_bad_input_exits_two_with_a_located_message() {
+    let dir = temp_dir("bad");
+    let base = "name: bad\nduration: 5s\nregions: [{name: a}, {name: b}]\nnetwork: {latency: {default: 50ms}}\nworkload: {keys: 10, rate_per_region: 5}\n";
+    let cases: &[(&str, String, &[&str])] = &[
+        (
+            "malformed",
+            "name: [unclosed\n".into(),
+            &["malformed.yaml:"],
+        ),
+        (
+            "unknown-key",
+            format!("{base}colour: blue\n"),
+            &["unknown-key.yaml:6:", "unknown field `colour`"],
+        ),
+        (
+            "unknown-region",
+            format!("{base}faults: [{{at: 1s, crash: mars}}]\n"),
+            &["faults[0].crash", "unknown region `mars`"],
+        ),
+        (
+            "after-end",
+            format!("{base}faults: [{{at: 9s, crash: a}}]\n"),
+            &["faults[0].at", "not before the end"],
+        ),
+        (
+            "bad-prob",
+            base.replace("default: 50ms}", "default: 50ms}, loss: 2"),
+            &["network.loss", "between 0 and 1"],
+        ),
+        (
+            "neg-duration",
+            base.replace("duration: 5s", "duration: -5s"),
+            &["duration", "negative"],
+        ),
+        (
+            "twice",
+            format!("{base}faults: [{{at: 1s, partition: [[a, b], [a]]}}]\n"),
+            &["named twice"],
+        ),
+        (
+            "dup-region",
+            base.replace("{name: b}", "{name: a}"),
+            &["regions[1].name", "duplicate"],
+        ),
+        (
+            "no-latency",
+            base.replace("{latency: {default: 50ms}}", "{latency: {}}"),
+            &["no latency for a -> b"],
+        ),
+        (
+            "huge",
+            base.replace("rate_per_region: 5", "rate_per_region: 9000000")
+                .replace("5s", "500s"),
+            &["refusing to run"],
+        ),
+        (
+            "too-many-keys",
+            base.replace("keys: 10", "keys: 900000000000"),
+            &["workload.keys", "GiB"],
+        ),
+        (
+            "bad-unit",
+            base.replace("duration: 5s", "duration: 5 parsecs"),
+            &["duration", "unknown unit"],
+        ),
+    ];
+    for (name, text, needles) in cases {
+        let file = dir.join(format!("{name}.yaml"));
+        std::fs::write(&file, text).unwrap();
+        let out_dir = dir.join(format!("out-{name}"));
+        let (code, stdout, stderr) = sim(&[
+            "run",
+            file.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 2, "{name}: {stdout}{stderr}");
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{name}: {stderr}");
+        for n in *needles {
+            assert!(stderr.contains(n), "{name}: `{n}` not in: {stderr}");
+        }
+        assert!(!out_dir.exists(), "{name}: nothing should be written");
+        let (vcode, _, _) = sim(&["validate", file.to_str().unwrap()]);
+        assert_eq!(vcode, 2, "validate {name}");
+    }
+    let (code, _, stderr) = sim(&["run", "does/not/exist.yaml"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("does/not/exist.yaml: cannot read"),
+        "{stderr}"
+    );
+    let (code, _, _) = sim(&["run"]);
+    assert_eq!(code, 2, "missing argument is a usage error");
+}
+
+#[test]
+fn cli_validate_accepts_every_shipped_scenario() {
+    let mut files: Vec<String> = std::fs::read_dir(shipped(""))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5);
+    let mut args = vec!["validate"];
+    args.extend(files.iter().map(String::as_str));
+    let (code, stdout, stderr) = sim(&args);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("ok ")).count(),
+        files.len()
+    );
+}
+
+#[test]
+fn cli_presets_lists_and_shows() {
+    let (code, stdout, _) = sim(&["presets"]);
+    assert_eq!(code, 0);
+    for p in ["aws-2023", "aws-2020", "azure-2025", "gcp-2023", "ibm-2025"] {
+        assert!(stdout.contains(p), "{p} missing from {stdout}");
+    }
+    let (code, stdout, _) = sim(&["presets", "gcp-2023"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("us-east4") && stdout.contains("source:"),
+        "{stdout}"
+    );
+    let (code, _, stderr) = sim(&["presets", "nope"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("unknown preset `nope`"));
+}
+
+/// Every shipped scenario passes its own expectations (CI replays them).
+#[test]
+fn shipped_scenarios_meet_their_expectations() {
+    for name in [
+        "partition.yaml",
+        "steady-mesh.yaml",
+        "lossy-links.yaml",
+        "clock-skew-lww.yaml",
+        "bench-mesh3.yaml",
+    ] {
+        let sc = Scenario::load(&shipped(name)).unwrap();
+        let s = run(&sc, RunOptions::default()).unwrap();
+        assert!(s.passed, "{name}: {:?} {:?}", s.checks, s.expectations);
+    }
+}
