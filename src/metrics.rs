@@ -155,6 +155,7 @@ pub struct LostUpdates {
 pub struct Observer {
     n: usize,
     keys: usize,
+    /// Key-major (`k * n + region`), so one key's stamps share a cache line.
     mirror: Vec<Stamp>,
     pub writes: Vec<WriteRec>,
     pending: Vec<Vec<u32>>,
@@ -173,13 +174,14 @@ pub struct Observer {
 }
 
 impl Observer {
-    pub fn new(n: usize, keys: u64) -> Observer {
+    /// `expected_writes` pre-sizes the write log (growing a large one copies it).
+    pub fn new(n: usize, keys: u64, expected_writes: usize) -> Observer {
         let keys = keys as usize;
         Observer {
             n,
             keys,
             mirror: vec![Stamp::NONE; n * keys],
-            writes: Vec::new(),
+            writes: Vec::with_capacity(expected_writes),
             pending: vec![Vec::new(); keys],
             latest_acked: vec![Stamp::NONE; keys],
             visibility: LatencyStats::default(),
@@ -253,7 +255,7 @@ impl Observer {
                 rec.seen = seen;
                 // Regions that already hold a newer value cover this write from the start.
                 for q in 0..self.n {
-                    if self.mirror[q * self.keys + k] >= stamp {
+                    if self.mirror[k * self.n + q] >= stamp {
                         self.cover(op.0 as u32, RegionId(q as u16), now);
                     }
                 }
@@ -263,7 +265,7 @@ impl Observer {
             }
             Note::Applied { key, old, new } => {
                 let k = key.0 as usize;
-                self.mirror[r.idx() * self.keys + k] = new;
+                self.mirror[k * self.n + r.idx()] = new;
                 let mut i = 0;
                 while i < self.pending[k].len() {
                     let w = self.pending[k][i];
@@ -326,16 +328,17 @@ impl Observer {
     /// After a restart, replace region `r`'s mirror with what it actually holds now; writes it
     /// covered before but lost in the crash are uncovered again.
     pub fn resync(&mut self, r: RegionId, cells: impl Iterator<Item = (Key, Stamp)>) {
-        let base = r.idx() * self.keys;
-        self.mirror[base..base + self.keys].fill(Stamp::NONE);
+        for k in 0..self.keys {
+            self.mirror[k * self.n + r.idx()] = Stamp::NONE;
+        }
         for (k, s) in cells {
-            self.mirror[base + k.0 as usize] = s;
+            self.mirror[k.0 as usize * self.n + r.idx()] = s;
         }
         let bit = 1u64 << r.0;
         for k in 0..self.keys {
             for &w in &self.pending[k] {
                 let rec = &mut self.writes[w as usize];
-                if rec.covered & bit != 0 && self.mirror[base + k] < rec.stamp {
+                if rec.covered & bit != 0 && self.mirror[k * self.n + r.idx()] < rec.stamp {
                     rec.covered &= !bit;
                 }
             }
@@ -347,7 +350,7 @@ impl Observer {
         (0..self.keys)
             .map(|k| {
                 (0..self.n)
-                    .map(|r| self.mirror[r * self.keys + k])
+                    .map(|r| self.mirror[k * self.n + r])
                     .max()
                     .unwrap_or(Stamp::NONE)
             })
@@ -498,7 +501,7 @@ mod tests {
 
     #[test]
     fn visibility_and_lag_from_notes() {
-        let mut o = Observer::new(3, 4);
+        let mut o = Observer::new(3, 4, 0);
         let s = stamp(10, 0, 1);
         write(&mut o, 0, 0, 2, s, Stamp::NONE, 100);
         o.on_note(
@@ -528,7 +531,7 @@ mod tests {
 
     #[test]
     fn stale_reads_compare_with_the_newest_acked_write() {
-        let mut o = Observer::new(2, 1);
+        let mut o = Observer::new(2, 1, 0);
         let s = stamp(10, 0, 1);
         write(&mut o, 0, 0, 0, s, Stamp::NONE, 1);
         o.on_reply(
@@ -556,7 +559,7 @@ mod tests {
     #[test]
     fn lost_updates_split_concurrent_and_skew() {
         let names: Vec<String> = ["a", "b"].iter().map(|s| s.to_string()).collect();
-        let mut o = Observer::new(2, 3);
+        let mut o = Observer::new(2, 3, 0);
         // Key 0: two concurrent writes; the lower stamp is lost.
         write(&mut o, 0, 0, 0, stamp(100, 0, 1), Stamp::NONE, 1);
         write(&mut o, 1, 1, 0, stamp(200, 1, 1), Stamp::NONE, 1);

@@ -27,17 +27,26 @@ impl Clock {
 
     #[inline]
     pub fn mono(&self, t: SimTime) -> Mono {
+        if self.drift_ppb == 0 {
+            return Mono(t.0); // the common case, without 128-bit division
+        }
         let t = t.0 as i128;
         Mono((t + t * self.drift_ppb as i128 / BILLION).max(0) as u64)
     }
 
     #[inline]
     pub fn wall(&self, t: SimTime) -> Wall {
-        let m = self.mono(t).0 as i128;
-        Wall(
-            (m + self.offset_ns as i128 + self.steps_ns as i128)
-                .clamp(i64::MIN as i128 + 1, i64::MAX as i128) as i64,
-        )
+        self.now(t).1
+    }
+
+    /// Both readings at once (one drift computation).
+    #[inline]
+    pub fn now(&self, t: SimTime) -> (Mono, Wall) {
+        let m = self.mono(t);
+        let w = (m.0 as i64)
+            .saturating_add(self.offset_ns)
+            .saturating_add(self.steps_ns);
+        (m, Wall(w))
     }
 
     /// The earliest true time at which this clock's monotonic reading is at least `m`

@@ -134,6 +134,8 @@ pub struct Engine<'s, R: Replica> {
     counts: EventCounts,
     pending_reads: BTreeMap<OpId, Key>,
     active_partition: Option<u32>,
+    /// Whether any region can crash in this run (a crash fault exists).
+    crashable: bool,
     heals: Vec<HealMark>,
     crashes: Vec<CrashMark>,
     faults: Vec<FaultMark>,
@@ -172,13 +174,25 @@ impl<'s, R: Replica> Engine<'s, R> {
             in_flight: 0,
             net: Network::new(&sc.network, n, seed),
             workload: Workload::new(&sc.workload, seed),
-            obs: Observer::new(n, sc.workload.keys),
+            obs: Observer::new(n, sc.workload.keys, {
+                // Poisson totals stay within a few percent of the mean; 10% headroom.
+                let w = sc.workload.rates.iter().sum::<f64>()
+                    * sc.duration.as_secs_f64()
+                    * sc.workload.write_fraction;
+                (w * 1.1).min(1e9) as usize
+            }),
             trace,
-            outbox: Outbox::default(),
+            outbox: Outbox {
+                actions: Vec::with_capacity(256),
+            },
             phase: Phase::Running,
             counts: EventCounts::default(),
             pending_reads: BTreeMap::new(),
             active_partition: None,
+            crashable: sc
+                .faults
+                .iter()
+                .any(|f| matches!(f.action, FaultAction::Crash { .. })),
             heals: Vec::new(),
             crashes: Vec::new(),
             faults: Vec::new(),
@@ -186,11 +200,8 @@ impl<'s, R: Replica> Engine<'s, R> {
     }
 
     fn local_now(&self, r: RegionId) -> Now {
-        let c = &self.nodes[r.idx()].clock;
-        Now {
-            mono: c.mono(self.now),
-            wall: c.wall(self.now),
-        }
+        let (mono, wall) = self.nodes[r.idx()].clock.now(self.now);
+        Now { mono, wall }
     }
 
     /// Runs to the end of the quiesce phase.
@@ -396,7 +407,13 @@ impl<'s, R: Replica> Engine<'s, R> {
                     };
                     self.obs.on_reply(reply, key, self.now);
                 }
-                Action::Persist(op) => self.nodes[r.idx()].unsynced.push(op),
+                // Disk contents are read only when a crashed region restarts; in a run that
+                // can never crash one, keeping them is unobservable work and is skipped.
+                Action::Persist(op) => {
+                    if self.crashable {
+                        self.nodes[r.idx()].unsynced.push(op)
+                    }
+                }
                 Action::Sync => {
                     let node = &mut self.nodes[r.idx()];
                     for op in node.unsynced.drain(..) {
@@ -437,7 +454,13 @@ impl<'s, R: Replica> Engine<'s, R> {
                     self.queue.push(dup_at, Event::Deliver(slot));
                 }
                 let slot = self.alloc(Envelope { from, to, msg });
-                self.queue.push(at, Event::Deliver(slot));
+                if self.sc.network.fifo {
+                    // Arrivals on a FIFO link are already in order: let the link queue them.
+                    let link = from.idx() * self.sc.n() + to.idx();
+                    self.queue.push_fifo(link, at, Event::Deliver(slot));
+                } else {
+                    self.queue.push(at, Event::Deliver(slot));
+                }
             }
         }
     }

@@ -2,20 +2,30 @@
 //!
 //! The sequence number makes ties deterministic: two events at the same instant always pop in
 //! the order they were scheduled, whatever the heap's internal layout.
+//!
+//! Events on a FIFO channel (a network link that never reorders) arrive already sorted, so they
+//! wait in a per-channel queue and only each channel's head sits in the heap. The pop order is
+//! exactly the same; the heap just stays small (links + clients + timers, not every message).
 
 use crate::time::SimTime;
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 
+/// `key` packs `(time, seq)` as `time << 64 | seq`, so ordering is one integer comparison.
 struct Item<T> {
-    time: SimTime,
-    seq: u64,
-    payload: T,
+    key: u128,
+    payload: Slot<T>,
+}
+
+enum Slot<T> {
+    Direct(T),
+    /// The head of FIFO channel `c`.
+    Channel(u32),
 }
 
 impl<T> PartialEq for Item<T> {
     fn eq(&self, other: &Self) -> bool {
-        self.time == other.time && self.seq == other.seq
+        self.key == other.key
     }
 }
 impl<T> Eq for Item<T> {}
@@ -25,15 +35,18 @@ impl<T> PartialOrd for Item<T> {
     }
 }
 impl<T> Ord for Item<T> {
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
         // Reversed: BinaryHeap is a max-heap and we want the earliest event first.
-        (other.time, other.seq).cmp(&(self.time, self.seq))
+        other.key.cmp(&self.key)
     }
 }
 
 pub struct EventQueue<T> {
     heap: BinaryHeap<Item<T>>,
+    channels: Vec<VecDeque<(u128, T)>>,
     next_seq: u64,
+    len: usize,
 }
 
 impl<T> Default for EventQueue<T> {
@@ -42,11 +55,18 @@ impl<T> Default for EventQueue<T> {
     }
 }
 
+#[inline]
+fn key(time: SimTime, seq: u64) -> u128 {
+    (time.0 as u128) << 64 | seq as u128
+}
+
 impl<T> EventQueue<T> {
     pub fn new() -> Self {
         EventQueue {
             heap: BinaryHeap::with_capacity(1024),
+            channels: Vec::new(),
             next_seq: 0,
+            len: 0,
         }
     }
 
@@ -55,26 +75,77 @@ impl<T> EventQueue<T> {
     pub fn push(&mut self, time: SimTime, payload: T) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Item { time, seq, payload });
+        self.len += 1;
+        self.heap.push(Item {
+            key: key(time, seq),
+            payload: Slot::Direct(payload),
+        });
+        seq
+    }
+
+    /// Schedules `payload` on FIFO channel `channel`. If `time` is earlier than the channel's
+    /// last event (the caller broke FIFO), it is scheduled directly: order stays exact.
+    #[inline]
+    pub fn push_fifo(&mut self, channel: usize, time: SimTime, payload: T) -> u64 {
+        if self.channels.len() <= channel {
+            self.channels.resize_with(channel + 1, VecDeque::new);
+        }
+        let seq = self.next_seq;
+        let k = key(time, seq);
+        let q = &mut self.channels[channel];
+        match q.back() {
+            Some((last, _)) if (*last >> 64) > (k >> 64) => return self.push(time, payload),
+            _ => {}
+        }
+        self.next_seq += 1;
+        self.len += 1;
+        if q.is_empty() {
+            self.heap.push(Item {
+                key: k,
+                payload: Slot::Channel(channel as u32),
+            });
+        }
+        q.push_back((k, payload));
         seq
     }
 
     /// Removes and returns the earliest event.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, u64, T)> {
-        self.heap.pop().map(|i| (i.time, i.seq, i.payload))
+        let item = self.heap.pop()?;
+        self.len -= 1;
+        let split = |k: u128| (SimTime((k >> 64) as u64), k as u64);
+        match item.payload {
+            Slot::Direct(p) => {
+                let (t, s) = split(item.key);
+                Some((t, s, p))
+            }
+            Slot::Channel(c) => {
+                let q = &mut self.channels[c as usize];
+                let (k, p) = q.pop_front().expect("a channel in the heap is non-empty");
+                debug_assert_eq!(k, item.key);
+                if let Some((next, _)) = q.front() {
+                    self.heap.push(Item {
+                        key: *next,
+                        payload: Slot::Channel(c),
+                    });
+                }
+                let (t, s) = split(k);
+                Some((t, s, p))
+            }
+        }
     }
 
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.heap.peek().map(|i| i.time)
+        self.heap.peek().map(|i| SimTime((i.key >> 64) as u64))
     }
 
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.len == 0
     }
 }
 
@@ -95,6 +166,31 @@ mod tests {
     }
 
     proptest! {
+        /// Mixed direct and channel pushes (including out-of-order ones on a channel) pop in
+        /// exactly (time, seq) order.
+        #[test]
+        fn channels_pop_in_global_order(ops in proptest::collection::vec((0u64..60, 0usize..4, any::<bool>()), 0..300)) {
+            let mut q = EventQueue::new();
+            let mut expected = Vec::new();
+            let mut now = 0;
+            for (i, (dt, ch, direct)) in ops.iter().enumerate() {
+                // Interleave pops to exercise channel heads moving while others push.
+                if i % 7 == 6 {
+                    if let Some((t, s, _)) = q.pop() {
+                        now = t.0;
+                        expected.retain(|e: &(u64, u64)| *e != (t.0, s));
+                    }
+                }
+                let t = SimTime(now + dt);
+                let s = if *direct { q.push(t, i) } else { q.push_fifo(*ch, t, i) };
+                expected.push((t.0, s));
+            }
+            expected.sort();
+            let got: Vec<(u64, u64)> = std::iter::from_fn(|| q.pop().map(|(t, s, _)| (t.0, s))).collect();
+            prop_assert_eq!(got, expected);
+            prop_assert!(q.is_empty());
+        }
+
         #[test]
         fn pops_sorted_by_time_then_seq(times in proptest::collection::vec(0u64..50, 0..200)) {
             let mut q = EventQueue::new();

@@ -168,10 +168,11 @@ pub struct Outbox<M, P> {
     pub actions: Vec<Action<M, P>>,
 }
 
+/// Empty and allocation-free, so a host can `mem::take` its buffer cheaply.
 impl<M, P> Default for Outbox<M, P> {
     fn default() -> Self {
         Outbox {
-            actions: Vec::with_capacity(64),
+            actions: Vec::new(),
         }
     }
 }

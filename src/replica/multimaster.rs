@@ -22,7 +22,7 @@ use super::{
     Replica, Reply, Stamp, TimerId, WireMessage,
 };
 use crate::time::{Mono, Span};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
 /// Static configuration of one replica.
 #[derive(Clone, Debug)]
@@ -92,6 +92,10 @@ impl Entry {
     }
 }
 
+/// The entries of one replication message. Steady-state messages carry one entry, which is
+/// stored inline so the hot path does not allocate.
+pub type Batch = smallvec::SmallVec<[Entry; 1]>;
+
 /// A position in an origin's own history: (epoch, seq).
 pub type LogMark = (u32, u64);
 
@@ -102,7 +106,7 @@ pub enum Msg {
     Replicate {
         epoch: u32,
         first: u64,
-        entries: Vec<Entry>,
+        entries: Batch,
         /// The sender's own entries up to here are durable at the sender.
         durable_own: LogMark,
         /// Set after a restart: the sender's own entries after this mark were lost locally.
@@ -145,13 +149,14 @@ impl WireMessage for Msg {
                 first,
                 entries,
                 ..
-            } => mix64(
-                1 ^ (*epoch as u64) << 8
-                    ^ mix64(*first)
-                    ^ (entries.len() as u64) << 40
-                    ^ entries.first().map_or(0, |e| mix64(e.id.seq ^ e.key.0)),
-            ),
-            Msg::Ack { epoch, upto } => mix64(2 ^ (*epoch as u64) << 8 ^ mix64(*upto)),
+            // The trace folds this through a mixer, so a cheap injective-enough packing suffices.
+            } => {
+                (*first).rotate_left(24)
+                    ^ (*epoch as u64) << 56
+                    ^ (entries.len() as u64) << 44
+                    ^ entries.first().map_or(0, |e| e.key.0.rotate_left(32) ^ e.id.seq)
+            }
+            Msg::Ack { epoch, upto } => 1 << 63 ^ (*epoch as u64) << 48 ^ upto,
         }
     }
 }
@@ -190,7 +195,19 @@ impl SeqSet {
 }
 
 /// Which entries of each origin a replica has applied, per origin epoch.
-type Seen = Vec<BTreeMap<u32, SeqSet>>;
+/// Epochs are few (one per restart) and the newest is almost always the one asked for, so a
+/// short list searched from the back beats a map.
+type Seen = Vec<Vec<(u32, SeqSet)>>;
+
+fn seq_set(per_origin: &mut Vec<(u32, SeqSet)>, epoch: u32) -> &mut SeqSet {
+    match per_origin.iter().rposition(|(e, _)| *e == epoch) {
+        Some(i) => &mut per_origin[i].1,
+        None => {
+            per_origin.push((epoch, SeqSet::default()));
+            &mut per_origin.last_mut().expect("just pushed").1
+        }
+    }
+}
 
 /// What survives a crash.
 #[derive(Clone, Debug, Default)]
@@ -238,9 +255,9 @@ impl Durable for MmDurable {
             Op::Seen(id) => {
                 let o = id.origin.idx();
                 if self.seen.len() <= o {
-                    self.seen.resize_with(o + 1, BTreeMap::new);
+                    self.seen.resize_with(o + 1, Vec::new);
                 }
-                self.seen[o].entry(id.epoch).or_default().insert(id.seq);
+                seq_set(&mut self.seen[o], id.epoch).insert(id.seq);
             }
             Op::Recv(s, e, p) => {
                 let i = s.idx();
@@ -277,7 +294,12 @@ struct Outgoing {
     rttvar: Span,
     /// One fresh send being timed for an RTT sample (Karn: never a retransmission).
     timed: Option<(u64, Mono)>,
-    timer_armed: bool,
+    /// When the oldest outstanding send times out, if anything is outstanding. Moving it does
+    /// not touch the host's timer: the timer may fire early and is then re-armed (acks move the
+    /// deadline constantly, and re-arming on each would flood the event queue).
+    deadline: Option<Mono>,
+    /// The time the host timer is currently set for.
+    armed_at: Option<Mono>,
     /// A restarted replica probes until each peer has acknowledged its new epoch.
     hello_pending: bool,
 }
@@ -334,7 +356,7 @@ impl MultiMaster {
                 acc.wrapping_add(cell_digest(Key(k as u64), c))
             });
         let mut seen = disk.seen.clone();
-        seen.resize_with(n, BTreeMap::new);
+        seen.resize_with(n, Vec::new);
         let mut inc = vec![Incoming::default(); n];
         for (i, (e, p)) in disk.recv.iter().enumerate().take(n) {
             inc[i].epoch = *e;
@@ -350,7 +372,8 @@ impl MultiMaster {
                 srtt: None,
                 rttvar: Span::ZERO,
                 timed: None,
-                timer_armed: false,
+                deadline: None,
+                armed_at: None,
                 hello_pending: restarted,
             })
             .collect();
@@ -419,10 +442,7 @@ impl MultiMaster {
     }
 
     fn mark_seen(&mut self, id: EntryId, out: &mut Out) -> bool {
-        let fresh = self.seen[id.origin.idx()]
-            .entry(id.epoch)
-            .or_default()
-            .insert(id.seq);
+        let fresh = seq_set(&mut self.seen[id.origin.idx()], id.epoch).insert(id.seq);
         if fresh {
             out.persist(Op::Seen(id));
         }
@@ -439,10 +459,16 @@ impl MultiMaster {
         o.hello_pending || o.acked < self.last_pos()
     }
 
+    /// Restarts the retransmission deadline of peer `p`; sets the host timer only if it would
+    /// otherwise fire too late.
     fn arm(&mut self, p: usize, now: Now, out: &mut Out) {
         let o = &mut self.out[p];
-        o.timer_armed = true;
-        out.set_timer(TimerId(p as u32), now.mono + o.rto);
+        let d = now.mono + o.rto;
+        o.deadline = Some(d);
+        if o.armed_at.is_none_or(|a| a > d) {
+            o.armed_at = Some(d);
+            out.set_timer(TimerId(p as u32), d);
+        }
     }
 
     /// Sends whatever the window allows to peer `p`.
@@ -459,7 +485,7 @@ impl MultiMaster {
             let end = last.min(start + max_batch - 1).min(o.acked + window);
             let from = (start - self.log_base) as usize;
             let to = (end - self.log_base) as usize;
-            let entries: Vec<Entry> = self.log.range(from..=to).cloned().collect();
+            let entries: Batch = self.log.range(from..=to).cloned().collect();
             let retransmit = start <= o.high_sent;
             let msg = Msg::Replicate {
                 epoch: self.epoch,
@@ -477,7 +503,7 @@ impl MultiMaster {
             o.high_sent = o.high_sent.max(end);
             o.next = end + 1;
         }
-        if self.outstanding(p) && !self.out[p].timer_armed {
+        if self.outstanding(p) && self.out[p].deadline.is_none() {
             self.arm(p, now, out);
         }
     }
@@ -488,7 +514,7 @@ impl MultiMaster {
             Msg::Replicate {
                 epoch: self.epoch,
                 first: self.out[p].next,
-                entries: Vec::new(),
+                entries: Batch::new(),
                 durable_own: (self.epoch, self.durable_own),
                 lost_after: self.lost_after,
                 retransmit: false,
@@ -548,13 +574,11 @@ impl MultiMaster {
             self.truncate_log(out);
             if self.outstanding(from) {
                 self.arm(from, now, out);
-            } else if self.out[from].timer_armed {
-                self.out[from].timer_armed = false;
-                out.cancel_timer(TimerId(from as u32));
+            } else {
+                self.out[from].deadline = None;
             }
-        } else if !self.outstanding(from) && self.out[from].timer_armed {
-            self.out[from].timer_armed = false;
-            out.cancel_timer(TimerId(from as u32));
+        } else if !self.outstanding(from) {
+            self.out[from].deadline = None;
         }
         self.transmit(from, now, out);
     }
@@ -566,7 +590,7 @@ impl MultiMaster {
         (epoch, first, entries, durable_own, lost_after): (
             u32,
             u64,
-            Vec<Entry>,
+            Batch,
             LogMark,
             Option<LogMark>,
         ),
@@ -741,8 +765,20 @@ impl Replica for MultiMaster {
             return;
         }
         let p = id.0 as usize;
-        self.out[p].timer_armed = false;
+        let o = &mut self.out[p];
+        o.armed_at = None;
+        match o.deadline {
+            None => return,
+            Some(d) if now.mono < d => {
+                // Fired early: the deadline moved since the timer was set.
+                o.armed_at = Some(d);
+                out.set_timer(id, d);
+                return;
+            }
+            Some(_) => {}
+        }
         if !self.outstanding(p) {
+            self.out[p].deadline = None;
             return;
         }
         // Go back N: resend from the first unacknowledged entry, with a doubled timeout.
@@ -750,11 +786,12 @@ impl Replica for MultiMaster {
         o.next = o.acked + 1;
         o.timed = None;
         o.rto = Span((o.rto.0.saturating_mul(2)).min(self.cfg.rto_max.0));
+        o.deadline = None;
         if o.hello_pending {
             self.probe(p, out);
         }
         self.transmit(p, now, out);
-        if !self.out[p].timer_armed {
+        if self.out[p].deadline.is_none() {
             self.arm(p, now, out);
         }
     }
