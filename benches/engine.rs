@@ -1,1 +1,73 @@
-fn main() {}
+//! Engine benchmarks: the event queue alone, and `scenarios/bench-mesh3.yaml` end to end.
+//! Throughput is reported in elements (events) per second.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use regionsim::engine::queue::EventQueue;
+use regionsim::scenario::Scenario;
+use regionsim::time::SimTime;
+use regionsim::{run, RunOptions};
+use std::hint::black_box;
+use std::path::Path;
+
+/// Hold `pending` events and do push+pop pairs at increasing times, like a steady-state run.
+fn queue(c: &mut Criterion) {
+    let mut g = c.benchmark_group("queue");
+    for pending in [1_000u64, 100_000] {
+        g.throughput(Throughput::Elements(100_000));
+        g.bench_function(format!("push_pop_{pending}_pending"), |b| {
+            b.iter_batched(
+                || {
+                    let mut q = EventQueue::new();
+                    for i in 0..pending {
+                        q.push(SimTime(i * 7919 % 1_000_000), i);
+                    }
+                    q
+                },
+                |mut q| {
+                    for i in 0..100_000u64 {
+                        let (t, _, p) = q.pop().expect("non-empty");
+                        q.push(SimTime(t.0 + 1 + (i * 7919) % 1_000_000), p);
+                    }
+                    black_box(q.len())
+                },
+                BatchSize::LargeInput,
+            )
+        });
+        g.bench_function(format!("fifo_channels_{pending}_pending"), |b| {
+            b.iter_batched(
+                || {
+                    let mut q = EventQueue::new();
+                    for i in 0..pending {
+                        q.push_fifo((i % 6) as usize, SimTime(i * 10), i);
+                    }
+                    q
+                },
+                |mut q| {
+                    for _ in 0..100_000u64 {
+                        let (t, _, p) = q.pop().expect("non-empty");
+                        q.push_fifo((p % 6) as usize, SimTime(t.0 + pending * 10), p);
+                    }
+                    black_box(q.len())
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    g.finish();
+}
+
+fn end_to_end(c: &mut Criterion) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/bench-mesh3.yaml");
+    let sc = Scenario::load(&path).expect("bench scenario");
+    let events = run(&sc, RunOptions::default()).expect("run").events;
+    let mut g = c.benchmark_group("scenario");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(events));
+    g.bench_function("bench-mesh3", |b| {
+        b.iter(|| black_box(run(&sc, RunOptions::default()).expect("run").events))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, queue, end_to_end);
+criterion_main!(benches);

@@ -55,6 +55,10 @@ pub fn run(sc: &Scenario, opts: RunOptions) -> Result<RunSummary, RunError> {
             let rep = &sc.replication;
             let n = sc.n();
             let flush = sc.durability.flush_interval;
+            let durable = sc
+                .faults
+                .iter()
+                .any(|f| matches!(f.action, scenario::FaultAction::Crash { .. }));
             Engine::<MultiMaster>::new(sc, seed, trace, |id| MmConfig {
                 id,
                 n,
@@ -64,6 +68,7 @@ pub fn run(sc: &Scenario, opts: RunOptions) -> Result<RunSummary, RunError> {
                 rto_min: rep.retransmit.min,
                 rto_max: rep.retransmit.max,
                 flush_interval: flush,
+                durable,
             })
             .run(opts.progress)
         }

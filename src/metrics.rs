@@ -17,7 +17,6 @@ pub struct WriteRec {
     pub stamp: Stamp,
     /// The stamp the key held at the origin when this write was stamped.
     pub seen: Stamp,
-    pub issued: SimTime,
     pub acked: SimTime,
     pub visible: SimTime,
     pub covered: u64,
@@ -40,9 +39,17 @@ pub struct LatencyStats {
 
 impl Default for LatencyStats {
     fn default() -> Self {
+        LatencyStats::with_precision(3)
+    }
+}
+
+impl LatencyStats {
+    /// `digits` significant digits, 1ns to one simulated day (longer values saturate). Per-pair
+    /// lag uses 2 digits (1%): the pairs grow with n^2, and at 3 digits a 50-region mesh would
+    /// need over half a gigabyte of histograms.
+    pub fn with_precision(digits: u8) -> Self {
         LatencyStats {
-            // 1ns to one simulated day at 3 significant digits; longer values saturate.
-            hist: Histogram::new_with_bounds(1, 86_400_000_000_000, 3).expect("valid bounds"),
+            hist: Histogram::new_with_bounds(1, 86_400_000_000_000, digits).expect("valid bounds"),
             count: 0,
             sum: 0,
             min: u64::MAX,
@@ -77,6 +84,15 @@ impl LatencyStats {
         self.sum += ns as u128;
         self.min = self.min.min(ns);
         self.max = self.max.max(ns);
+    }
+
+    /// Folds `other` into this (exact count, sum, min and max; merged histogram).
+    pub fn merge(&mut self, other: &LatencyStats) {
+        self.hist.add(&other.hist).expect("same bounds");
+        self.count += other.count;
+        self.sum += other.sum;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
     }
 
     pub fn count(&self) -> u64 {
@@ -160,7 +176,6 @@ pub struct Observer {
     pub writes: Vec<WriteRec>,
     pending: Vec<Vec<u32>>,
     latest_acked: Vec<Stamp>,
-    pub visibility: LatencyStats,
     pub visibility_by_origin: Vec<LatencyStats>,
     pub lag: Vec<LatencyStats>,
     pub writes_issued: u64,
@@ -184,9 +199,10 @@ impl Observer {
             writes: Vec::with_capacity(expected_writes),
             pending: vec![Vec::new(); keys],
             latest_acked: vec![Stamp::NONE; keys],
-            visibility: LatencyStats::default(),
             visibility_by_origin: (0..n).map(|_| LatencyStats::default()).collect(),
-            lag: (0..n * n).map(|_| LatencyStats::default()).collect(),
+            lag: (0..n * n)
+                .map(|_| LatencyStats::with_precision(2))
+                .collect(),
             writes_issued: 0,
             writes_acked: 0,
             writes_failed: 0,
@@ -199,7 +215,7 @@ impl Observer {
     }
 
     /// A client issued an operation at region `r` (before the replica sees it).
-    pub fn on_issue(&mut self, r: RegionId, op: OpId, key: Key, is_write: bool, now: SimTime) {
+    pub fn on_issue(&mut self, r: RegionId, op: OpId, key: Key, is_write: bool) {
         if !is_write {
             return;
         }
@@ -210,7 +226,6 @@ impl Observer {
             origin: r,
             stamp: Stamp::NONE,
             seen: Stamp::NONE,
-            issued: now,
             acked: SimTime::MAX,
             visible: SimTime::MAX,
             covered: 0,
@@ -233,7 +248,6 @@ impl Observer {
             rec.visible = now;
             if rec.is_acked() {
                 let v = now.saturating_since(rec.acked).0;
-                self.visibility.record(v);
                 self.visibility_by_origin[rec.origin.idx()].record(v);
             }
             return true;
@@ -299,7 +313,6 @@ impl Observer {
                     }
                 }
                 if covered == self.all_mask {
-                    self.visibility.record(0);
                     self.visibility_by_origin[origin.idx()].record(0);
                 }
             }
@@ -371,14 +384,17 @@ impl Observer {
     /// Lost updates under last-writer-wins (see `LostUpdates`).
     pub fn lost_updates(&self, names: &[String]) -> LostUpdates {
         let fin = self.final_stamps();
-        let mut order: Vec<u32> = (0..self.writes.len() as u32)
-            .filter(|&i| !self.writes[i as usize].stamp.is_none())
+        // Sorted contiguously (key, newest stamp first): an indirect sort through the write log
+        // would miss the cache on every comparison.
+        let mut sorted: Vec<(u32, std::cmp::Reverse<Stamp>, u32)> = self
+            .writes
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| !w.stamp.is_none())
+            .map(|(i, w)| (w.key, std::cmp::Reverse(w.stamp), i as u32))
             .collect();
-        // Per key, newest stamp first.
-        order.sort_by(|&a, &b| {
-            let (wa, wb) = (&self.writes[a as usize], &self.writes[b as usize]);
-            wa.key.cmp(&wb.key).then(wb.stamp.cmp(&wa.stamp))
-        });
+        sorted.sort_unstable();
+        let order: Vec<u32> = sorted.into_iter().map(|(_, _, i)| i).collect();
         let mut out = LostUpdates::default();
         let mut i = 0;
         while i < order.len() {
@@ -446,6 +462,15 @@ impl Observer {
         Some(worst.saturating_since(h))
     }
 
+    /// Visibility over all origins (merged once, rather than recorded twice per write).
+    pub fn visibility(&self) -> LatencyStats {
+        let mut all = LatencyStats::default();
+        for v in &self.visibility_by_origin {
+            all.merge(v);
+        }
+        all
+    }
+
     /// Acknowledged writes never visible in every region by the end of the run.
     pub fn incomplete_visibility(&self) -> u64 {
         self.writes
@@ -467,7 +492,7 @@ mod tests {
 
     fn write(o: &mut Observer, op: u64, r: u16, key: u64, s: Stamp, seen: Stamp, t: u64) {
         let (rid, k) = (RegionId(r), Key(key));
-        o.on_issue(rid, OpId(op), k, true, SimTime(t));
+        o.on_issue(rid, OpId(op), k, true);
         o.on_note(
             rid,
             Note::WriteStamped {
@@ -513,7 +538,7 @@ mod tests {
             },
             SimTime(140),
         );
-        assert_eq!(o.visibility.count(), 0);
+        assert_eq!(o.visibility().count(), 0);
         o.on_note(
             RegionId(2),
             Note::Applied {
@@ -523,8 +548,8 @@ mod tests {
             },
             SimTime(200),
         );
-        assert_eq!(o.visibility.count(), 1);
-        assert_eq!(o.visibility.max_ns(), 100);
+        assert_eq!(o.visibility().count(), 1);
+        assert_eq!(o.visibility().max_ns(), 100);
         assert_eq!(o.lag[1].max_ns(), 40);
         assert_eq!(o.lag[2].max_ns(), 100);
     }

@@ -240,7 +240,7 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
     });
 
     let lost_updates = obs.lost_updates(&names);
-    let vis = obs.visibility.to_ms();
+    let vis = obs.visibility().to_ms();
     let after_heal_ms: Vec<Option<f64>> = heals.iter().map(|h| h.converged_after_ms).collect();
     let duration_ns = sc.duration.0;
     let wall_ms = wall_ns as f64 / 1e6;

@@ -313,7 +313,7 @@ impl<'s, R: Replica> Engine<'s, R> {
             ClientOp::Read { op, key } => (op, key, false),
         };
         self.trace.client(self.now, r, id, key, is_write);
-        self.obs.on_issue(r, id, key, is_write, self.now);
+        self.obs.on_issue(r, id, key, is_write);
         if self.nodes[r.idx()].replica.is_none() {
             self.obs.on_unavailable(id);
             return;

@@ -275,5 +275,12 @@ pub fn mix64(mut x: u64) -> u64 {
 /// The digest contribution of one key's cell; states digest as the wrapping sum of these.
 #[inline]
 pub fn cell_digest(key: Key, cell: &Cell) -> u64 {
-    mix64(key.0 ^ mix64(cell.stamp.wall.0 as u64 ^ mix64(cell.stamp.tie ^ mix64(cell.value.0))))
+    mix64(
+        key.0.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            ^ mix64(
+                cell.stamp.wall.0 as u64
+                    ^ cell.stamp.tie.rotate_left(32)
+                    ^ cell.value.0.rotate_left(16),
+            ),
+    )
 }

@@ -36,6 +36,9 @@ pub struct Config {
     pub rto_max: Span,
     /// Zero: fsync before every acknowledgement.
     pub flush_interval: Span,
+    /// Whether to write durable storage at all. A host that can never crash (an in-memory
+    /// deployment, or a simulation without crash faults) turns it off: nothing would read it.
+    pub durable: bool,
 }
 
 /// Where a write lives in its origin's history.
@@ -59,15 +62,16 @@ pub struct Entry {
 impl Entry {
     fn compute_checksum(id: EntryId, key: Key, cell: &Cell, value_bytes: u32) -> u32 {
         let h = mix64(
-            (id.origin.0 as u64) << 48
+            id.seq
+                ^ (id.origin.0 as u64) << 48
                 ^ (id.epoch as u64) << 32
                 ^ mix64(
-                    id.seq
-                        ^ mix64(
-                            key.0 ^ mix64(cell.stamp.tie ^ cell.stamp.wall.0 as u64 ^ cell.value.0),
-                        ),
-                )
-                ^ value_bytes as u64,
+                    key.0
+                        ^ cell.stamp.tie.rotate_left(17)
+                        ^ (cell.stamp.wall.0 as u64).rotate_left(41)
+                        ^ cell.value.0.rotate_left(7)
+                        ^ value_bytes as u64,
+                ),
         );
         (h ^ (h >> 32)) as u32
     }
@@ -398,6 +402,21 @@ impl MultiMaster {
         }
     }
 
+    /// Persists `op` unless this replica runs without durable storage (`Config::durable`).
+    #[inline]
+    fn persist(&self, out: &mut Out, op: impl FnOnce() -> Op) {
+        if self.cfg.durable {
+            out.persist(op());
+        }
+    }
+
+    #[inline]
+    fn sync(&self, out: &mut Out) {
+        if self.cfg.durable {
+            out.sync();
+        }
+    }
+
     fn sync_mode(&self) -> bool {
         self.cfg.flush_interval == Span::ZERO
     }
@@ -433,7 +452,7 @@ impl MultiMaster {
         }
         self.digest = self.digest.wrapping_add(cell_digest(key, &cell));
         self.cells[i] = cell;
-        out.persist(Op::Cell(key, cell));
+        self.persist(out, || Op::Cell(key, cell));
         out.note(Note::Applied {
             key,
             old: old.stamp,
@@ -444,13 +463,13 @@ impl MultiMaster {
     fn mark_seen(&mut self, id: EntryId, out: &mut Out) -> bool {
         let fresh = seq_set(&mut self.seen[id.origin.idx()], id.epoch).insert(id.seq);
         if fresh {
-            out.persist(Op::Seen(id));
+            self.persist(out, || Op::Seen(id));
         }
         fresh
     }
 
     fn append(&mut self, e: Entry, out: &mut Out) {
-        out.persist(Op::Append(e.clone()));
+        self.persist(out, || Op::Append(e.clone()));
         self.log.push_back(e);
     }
 
@@ -474,6 +493,9 @@ impl MultiMaster {
     /// Sends whatever the window allows to peer `p`.
     fn transmit(&mut self, p: usize, now: Now, out: &mut Out) {
         let last = self.last_pos();
+        if self.out[p].next > last && self.out[p].deadline.is_some() {
+            return; // nothing new to send and the timer is running: the common ack path
+        }
         let window = self.cfg.window as u64;
         let max_batch = self.cfg.max_batch as u64;
         loop {
@@ -485,7 +507,11 @@ impl MultiMaster {
             let end = last.min(start + max_batch - 1).min(o.acked + window);
             let from = (start - self.log_base) as usize;
             let to = (end - self.log_base) as usize;
-            let entries: Batch = self.log.range(from..=to).cloned().collect();
+            let entries: Batch = if from == to {
+                smallvec::smallvec![self.log[from].clone()]
+            } else {
+                self.log.range(from..=to).cloned().collect()
+            };
             let retransmit = start <= o.high_sent;
             let msg = Msg::Replicate {
                 epoch: self.epoch,
@@ -535,7 +561,7 @@ impl MultiMaster {
         if k > 0 {
             self.log.drain(..k);
             self.log_base += k as u64;
-            out.persist(Op::TruncateFront(k));
+            self.persist(out, || Op::TruncateFront(k));
         }
     }
 
@@ -605,7 +631,7 @@ impl MultiMaster {
                 epoch,
                 ..Incoming::default()
             };
-            out.persist(Op::Recv(from, epoch, 0));
+            self.persist(out, || Op::Recv(from, epoch, 0));
             if lost_after.is_some() {
                 self.relay_orphans(now, s, out);
             }
@@ -646,10 +672,10 @@ impl MultiMaster {
             }
         }
         if advanced {
-            out.persist(Op::Recv(from, self.inc[s].epoch, self.inc[s].cum));
+            self.persist(out, || Op::Recv(from, self.inc[s].epoch, self.inc[s].cum));
         }
         if self.sync_mode() {
-            out.sync();
+            self.sync(out);
             out.send(
                 from,
                 Msg::Ack {
@@ -675,7 +701,7 @@ impl MultiMaster {
             self.append(e, out);
         }
         if self.sync_mode() {
-            out.sync();
+            self.sync(out);
         } else {
             self.dirty = true;
             self.ensure_flush(now, out);
@@ -698,7 +724,7 @@ impl MultiMaster {
             return;
         }
         self.dirty = false;
-        out.sync();
+        self.sync(out);
         self.durable_own = self.own_seq;
         for s in 0..self.cfg.n {
             if self.inc[s].need_ack {
@@ -730,8 +756,8 @@ impl Replica for MultiMaster {
     }
 
     fn on_start(&mut self, now: Now, out: &mut Out) {
-        out.persist(Op::Epoch(self.epoch));
-        out.sync();
+        self.persist(out, || Op::Epoch(self.epoch));
+        self.sync(out);
         for p in self.peers() {
             if self.out[p].hello_pending {
                 self.probe(p, out);
@@ -829,9 +855,9 @@ impl Replica for MultiMaster {
                 // Under LWW a write stamped below the current value loses at once, even locally.
                 self.apply_lww(key, cell, out);
                 self.append(Entry::new(id, key, cell, value_bytes), out);
-                out.persist(Op::OwnSeq(self.own_seq));
+                self.persist(out, || Op::OwnSeq(self.own_seq));
                 if self.sync_mode() {
-                    out.sync();
+                    self.sync(out);
                     self.durable_own = self.own_seq;
                 } else {
                     self.dirty = true;
@@ -890,6 +916,7 @@ mod tests {
             rto_min: Span::from_millis(200),
             rto_max: Span::from_secs(5),
             flush_interval: flush,
+            durable: true,
         }
     }
 
