@@ -174,7 +174,9 @@ pub struct Observer {
     /// Key-major (`k * n + region`), so one key's stamps share a cache line.
     mirror: Vec<Stamp>,
     pub writes: Vec<WriteRec>,
-    pending: Vec<Vec<u32>>,
+    /// Per key: writes not yet visible everywhere, with their stamps inline so the scan on
+    /// every apply does not touch the (large, cold) write log.
+    pending: Vec<Vec<(Stamp, u32)>>,
     latest_acked: Vec<Stamp>,
     pub visibility_by_origin: Vec<LatencyStats>,
     pub lag: Vec<LatencyStats>,
@@ -274,7 +276,7 @@ impl Observer {
                     }
                 }
                 if self.writes[op.0 as usize].covered != self.all_mask {
-                    self.pending[k].push(op.0 as u32);
+                    self.pending[k].push((stamp, op.0 as u32));
                 }
             }
             Note::Applied { key, old, new } => {
@@ -282,8 +284,7 @@ impl Observer {
                 self.mirror[k * self.n + r.idx()] = new;
                 let mut i = 0;
                 while i < self.pending[k].len() {
-                    let w = self.pending[k][i];
-                    let s = self.writes[w as usize].stamp;
+                    let (s, w) = self.pending[k][i];
                     if s > old && s <= new && self.cover(w, r, now) {
                         self.pending[k].swap_remove(i);
                     } else {
@@ -349,7 +350,7 @@ impl Observer {
         }
         let bit = 1u64 << r.0;
         for k in 0..self.keys {
-            for &w in &self.pending[k] {
+            for &(_, w) in &self.pending[k] {
                 let rec = &mut self.writes[w as usize];
                 if rec.covered & bit != 0 && self.mirror[k * self.n + r.idx()] < rec.stamp {
                     rec.covered &= !bit;
