@@ -16,6 +16,7 @@ pub mod rng;
 pub mod scenario;
 pub mod summary;
 pub mod time;
+pub mod units;
 
 use engine::trace::Trace;
 use engine::{Engine, Progress};

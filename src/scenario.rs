@@ -539,8 +539,10 @@ pub struct Fault {
     pub at: SimTime,
     pub until: Option<SimTime>,
     pub action: FaultAction,
-    /// A one-line human description ("partition [us-east, eu-west] | [ap-south]").
+    /// A one-line human description ("partition [us-east, eu-west] | [ap-south] for 45s").
     pub label: String,
+    /// The same without the `for` ("partition [us-east, eu-west] | [ap-south]").
+    pub what: String,
 }
 
 #[derive(Debug, Clone)]
@@ -1137,6 +1139,7 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
             )
         };
         let until = f.for_.map(|d| at + d);
+        let what = label.clone();
         let label = match f.for_ {
             Some(d) => format!("{label} for {d}"),
             None => label,
@@ -1147,6 +1150,7 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
             until,
             action,
             label,
+            what,
         });
     }
     // Stable: faults at the same instant apply in file order.

@@ -360,7 +360,7 @@ fn span_bound(name: &str, b: &Bound<Span>, actual_ms: Option<f64>) -> Expectatio
         name: name.into(),
         passed: ok,
         expected: parts.join(" and "),
-        actual: actual_ms.map_or("never".into(), |v| format!("{v}ms")),
+        actual: actual_ms.map_or("never".into(), crate::units::human_ms),
     }
 }
 

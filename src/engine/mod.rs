@@ -571,13 +571,13 @@ impl<'s, R: Replica> Engine<'s, R> {
             FaultAction::Partition { .. } if self.active_partition == Some(i as u32) => {
                 self.net.heal_partition();
                 self.active_partition = None;
-                let label = format!("end of {}", f.label);
+                let label = format!("end of {}", f.what);
                 self.heal_mark(label);
             }
             FaultAction::Crash { region } => self.recover(*region, "recover"),
             FaultAction::Degrade { .. } => {
                 self.net.undegrade(i);
-                let label = format!("end of {}", f.label);
+                let label = format!("end of {}", f.what);
                 self.heal_mark(label);
             }
             _ => {}

@@ -1,0 +1,47 @@
+//! Human-readable renderings of counts, durations and sizes, shared by every output.
+
+/// `1234567` -> `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Milliseconds in the unit a person would pick: `512us`, `45.2ms`, `2.31s`, `4.5min`.
+pub fn human_ms(ms: f64) -> String {
+    if !ms.is_finite() {
+        return "-".into();
+    }
+    if ms == 0.0 {
+        "0".into()
+    } else if ms < 1.0 {
+        format!("{:.0}us", ms * 1000.0)
+    } else if ms < 100.0 {
+        format!("{ms:.1}ms")
+    } else if ms < 1000.0 {
+        format!("{ms:.0}ms")
+    } else if ms < 120_000.0 {
+        format!("{:.2}s", ms / 1000.0)
+    } else {
+        format!("{:.1}min", ms / 60_000.0)
+    }
+}
+
+pub fn human_bytes(b: u64) -> String {
+    let b = b as f64;
+    if b < 1024.0 {
+        format!("{b} B")
+    } else if b < 1024.0 * 1024.0 {
+        format!("{:.1} KiB", b / 1024.0)
+    } else if b < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.1} MiB", b / 1024.0 / 1024.0)
+    } else {
+        format!("{:.2} GiB", b / 1024.0 / 1024.0 / 1024.0)
+    }
+}
