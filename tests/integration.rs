@@ -317,6 +317,15 @@ fn trace_file_is_deterministic_and_matches_the_event_count() {
         .filter(|l| l.contains(r#""ev":"deliver""#))
         .count() as u64;
     assert_eq!(delivers, s1.messages.delivered);
+    let reads = text
+        .lines()
+        .filter(|l| l.contains(r#""ev":"reply","region""#) && l.contains(r#""op":"read""#))
+        .count() as u64;
+    assert_eq!(
+        reads,
+        s1.reads.total + s1.reads.failed,
+        "every read's reply is traced"
+    );
     for line in text.lines().take(100) {
         serde_json::from_str::<serde_json::Value>(line).expect("each line is JSON");
     }

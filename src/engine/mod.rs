@@ -316,6 +316,7 @@ impl<'s, R: Replica> Engine<'s, R> {
         self.obs.on_issue(r, id, key, is_write);
         if self.nodes[r.idx()].replica.is_none() {
             self.obs.on_unavailable(id);
+            self.trace.reply(self.now, r, &Reply::Failed { op: id });
             return;
         }
         if !is_write {
@@ -398,6 +399,7 @@ impl<'s, R: Replica> Engine<'s, R> {
                     bump(&mut self.nodes[r.idx()].timer_gen, id);
                 }
                 Action::Reply(reply) => {
+                    self.trace.reply(self.now, r, &reply);
                     let key = match reply {
                         Reply::WriteOk { op, .. } => Key(self.obs.writes[op.0 as usize].key as u64),
                         Reply::ReadOk { op, .. } | Reply::Failed { op } if op.is_read() => {

@@ -5,7 +5,7 @@
 //! change in what happened, or when, changes it.
 
 use super::network::DropReason;
-use crate::replica::{mix64, Key, OpId, RegionId, TimerId, WireMessage};
+use crate::replica::{mix64, Key, OpId, RegionId, Reply, TimerId, WireMessage};
 use crate::time::SimTime;
 use std::io::Write;
 
@@ -137,6 +137,38 @@ impl Trace {
                 )
             });
         }
+    }
+
+    /// A client reply (JSON lines only: replies follow from the inputs the digest already covers).
+    pub fn reply(&mut self, t: SimTime, r: RegionId, reply: &Reply) {
+        if self.out.is_none() {
+            return;
+        }
+        let text = match reply {
+            Reply::WriteOk { op, stamp } => format!(
+                r#""op":"write","id":{},"ok":true,"stamp_wall_ns":{}"#,
+                op.0, stamp.wall.0
+            ),
+            Reply::ReadOk { op, cell } => format!(
+                r#""op":"read","id":{},"ok":true,"value":{},"stamp_wall_ns":{}"#,
+                op.0 & !OpId::READ_BIT,
+                cell.map_or("null".to_string(), |c| c.value.0.to_string()),
+                cell.map_or("null".to_string(), |c| c.stamp.wall.0.to_string())
+            ),
+            Reply::Failed { op } => format!(
+                r#""op":"{}","id":{},"ok":false"#,
+                if op.is_read() { "read" } else { "write" },
+                op.0 & !OpId::READ_BIT
+            ),
+        };
+        self.line(|n, w| {
+            writeln!(
+                w,
+                r#"{{"t_ns":{},"ev":"reply","region":{},{text}}}"#,
+                t.0,
+                n[r.idx()]
+            )
+        });
     }
 
     /// The final digest, and the first error writing the JSON-lines copy (if any).
