@@ -304,9 +304,17 @@ fn to_ns(x: f64) -> u64 {
 }
 
 impl Sampler {
-    /// Draws one value in nanoseconds.
-    #[inline]
+    /// Draws one value in nanoseconds. Constants (most links) return without a call.
+    #[inline(always)]
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> u64 {
+        if let Sampler::Constant(v) = self {
+            return *v;
+        }
+        self.sample_slow(rng)
+    }
+
+    #[inline(never)]
+    fn sample_slow<R: Rng + ?Sized>(&self, rng: &mut R) -> u64 {
         match self {
             Sampler::Constant(v) => *v,
             Sampler::Uniform { low, span } => {

@@ -8,8 +8,7 @@
 //! exactly the same; the heap just stays small (links + clients + timers, not every message).
 
 use crate::time::SimTime;
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 
 /// `key` packs `(time, seq)` as `time << 64 | seq`, so ordering is one integer comparison.
 struct Item<T> {
@@ -23,27 +22,92 @@ enum Slot<T> {
     Channel(u32),
 }
 
-impl<T> PartialEq for Item<T> {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
-    }
+/// A 4-ary min-heap on `key`: half the depth of a binary heap, and a node's children sit in
+/// one or two cache lines.
+struct QuadHeap<T> {
+    v: Vec<Item<T>>,
 }
-impl<T> Eq for Item<T> {}
-impl<T> PartialOrd for Item<T> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+
+impl<T> QuadHeap<T> {
+    fn with_capacity(n: usize) -> Self {
+        QuadHeap {
+            v: Vec::with_capacity(n),
+        }
     }
-}
-impl<T> Ord for Item<T> {
+
     #[inline]
-    fn cmp(&self, other: &Self) -> Ordering {
-        // Reversed: BinaryHeap is a max-heap and we want the earliest event first.
-        other.key.cmp(&self.key)
+    fn push(&mut self, item: Item<T>) {
+        let key = item.key;
+        self.v.push(item);
+        let base = self.v.len() - 1;
+        // Find where the new item belongs, then rotate it up that path (measured faster here
+        // than a hole-based sift-up, as sift-ups are short).
+        let mut i = base;
+        while i > 0 {
+            let parent = (i - 1) / 4;
+            if self.v[parent].key <= key {
+                break;
+            }
+            i = parent;
+        }
+        let mut child = base;
+        while child != i {
+            let parent = (child - 1) / 4;
+            self.v.swap(parent, child);
+            child = parent;
+        }
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<Item<T>> {
+        let mut top = self.v.pop()?;
+        if self.v.is_empty() {
+            return Some(top);
+        }
+        std::mem::swap(&mut top, &mut self.v[0]);
+        let len = self.v.len();
+        let ptr = self.v.as_mut_ptr();
+        // SAFETY: the classic "hole" sift-down. The element at index 0 is read out, leaving a
+        // logical hole; each step copies the smallest child into the hole and the hole moves
+        // down; finally the element is written into the hole. Every index is < len, nothing
+        // here can panic, so the vector is never observed (or dropped) with a hole in it.
+        unsafe {
+            let elem = std::ptr::read(ptr);
+            let key = elem.key;
+            let mut hole = 0;
+            loop {
+                let first = 4 * hole + 1;
+                if first >= len {
+                    break;
+                }
+                let end = (first + 4).min(len);
+                let mut m = first;
+                let mut mk = (*ptr.add(first)).key;
+                for c in first + 1..end {
+                    let ck = (*ptr.add(c)).key;
+                    if ck < mk {
+                        m = c;
+                        mk = ck;
+                    }
+                }
+                if mk >= key {
+                    break;
+                }
+                std::ptr::copy_nonoverlapping(ptr.add(m), ptr.add(hole), 1);
+                hole = m;
+            }
+            std::ptr::write(ptr.add(hole), elem);
+        }
+        Some(top)
+    }
+
+    fn peek(&self) -> Option<&Item<T>> {
+        self.v.first()
     }
 }
 
 pub struct EventQueue<T> {
-    heap: BinaryHeap<Item<T>>,
+    heap: QuadHeap<T>,
     channels: Vec<VecDeque<(u128, T)>>,
     next_seq: u64,
     len: usize,
@@ -63,7 +127,7 @@ fn key(time: SimTime, seq: u64) -> u128 {
 impl<T> EventQueue<T> {
     pub fn new() -> Self {
         EventQueue {
-            heap: BinaryHeap::with_capacity(1024),
+            heap: QuadHeap::with_capacity(1024),
             channels: Vec::new(),
             next_seq: 0,
             len: 0,
