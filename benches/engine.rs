@@ -5,7 +5,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use regionsim::engine::queue::EventQueue;
 use regionsim::scenario::Scenario;
 use regionsim::time::SimTime;
-use regionsim::{run, RunOptions};
+use regionsim::{run, simulate, RunOptions};
 use std::hint::black_box;
 use std::path::Path;
 
@@ -63,6 +63,17 @@ fn end_to_end(c: &mut Criterion) {
     let mut g = c.benchmark_group("scenario");
     g.sample_size(10);
     g.throughput(Throughput::Elements(events));
+    // The engine alone (what a run reports as events/s), then the whole run with its summary.
+    g.bench_function("bench-mesh3-engine", |b| {
+        b.iter(|| {
+            black_box(
+                simulate(&sc, RunOptions::default())
+                    .expect("run")
+                    .output
+                    .end,
+            )
+        })
+    });
     g.bench_function("bench-mesh3", |b| {
         b.iter(|| black_box(run(&sc, RunOptions::default()).expect("run").events))
     });

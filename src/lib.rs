@@ -41,8 +41,16 @@ pub enum RunError {
     Trace(#[source] std::io::Error),
 }
 
-/// Runs one scenario to completion and summarises it.
-pub fn run(sc: &Scenario, opts: RunOptions) -> Result<RunSummary, RunError> {
+/// A finished simulation, before it is summarised.
+pub struct Simulated {
+    pub seed: u64,
+    pub output: engine::RunOutput,
+    /// Host time the engine took (feeds only the summary's `wall` section).
+    pub wall_ns: u64,
+}
+
+/// Runs one scenario to completion (the engine alone; see [`summarise`]).
+pub fn simulate(sc: &Scenario, opts: RunOptions) -> Result<Simulated, RunError> {
     let seed = opts.seed.unwrap_or(sc.seed);
     let names: Vec<String> = sc.regions.iter().map(|r| r.name.clone()).collect();
     let trace = match opts.trace {
@@ -81,5 +89,20 @@ pub fn run(sc: &Scenario, opts: RunOptions) -> Result<RunSummary, RunError> {
             e.to_string(),
         )));
     }
-    Ok(summary::build(sc, seed, &output, wall_ns))
+    Ok(Simulated {
+        seed,
+        output,
+        wall_ns,
+    })
+}
+
+/// Summarises a finished simulation: checks, expectations and every metric.
+pub fn summarise(sc: &Scenario, sim: &Simulated) -> RunSummary {
+    summary::build(sc, sim.seed, &sim.output, sim.wall_ns)
+}
+
+/// Runs one scenario to completion and summarises it.
+pub fn run(sc: &Scenario, opts: RunOptions) -> Result<RunSummary, RunError> {
+    let sim = simulate(sc, opts)?;
+    Ok(summarise(sc, &sim))
 }
