@@ -14,6 +14,7 @@ pub mod replica;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+pub mod series;
 pub mod summary;
 pub mod time;
 pub mod units;

@@ -5,8 +5,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use regionsim::output::{slug, write_atomic, AtomicFile};
-use regionsim::report::text;
+use regionsim::report::{text, write_report, ImageFormat};
 use regionsim::scenario::{Scenario, DEFAULT_MAX_EVENTS};
+use regionsim::summary::RunSummary;
 use regionsim::{presets, run, RunOptions};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -44,6 +45,23 @@ enum Cmd {
         /// Refuse scenarios estimated to need more simulated events than this
         #[arg(long, default_value_t = DEFAULT_MAX_EVENTS)]
         max_events: u64,
+        /// Skip the HTML report and charts (summary.json only)
+        #[arg(long)]
+        no_report: bool,
+        /// Chart image files to write beside the report
+        #[arg(long, value_enum, default_value_t = ImageFormat::Both)]
+        format: ImageFormat,
+    },
+    /// Re-render the report of a saved summary.json without re-simulating
+    Report {
+        /// A summary.json written by `sim run`
+        summary: PathBuf,
+        /// Output directory [default: the summary's directory]
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Chart image files to write beside the report
+        #[arg(long, value_enum, default_value_t = ImageFormat::Both)]
+        format: ImageFormat,
     },
     /// Check scenario files without running them
     Validate {
@@ -67,7 +85,22 @@ fn main() -> ExitCode {
             quiet,
             trace,
             max_events,
-        } => cmd_run(file, seed, out, quiet, trace, max_events),
+            no_report,
+            format,
+        } => cmd_run(
+            file,
+            seed,
+            out,
+            quiet,
+            trace,
+            max_events,
+            (!no_report).then_some(format),
+        ),
+        Cmd::Report {
+            summary,
+            out,
+            format,
+        } => cmd_report(summary, out, format),
         Cmd::Validate { files } => cmd_validate(files),
         Cmd::Presets { name } => cmd_presets(name),
     };
@@ -91,6 +124,7 @@ fn cmd_run(
     quiet: bool,
     trace: Option<PathBuf>,
     max_events: u64,
+    report: Option<ImageFormat>,
 ) -> Result<ExitCode, InputError> {
     let sc = input(Scenario::load(&file))?;
     input(sc.check_size(max_events))?;
@@ -168,10 +202,22 @@ fn cmd_run(
         write_atomic(&path, json.as_bytes())
             .with_context(|| format!("cannot write {}", path.display())),
     )?;
+    let files = match report {
+        Some(format) => Some(input(write_report(&summary, &dir, format))?),
+        None => None,
+    };
 
     if !quiet {
         print!("{}", text::render(&summary));
         println!("\nwrote {}", path.display());
+        if let Some(f) = &files {
+            println!(
+                "wrote {} ({} chart files) and {}",
+                f.index.display(),
+                f.images.len(),
+                f.markdown.display()
+            );
+        }
         if let Some(t) = &trace {
             println!("wrote {}", t.display());
         }
@@ -200,6 +246,38 @@ fn cmd_run(
         println!("repro: {}", summary.repro);
         Ok(ExitCode::from(1))
     }
+}
+
+fn cmd_report(
+    summary: PathBuf,
+    out: Option<PathBuf>,
+    format: ImageFormat,
+) -> Result<ExitCode, InputError> {
+    let text = input(
+        std::fs::read_to_string(&summary)
+            .with_context(|| format!("cannot read {}", summary.display())),
+    )?;
+    let s: RunSummary = input(serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a summary.json written by this version of sim",
+            summary.display()
+        )
+    }))?;
+    let dir = out.unwrap_or_else(|| {
+        summary
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."))
+    });
+    let files = input(write_report(&s, &dir, format))?;
+    println!(
+        "wrote {} ({} chart files) and {}",
+        files.index.display(),
+        files.images.len(),
+        files.markdown.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn cmd_validate(files: Vec<PathBuf>) -> Result<ExitCode, InputError> {

@@ -5,6 +5,7 @@
 //! inspects replica internals mid-run and never draws randomness: observing cannot perturb.
 
 use crate::replica::{Key, Note, OpId, RegionId, Reply, Stamp};
+use crate::series::{SeriesCollector, StalenessCollector};
 use crate::time::{SimTime, Span};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
@@ -93,6 +94,13 @@ impl LatencyStats {
         self.sum += other.sum;
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
+    }
+
+    /// The recorded distribution as `(value ns, count)` pairs.
+    pub fn recorded(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.hist
+            .iter_recorded()
+            .map(|v| (v.value_iterated_to(), v.count_at_value()))
     }
 
     pub fn count(&self) -> u64 {
@@ -187,12 +195,15 @@ pub struct Observer {
     pub reads_stale: u64,
     pub reads_failed: u64,
     pub msgs: MessageCounts,
+    latest_acked_at: Vec<SimTime>,
+    pub series: SeriesCollector,
+    pub staleness: StalenessCollector,
     all_mask: u64,
 }
 
 impl Observer {
     /// `expected_writes` pre-sizes the write log (growing a large one copies it).
-    pub fn new(n: usize, keys: u64, expected_writes: usize) -> Observer {
+    pub fn new(n: usize, keys: u64, expected_writes: usize, bucket: Span) -> Observer {
         let keys = keys as usize;
         Observer {
             n,
@@ -212,6 +223,9 @@ impl Observer {
             reads_stale: 0,
             reads_failed: 0,
             msgs: MessageCounts::default(),
+            latest_acked_at: vec![SimTime::ZERO; keys],
+            series: SeriesCollector::new(n, bucket.0),
+            staleness: StalenessCollector::default(),
             all_mask: if n == 64 { u64::MAX } else { (1u64 << n) - 1 },
         }
     }
@@ -245,6 +259,8 @@ impl Observer {
         if r != rec.origin && rec.is_acked() {
             let lag = now.saturating_since(rec.acked).0;
             self.lag[rec.origin.idx() * self.n + r.idx()].record(lag);
+            self.series.lag(r.idx(), lag, now);
+            self.series.backlog_sub(r.idx(), now);
         }
         if rec.covered == self.all_mask {
             rec.visible = now;
@@ -296,21 +312,28 @@ impl Observer {
         }
     }
 
-    pub fn on_reply(&mut self, reply: Reply, key: Key, now: SimTime) {
+    pub fn on_reply(&mut self, r: RegionId, reply: Reply, key: Key, now: SimTime) {
         match reply {
             Reply::WriteOk { op, stamp } => {
                 self.writes_acked += 1;
+                self.series.op(r.idx(), true, now);
                 let k = key.0 as usize;
                 if stamp > self.latest_acked[k] {
                     self.latest_acked[k] = stamp;
+                    self.latest_acked_at[k] = now;
                 }
                 let rec = &mut self.writes[op.0 as usize];
                 rec.acked = now;
-                // Coverage that happened before the ack counts as zero lag.
+                // Coverage that happened before the ack counts as zero lag; the rest is backlog.
                 let (origin, covered) = (rec.origin, rec.covered);
                 for q in 0..self.n {
-                    if q != origin.idx() && covered & (1 << q) != 0 {
+                    if q == origin.idx() {
+                        continue;
+                    }
+                    if covered & (1 << q) != 0 {
                         self.lag[origin.idx() * self.n + q].record(0);
+                    } else {
+                        self.series.backlog_add(q, now);
                     }
                 }
                 if covered == self.all_mask {
@@ -319,12 +342,22 @@ impl Observer {
             }
             Reply::ReadOk { cell, .. } => {
                 self.reads_total += 1;
+                self.series.op(r.idx(), true, now);
+                let k = key.0 as usize;
                 let got = cell.map_or(Stamp::NONE, |c| c.stamp);
-                if got < self.latest_acked[key.0 as usize] {
+                let latest = self.latest_acked[k];
+                if got < latest {
                     self.reads_stale += 1;
+                }
+                if !latest.is_none() {
+                    self.staleness.record(
+                        now.saturating_since(self.latest_acked_at[k]).0,
+                        got >= latest,
+                    );
                 }
             }
             Reply::Failed { op } => {
+                self.series.op(r.idx(), false, now);
                 if op.is_read() {
                     self.reads_failed += 1;
                 } else {
@@ -335,13 +368,13 @@ impl Observer {
     }
 
     /// A client op that reached a region that is down.
-    pub fn on_unavailable(&mut self, op: OpId) {
-        self.on_reply(Reply::Failed { op }, Key(0), SimTime::ZERO);
+    pub fn on_unavailable(&mut self, r: RegionId, op: OpId, now: SimTime) {
+        self.on_reply(r, Reply::Failed { op }, Key(0), now);
     }
 
     /// After a restart, replace region `r`'s mirror with what it actually holds now; writes it
     /// covered before but lost in the crash are uncovered again.
-    pub fn resync(&mut self, r: RegionId, cells: impl Iterator<Item = (Key, Stamp)>) {
+    pub fn resync(&mut self, r: RegionId, cells: impl Iterator<Item = (Key, Stamp)>, now: SimTime) {
         for k in 0..self.keys {
             self.mirror[k * self.n + r.idx()] = Stamp::NONE;
         }
@@ -354,6 +387,9 @@ impl Observer {
                 let rec = &mut self.writes[w as usize];
                 if rec.covered & bit != 0 && self.mirror[k * self.n + r.idx()] < rec.stamp {
                     rec.covered &= !bit;
+                    if rec.is_acked() && rec.origin != r {
+                        self.series.backlog_add(r.idx(), now);
+                    }
                 }
             }
         }
@@ -516,6 +552,7 @@ mod tests {
             );
         }
         o.on_reply(
+            rid,
             Reply::WriteOk {
                 op: OpId(op),
                 stamp: s,
@@ -527,7 +564,7 @@ mod tests {
 
     #[test]
     fn visibility_and_lag_from_notes() {
-        let mut o = Observer::new(3, 4, 0);
+        let mut o = Observer::new(3, 4, 0, Span(1_000));
         let s = stamp(10, 0, 1);
         write(&mut o, 0, 0, 2, s, Stamp::NONE, 100);
         o.on_note(
@@ -557,10 +594,11 @@ mod tests {
 
     #[test]
     fn stale_reads_compare_with_the_newest_acked_write() {
-        let mut o = Observer::new(2, 1, 0);
+        let mut o = Observer::new(2, 1, 0, Span(1_000));
         let s = stamp(10, 0, 1);
         write(&mut o, 0, 0, 0, s, Stamp::NONE, 1);
         o.on_reply(
+            RegionId(1),
             Reply::ReadOk {
                 op: OpId(OpId::READ_BIT),
                 cell: None,
@@ -569,6 +607,7 @@ mod tests {
             SimTime(2),
         );
         o.on_reply(
+            RegionId(1),
             Reply::ReadOk {
                 op: OpId(OpId::READ_BIT | 1),
                 cell: Some(Cell {
@@ -585,7 +624,7 @@ mod tests {
     #[test]
     fn lost_updates_split_concurrent_and_skew() {
         let names: Vec<String> = ["a", "b"].iter().map(|s| s.to_string()).collect();
-        let mut o = Observer::new(2, 3, 0);
+        let mut o = Observer::new(2, 3, 0, Span(1_000));
         // Key 0: two concurrent writes; the lower stamp is lost.
         write(&mut o, 0, 0, 0, stamp(100, 0, 1), Stamp::NONE, 1);
         write(&mut o, 1, 1, 0, stamp(200, 1, 1), Stamp::NONE, 1);

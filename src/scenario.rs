@@ -46,6 +46,27 @@ pub struct ScenarioSpec {
     pub faults: Vec<FaultSpec>,
     #[serde(default)]
     pub expect: ExpectSpec,
+    #[serde(default)]
+    pub report: ReportSpec,
+}
+
+/// What the report shows beyond the defaults.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSpec {
+    /// The window drawn as a message-sequence diagram.
+    #[serde(default)]
+    pub sequence: Option<SequenceSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SequenceSpec {
+    pub from: Span,
+    pub to: Span,
+    /// Only replication messages carrying this key (acks are never keyed).
+    #[serde(default)]
+    pub key: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -570,10 +591,14 @@ pub struct Scenario {
     pub workload: Workload,
     pub faults: Vec<Fault>,
     pub expect: ExpectSpec,
+    /// The message-sequence window: [from, to) and an optional key filter.
+    pub sequence_window: (SimTime, SimTime, Option<u64>),
     /// Non-fatal findings (e.g. a latency faster than light), shown before the run.
     pub warnings: Vec<String>,
-    /// The spec as parsed, echoed into reports.
+    /// The spec as parsed.
     pub spec: ScenarioSpec,
+    /// The file's text as written, echoed into reports.
+    pub source: String,
 }
 
 impl Scenario {
@@ -596,7 +621,9 @@ impl Scenario {
 
     pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         let spec: ScenarioSpec = serde_yaml::from_str(text).map_err(|e| yaml_error(file, e))?;
-        validate(spec, file)
+        let mut sc = validate(spec, file)?;
+        sc.source = text.to_string();
+        Ok(sc)
     }
 
     /// A rough count of the events a run will simulate (client ops and message deliveries),
@@ -1165,7 +1192,49 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
         }
     }
 
+    // The sequence window: as configured, else around the first fault, else mid-run.
+    let sequence_window = match &spec.report.sequence {
+        Some(q) => {
+            if q.from >= q.to {
+                return Err(v.err(
+                    "report.sequence",
+                    format!("from ({}) must be before to ({})", q.from, q.to),
+                ));
+            }
+            if q.from >= spec.duration {
+                return Err(v.err(
+                    "report.sequence.from",
+                    format!(
+                        "{} is not before the end of the run ({})",
+                        q.from, spec.duration
+                    ),
+                ));
+            }
+            if let Some(k) = q.key {
+                if k >= w.keys {
+                    return Err(v.err(
+                        "report.sequence.key",
+                        format!("key {k} is outside the key space 0..{}", w.keys),
+                    ));
+                }
+            }
+            (SimTime(q.from.0), SimTime(q.to.0), q.key)
+        }
+        None => match faults.first() {
+            Some(f) => (
+                SimTime(f.at.0.saturating_sub(20_000_000)),
+                f.at + Span::from_millis(150),
+                None,
+            ),
+            None => {
+                let mid = SimTime(spec.duration.0 / 2);
+                (mid, mid + Span::from_millis(500), None)
+            }
+        },
+    };
+
     Ok(Scenario {
+        sequence_window,
         file: file.to_string(),
         name: spec.name.clone(),
         description: spec.description.clone(),
@@ -1194,6 +1263,7 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
         expect: spec.expect.clone(),
         warnings,
         spec,
+        source: String::new(),
     })
 }
 

@@ -7,6 +7,7 @@
 use crate::engine::{EventCounts, RunOutput};
 use crate::metrics::{ns_to_ms, LostUpdates, MessageCounts, StatsMs};
 use crate::scenario::{Bound, Scenario};
+use crate::series::{log_bins, ReportData, SeqMessage, SequenceWindow};
 use crate::time::{SimTime, Span};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -48,6 +49,10 @@ pub struct RunSummary {
     pub checks: Vec<Check>,
     pub expectations: Vec<Expectation>,
     pub passed: bool,
+    /// Histograms, time series and windows for charts (`sim report` re-renders from these).
+    pub report_data: ReportData,
+    /// The scenario file's text as written (echoed in reports).
+    pub scenario_yaml: String,
     /// Host-dependent timings: the only part that differs between identical runs.
     pub wall: WallClock,
 }
@@ -246,6 +251,70 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
     let wall_ms = wall_ns as f64 / 1e6;
     let events = out.counts.total();
 
+    let drop_name = |d: crate::engine::network::DropReason| {
+        match d {
+            crate::engine::network::DropReason::Partition => "partition",
+            crate::engine::network::DropReason::Loss => "loss",
+            crate::engine::network::DropReason::Crashed => "region down",
+        }
+        .to_string()
+    };
+    let report_data = ReportData {
+        bucket_ms: ns_to_ms(obs.series.bucket_ns()),
+        series: names
+            .iter()
+            .cloned()
+            .zip(obs.series.series.iter().cloned())
+            .collect(),
+        lag_hist: (0..n)
+            .flat_map(|a| (0..n).filter(move |&b| b != a).map(move |b| (a, b)))
+            .map(|(a, b)| {
+                (
+                    format!("{}->{}", names[a], names[b]),
+                    log_bins(obs.lag[a * n + b].recorded()),
+                )
+            })
+            .collect(),
+        visibility_hist: (0..n)
+            .map(|r| {
+                (
+                    names[r].clone(),
+                    log_bins(obs.visibility_by_origin[r].recorded()),
+                )
+            })
+            .collect(),
+        staleness: obs.staleness.finish(),
+        latency_ms: (0..n)
+            .map(|a| {
+                (0..n)
+                    .map(|b| {
+                        sc.network.latency[a * n + b]
+                            .as_ref()
+                            .filter(|_| a != b)
+                            .map(|l| ns_to_ms(l.spec.nominal().0))
+                    })
+                    .collect()
+            })
+            .collect(),
+        sequence: SequenceWindow {
+            from_ms: ms(sc.sequence_window.0),
+            to_ms: ms(sc.sequence_window.1),
+            messages: out
+                .sequence
+                .iter()
+                .map(|m| SeqMessage {
+                    from: names[m.from.idx()].clone(),
+                    to: names[m.to.idx()].clone(),
+                    kind: m.kind.to_string(),
+                    sent_ms: ms(m.sent),
+                    recv_ms: m.recv.map(ms),
+                    dropped: m.dropped.map(drop_name),
+                })
+                .collect(),
+            truncated: out.sequence_truncated,
+        },
+    };
+
     let mut summary = RunSummary {
         scenario: sc.name.clone(),
         file: sc.file.clone(),
@@ -305,6 +374,8 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
         checks,
         expectations: Vec::new(),
         passed: false,
+        report_data,
+        scenario_yaml: sc.source.clone(),
         wall: WallClock {
             ms: wall_ms,
             events_per_sec: if wall_ns > 0 {

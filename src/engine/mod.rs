@@ -45,6 +45,21 @@ struct Envelope<M> {
     from: RegionId,
     to: RegionId,
     msg: M,
+    /// Index into the recorded sequence window, or `NOT_RECORDED`.
+    seq: u32,
+}
+
+const NOT_RECORDED: u32 = u32::MAX;
+
+/// A message recorded for the sequence diagram.
+#[derive(Clone, Debug)]
+pub struct SeqRecord {
+    pub from: RegionId,
+    pub to: RegionId,
+    pub kind: &'static str,
+    pub sent: SimTime,
+    pub recv: Option<SimTime>,
+    pub dropped: Option<DropReason>,
 }
 
 struct Node<R: Replica> {
@@ -106,6 +121,9 @@ pub struct RunOutput {
     pub heals: Vec<HealMark>,
     pub crashes: Vec<CrashMark>,
     pub faults: Vec<FaultMark>,
+    pub sequence: Vec<SeqRecord>,
+    /// Messages sent in the window beyond what was recorded.
+    pub sequence_truncated: u64,
 }
 
 /// Called every few thousand events with the current simulated time and event count.
@@ -139,6 +157,14 @@ pub struct Engine<'s, R: Replica> {
     heals: Vec<HealMark>,
     crashes: Vec<CrashMark>,
     faults: Vec<FaultMark>,
+    sequence: Vec<SeqRecord>,
+    sequence_truncated: u64,
+}
+
+/// The time-series bucket width: about 240 buckets over the run, at least 10ms, whole ms.
+pub fn bucket_for(duration: Span) -> Span {
+    let raw = (duration.0 / 240).max(10_000_000);
+    Span(raw.div_ceil(1_000_000) * 1_000_000)
 }
 
 impl<'s, R: Replica> Engine<'s, R> {
@@ -174,13 +200,18 @@ impl<'s, R: Replica> Engine<'s, R> {
             in_flight: 0,
             net: Network::new(&sc.network, n, seed),
             workload: Workload::new(&sc.workload, seed),
-            obs: Observer::new(n, sc.workload.keys, {
-                // Poisson totals stay within a few percent of the mean; 10% headroom.
-                let w = sc.workload.rates.iter().sum::<f64>()
-                    * sc.duration.as_secs_f64()
-                    * sc.workload.write_fraction;
-                (w * 1.1).min(1e9) as usize
-            }),
+            obs: Observer::new(
+                n,
+                sc.workload.keys,
+                {
+                    // Poisson totals stay within a few percent of the mean; 10% headroom.
+                    let w = sc.workload.rates.iter().sum::<f64>()
+                        * sc.duration.as_secs_f64()
+                        * sc.workload.write_fraction;
+                    (w * 1.1).min(1e9) as usize
+                },
+                bucket_for(sc.duration),
+            ),
             trace,
             outbox: Outbox {
                 actions: Vec::with_capacity(256),
@@ -196,6 +227,8 @@ impl<'s, R: Replica> Engine<'s, R> {
             heals: Vec::new(),
             crashes: Vec::new(),
             faults: Vec::new(),
+            sequence: Vec::new(),
+            sequence_truncated: 0,
         }
     }
 
@@ -271,6 +304,8 @@ impl<'s, R: Replica> Engine<'s, R> {
             heals: self.heals,
             crashes: self.crashes,
             faults: self.faults,
+            sequence: self.sequence,
+            sequence_truncated: self.sequence_truncated,
         }
     }
 
@@ -284,7 +319,7 @@ impl<'s, R: Replica> Engine<'s, R> {
         let node = &mut self.nodes[r.idx()];
         let replica = R::recover(&node.cfg, &node.durable);
         self.obs
-            .resync(r, replica.cells().map(|(k, c)| (k, c.stamp)));
+            .resync(r, replica.cells().map(|(k, c)| (k, c.stamp)), self.now);
         node.replica = Some(replica);
         let now = self.local_now(r);
         let mut out = std::mem::take(&mut self.outbox);
@@ -315,7 +350,7 @@ impl<'s, R: Replica> Engine<'s, R> {
         self.trace.client(self.now, r, id, key, is_write);
         self.obs.on_issue(r, id, key, is_write);
         if self.nodes[r.idx()].replica.is_none() {
-            self.obs.on_unavailable(id);
+            self.obs.on_unavailable(r, id, self.now);
             self.trace.reply(self.now, r, &Reply::Failed { op: id });
             return;
         }
@@ -339,6 +374,16 @@ impl<'s, R: Replica> Engine<'s, R> {
         self.in_flight -= 1;
         self.counts.deliveries += 1;
         let (from, to) = (env.from, env.to);
+        if env.seq != NOT_RECORDED {
+            let rec = &mut self.sequence[env.seq as usize];
+            if self.nodes[to.idx()].replica.is_none() {
+                rec.dropped = Some(DropReason::Crashed);
+            } else if !self.net.connected(from, to) {
+                rec.dropped = Some(DropReason::Partition);
+            } else {
+                rec.recv = Some(self.now);
+            }
+        }
         if self.nodes[to.idx()].replica.is_none() {
             self.obs.msgs.dropped += 1;
             self.obs.msgs.dropped_crashed += 1;
@@ -407,7 +452,7 @@ impl<'s, R: Replica> Engine<'s, R> {
                         }
                         Reply::ReadOk { .. } | Reply::Failed { .. } => Key(0),
                     };
-                    self.obs.on_reply(reply, key, self.now);
+                    self.obs.on_reply(r, reply, key, self.now);
                 }
                 // Disk contents are read only when a crashed region restarts; in a run that
                 // can never crash one, keeping them is unobservable work and is skipped.
@@ -435,8 +480,11 @@ impl<'s, R: Replica> Engine<'s, R> {
         if msg.is_retransmission() {
             m.retransmitted += 1;
         }
-        match self.net.send(self.now, from, to) {
+        let outcome = self.net.send(self.now, from, to);
+        let seq = self.record_send(from, to, &msg, &outcome);
+        match outcome {
             SendOutcome::Dropped(reason) => {
+                let m = &mut self.obs.msgs;
                 m.dropped += 1;
                 match reason {
                     DropReason::Partition => m.dropped_partition += 1,
@@ -452,10 +500,11 @@ impl<'s, R: Replica> Engine<'s, R> {
                         from,
                         to,
                         msg: msg.clone(),
+                        seq: NOT_RECORDED,
                     });
                     self.queue.push(dup_at, Event::Deliver(slot));
                 }
-                let slot = self.alloc(Envelope { from, to, msg });
+                let slot = self.alloc(Envelope { from, to, msg, seq });
                 if self.sc.network.fifo {
                     // Arrivals on a FIFO link are already in order: let the link queue them.
                     let link = from.idx() * self.sc.n() + to.idx();
@@ -465,6 +514,37 @@ impl<'s, R: Replica> Engine<'s, R> {
                 }
             }
         }
+    }
+
+    /// Records a send in the sequence window if it falls inside it; returns its index.
+    #[inline]
+    fn record_send(
+        &mut self,
+        from: RegionId,
+        to: RegionId,
+        msg: &R::Msg,
+        outcome: &SendOutcome,
+    ) -> u32 {
+        let (start, end, key) = self.sc.sequence_window;
+        if self.now < start || self.now >= end || key.is_some_and(|k| !msg.carries_key(Key(k))) {
+            return NOT_RECORDED;
+        }
+        if self.sequence.len() >= crate::series::MAX_SEQ {
+            self.sequence_truncated += 1;
+            return NOT_RECORDED;
+        }
+        self.sequence.push(SeqRecord {
+            from,
+            to,
+            kind: msg.kind(),
+            sent: self.now,
+            recv: None,
+            dropped: match outcome {
+                SendOutcome::Dropped(r) => Some(*r),
+                SendOutcome::Arrives { .. } => None,
+            },
+        });
+        (self.sequence.len() - 1) as u32
     }
 
     fn alloc(&mut self, env: Envelope<R::Msg>) -> u32 {

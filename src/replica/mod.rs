@@ -224,6 +224,8 @@ pub trait WireMessage {
     fn is_retransmission(&self) -> bool;
     /// A compact fingerprint of the content, folded into the trace digest.
     fn fingerprint(&self) -> u64;
+    /// Whether the message carries data of `key` (for keyed sequence diagrams).
+    fn carries_key(&self, key: Key) -> bool;
 }
 
 /// A replication state machine.

@@ -146,6 +146,9 @@ impl WireMessage for Msg {
             }
         )
     }
+    fn carries_key(&self, key: Key) -> bool {
+        matches!(self, Msg::Replicate { entries, .. } if entries.iter().any(|e| e.key == key))
+    }
     fn fingerprint(&self) -> u64 {
         match self {
             Msg::Replicate {

@@ -1,0 +1,1025 @@
+//! Charts of one run, drawn from a `RunSummary` alone (SVG for the HTML report, PNG for slides).
+//!
+//! The data each chart plots comes from small pure functions (`cdf`, `fault_spans`,
+//! `availability`, `staleness_points`) so it can be tested without pixels; the drawing code only
+//! lays it out. Text is rendered with the bundled DejaVu font, so no system font is needed.
+
+use crate::series::RegionSeries;
+use crate::summary::RunSummary;
+use crate::units::human_ms;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use std::path::Path;
+use std::sync::Once;
+
+pub type DrawResult = Result<(), String>;
+
+fn e<T: std::fmt::Display>(x: T) -> String {
+    x.to_string()
+}
+
+/// Registers the bundled font once; every chart needs it for PNG text.
+pub fn register_fonts() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            dejavu::sans::regular(),
+        );
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold());
+    });
+}
+
+/// The charts a run report contains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChartKind {
+    VisibilityCdf,
+    LagHistograms,
+    Timeline,
+    Availability,
+    Staleness,
+    LatencyHeatmap,
+    LagHeatmap,
+    Sequence,
+}
+
+impl ChartKind {
+    pub fn file_stem(self) -> &'static str {
+        match self {
+            ChartKind::VisibilityCdf => "visibility-cdf",
+            ChartKind::LagHistograms => "lag-histograms",
+            ChartKind::Timeline => "backlog-timeline",
+            ChartKind::Availability => "availability",
+            ChartKind::Staleness => "staleness",
+            ChartKind::LatencyHeatmap => "latency-heatmap",
+            ChartKind::LagHeatmap => "lag-p99-heatmap",
+            ChartKind::Sequence => "message-sequence",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            ChartKind::VisibilityCdf => {
+                "Visibility: time from ack until every region holds the write"
+            }
+            ChartKind::LagHistograms => "Replication lag per region pair",
+            ChartKind::Timeline => "Replication backlog per region over time",
+            ChartKind::Availability => "Client availability per region over time",
+            ChartKind::Staleness => "Staleness: does a read return the latest acknowledged write?",
+            ChartKind::LatencyHeatmap => "Configured one-way latency (ms)",
+            ChartKind::LagHeatmap => "Observed replication lag p99 (ms)",
+            ChartKind::Sequence => "Message sequence",
+        }
+    }
+
+    fn size(self, s: &RunSummary) -> (u32, u32) {
+        let n = s.regions.len() as u32;
+        match self {
+            ChartKind::LagHistograms => {
+                let (rows, cols) = lag_grid(s);
+                (cols * 270 + 20, rows * 190 + 50)
+            }
+            ChartKind::LatencyHeatmap | ChartKind::LagHeatmap => {
+                let side = (n * 70).clamp(280, 900);
+                (side + 160, side + 120)
+            }
+            ChartKind::Sequence => (960, 640),
+            _ => (960, 420),
+        }
+    }
+}
+
+/// The charts worth drawing for this summary (e.g. no staleness chart without reads).
+pub fn charts_for(s: &RunSummary) -> Vec<ChartKind> {
+    let mut v = vec![
+        ChartKind::VisibilityCdf,
+        ChartKind::LagHistograms,
+        ChartKind::Timeline,
+        ChartKind::Availability,
+    ];
+    if !s.report_data.staleness.is_empty() {
+        v.push(ChartKind::Staleness);
+    }
+    if s.regions.len() > 1 {
+        v.push(ChartKind::LatencyHeatmap);
+        v.push(ChartKind::LagHeatmap);
+    }
+    if !s.report_data.sequence.messages.is_empty() {
+        v.push(ChartKind::Sequence);
+    }
+    v
+}
+
+/// Renders a chart as an SVG document.
+pub fn to_svg(kind: ChartKind, s: &RunSummary) -> Result<String, String> {
+    register_fonts();
+    let mut buf = String::new();
+    {
+        let root = SVGBackend::with_string(&mut buf, kind.size(s)).into_drawing_area();
+        draw(kind, s, &root)?;
+        root.present().map_err(e)?;
+    }
+    Ok(buf)
+}
+
+/// Renders a chart as a PNG file.
+pub fn to_png(kind: ChartKind, s: &RunSummary, path: &Path) -> DrawResult {
+    register_fonts();
+    let root = BitMapBackend::new(path, kind.size(s)).into_drawing_area();
+    draw(kind, s, &root)?;
+    root.present().map_err(e)
+}
+
+pub fn draw<DB: DrawingBackend>(
+    kind: ChartKind,
+    s: &RunSummary,
+    root: &DrawingArea<DB, Shift>,
+) -> DrawResult {
+    root.fill(&WHITE).map_err(e)?;
+    match kind {
+        ChartKind::VisibilityCdf => draw_cdf(s, root),
+        ChartKind::LagHistograms => draw_lag_histograms(s, root),
+        ChartKind::Timeline => draw_timeline(s, root),
+        ChartKind::Availability => draw_availability(s, root),
+        ChartKind::Staleness => draw_staleness(s, root),
+        ChartKind::LatencyHeatmap => {
+            let m = &s.report_data.latency_ms;
+            draw_heatmap(kind.title(), &s.regions, m, root)
+        }
+        ChartKind::LagHeatmap => {
+            let n = s.regions.len();
+            let m: Vec<Vec<Option<f64>>> = (0..n)
+                .map(|a| {
+                    (0..n)
+                        .map(|b| {
+                            (a != b)
+                                .then(|| {
+                                    s.lag_ms.get(&format!("{}->{}", s.regions[a], s.regions[b]))
+                                })
+                                .flatten()
+                                .filter(|st| st.count > 0)
+                                .map(|st| st.p99)
+                        })
+                        .collect()
+                })
+                .collect();
+            draw_heatmap(kind.title(), &s.regions, &m, root)
+        }
+        ChartKind::Sequence => draw_sequence(s, root),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data the charts plot (pure, tested).
+
+/// Cumulative fraction at each bin's upper edge: `(edge ms, fraction <= edge)`.
+pub fn cdf(hist: &[(f64, u64)]) -> Vec<(f64, f64)> {
+    let total: u64 = hist.iter().map(|b| b.1).sum();
+    if total == 0 {
+        return Vec::new();
+    }
+    let mut acc = 0;
+    hist.iter()
+        .map(|&(edge, c)| {
+            acc += c;
+            (edge, acc as f64 / total as f64)
+        })
+        .collect()
+}
+
+/// A shaded interval on a timeline, in seconds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Shade {
+    pub from_s: f64,
+    pub to_s: f64,
+    pub label: String,
+    pub kind: ShadeKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShadeKind {
+    Partition,
+    Degraded,
+    Crash,
+}
+
+/// Fault intervals of the run: partitions and degradations until their `for` ran out or a heal
+/// ended them (else the end of the run), and crashes until their recovery.
+pub fn fault_spans(s: &RunSummary) -> (Vec<Shade>, Vec<(f64, String)>) {
+    let end_s = s.duration_ns as f64 / 1e9;
+    let heals: Vec<(f64, &str)> = s
+        .faults
+        .iter()
+        .filter(|f| f.label.starts_with("heal "))
+        .map(|f| (f.at_ms / 1e3, f.label.as_str()))
+        .collect();
+    let mut shades = Vec::new();
+    let mut instants = Vec::new();
+    for (i, f) in s.faults.iter().enumerate() {
+        let at = f.at_ms / 1e3;
+        let kind = if f.label.starts_with("partition") {
+            ShadeKind::Partition
+        } else if f.label.starts_with("degrade") {
+            ShadeKind::Degraded
+        } else {
+            if f.label.starts_with("clock step") {
+                instants.push((at, f.label.clone()));
+            }
+            continue;
+        };
+        let ended_by_heal = heals
+            .iter()
+            .filter(|(t, l)| {
+                *t >= at
+                    && match kind {
+                        ShadeKind::Partition => *l == "heal all" || *l == "heal partitions",
+                        _ => *l == "heal all" || *l == "heal links",
+                    }
+            })
+            .map(|(t, _)| *t)
+            .next();
+        // A newer partition replaces an older one.
+        let replaced = (kind == ShadeKind::Partition)
+            .then(|| {
+                s.faults[i + 1..]
+                    .iter()
+                    .find(|g| g.label.starts_with("partition"))
+                    .map(|g| g.at_ms / 1e3)
+            })
+            .flatten();
+        let to = [f.until_ms.map(|u| u / 1e3), ended_by_heal, replaced]
+            .into_iter()
+            .flatten()
+            .fold(end_s, f64::min);
+        shades.push(Shade {
+            from_s: at,
+            to_s: to,
+            label: f
+                .label
+                .split(" for ")
+                .next()
+                .unwrap_or(&f.label)
+                .to_string(),
+            kind,
+        });
+    }
+    for c in &s.crashes {
+        shades.push(Shade {
+            from_s: c.at_ms / 1e3,
+            to_s: c.recovered_at_ms.map_or(end_s, |r| r / 1e3),
+            label: format!("{} down", c.region),
+            kind: ShadeKind::Crash,
+        });
+    }
+    (shades, instants)
+}
+
+/// Fraction of a region's client operations that succeeded, per bucket with any: `(t s, f)`.
+pub fn availability(series: &RegionSeries, bucket_ms: f64) -> Vec<(f64, f64)> {
+    series
+        .ops_ok
+        .iter()
+        .zip(&series.ops_failed)
+        .enumerate()
+        .filter(|(_, (ok, failed))| *ok + *failed > 0)
+        .map(|(i, (ok, failed))| {
+            (
+                (i as f64 + 0.5) * bucket_ms / 1e3,
+                *ok as f64 / (*ok + *failed) as f64,
+            )
+        })
+        .collect()
+}
+
+/// `(age ms, P(read returned the latest acknowledged write))` per staleness bucket.
+pub fn staleness_points(s: &RunSummary) -> Vec<(f64, f64)> {
+    s.report_data
+        .staleness
+        .iter()
+        .map(|b| (b.age_le_ms, b.fresh as f64 / b.reads as f64))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drawing.
+
+fn color(i: usize) -> RGBColor {
+    // Colour-blind-friendly (Okabe-Ito), then the default palette.
+    const OKABE_ITO: [(u8, u8, u8); 7] = [
+        (0, 114, 178),
+        (230, 159, 0),
+        (0, 158, 115),
+        (204, 121, 167),
+        (86, 180, 233),
+        (213, 94, 0),
+        (240, 228, 66),
+    ];
+    match OKABE_ITO.get(i) {
+        Some(&(r, g, b)) => RGBColor(r, g, b),
+        None => {
+            let c = Palette99::pick(i).to_rgba();
+            RGBColor(c.0, c.1, c.2)
+        }
+    }
+}
+
+fn shade_color(k: ShadeKind) -> RGBAColor {
+    match k {
+        ShadeKind::Partition => RGBColor(220, 50, 47).mix(0.12),
+        ShadeKind::Degraded => RGBColor(230, 159, 0).mix(0.15),
+        ShadeKind::Crash => RGBColor(90, 90, 90).mix(0.15),
+    }
+}
+
+fn caption(title: &str) -> (&str, (&'static str, u32)) {
+    (title, ("sans-serif", 18))
+}
+
+/// A decade-aligned log range covering `values`. The first histogram bin (zero and sub-microsecond
+/// values, edge 0.001 ms) does not stretch the range: those points are drawn at its left edge.
+fn log_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, 0.0f64);
+    for v in values {
+        if v > 0.0011 {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+    }
+    if !lo.is_finite() {
+        return (0.1, 10.0);
+    }
+    let lo = 10f64.powf(lo.log10().floor());
+    let hi = 10f64.powf(hi.log10().ceil()).max(lo * 10.0);
+    (lo, hi)
+}
+
+/// Compact labels for log time axes in ms: `10us`, `1ms`, `100ms`, `10s`.
+pub fn axis_ms(v: &f64) -> String {
+    let v = *v;
+    let trim = |x: f64| {
+        let s = format!("{x:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    };
+    if v < 1.0 {
+        format!("{}us", trim(v * 1000.0))
+    } else if v < 1000.0 {
+        format!("{}ms", trim(v))
+    } else {
+        format!("{}s", trim(v / 1000.0))
+    }
+}
+
+fn ms_label(v: &f64) -> String {
+    axis_ms(v)
+}
+
+/// Whole seconds on long time axes, tenths on short ones.
+fn secs_label(span_s: f64) -> impl Fn(&f64) -> String {
+    move |v: &f64| {
+        if span_s >= 10.0 {
+            format!("{v:.0}")
+        } else {
+            format!("{v:.1}")
+        }
+    }
+}
+
+fn draw_cdf<DB: DrawingBackend>(s: &RunSummary, root: &DrawingArea<DB, Shift>) -> DrawResult {
+    let hists = &s.report_data.visibility_hist;
+    let (lo, hi) = log_range(hists.values().flat_map(|h| h.iter().map(|b| b.0)));
+    let mut chart = ChartBuilder::on(root)
+        .caption(caption(ChartKind::VisibilityCdf.title()).0, caption("").1)
+        .margin(12)
+        .x_label_area_size(42)
+        .y_label_area_size(56)
+        .build_cartesian_2d((lo..hi).log_scale(), 0f64..1.0)
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc("visibility (log scale)")
+        .y_desc("fraction of writes")
+        .x_label_formatter(&ms_label)
+        .y_label_formatter(&|v| format!("{:.0}%", v * 100.0))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .map_err(e)?;
+    for (i, region) in s.regions.iter().enumerate() {
+        let Some(h) = hists.get(region) else { continue };
+        let pts: Vec<(f64, f64)> = cdf(h).into_iter().map(|(x, y)| (x.max(lo), y)).collect();
+        if pts.is_empty() {
+            continue;
+        }
+        let c = color(i);
+        chart
+            .draw_series(LineSeries::new(pts, c.stroke_width(2)))
+            .map_err(e)?
+            .label(format!("from {region}"))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(200, 200, 200))
+        .draw()
+        .map_err(e)?;
+    Ok(())
+}
+
+/// Rows and columns of the lag small multiples: every pair up to 6 regions, else the 16 slowest.
+fn lag_grid(s: &RunSummary) -> (u32, u32) {
+    let pairs = lag_pairs(s).len() as u32;
+    let cols = (pairs as f64).sqrt().ceil().clamp(1.0, 6.0) as u32;
+    (pairs.div_ceil(cols).max(1), cols)
+}
+
+/// The pairs shown as small multiples (slowest first when they must be limited).
+pub fn lag_pairs(s: &RunSummary) -> Vec<String> {
+    let mut pairs: Vec<(&String, f64)> = s
+        .report_data
+        .lag_hist
+        .iter()
+        .filter(|(_, h)| !h.is_empty())
+        .map(|(k, _)| (k, s.lag_ms.get(k).map_or(0.0, |st| st.p99)))
+        .collect();
+    if s.regions.len() > 6 {
+        pairs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+        pairs.truncate(16);
+    } else {
+        // Natural order: by origin region, then target, as the regions are listed.
+        let pos = |name: &str| {
+            s.regions
+                .iter()
+                .position(|r| r == name)
+                .unwrap_or(usize::MAX)
+        };
+        pairs.sort_by_key(|(k, _)| {
+            let (a, b) = k.split_once("->").unwrap_or((k, ""));
+            (pos(a), pos(b))
+        });
+    }
+    pairs.into_iter().map(|(k, _)| k.clone()).collect()
+}
+
+fn draw_lag_histograms<DB: DrawingBackend>(
+    s: &RunSummary,
+    root: &DrawingArea<DB, Shift>,
+) -> DrawResult {
+    let pairs = lag_pairs(s);
+    let (rows, cols) = lag_grid(s);
+    let title = if s.regions.len() > 6 {
+        "Replication lag: the 16 slowest region pairs"
+    } else {
+        ChartKind::LagHistograms.title()
+    };
+    let body = root.titled(title, ("sans-serif", 18)).map_err(e)?;
+    let cells = body.split_evenly((rows as usize, cols as usize));
+    let (lo, hi) = log_range(
+        s.report_data
+            .lag_hist
+            .values()
+            .flat_map(|h| h.iter().map(|b| b.0)),
+    );
+    for (cell, pair) in cells.iter().zip(&pairs) {
+        let h = &s.report_data.lag_hist[pair];
+        let max = h.iter().map(|b| b.1).max().unwrap_or(1) as f64;
+        let label = pair.replace("->", " \u{2192} ");
+        let mut chart = ChartBuilder::on(cell)
+            .caption(label, ("sans-serif", 13))
+            .margin(6)
+            .x_label_area_size(30)
+            .y_label_area_size(44)
+            .build_cartesian_2d((lo..hi).log_scale(), 0f64..max * 1.1)
+            .map_err(e)?;
+        chart
+            .configure_mesh()
+            .x_labels(4)
+            .y_labels(3)
+            .x_label_formatter(&ms_label)
+            .y_label_formatter(&|v| format!("{v:.0}"))
+            .x_desc("lag")
+            .label_style(("sans-serif", 10))
+            .light_line_style(RGBColor(240, 240, 240))
+            .draw()
+            .map_err(e)?;
+        let c = color(
+            s.regions
+                .iter()
+                .position(|r| pair.starts_with(&format!("{r}->")))
+                .unwrap_or(0),
+        );
+        chart
+            .draw_series(h.iter().map(|&(edge, count)| {
+                let left = (edge / 10f64.powf(0.1)).max(lo);
+                Rectangle::new(
+                    [(left, 0.0), (edge.max(lo), count as f64)],
+                    c.mix(0.75).filled(),
+                )
+            }))
+            .map_err(e)?;
+    }
+    Ok(())
+}
+
+fn shade_spans<DB: DrawingBackend>(
+    chart: &mut ChartContext<
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    shades: &[Shade],
+    y_top: f64,
+) -> DrawResult {
+    chart
+        .draw_series(shades.iter().map(|sh| {
+            Rectangle::new(
+                [(sh.from_s, 0.0), (sh.to_s, y_top)],
+                shade_color(sh.kind).filled(),
+            )
+        }))
+        .map_err(e)?;
+    chart
+        .draw_series(shades.iter().enumerate().map(|(i, sh)| {
+            // Stagger labels so overlapping spans stay readable.
+            let y = y_top * (0.97 - 0.07 * (i % 4) as f64);
+            Text::new(
+                sh.label.clone(),
+                (sh.from_s, y),
+                ("sans-serif", 11).into_font().color(&RGBColor(90, 90, 90)),
+            )
+        }))
+        .map_err(e)?;
+    Ok(())
+}
+
+fn draw_timeline<DB: DrawingBackend>(s: &RunSummary, root: &DrawingArea<DB, Shift>) -> DrawResult {
+    let rd = &s.report_data;
+    let bucket_s = rd.bucket_ms / 1e3;
+    let end_s = s.sim_time_ns as f64 / 1e9;
+    let max = rd
+        .series
+        .values()
+        .flat_map(|v| v.backlog.iter())
+        .copied()
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
+    let y_top = max * 1.15;
+    let mut chart = ChartBuilder::on(root)
+        .caption(ChartKind::Timeline.title(), ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(42)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..end_s.max(bucket_s), 0f64..y_top)
+        .map_err(e)?;
+    let xl = secs_label(end_s);
+    chart
+        .configure_mesh()
+        .x_desc("simulated time (s)")
+        .x_label_formatter(&xl)
+        .y_desc("writes not yet held")
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .light_line_style(RGBColor(240, 240, 240))
+        .draw()
+        .map_err(e)?;
+    let (shades, instants) = fault_spans(s);
+    shade_spans(&mut chart, &shades, y_top)?;
+    for (t, label) in &instants {
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(*t, 0.0), (*t, y_top)],
+                RGBColor(120, 60, 160).stroke_width(1),
+            )))
+            .map_err(e)?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                label.clone(),
+                (*t, y_top * 0.62),
+                ("sans-serif", 11)
+                    .into_font()
+                    .color(&RGBColor(120, 60, 160)),
+            )))
+            .map_err(e)?;
+    }
+    for (i, region) in s.regions.iter().enumerate() {
+        let Some(series) = rd.series.get(region) else {
+            continue;
+        };
+        let c = color(i);
+        let pts = series
+            .backlog
+            .iter()
+            .enumerate()
+            .map(|(b, &v)| (b as f64 * bucket_s, v as f64));
+        chart
+            .draw_series(LineSeries::new(pts, c.stroke_width(2)))
+            .map_err(e)?
+            .label(region.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(200, 200, 200))
+        .draw()
+        .map_err(e)?;
+    Ok(())
+}
+
+fn draw_availability<DB: DrawingBackend>(
+    s: &RunSummary,
+    root: &DrawingArea<DB, Shift>,
+) -> DrawResult {
+    let rd = &s.report_data;
+    let end_s = (s.duration_ns as f64 / 1e9).max(rd.bucket_ms / 1e3);
+    let mut chart = ChartBuilder::on(root)
+        .caption(ChartKind::Availability.title(), ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(42)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0f64..end_s, 0f64..1.08)
+        .map_err(e)?;
+    let xl = secs_label(end_s);
+    chart
+        .configure_mesh()
+        .x_desc("simulated time (s)")
+        .x_label_formatter(&xl)
+        .y_desc("operations that succeeded")
+        .y_label_formatter(&|v| format!("{:.0}%", v * 100.0))
+        .light_line_style(RGBColor(240, 240, 240))
+        .draw()
+        .map_err(e)?;
+    let (shades, _) = fault_spans(s);
+    let crashes: Vec<Shade> = shades
+        .into_iter()
+        .filter(|x| x.kind == ShadeKind::Crash)
+        .collect();
+    shade_spans(&mut chart, &crashes, 1.08)?;
+    for (i, region) in s.regions.iter().enumerate() {
+        let Some(series) = rd.series.get(region) else {
+            continue;
+        };
+        let pts = availability(series, rd.bucket_ms);
+        if pts.is_empty() {
+            continue;
+        }
+        let c = color(i);
+        chart
+            .draw_series(LineSeries::new(pts, c.stroke_width(2)))
+            .map_err(e)?
+            .label(region.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(200, 200, 200))
+        .draw()
+        .map_err(e)?;
+    Ok(())
+}
+
+fn draw_staleness<DB: DrawingBackend>(s: &RunSummary, root: &DrawingArea<DB, Shift>) -> DrawResult {
+    let pts = staleness_points(s);
+    let (lo, hi) = log_range(pts.iter().map(|p| p.0));
+    let mut chart = ChartBuilder::on(root)
+        .caption(ChartKind::Staleness.title(), ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(42)
+        .y_label_area_size(56)
+        .build_cartesian_2d((lo..hi).log_scale(), 0f64..1.05)
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc("time since the latest write to the key was acknowledged (upper bound of bucket)")
+        .y_desc("P(read returned it)")
+        .x_label_formatter(&ms_label)
+        .y_label_formatter(&|v| format!("{:.0}%", v * 100.0))
+        .light_line_style(RGBColor(240, 240, 240))
+        .draw()
+        .map_err(e)?;
+    let c = color(0);
+    chart
+        .draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
+        .map_err(e)?;
+    chart
+        .draw_series(pts.iter().map(|&(x, y)| Circle::new((x, y), 4, c.filled())))
+        .map_err(e)?;
+    Ok(())
+}
+
+fn text_style(size: u32, hpos: HPos, vpos: VPos) -> TextStyle<'static> {
+    ("sans-serif", size)
+        .into_font()
+        .color(&BLACK)
+        .pos(Pos::new(hpos, vpos))
+}
+
+/// A region x region matrix drawn cell by cell (row = from, column = to).
+fn draw_heatmap<DB: DrawingBackend>(
+    title: &str,
+    names: &[String],
+    m: &[Vec<Option<f64>>],
+    root: &DrawingArea<DB, Shift>,
+) -> DrawResult {
+    let n = names.len().max(1);
+    let (w, h) = root.dim_in_pixel();
+    let left = 140i32;
+    let top = 90i32;
+    let side = ((w as i32 - left - 20).min(h as i32 - top - 30)).max(40);
+    let cell = side / n as i32;
+    root.draw_text(
+        title,
+        &text_style(17, HPos::Center, VPos::Top),
+        (w as i32 / 2, 10),
+    )
+    .map_err(e)?;
+    root.draw_text(
+        "row: from, column: to",
+        &text_style(12, HPos::Center, VPos::Top),
+        (w as i32 / 2, 34),
+    )
+    .map_err(e)?;
+    let max = m
+        .iter()
+        .flatten()
+        .flatten()
+        .copied()
+        .fold(0.0f64, f64::max)
+        .max(1e-9);
+    let label_size = if n > 12 { 9 } else { 12 };
+    for (i, name) in names.iter().enumerate() {
+        let short: String = name.chars().take(16).collect();
+        root.draw_text(
+            &short,
+            &text_style(label_size, HPos::Right, VPos::Center),
+            (left - 8, top + i as i32 * cell + cell / 2),
+        )
+        .map_err(e)?;
+        root.draw_text(
+            &short,
+            &text_style(label_size, HPos::Center, VPos::Bottom),
+            (left + i as i32 * cell + cell / 2, top - 6),
+        )
+        .map_err(e)?;
+    }
+    for (a, row) in m.iter().enumerate() {
+        for (b, v) in row.iter().enumerate() {
+            let (x0, y0) = (left + b as i32 * cell, top + a as i32 * cell);
+            let fill = match v {
+                // White to deep blue as the value grows.
+                Some(v) => {
+                    let t = (v / max).clamp(0.0, 1.0);
+                    RGBColor(
+                        (247.0 - t * 239.0) as u8,
+                        (251.0 - t * 203.0) as u8,
+                        (255.0 - t * 148.0) as u8,
+                    )
+                }
+                None => RGBColor(230, 230, 230),
+            };
+            root.draw(&Rectangle::new(
+                [(x0, y0), (x0 + cell - 1, y0 + cell - 1)],
+                fill.filled(),
+            ))
+            .map_err(e)?;
+            if let Some(v) = v {
+                if cell >= 28 {
+                    let t = (v / max).clamp(0.0, 1.0);
+                    let ink = if t > 0.55 { WHITE } else { BLACK };
+                    let text = if *v >= 100.0 {
+                        format!("{v:.0}")
+                    } else {
+                        format!("{v:.1}")
+                    };
+                    root.draw_text(
+                        &text,
+                        &("sans-serif", if cell >= 50 { 12 } else { 9 })
+                            .into_font()
+                            .color(&ink)
+                            .pos(Pos::new(HPos::Center, VPos::Center)),
+                        (x0 + cell / 2, y0 + cell / 2),
+                    )
+                    .map_err(e)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn draw_sequence<DB: DrawingBackend>(s: &RunSummary, root: &DrawingArea<DB, Shift>) -> DrawResult {
+    let seq = &s.report_data.sequence;
+    let (w, h) = root.dim_in_pixel();
+    let (w, h) = (w as i32, h as i32);
+    let (left, right, top, bottom) = (90, 30, 80, 30);
+    let n = s.regions.len().max(1) as i32;
+    let lane = |name: &str| {
+        let i = s.regions.iter().position(|r| r == name).unwrap_or(0) as i32;
+        left + (right_edge(w, right) - left) * (2 * i + 1) / (2 * n)
+    };
+    // When the window filled up, show only the stretch the recorded messages cover.
+    let to_ms = if seq.truncated > 0 {
+        let last = seq
+            .messages
+            .iter()
+            .map(|m| m.recv_ms.unwrap_or(m.sent_ms).max(m.sent_ms))
+            .fold(seq.from_ms, f64::max);
+        (last + (last - seq.from_ms) * 0.05).min(seq.to_ms)
+    } else {
+        seq.to_ms
+    };
+    let span = (to_ms - seq.from_ms).max(1e-6);
+    let y_of = |t: f64| {
+        top + (((t - seq.from_ms) / span).clamp(0.0, 1.0) * (h - top - bottom) as f64) as i32
+    };
+    let title = format!(
+        "{} from {} to {} (times relative to the start){}",
+        ChartKind::Sequence.title(),
+        human_ms(seq.from_ms),
+        human_ms(to_ms),
+        if seq.truncated > 0 {
+            format!(" (first {} messages)", seq.messages.len())
+        } else {
+            String::new()
+        }
+    );
+    root.draw_text(
+        &title,
+        &text_style(17, HPos::Center, VPos::Top),
+        (w / 2, 10),
+    )
+    .map_err(e)?;
+    root.draw_text(
+        "time runs down; blue: replicate, green: ack, grey: probe, orange x: dropped",
+        &text_style(12, HPos::Center, VPos::Top),
+        (w / 2, 34),
+    )
+    .map_err(e)?;
+    for r in &s.regions {
+        let x = lane(r);
+        root.draw(&PathElement::new(
+            vec![(x, top), (x, h - bottom)],
+            RGBColor(150, 150, 150).stroke_width(1),
+        ))
+        .map_err(e)?;
+        root.draw_text(r, &text_style(12, HPos::Center, VPos::Bottom), (x, top - 6))
+            .map_err(e)?;
+    }
+    // Time ticks.
+    for k in 0..=5 {
+        let t = seq.from_ms + span * k as f64 / 5.0;
+        root.draw_text(
+            &format!("{:.1}ms", t - seq.from_ms),
+            &text_style(10, HPos::Right, VPos::Center),
+            (left - 8, y_of(t)),
+        )
+        .map_err(e)?;
+    }
+    for m in &seq.messages {
+        let (x0, y0) = (lane(&m.from), y_of(m.sent_ms));
+        let x1 = lane(&m.to);
+        let ink = match m.kind.as_str() {
+            "replicate" => RGBColor(0, 114, 178),
+            "ack" => RGBColor(0, 158, 115),
+            _ => RGBColor(130, 130, 130),
+        };
+        match (m.recv_ms, &m.dropped) {
+            (_, Some(_)) => {
+                // Dropped: half-way, then an x.
+                let (xm, ym) = ((x0 + x1) / 2, y0 + 14);
+                root.draw(&PathElement::new(
+                    vec![(x0, y0), (xm, ym)],
+                    RGBColor(213, 94, 0).stroke_width(1),
+                ))
+                .map_err(e)?;
+                for (dx, dy) in [(-4, -4), (-4, 4)] {
+                    root.draw(&PathElement::new(
+                        vec![(xm + dx, ym + dy), (xm - dx, ym - dy)],
+                        RGBColor(213, 94, 0).stroke_width(2),
+                    ))
+                    .map_err(e)?;
+                }
+            }
+            (recv, None) => {
+                let y1 = recv.map_or(h - bottom, y_of);
+                root.draw(&PathElement::new(
+                    vec![(x0, y0), (x1, y1)],
+                    ink.stroke_width(1),
+                ))
+                .map_err(e)?;
+                if recv.is_some() {
+                    // Arrowhead.
+                    let dir = if x1 >= x0 { -1 } else { 1 };
+                    for dy in [-3, 3] {
+                        root.draw(&PathElement::new(
+                            vec![(x1, y1), (x1 + dir * 7, y1 - 3 + dy)],
+                            ink.stroke_width(1),
+                        ))
+                        .map_err(e)?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn right_edge(w: i32, right: i32) -> i32 {
+    w - right
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::{CrashOut, FaultOut};
+
+    fn summary() -> RunSummary {
+        let sc = crate::scenario::Scenario::parse(
+            "name: t\nduration: 10s\nregions: [{name: a}, {name: b}]\nnetwork: {latency: {default: 10ms}}\nworkload: {keys: 10, rate_per_region: 50, mix: {write: 0.5, read: 0.5}}\nfaults: [{at: 2s, partition: [[a], [b]]}, {at: 4s, heal: all}, {at: 5s, crash: b, for: 1s}, {at: 6s, clock_step: {region: a, by: -1s}}, {at: 7s, degrade: {link: \"a <-> b\", loss: 0.5}}]\n",
+            "t.yaml",
+        )
+        .unwrap();
+        crate::run(&sc, crate::RunOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn cdf_reaches_one_in_order() {
+        let c = cdf(&[(1.0, 1), (2.0, 2), (5.0, 1)]);
+        assert_eq!(c, vec![(1.0, 0.25), (2.0, 0.75), (5.0, 1.0)]);
+        assert!(cdf(&[]).is_empty());
+    }
+
+    #[test]
+    fn spans_end_at_heals_recoveries_and_run_end() {
+        let s = summary();
+        let (shades, instants) = fault_spans(&s);
+        let find = |k: ShadeKind| shades.iter().find(|x| x.kind == k).unwrap().clone();
+        let p = find(ShadeKind::Partition);
+        assert_eq!((p.from_s, p.to_s), (2.0, 4.0), "ended by `heal all`");
+        let c = find(ShadeKind::Crash);
+        assert_eq!((c.from_s, c.to_s, c.label.as_str()), (5.0, 6.0, "b down"));
+        let d = find(ShadeKind::Degraded);
+        assert_eq!((d.from_s, d.to_s), (7.0, 10.0), "open until the run ends");
+        assert_eq!(instants.len(), 1);
+        assert_eq!(instants[0].0, 6.0);
+        let _ = (CrashOut::clone, FaultOut::clone);
+    }
+
+    #[test]
+    fn availability_drops_while_a_region_is_down() {
+        let s = summary();
+        let b = availability(&s.report_data.series["b"], s.report_data.bucket_ms);
+        let during: Vec<f64> = b
+            .iter()
+            .filter(|(t, _)| *t > 5.1 && *t < 5.9)
+            .map(|p| p.1)
+            .collect();
+        assert!(
+            !during.is_empty() && during.iter().all(|&f| f == 0.0),
+            "{during:?}"
+        );
+        let before: Vec<f64> = b.iter().filter(|(t, _)| *t < 1.9).map(|p| p.1).collect();
+        assert!(before.iter().all(|&f| f == 1.0));
+    }
+
+    #[test]
+    fn every_chart_renders_to_svg_and_png() {
+        let s = summary();
+        let dir = std::env::temp_dir().join(format!("regionsim-charts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kinds = charts_for(&s);
+        assert!(
+            kinds.contains(&ChartKind::Staleness) && kinds.contains(&ChartKind::Sequence),
+            "{kinds:?}"
+        );
+        for k in kinds {
+            let svg = to_svg(k, &s).unwrap();
+            assert!(svg.starts_with("<svg") && svg.contains("</svg>"), "{k:?}");
+            assert!(svg.contains("<text"), "{k:?} has no text");
+            let png = dir.join(format!("{}.png", k.file_stem()));
+            to_png(k, &s, &png).unwrap();
+            let bytes = std::fs::read(&png).unwrap();
+            assert_eq!(&bytes[1..4], b"PNG", "{k:?}");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod axis_tests {
+    use super::*;
+
+    #[test]
+    fn axis_labels_are_compact() {
+        assert_eq!(axis_ms(&0.01), "10us");
+        assert_eq!(axis_ms(&1.0), "1ms");
+        assert_eq!(axis_ms(&100.0), "100ms");
+        assert_eq!(axis_ms(&100_000.0), "100s");
+        assert_eq!(axis_ms(&2500.0), "2.5s");
+        assert_eq!(log_range([0.001, 5.0, 700.0].into_iter()), (1.0, 1000.0));
+    }
+}

@@ -1,0 +1,339 @@
+//! The HTML report: one self-contained file (inline SVG and CSS, no network fetches) that a team
+//! can open, attach to a design review and trust. Every string from the scenario is escaped.
+
+use super::charts::ChartKind;
+use crate::summary::RunSummary;
+use crate::units::{human_bytes, human_ms, thousands};
+use std::fmt::Write;
+
+/// Escapes text for HTML element content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+const CSS: &str = r#"
+:root { --fg:#1d2330; --muted:#5b6475; --line:#e3e6ec; --ok:#0a7d4f; --bad:#b3261e; --bg:#f7f8fa; }
+* { box-sizing: border-box; }
+body { margin:0; font:15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color:var(--fg); background:var(--bg); }
+main { max-width: 1080px; margin: 0 auto; padding: 28px 20px 60px; }
+h1 { font-size: 26px; margin: 0 0 4px; }
+h2 { font-size: 19px; margin: 34px 0 10px; padding-bottom: 4px; border-bottom: 1px solid var(--line); }
+.sub { color: var(--muted); margin: 0 0 14px; }
+.verdict { display:inline-block; padding: 4px 12px; border-radius: 6px; color: #fff; font-weight: 700; letter-spacing: .04em; }
+.pass { background: var(--ok); } .fail { background: var(--bad); }
+code, pre { font: 13px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+pre { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 12px; overflow-x: auto; }
+.repro { background:#fff; border:1px solid var(--line); border-radius:6px; padding:8px 12px; display:inline-block; }
+table { border-collapse: collapse; width: 100%; background: #fff; border: 1px solid var(--line); }
+th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--line); vertical-align: top; }
+th { background: #f0f2f6; font-weight: 600; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.ok { color: var(--ok); font-weight: 700; } .bad { color: var(--bad); font-weight: 700; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(190px, 1fr)); gap: 10px; }
+.card { background:#fff; border:1px solid var(--line); border-radius:8px; padding:10px 12px; }
+.card .k { color: var(--muted); font-size: 13px; } .card .v { font-size: 20px; font-weight: 650; }
+figure { margin: 18px 0; background:#fff; border:1px solid var(--line); border-radius:8px; padding: 10px; }
+figure svg { max-width: 100%; height: auto; display: block; margin: 0 auto; }
+figcaption { color: var(--muted); font-size: 13px; margin-top: 6px; }
+.warn { background:#fff7e0; border:1px solid #f0d48a; border-radius:6px; padding:8px 12px; }
+"#;
+
+fn card(o: &mut String, k: &str, v: &str) {
+    let _ = write!(
+        o,
+        r#"<div class="card"><div class="k">{}</div><div class="v">{}</div></div>"#,
+        esc(k),
+        esc(v)
+    );
+}
+
+/// What each chart shows, for its caption.
+fn chart_caption(k: ChartKind) -> &'static str {
+    match k {
+        ChartKind::VisibilityCdf => "Fraction of acknowledged writes visible in every region within a given time, per origin region.",
+        ChartKind::LagHistograms => "Distribution of replication lag (ack at the origin until the target holds the write or a newer value), per directed pair; log time axis.",
+        ChartKind::Timeline => "Acknowledged writes from other regions not yet held by each region. Shaded: partitions (red), degraded links (orange), regions down (grey); purple lines: clock steps.",
+        ChartKind::Availability => "Share of each region's client operations that succeeded per time bucket; grey spans: the region was down.",
+        ChartKind::Staleness => "For reads, the probability of returning the latest acknowledged write, by how long ago that write was acknowledged.",
+        ChartKind::LatencyHeatmap => "The one-way latency configured for each directed pair (the median of its distribution).",
+        ChartKind::LagHeatmap => "The 99th percentile of observed replication lag for each directed pair.",
+        ChartKind::Sequence => "Regions as vertical lines, messages as arrows, time running down, in a short window around the first fault (choose one, optionally for one key, with `report.sequence` in the scenario).",
+    }
+}
+
+/// Renders the report; `charts` are (kind, SVG document) in display order.
+pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
+    let mut o = String::with_capacity(64 * 1024);
+    let verdict = if s.passed {
+        ("PASS", "pass")
+    } else {
+        ("FAIL", "fail")
+    };
+    let _ = write!(
+        o,
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{} (seed {}): regionsim report</title><style>{CSS}</style></head><body><main>"#,
+        esc(&s.scenario),
+        s.seed
+    );
+    let _ = write!(
+        o,
+        r#"<h1>{} <span class="verdict {}">{}</span></h1><p class="sub">{} regions &middot; {} simulated (+{} quiesce) &middot; seed {} &middot; regionsim {} &middot; trace digest <code>{}</code></p>"#,
+        esc(&s.scenario),
+        verdict.1,
+        verdict.0,
+        s.regions.len(),
+        esc(&human_ms(s.duration_ns as f64 / 1e6)),
+        esc(&human_ms(s.quiesce.ns as f64 / 1e6)),
+        s.seed,
+        esc(&s.version),
+        esc(&s.trace_digest)
+    );
+    if let Some(d) = &s.description {
+        let _ = write!(o, "<p>{}</p>", esc(d));
+    }
+    let _ = write!(
+        o,
+        r#"<p>Reproduce: <code class="repro">{}</code></p>"#,
+        esc(&s.repro)
+    );
+    for w in &s.warnings {
+        let _ = write!(o, r#"<p class="warn">Warning: {}</p>"#, esc(w));
+    }
+
+    // Verdict: failures first.
+    let _ = write!(
+        o,
+        "<h2>Verdict</h2><table><tr><th>result</th><th>check</th><th>detail</th></tr>"
+    );
+    let mut rows: Vec<(bool, String, String)> = s
+        .checks
+        .iter()
+        .map(|c| (c.passed, c.name.clone(), c.detail.clone()))
+        .chain(s.expectations.iter().map(|x| {
+            (
+                x.passed,
+                format!("expect.{}", x.name),
+                format!("expected {}, got {}", x.expected, x.actual),
+            )
+        }))
+        .collect();
+    rows.sort_by_key(|r| r.0);
+    for (ok, name, detail) in rows {
+        let _ = write!(
+            o,
+            r#"<tr><td class="{}">{}</td><td>{}</td><td>{}</td></tr>"#,
+            if ok { "ok" } else { "bad" },
+            if ok { "pass" } else { "FAIL" },
+            esc(&name),
+            esc(&detail)
+        );
+    }
+    o.push_str("</table>");
+
+    // Headline numbers.
+    o.push_str(r#"<h2>Summary</h2><div class="cards">"#);
+    let v = &s.visibility_ms;
+    card(
+        &mut o,
+        "visibility p50 / p99",
+        &format!("{} / {}", human_ms(v.p50), human_ms(v.p99)),
+    );
+    card(&mut o, "visibility max", &human_ms(v.max));
+    card(
+        &mut o,
+        "writes acked / failed",
+        &format!(
+            "{} / {}",
+            thousands(s.writes.acked),
+            thousands(s.writes.failed)
+        ),
+    );
+    card(
+        &mut o,
+        "acknowledged writes lost",
+        &thousands(s.lost_acked_writes),
+    );
+    card(
+        &mut o,
+        "lost updates (skew)",
+        &format!(
+            "{} ({})",
+            thousands(s.lost_updates.total),
+            thousands(s.lost_updates.skew)
+        ),
+    );
+    let stale_pct = if s.reads.total > 0 {
+        100.0 * s.reads.stale as f64 / s.reads.total as f64
+    } else {
+        0.0
+    };
+    card(
+        &mut o,
+        "stale reads",
+        &format!("{} ({stale_pct:.2}%)", thousands(s.reads.stale)),
+    );
+    let worst_heal = s
+        .convergence
+        .after_heal_ms
+        .iter()
+        .try_fold(0.0f64, |a, v| v.map(|v| a.max(v)));
+    card(
+        &mut o,
+        "slowest convergence after heal",
+        &match (s.convergence.after_heal_ms.is_empty(), worst_heal) {
+            (true, _) => "no heals".into(),
+            (false, Some(w)) => human_ms(w),
+            (false, None) => "never".into(),
+        },
+    );
+    let per_write = s.messages.bytes.checked_div(s.writes.acked).unwrap_or(0);
+    card(&mut o, "bytes per write", &human_bytes(per_write));
+    card(
+        &mut o,
+        "messages sent / dropped",
+        &format!(
+            "{} / {}",
+            thousands(s.messages.sent),
+            thousands(s.messages.dropped)
+        ),
+    );
+    card(&mut o, "events simulated", &thousands(s.events));
+    o.push_str("</div>");
+
+    // Charts.
+    o.push_str("<h2>Charts</h2>");
+    for (kind, svg) in charts {
+        let _ = write!(
+            o,
+            r#"<figure id="{}">{}<figcaption>{}</figcaption></figure>"#,
+            kind.file_stem(),
+            svg.trim_start_matches(|c: char| c != '<').trim(),
+            esc(chart_caption(*kind))
+        );
+    }
+
+    // Fault timeline.
+    o.push_str("<h2>Fault timeline</h2>");
+    if s.faults.is_empty() && s.convergence.heals.is_empty() {
+        o.push_str("<p>No faults.</p>");
+    } else {
+        o.push_str(r#"<table><tr><th class="num">at</th><th>event</th><th>until</th><th class="num">converged after</th></tr>"#);
+        let mut rows: Vec<(f64, String, String, String)> = s
+            .faults
+            .iter()
+            .map(|f| {
+                (
+                    f.at_ms,
+                    f.label.clone(),
+                    f.until_ms.map_or(String::new(), human_ms),
+                    String::new(),
+                )
+            })
+            .collect();
+        for h in &s.convergence.heals {
+            rows.push((
+                h.at_ms,
+                h.label.clone(),
+                String::new(),
+                h.converged_after_ms.map_or("never".into(), human_ms),
+            ));
+        }
+        rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (t, what, until, after) in rows {
+            let _ = write!(
+                o,
+                r#"<tr><td class="num">{}</td><td>{}</td><td>{}</td><td class="num">{}</td></tr>"#,
+                esc(&human_ms(t)),
+                esc(&what),
+                esc(&until),
+                esc(&after)
+            );
+        }
+        o.push_str("</table>");
+    }
+
+    // Per-failure data loss.
+    o.push_str("<h2>Failures and data loss</h2>");
+    if s.crashes.is_empty() {
+        o.push_str("<p>No region crashed.</p>");
+    } else {
+        o.push_str(r#"<table><tr><th>region</th><th class="num">crashed at</th><th class="num">recovered at</th><th class="num">acknowledged writes lost (RPO)</th></tr>"#);
+        for c in &s.crashes {
+            let _ = write!(
+                o,
+                r#"<tr><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
+                esc(&c.region),
+                esc(&human_ms(c.at_ms)),
+                esc(&c.recovered_at_ms.map_or("not recovered".into(), human_ms)),
+                thousands(c.lost_acked_writes)
+            );
+        }
+        o.push_str("</table>");
+    }
+    let lu = &s.lost_updates;
+    let _ = write!(
+        o,
+        "<p>Last-writer-wins overwrote {} acknowledged writes that the overwriting region had never seen: {} concurrent, {} because of clock skew{}.</p>",
+        thousands(lu.total),
+        thousands(lu.concurrent),
+        thousands(lu.skew),
+        if lu.skew > 0 { format!(" (worst skew {})", human_ms(lu.max_skew_ms)) } else { String::new() }
+    );
+
+    // Lag table.
+    o.push_str(r#"<h2>Replication lag per pair</h2><table><tr><th>pair</th><th class="num">count</th><th class="num">p50</th><th class="num">p99</th><th class="num">max</th></tr>"#);
+    for a in &s.regions {
+        for b in &s.regions {
+            if let Some(st) = s.lag_ms.get(&format!("{a}->{b}")) {
+                let _ = write!(
+                    o,
+                    r#"<tr><td>{} &rarr; {}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
+                    esc(a),
+                    esc(b),
+                    thousands(st.count),
+                    esc(&human_ms(st.p50)),
+                    esc(&human_ms(st.p99)),
+                    esc(&human_ms(st.max))
+                );
+            }
+        }
+    }
+    o.push_str("</table>");
+
+    let _ = write!(
+        o,
+        "<h2>Scenario</h2><p><code>{}</code></p><pre>{}</pre>",
+        esc(&s.file),
+        esc(&s.scenario_yaml)
+    );
+    let _ = write!(
+        o,
+        r#"<p class="sub">Generated by regionsim {} from <code>summary.json</code>; re-render with <code>sim report summary.json</code>.</p></main></body></html>"#,
+        esc(&s.version)
+    );
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_everything_dangerous() {
+        assert_eq!(
+            esc(r#"<script>alert("x&y")</script>'"#),
+            "&lt;script&gt;alert(&quot;x&amp;y&quot;)&lt;/script&gt;&#39;"
+        );
+    }
+}

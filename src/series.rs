@@ -1,0 +1,319 @@
+//! Report data collected while a run goes: per-region time series, staleness by age, log-binned
+//! histograms and the message window for sequence diagrams. All of it is plain serde data in
+//! `RunSummary.report_data`, so charts can be re-rendered without re-simulating.
+//!
+//! Collection is passive: time buckets advance when observed events cross them, never through
+//! events of their own, so collecting cannot change a run.
+
+use crate::metrics::ns_to_ms;
+use crate::time::SimTime;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Per-region series over simulated time, one value per bucket.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct RegionSeries {
+    /// Most acknowledged writes (from elsewhere) not yet held here, within the bucket.
+    pub backlog: Vec<u64>,
+    /// Largest replication lag observed for a write arriving here in the bucket (ms).
+    pub lag_max_ms: Vec<f64>,
+    /// Client operations of this region that succeeded / failed in the bucket.
+    pub ops_ok: Vec<u64>,
+    pub ops_failed: Vec<u64>,
+}
+
+/// One staleness bucket: reads whose key's newest acknowledged write was at most `age_le_ms`
+/// old (and older than the previous bucket's bound), and how many of them returned it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct StalenessBucket {
+    pub age_le_ms: f64,
+    pub reads: u64,
+    pub fresh: u64,
+}
+
+/// A message in the recorded sequence window.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SeqMessage {
+    pub from: String,
+    pub to: String,
+    pub kind: String,
+    pub sent_ms: f64,
+    /// None if it never arrived.
+    pub recv_ms: Option<f64>,
+    /// Why it was dropped, if it was.
+    pub dropped: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct SequenceWindow {
+    pub from_ms: f64,
+    pub to_ms: f64,
+    pub messages: Vec<SeqMessage>,
+    /// Messages sent in the window but not recorded (the window holds at most `MAX_SEQ`).
+    pub truncated: u64,
+}
+
+/// Everything the report stage needs beyond the headline metrics.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ReportData {
+    pub bucket_ms: f64,
+    pub series: BTreeMap<String, RegionSeries>,
+    /// Per directed pair "a->b": `[upper bin edge in ms, count]`, non-empty bins only.
+    pub lag_hist: BTreeMap<String, Vec<(f64, u64)>>,
+    /// Per origin region, the same for visibility.
+    pub visibility_hist: BTreeMap<String, Vec<(f64, u64)>>,
+    pub staleness: Vec<StalenessBucket>,
+    /// Configured (nominal) one-way latency in ms, `[from][to]`; null on the diagonal.
+    pub latency_ms: Vec<Vec<Option<f64>>>,
+    pub sequence: SequenceWindow,
+}
+
+/// Upper edges of the staleness age buckets, in ms (the last is open-ended).
+pub const STALENESS_EDGES_MS: &[f64] = &[
+    1.0,
+    2.0,
+    5.0,
+    10.0,
+    20.0,
+    50.0,
+    100.0,
+    200.0,
+    500.0,
+    1_000.0,
+    2_000.0,
+    5_000.0,
+    10_000.0,
+    30_000.0,
+    60_000.0,
+    f64::INFINITY,
+];
+
+/// Most messages a sequence window records.
+pub const MAX_SEQ: usize = 120;
+
+/// Bins per decade when histograms are stored.
+const BINS_PER_DECADE: f64 = 10.0;
+
+/// Re-bins `(value_ns, count)` pairs into log-spaced bins, 10 per decade, returning
+/// `(upper edge ms, count)` for non-empty bins in increasing order. Zero lands in the first bin.
+pub fn log_bins(values: impl Iterator<Item = (u64, u64)>) -> Vec<(f64, u64)> {
+    let mut bins: BTreeMap<i64, u64> = BTreeMap::new();
+    for (ns, count) in values {
+        if count == 0 {
+            continue;
+        }
+        let ms = ns as f64 / 1e6;
+        // Bin i covers (10^((i-1)/10), 10^(i/10)] ms; everything at or below 1us goes to the first.
+        let i = if ms <= 1e-3 {
+            -30
+        } else {
+            (ms.log10() * BINS_PER_DECADE).ceil() as i64
+        };
+        *bins.entry(i).or_default() += count;
+    }
+    bins.into_iter()
+        .map(|(i, c)| (round4(10f64.powf(i as f64 / BINS_PER_DECADE)), c))
+        .collect()
+}
+
+fn round4(x: f64) -> f64 {
+    if x == 0.0 {
+        return 0.0;
+    }
+    let mag = 10f64.powi(3 - x.abs().log10().floor() as i32);
+    (x * mag).round() / mag
+}
+
+/// Builds the time series as the run goes.
+pub struct SeriesCollector {
+    bucket_ns: u64,
+    next_edge: u64,
+    cur: usize,
+    backlog_now: Vec<u64>,
+    pub series: Vec<RegionSeries>,
+}
+
+impl SeriesCollector {
+    pub fn new(n: usize, bucket_ns: u64) -> SeriesCollector {
+        let mut s = SeriesCollector {
+            bucket_ns: bucket_ns.max(1),
+            next_edge: bucket_ns.max(1),
+            cur: 0,
+            backlog_now: vec![0; n],
+            series: vec![RegionSeries::default(); n],
+        };
+        s.open_bucket();
+        s
+    }
+
+    pub fn bucket_ns(&self) -> u64 {
+        self.bucket_ns
+    }
+
+    fn open_bucket(&mut self) {
+        for (r, s) in self.series.iter_mut().enumerate() {
+            s.backlog.push(self.backlog_now[r]);
+            s.lag_max_ms.push(0.0);
+            s.ops_ok.push(0);
+            s.ops_failed.push(0);
+        }
+    }
+
+    /// Advances to the bucket holding `now` (buckets in between carry the backlog forward).
+    #[inline]
+    pub fn at(&mut self, now: SimTime) {
+        while now.0 >= self.next_edge {
+            self.next_edge += self.bucket_ns;
+            self.cur += 1;
+            self.open_bucket();
+        }
+    }
+
+    #[inline]
+    pub fn backlog_add(&mut self, r: usize, now: SimTime) {
+        self.at(now);
+        self.backlog_now[r] += 1;
+        let b = &mut self.series[r].backlog[self.cur];
+        *b = (*b).max(self.backlog_now[r]);
+    }
+
+    #[inline]
+    pub fn backlog_sub(&mut self, r: usize, now: SimTime) {
+        self.at(now);
+        self.backlog_now[r] = self.backlog_now[r].saturating_sub(1);
+    }
+
+    #[inline]
+    pub fn lag(&mut self, r: usize, lag_ns: u64, now: SimTime) {
+        self.at(now);
+        let m = &mut self.series[r].lag_max_ms[self.cur];
+        let v = ns_to_ms(lag_ns);
+        if v > *m {
+            *m = v;
+        }
+    }
+
+    #[inline]
+    pub fn op(&mut self, r: usize, ok: bool, now: SimTime) {
+        self.at(now);
+        let s = &mut self.series[r];
+        if ok {
+            s.ops_ok[self.cur] += 1;
+        } else {
+            s.ops_failed[self.cur] += 1;
+        }
+    }
+}
+
+/// Staleness by age, as the run goes.
+#[derive(Clone, Debug)]
+pub struct StalenessCollector {
+    pub buckets: Vec<StalenessBucket>,
+}
+
+impl Default for StalenessCollector {
+    fn default() -> Self {
+        StalenessCollector {
+            buckets: STALENESS_EDGES_MS
+                .iter()
+                .map(|&e| StalenessBucket {
+                    age_le_ms: e,
+                    reads: 0,
+                    fresh: 0,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl StalenessCollector {
+    #[inline]
+    pub fn record(&mut self, age_ns: u64, fresh: bool) {
+        let ms = age_ns as f64 / 1e6;
+        let i = STALENESS_EDGES_MS
+            .iter()
+            .position(|&e| ms <= e)
+            .unwrap_or(STALENESS_EDGES_MS.len() - 1);
+        let b = &mut self.buckets[i];
+        b.reads += 1;
+        b.fresh += fresh as u64;
+    }
+
+    /// JSON cannot hold infinity: the open-ended last bucket is written with its lower bound
+    /// doubled, and only buckets that saw reads are kept.
+    pub fn finish(&self) -> Vec<StalenessBucket> {
+        let n = self.buckets.len();
+        self.buckets
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.reads > 0)
+            .map(|(i, b)| StalenessBucket {
+                age_le_ms: if i == n - 1 {
+                    STALENESS_EDGES_MS[n - 2] * 2.0
+                } else {
+                    b.age_le_ms
+                },
+                ..b.clone()
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_bins_are_ten_per_decade() {
+        // 1ms, 1.05ms and 1.2ms: 1ms and 1.05ms... bin edges are 10^(k/10): 1.0, 1.2589, ...
+        let bins = log_bins(
+            [
+                (1_000_000, 2),
+                (1_050_000, 3),
+                (1_200_000, 1),
+                (100_000_000, 5),
+                (0, 4),
+            ]
+            .into_iter(),
+        );
+        assert_eq!(
+            bins[0],
+            (0.001, 4),
+            "zero and sub-microsecond values share the first bin"
+        );
+        assert_eq!(bins[1], (1.0, 2));
+        assert_eq!(bins[2], (1.259, 4));
+        assert_eq!(bins[3], (100.0, 5));
+        assert_eq!(bins.iter().map(|b| b.1).sum::<u64>(), 15);
+    }
+
+    #[test]
+    fn series_buckets_carry_backlog_and_count_ops() {
+        let mut s = SeriesCollector::new(2, 100);
+        s.backlog_add(1, SimTime(10));
+        s.backlog_add(1, SimTime(20));
+        s.backlog_sub(1, SimTime(150));
+        s.op(0, true, SimTime(160));
+        s.op(0, false, SimTime(170));
+        s.lag(1, 3_000_000, SimTime(260));
+        s.at(SimTime(420));
+        assert_eq!(s.series[1].backlog, vec![2, 2, 1, 1, 1]);
+        assert_eq!(s.series[0].ops_ok, vec![0, 1, 0, 0, 0]);
+        assert_eq!(s.series[0].ops_failed, vec![0, 1, 0, 0, 0]);
+        assert_eq!(s.series[1].lag_max_ms, vec![0.0, 0.0, 3.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn staleness_buckets_by_age() {
+        let mut st = StalenessCollector::default();
+        st.record(500_000, true); // 0.5ms
+        st.record(3_000_000, false); // 3ms
+        st.record(3_500_000, true);
+        st.record(200_000_000_000, false); // 200s: open-ended
+        let b = st.finish();
+        assert_eq!(b.len(), 3);
+        assert_eq!((b[0].age_le_ms, b[0].reads, b[0].fresh), (1.0, 1, 1));
+        assert_eq!((b[1].age_le_ms, b[1].reads, b[1].fresh), (5.0, 2, 1));
+        assert_eq!((b[2].age_le_ms, b[2].reads), (120_000.0, 1));
+    }
+}
