@@ -615,7 +615,11 @@ fn shipped_scenarios_meet_their_expectations() {
 
 fn files_in(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -624,42 +628,114 @@ fn files_in(dir: &Path) -> Vec<String> {
 #[test]
 fn cli_run_writes_a_report_and_sim_report_rerenders_it_identically() {
     let dir = temp_dir("report");
-    let (code, stdout, stderr) = sim(&["run", "scenarios/partition.yaml", "--out", dir.to_str().unwrap()]);
+    let (code, stdout, stderr) = sim(&[
+        "run",
+        "scenarios/partition.yaml",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("index.html"), "{stdout}");
-    assert_eq!(files_in(&dir), ["charts", "index.html", "summary.json", "summary.md"]);
+    assert_eq!(
+        files_in(&dir),
+        ["charts", "index.html", "summary.json", "summary.md"]
+    );
     let charts = files_in(&dir.join("charts"));
-    for stem in ["visibility-cdf", "lag-histograms", "backlog-timeline", "availability", "staleness",
-        "latency-heatmap", "lag-p99-heatmap", "message-sequence"] {
-        assert!(charts.contains(&format!("{stem}.png")) && charts.contains(&format!("{stem}.svg")), "{stem}: {charts:?}");
+    for stem in [
+        "visibility-cdf",
+        "lag-histograms",
+        "backlog-timeline",
+        "availability",
+        "staleness",
+        "latency-heatmap",
+        "lag-p99-heatmap",
+        "message-sequence",
+    ] {
+        assert!(
+            charts.contains(&format!("{stem}.png")) && charts.contains(&format!("{stem}.svg")),
+            "{stem}: {charts:?}"
+        );
     }
     let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
-    assert!(html.contains("partition-heal") && html.contains("sim run scenarios/partition.yaml --seed 42"));
+    assert!(
+        html.contains("partition-heal")
+            && html.contains("sim run scenarios/partition.yaml --seed 42")
+    );
     assert_eq!(html.matches("<figure").count(), 8);
-    assert!(!html.contains("http://") || html.matches("http://").all(|_| html.contains("xmlns=\"http://www.w3.org/2000/svg\"")),
-        "no external references except the SVG namespace");
-    assert!(!html.contains("<script") && !html.contains("<link") && !html.contains("<img"), "self-contained");
+    assert!(
+        !html.contains("http://")
+            || html
+                .matches("http://")
+                .all(|_| html.contains("xmlns=\"http://www.w3.org/2000/svg\"")),
+        "no external references except the SVG namespace"
+    );
+    assert!(
+        !html.contains("<script") && !html.contains("<link") && !html.contains("<img"),
+        "self-contained"
+    );
     let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
-    assert!(md.starts_with("### PASS `partition-heal` (seed 42)"), "{md}");
+    assert!(
+        md.starts_with("### PASS `partition-heal` (seed 42)"),
+        "{md}"
+    );
 
     // Re-render from the saved summary into another directory: identical bytes, no simulation.
     let again = temp_dir("report-again");
-    let (code, stdout, stderr) = sim(&["report", dir.join("summary.json").to_str().unwrap(), "--out", again.to_str().unwrap(), "--format", "svg"]);
+    let (code, stdout, stderr) = sim(&[
+        "report",
+        dir.join("summary.json").to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+        "--format",
+        "svg",
+    ]);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert_eq!(std::fs::read(again.join("index.html")).unwrap(), html.as_bytes());
-    assert_eq!(std::fs::read(again.join("summary.md")).unwrap(), md.as_bytes());
-    assert!(files_in(&again.join("charts")).iter().all(|f| f.ends_with(".svg")), "--format svg writes SVG only");
+    assert_eq!(
+        std::fs::read(again.join("index.html")).unwrap(),
+        html.as_bytes()
+    );
+    assert_eq!(
+        std::fs::read(again.join("summary.md")).unwrap(),
+        md.as_bytes()
+    );
+    assert!(
+        files_in(&again.join("charts"))
+            .iter()
+            .all(|f| f.ends_with(".svg")),
+        "--format svg writes SVG only"
+    );
 
     // A second run renders the same report (the wall clock never reaches it).
     let third = temp_dir("report-third");
-    let (code, _, _) = sim(&["run", "scenarios/partition.yaml", "--out", third.to_str().unwrap(), "--format", "png"]);
+    let (code, _, _) = sim(&[
+        "run",
+        "scenarios/partition.yaml",
+        "--out",
+        third.to_str().unwrap(),
+        "--format",
+        "png",
+    ]);
     assert_eq!(code, 0);
-    assert_eq!(std::fs::read(third.join("index.html")).unwrap(), html.as_bytes());
-    assert!(files_in(&third.join("charts")).iter().all(|f| f.ends_with(".png")), "--format png writes PNG only");
+    assert_eq!(
+        std::fs::read(third.join("index.html")).unwrap(),
+        html.as_bytes()
+    );
+    assert!(
+        files_in(&third.join("charts"))
+            .iter()
+            .all(|f| f.ends_with(".png")),
+        "--format png writes PNG only"
+    );
 
     // --no-report: the summary alone.
     let bare = temp_dir("report-none");
-    let (code, _, _) = sim(&["run", "scenarios/bench-mesh3.yaml", "--out", bare.to_str().unwrap(), "--no-report"]);
+    let (code, _, _) = sim(&[
+        "run",
+        "scenarios/bench-mesh3.yaml",
+        "--out",
+        bare.to_str().unwrap(),
+        "--no-report",
+    ]);
     assert_eq!(code, 0);
     assert_eq!(files_in(&bare), ["summary.json"]);
 }
@@ -675,13 +751,24 @@ fn report_escapes_scenario_text() {
     )
     .unwrap();
     let out = dir.join("out");
-    let (code, stdout, stderr) = sim(&["run", file.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let (code, stdout, stderr) = sim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
-    assert!(!html.contains("<script>alert(1)") && !html.contains("<img src=x"), "unescaped scenario text");
+    assert!(
+        !html.contains("<script>alert(1)") && !html.contains("<img src=x"),
+        "unescaped scenario text"
+    );
     assert!(html.contains("x&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(html.contains("&lt;img src=x onerror=alert(2)&gt; &amp; co"));
-    assert!(!html.contains("<b>") && html.contains("a&lt;b&gt;"), "region names escaped in tables and charts");
+    assert!(
+        !html.contains("<b>") && html.contains("a&lt;b&gt;"),
+        "region names escaped in tables and charts"
+    );
 }
 
 #[test]
