@@ -4,7 +4,9 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use regionsim::compare::{compare, parse_seeds, variants, CompareError, Vary};
 use regionsim::output::{slug, write_atomic, AtomicFile};
+use regionsim::report::compare::{self as compare_report, write_compare};
 use regionsim::report::{text, write_report, ImageFormat};
 use regionsim::scenario::{Scenario, DEFAULT_MAX_EVENTS};
 use regionsim::summary::RunSummary;
@@ -52,6 +54,36 @@ enum Cmd {
         #[arg(long, value_enum, default_value_t = ImageFormat::Both)]
         format: ImageFormat,
     },
+    /// Run variants of a scenario on the same seeds and compare them side by side
+    Compare {
+        /// Scenario file (YAML)
+        file: PathBuf,
+        /// KEY=V1,V2,...: a scenario key (dotted path, e.g. network.loss) and the values to try;
+        /// repeat for a grid
+        #[arg(long, value_name = "KEY=VALUES")]
+        vary: Vec<String>,
+        /// Seeds: N, a list (1,2,5) or an inclusive range (1..20) [default: the scenario's seed]
+        #[arg(long)]
+        seeds: Option<String>,
+        /// Parallel runs (0 = one per core); results do not depend on it
+        #[arg(long, default_value_t = 0)]
+        jobs: usize,
+        /// Output directory [default: reports/<name>/compare]
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print only the output paths
+        #[arg(long, short)]
+        quiet: bool,
+        /// Exit 1 if any run fails a check or expectation
+        #[arg(long)]
+        strict: bool,
+        /// Chart image files to write beside the report
+        #[arg(long, value_enum, default_value_t = ImageFormat::Both)]
+        format: ImageFormat,
+        /// Refuse variants estimated to need more simulated events than this (each run)
+        #[arg(long, default_value_t = DEFAULT_MAX_EVENTS)]
+        max_events: u64,
+    },
     /// Re-render the report of a saved summary.json without re-simulating
     Report {
         /// A summary.json written by `sim run`
@@ -95,6 +127,19 @@ fn main() -> ExitCode {
             trace,
             max_events,
             (!no_report).then_some(format),
+        ),
+        Cmd::Compare {
+            file,
+            vary,
+            seeds,
+            jobs,
+            out,
+            quiet,
+            strict,
+            format,
+            max_events,
+        } => cmd_compare(
+            file, vary, seeds, jobs, out, quiet, strict, format, max_events,
         ),
         Cmd::Report {
             summary,
@@ -246,6 +291,85 @@ fn cmd_run(
         println!("repro: {}", summary.repro);
         Ok(ExitCode::from(1))
     }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn cmd_compare(
+    file: PathBuf,
+    vary: Vec<String>,
+    seeds: Option<String>,
+    jobs: usize,
+    out: Option<PathBuf>,
+    quiet: bool,
+    strict: bool,
+    format: ImageFormat,
+    max_events: u64,
+) -> Result<ExitCode, InputError> {
+    let sc = input(Scenario::load(&file))?;
+    let text = sc.source.clone();
+    let vary: Vec<Vary> = input(
+        vary.iter()
+            .map(|v| v.parse())
+            .collect::<Result<_, CompareError>>(),
+    )?;
+    let seeds = match seeds {
+        Some(s) => input(parse_seeds(&s))?,
+        None => vec![sc.seed],
+    };
+    let total = variants(&vary).len() as u64 * seeds.len() as u64;
+    let dir = out.unwrap_or_else(|| {
+        PathBuf::from("reports")
+            .join(slug(&sc.name))
+            .join("compare")
+    });
+    if !quiet {
+        eprintln!(
+            "comparing {} variants x {} seeds of {}",
+            total / seeds.len() as u64,
+            seeds.len(),
+            sc.file
+        );
+    }
+    let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+        let b = ProgressBar::new(total);
+        b.set_style(
+            ProgressStyle::with_template("{bar:40.cyan/blue} {pos}/{len} runs  eta {eta}")
+                .expect("valid template"),
+        );
+        b
+    });
+    let tick = |done: u64| {
+        if let Some(b) = &bar {
+            b.set_position(done);
+        }
+    };
+    let result = compare(&text, &sc.file, &vary, &seeds, jobs, max_events, &tick);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let c = input(result)?;
+    let files = input(write_compare(&c, &dir, format))?;
+    if !quiet {
+        print!("{}", compare_report::render_text(&c));
+    }
+    println!(
+        "wrote {}, {} and {} ({} chart files)",
+        files.json.display(),
+        files.markdown.display(),
+        files.index.display(),
+        files.images.len()
+    );
+    let failing = c
+        .variants
+        .iter()
+        .flat_map(|v| &v.runs)
+        .filter(|r| !r.passed)
+        .count();
+    if strict && failing > 0 {
+        println!("FAIL: {failing} of {total} runs failed a check or expectation");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn cmd_report(

@@ -784,3 +784,137 @@ fn sim_report_rejects_bad_summaries() {
     assert!(stderr.contains("cannot read"), "{stderr}");
     assert!(files_in(&dir) == ["summary.json"], "nothing written");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Comparisons.
+
+#[test]
+fn cli_compare_writes_json_markdown_and_report() {
+    let dir = temp_dir("compare");
+    let (code, stdout, stderr) = sim(&[
+        "compare",
+        "scenarios/bench-mesh3.yaml",
+        "--vary",
+        "network.loss=0,0.02",
+        "--vary",
+        "duration=5s",
+        "--seeds",
+        "1..3",
+        "--jobs",
+        "2",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("loss=0, duration=5s") && stdout.contains("loss=0.02, duration=5s"),
+        "{stdout}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("compare.json")).unwrap()).unwrap();
+    assert_eq!(json["variants"].as_array().unwrap().len(), 2);
+    assert_eq!(json["seeds"], serde_json::json!([1, 2, 3]));
+    assert_eq!(json["variants"][0]["runs"].as_array().unwrap().len(), 3);
+    // With no loss and constant latency, visibility p99 is the same for every seed.
+    assert_eq!(
+        json["variants"][0]["estimates"]["visibility_p99_ms"]["ci95"],
+        0.0
+    );
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert_eq!(
+        html.matches("<figure").count(),
+        10,
+        "one chart per compared metric"
+    );
+    assert!(
+        std::fs::read_to_string(dir.join("compare.md"))
+            .unwrap()
+            .contains("| loss=0.02, duration=5s | 0/3 |"),
+        "loss breaks the 100ms visibility_max expectation"
+    );
+    // Same seeds, one thread: identical results.
+    let dir1 = temp_dir("compare-1job");
+    let (code, _, _) = sim(&[
+        "compare",
+        "scenarios/bench-mesh3.yaml",
+        "--vary",
+        "network.loss=0,0.02",
+        "--vary",
+        "duration=5s",
+        "--seeds",
+        "1..3",
+        "--jobs",
+        "1",
+        "--out",
+        dir1.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        std::fs::read(dir1.join("compare.json")).unwrap(),
+        std::fs::read(dir.join("compare.json")).unwrap()
+    );
+}
+
+#[test]
+fn cli_compare_strict_and_bad_input() {
+    let dir = temp_dir("compare-bad");
+    let (code, _, stderr) = sim(&[
+        "compare",
+        "scenarios/bench-mesh3.yaml",
+        "--vary",
+        "network.loss=2",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("variant loss=2") && stderr.contains("network.loss"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = sim(&[
+        "compare",
+        "scenarios/bench-mesh3.yaml",
+        "--vary",
+        "nonsense",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("KEY=VALUE"), "{stderr}");
+    let (code, _, stderr) = sim(&[
+        "compare",
+        "scenarios/bench-mesh3.yaml",
+        "--seeds",
+        "9..1",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--seeds"), "{stderr}");
+    let (code, _, stderr) = sim(&[
+        "compare",
+        "scenarios/bench-mesh3.yaml",
+        "--vary",
+        "regions[7].name=x",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("3 items"), "{stderr}");
+    // A tight expectation fails some variant: --strict turns that into exit 1.
+    let (code, stdout, _) = sim(&[
+        "compare",
+        "scenarios/bench-mesh3.yaml",
+        "--vary",
+        "expect.visibility_max=50ms,1s",
+        "--vary",
+        "duration=2s",
+        "--out",
+        dir.to_str().unwrap(),
+        "--strict",
+        "-q",
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("FAIL: 1 of 2 runs"), "{stdout}");
+}

@@ -22,7 +22,7 @@ pub fn esc(s: &str) -> String {
     o
 }
 
-const CSS: &str = r#"
+pub(crate) const CSS: &str = r#"
 :root { --fg:#1d2330; --muted:#5b6475; --line:#e3e6ec; --ok:#0a7d4f; --bad:#b3261e; --bg:#f7f8fa; }
 * { box-sizing: border-box; }
 body { margin:0; font:15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color:var(--fg); background:var(--bg); }

@@ -2,6 +2,7 @@
 //! so a saved `summary.json` can be re-rendered at any time (`sim report`).
 
 pub mod charts;
+pub mod compare;
 pub mod html;
 pub mod markdown;
 pub mod text;
