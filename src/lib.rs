@@ -5,6 +5,7 @@
 //! read-only [`metrics`], and summarised into a plain [`summary::RunSummary`] that the
 //! [`report`] stage renders.
 
+pub mod check;
 pub mod compare;
 pub mod dist;
 pub mod engine;

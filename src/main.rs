@@ -4,6 +4,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use regionsim::check;
 use regionsim::compare::{compare, parse_seeds, variants, CompareError, Vary};
 use regionsim::output::{slug, write_atomic, AtomicFile};
 use regionsim::report::compare::{self as compare_report, write_compare};
@@ -84,6 +85,18 @@ enum Cmd {
         #[arg(long, default_value_t = DEFAULT_MAX_EVENTS)]
         max_events: u64,
     },
+    /// Replay scenarios with their seeds; fail on a failed check or expectation, or when a
+    /// trace digest differs from the recorded golden (golden.json beside the scenarios)
+    Check {
+        /// Scenario files or directories of them [default: scenarios]
+        paths: Vec<PathBuf>,
+        /// Record the current digests as golden and print what changed
+        #[arg(long)]
+        bless: bool,
+        /// Parallel runs (0 = one per core)
+        #[arg(long, default_value_t = 0)]
+        jobs: usize,
+    },
     /// Re-render the report of a saved summary.json without re-simulating
     Report {
         /// A summary.json written by `sim run`
@@ -141,6 +154,7 @@ fn main() -> ExitCode {
         } => cmd_compare(
             file, vary, seeds, jobs, out, quiet, strict, format, max_events,
         ),
+        Cmd::Check { paths, bless, jobs } => cmd_check(paths, bless, jobs),
         Cmd::Report {
             summary,
             out,
@@ -370,6 +384,73 @@ fn cmd_compare(
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_check(paths: Vec<PathBuf>, bless: bool, jobs: usize) -> Result<ExitCode, InputError> {
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from("scenarios")]
+    } else {
+        paths
+    };
+    let files = input(check::collect(&paths))?;
+    let rows = input(check::check(&files, bless, jobs))?;
+    let w = rows
+        .iter()
+        .map(|r| r.file.display().to_string().len())
+        .max()
+        .unwrap_or(8)
+        .max(8);
+    println!(
+        "{:<w$}  {:>6}  {:<7}  {:<16}  {:>7}",
+        "scenario", "seed", "result", "trace digest", "time"
+    );
+    for r in &rows {
+        let verdict = if r.passed() { "ok" } else { "FAIL" };
+        println!(
+            "{:<w$}  {:>6}  {:<7}  {:<16}  {:>7}",
+            r.file.display(),
+            r.seed,
+            verdict,
+            r.trace_digest,
+            text::human_ms(r.wall_ms)
+        );
+        for f in &r.failed {
+            println!(
+                "    failed {f}: sim run {} --seed {}",
+                r.file.display(),
+                r.seed
+            );
+        }
+        match r.golden {
+            check::GoldenStatus::Matches => {}
+            check::GoldenStatus::Missing => {
+                println!("    no golden digest recorded; record it with `sim check --bless`")
+            }
+            check::GoldenStatus::Differs => {
+                println!("    behaviour changed (re-bless with `sim check --bless` if intended):");
+                for c in &r.changes {
+                    println!("      {c}");
+                }
+            }
+            check::GoldenStatus::Blessed => {
+                if r.changes.is_empty() {
+                    println!("    recorded golden digest");
+                } else {
+                    println!("    re-blessed:");
+                    for c in &r.changes {
+                        println!("      {c}");
+                    }
+                }
+            }
+        }
+    }
+    let passed = rows.iter().filter(|r| r.passed()).count();
+    println!("{} passed, {} failed", passed, rows.len() - passed);
+    Ok(if passed == rows.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn cmd_report(
