@@ -301,7 +301,8 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     ("failed_writes", "failed writes", ""),
 ];
 
-fn metric(m: &RunMetrics, name: &str) -> Option<f64> {
+/// The value of metric `name` (one of `METRICS`) in `m`.
+pub fn metric_of(m: &RunMetrics, name: &str) -> Option<f64> {
     Some(match name {
         "visibility_p50_ms" => m.visibility_p50_ms,
         "visibility_p99_ms" => m.visibility_p99_ms,
@@ -461,7 +462,7 @@ pub fn compare(
                 .map(|(name, _, _)| {
                     let xs: Vec<f64> = runs
                         .iter()
-                        .filter_map(|r| metric(&r.metrics, name))
+                        .filter_map(|r| metric_of(&r.metrics, name))
                         .collect();
                     (name.to_string(), estimate(&xs))
                 })

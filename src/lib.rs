@@ -18,6 +18,7 @@ pub mod rng;
 pub mod scenario;
 pub mod series;
 pub mod summary;
+pub mod sweep;
 pub mod time;
 pub mod units;
 

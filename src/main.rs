@@ -11,6 +11,7 @@ use regionsim::report::compare::{self as compare_report, write_compare};
 use regionsim::report::{text, write_report, ImageFormat};
 use regionsim::scenario::{Scenario, DEFAULT_MAX_EVENTS};
 use regionsim::summary::RunSummary;
+use regionsim::sweep::{self, Shard, SweepSummary};
 use regionsim::{presets, run, RunOptions};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -97,6 +98,41 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         jobs: usize,
     },
+    /// Run one scenario over many seeds in parallel; exit 1 if any seed fails a check
+    Sweep {
+        /// Scenario file (YAML)
+        file: PathBuf,
+        /// Seeds: N, a list (1,2,5) or an inclusive range (1..1000)
+        #[arg(long, default_value = "1..100")]
+        seeds: String,
+        /// Parallel runs (0 = one per core); results do not depend on it
+        #[arg(long, default_value_t = 0)]
+        jobs: usize,
+        /// Run only slice I of N of the seeds (combine slices with `sim merge`)
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Output directory [default: reports/<name>/sweep]
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print only the verdict line
+        #[arg(long, short)]
+        quiet: bool,
+        /// Refuse scenarios estimated to need more simulated events than this (each run)
+        #[arg(long, default_value_t = DEFAULT_MAX_EVENTS)]
+        max_events: u64,
+    },
+    /// Combine the sweep.json files of shards into one sweep
+    Merge {
+        /// sweep.json files written by `sim sweep --shard`
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Output directory for the merged sweep.json and sweep.md
+        #[arg(long)]
+        out: PathBuf,
+        /// Print only the verdict line
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Re-render the report of a saved summary.json without re-simulating
     Report {
         /// A summary.json written by `sim run`
@@ -155,6 +191,16 @@ fn main() -> ExitCode {
             file, vary, seeds, jobs, out, quiet, strict, format, max_events,
         ),
         Cmd::Check { paths, bless, jobs } => cmd_check(paths, bless, jobs),
+        Cmd::Sweep {
+            file,
+            seeds,
+            jobs,
+            shard,
+            out,
+            quiet,
+            max_events,
+        } => cmd_sweep(file, seeds, jobs, shard, out, quiet, max_events),
+        Cmd::Merge { files, out, quiet } => cmd_merge(files, out, quiet),
         Cmd::Report {
             summary,
             out,
@@ -451,6 +497,99 @@ fn cmd_check(paths: Vec<PathBuf>, bless: bool, jobs: usize) -> Result<ExitCode, 
     } else {
         ExitCode::from(1)
     })
+}
+
+fn write_sweep(s: &SweepSummary, dir: &std::path::Path) -> Result<PathBuf, InputError> {
+    let json = dir.join("sweep.json");
+    let text = serde_json::to_string_pretty(s).expect("sweep serialises");
+    input(
+        write_atomic(&json, text.as_bytes())
+            .with_context(|| format!("cannot write {}", json.display())),
+    )?;
+    let md = dir.join("sweep.md");
+    input(
+        write_atomic(&md, compare_report::render_sweep_markdown(s).as_bytes())
+            .with_context(|| format!("cannot write {}", md.display())),
+    )?;
+    Ok(json)
+}
+
+fn sweep_verdict(s: &SweepSummary, json: &std::path::Path, quiet: bool) -> ExitCode {
+    if !quiet {
+        print!("{}", compare_report::render_sweep_text(s));
+        println!("\nwrote {}", json.display());
+    }
+    println!("{} passed, {} failed", s.passed, s.failed);
+    if s.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn cmd_sweep(
+    file: PathBuf,
+    seeds: String,
+    jobs: usize,
+    shard: Option<String>,
+    out: Option<PathBuf>,
+    quiet: bool,
+    max_events: u64,
+) -> Result<ExitCode, InputError> {
+    let sc = input(Scenario::load(&file))?;
+    input(sc.check_size(max_events))?;
+    let seeds = input(parse_seeds(&seeds))?;
+    let shard: Option<Shard> = match shard {
+        Some(s) => Some(input(s.parse())?),
+        None => None,
+    };
+    let count = shard.map_or(seeds.len(), |s| s.select(&seeds).len()) as u64;
+    let dir = out.unwrap_or_else(|| PathBuf::from("reports").join(slug(&sc.name)).join("sweep"));
+    if !quiet {
+        eprintln!("sweeping {} over {count} seeds", sc.file);
+    }
+    let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+        let b = ProgressBar::new(count);
+        b.set_style(
+            ProgressStyle::with_template(
+                "{bar:40.cyan/blue} {pos}/{len} seeds  {per_sec}  eta {eta}",
+            )
+            .expect("valid template"),
+        );
+        b
+    });
+    let tick = |done: u64| {
+        if let Some(b) = &bar {
+            b.set_position(done);
+        }
+    };
+    // Panics are findings about a seed: reported in the sweep, not printed as they happen.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let s = sweep::sweep(&sc, &seeds, shard, jobs, &tick);
+    std::panic::set_hook(hook);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let json = write_sweep(&s, &dir)?;
+    Ok(sweep_verdict(&s, &json, quiet))
+}
+
+fn cmd_merge(files: Vec<PathBuf>, out: PathBuf, quiet: bool) -> Result<ExitCode, InputError> {
+    let mut parts = Vec::new();
+    for f in &files {
+        let text = input(
+            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display())),
+        )?;
+        let s: SweepSummary =
+            input(serde_json::from_str(&text).with_context(|| {
+                format!("{} is not a sweep.json written by sim sweep", f.display())
+            }))?;
+        parts.push((f.display().to_string(), s));
+    }
+    let merged = input(sweep::merge(&parts))?;
+    let json = write_sweep(&merged, &out)?;
+    Ok(sweep_verdict(&merged, &json, quiet))
 }
 
 fn cmd_report(

@@ -993,3 +993,108 @@ fn shipped_scenarios_match_their_golden_digests() {
         assert_eq!(s.events, g["events"].as_u64().unwrap(), "{file}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Sweeps.
+
+#[test]
+fn cli_sweep_shards_merge_to_the_single_machine_sweep() {
+    let dir = temp_dir("sweep");
+    let whole = dir.join("whole");
+    let (code, stdout, stderr) = sim(&[
+        "sweep",
+        "scenarios/lossy-links.yaml",
+        "--seeds",
+        "1..6",
+        "--jobs",
+        "2",
+        "--out",
+        whole.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.ends_with("6 passed, 0 failed\n"), "{stdout}");
+    let mut shard_files = Vec::new();
+    for i in 0..2 {
+        let d = dir.join(format!("shard{i}"));
+        let (code, stdout, _) = sim(&[
+            "sweep",
+            "scenarios/lossy-links.yaml",
+            "--seeds",
+            "1..6",
+            "--shard",
+            &format!("{i}/2"),
+            "--jobs",
+            "1",
+            "--out",
+            d.to_str().unwrap(),
+            "-q",
+        ]);
+        assert_eq!(code, 0, "{stdout}");
+        assert_eq!(stdout, "3 passed, 0 failed\n");
+        shard_files.push(d.join("sweep.json").to_string_lossy().into_owned());
+    }
+    let merged = dir.join("merged");
+    let mut args = vec!["merge"];
+    args.extend(shard_files.iter().map(String::as_str));
+    args.extend(["--out", merged.to_str().unwrap(), "-q"]);
+    let (code, stdout, stderr) = sim(&args);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    // Byte-identical, floats included (JSON numbers must round-trip exactly).
+    assert!(
+        std::fs::read_to_string(merged.join("sweep.json")).unwrap()
+            == std::fs::read_to_string(whole.join("sweep.json")).unwrap(),
+        "merged shards differ from the single-machine sweep"
+    );
+    assert!(merged.join("sweep.md").exists());
+}
+
+#[test]
+fn cli_sweep_reports_failing_seeds_and_rejects_bad_input() {
+    let dir = temp_dir("sweep-fail");
+    let file = dir.join("tight.yaml");
+    std::fs::write(
+        &file,
+        "name: tight\nduration: 2s\nregions: [{name: a}, {name: b}]\nnetwork: {latency: {default: {dist: uniform, low: 10ms, high: 30ms}}, loss: 0.05}\n\
+         workload: {keys: 50, rate_per_region: 50}\nexpect: {visibility_max: 500ms}\n",
+    )
+    .unwrap();
+    let (code, stdout, _) = sim(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--seeds",
+        "1..12",
+        "--out",
+        dir.join("o").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("Failing seeds")
+            && stdout.contains(&format!("sim run {} --seed 8", file.display())),
+        "{stdout}"
+    );
+    assert!(stdout.contains("expect.visibility_max"), "{stdout}");
+    for (args, needle) in [
+        (
+            vec!["sweep", "scenarios/bench-mesh3.yaml", "--shard", "2/2"],
+            "--shard",
+        ),
+        (
+            vec!["sweep", "scenarios/bench-mesh3.yaml", "--seeds", "x"],
+            "--seeds",
+        ),
+    ] {
+        let (code, _, stderr) = sim(&args);
+        assert_eq!(code, 2, "{args:?}");
+        assert!(stderr.contains(needle), "{stderr}");
+    }
+    let bogus = dir.join("bogus.json");
+    std::fs::write(&bogus, "[]").unwrap();
+    let (code, _, stderr) = sim(&[
+        "merge",
+        bogus.to_str().unwrap(),
+        "--out",
+        dir.join("m").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("is not a sweep.json"), "{stderr}");
+}

@@ -502,3 +502,98 @@ mod tests {
         assert_eq!(fmt_estimate(&Estimate::default(), ""), "-");
     }
 }
+
+/// The terminal rendering of a sweep.
+pub fn render_sweep_text(s: &crate::sweep::SweepSummary) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "regionsim {} | sweep {} | {} seeds{}",
+        s.version,
+        s.scenario,
+        s.runs.len(),
+        s.shard.map_or(String::new(), |sh| format!(
+            " (shard {}/{} of {})",
+            sh.index,
+            sh.count,
+            s.seeds.len()
+        ))
+    );
+    let _ = writeln!(
+        o,
+        "  {} passed, {} failed{}\n  values: mean ± 95% confidence half-width across seeds\n",
+        s.passed,
+        s.failed,
+        if s.panics > 0 {
+            format!(" ({} panicked)", s.panics)
+        } else {
+            String::new()
+        }
+    );
+    let w = METRICS.iter().map(|m| m.1.len()).max().unwrap_or(10);
+    for (name, label, unit) in METRICS {
+        let _ = writeln!(
+            o,
+            "  {label:<w$}  {}",
+            fmt_estimate(&s.estimates[*name], unit)
+        );
+    }
+    if !s.failures_by_check.is_empty() {
+        let _ = writeln!(o, "\nFailures by check");
+        for (check, n) in &s.failures_by_check {
+            let _ = writeln!(o, "  {check:<w$}  {n}");
+        }
+        let _ = writeln!(
+            o,
+            "\nFailing seeds{}",
+            if s.failing.len() > 20 {
+                " (first 20)"
+            } else {
+                ""
+            }
+        );
+        for f in s.failing.iter().take(20) {
+            let _ = writeln!(
+                o,
+                "  seed {:<8} {:<40} {}",
+                f.seed,
+                f.failed.join(", "),
+                f.repro
+            );
+        }
+    }
+    o
+}
+
+/// `sweep.md`.
+pub fn render_sweep_markdown(s: &crate::sweep::SweepSummary) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "### Sweep `{}`: {} of {} seeds passed\n",
+        md_cell(&s.scenario),
+        s.passed,
+        s.runs.len()
+    );
+    let _ = writeln!(o, "| metric | mean ± 95% CI |\n|---|---|");
+    for (name, label, unit) in METRICS {
+        let _ = writeln!(
+            o,
+            "| {label} | {} |",
+            fmt_estimate(&s.estimates[*name], unit)
+        );
+    }
+    if !s.failing.is_empty() {
+        let _ = writeln!(o, "\n| failing seed | failed | repro |\n|---|---|---|");
+        for f in s.failing.iter().take(50) {
+            let _ = writeln!(
+                o,
+                "| {} | {} | `{}` |",
+                f.seed,
+                md_cell(&f.failed.join(", ")),
+                f.repro
+            );
+        }
+    }
+    o
+}
