@@ -446,63 +446,6 @@ pub fn write_compare(
     Ok(files)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::compare::{compare, Vary};
-
-    #[test]
-    fn two_keys_make_groups_and_series() {
-        let base = "name: c\nduration: 2s\nregions: [{name: a}, {name: b}]\nnetwork: {latency: {default: 20ms}}\nworkload: {keys: 100, rate_per_region: 50}\n";
-        let vary = [
-            Vary {
-                key: "network.loss".into(),
-                values: vec!["0".into(), "0.1".into(), "0.2".into()],
-            },
-            Vary {
-                key: "durability.flush_interval".into(),
-                values: vec!["0".into(), "10ms".into()],
-            },
-        ];
-        let c = compare(base, "c.yaml", &vary, &[1, 2], 0, u64::MAX, &|_| {}).unwrap();
-        let (groups, series, idx) = grouping(&c);
-        assert_eq!(groups, ["loss=0", "loss=0.1", "loss=0.2"]);
-        assert_eq!(series, ["flush_interval=0", "flush_interval=10ms"]);
-        assert_eq!(idx[2][1], Some(5));
-        assert_eq!(c.variants[5].label, "loss=0.2, flush_interval=10ms");
-        for (m, _, _) in METRICS {
-            let svg = metric_svg(&c, m).unwrap();
-            assert!(svg.contains("<rect") && svg.contains("loss=0.1"), "{m}");
-        }
-        let md = render_markdown(&c);
-        assert_eq!(md.lines().filter(|l| l.starts_with("| loss=")).count(), 6);
-        let text = render_text(&c);
-        assert!(text.contains("loss=0.2, flush_interval=10ms"));
-    }
-
-    #[test]
-    fn estimates_format_with_units() {
-        let est = Estimate {
-            mean: 45.25,
-            ci95: 1.5,
-            n: 3,
-        };
-        assert_eq!(fmt_estimate(&est, "ms"), "45.2ms ± 1.5ms");
-        assert_eq!(
-            fmt_estimate(
-                &Estimate {
-                    mean: 432.0,
-                    ci95: 0.0,
-                    n: 2
-                },
-                "B"
-            ),
-            "432 B"
-        );
-        assert_eq!(fmt_estimate(&Estimate::default(), ""), "-");
-    }
-}
-
 /// The terminal rendering of a sweep.
 pub fn render_sweep_text(s: &crate::sweep::SweepSummary) -> String {
     let mut o = String::new();
@@ -596,4 +539,61 @@ pub fn render_sweep_markdown(s: &crate::sweep::SweepSummary) -> String {
         }
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::{compare, Vary};
+
+    #[test]
+    fn two_keys_make_groups_and_series() {
+        let base = "name: c\nduration: 2s\nregions: [{name: a}, {name: b}]\nnetwork: {latency: {default: 20ms}}\nworkload: {keys: 100, rate_per_region: 50}\n";
+        let vary = [
+            Vary {
+                key: "network.loss".into(),
+                values: vec!["0".into(), "0.1".into(), "0.2".into()],
+            },
+            Vary {
+                key: "durability.flush_interval".into(),
+                values: vec!["0".into(), "10ms".into()],
+            },
+        ];
+        let c = compare(base, "c.yaml", &vary, &[1, 2], 0, u64::MAX, &|_| {}).unwrap();
+        let (groups, series, idx) = grouping(&c);
+        assert_eq!(groups, ["loss=0", "loss=0.1", "loss=0.2"]);
+        assert_eq!(series, ["flush_interval=0", "flush_interval=10ms"]);
+        assert_eq!(idx[2][1], Some(5));
+        assert_eq!(c.variants[5].label, "loss=0.2, flush_interval=10ms");
+        for (m, _, _) in METRICS {
+            let svg = metric_svg(&c, m).unwrap();
+            assert!(svg.contains("<rect") && svg.contains("loss=0.1"), "{m}");
+        }
+        let md = render_markdown(&c);
+        assert_eq!(md.lines().filter(|l| l.starts_with("| loss=")).count(), 6);
+        let text = render_text(&c);
+        assert!(text.contains("loss=0.2, flush_interval=10ms"));
+    }
+
+    #[test]
+    fn estimates_format_with_units() {
+        let est = Estimate {
+            mean: 45.25,
+            ci95: 1.5,
+            n: 3,
+        };
+        assert_eq!(fmt_estimate(&est, "ms"), "45.2ms ± 1.5ms");
+        assert_eq!(
+            fmt_estimate(
+                &Estimate {
+                    mean: 432.0,
+                    ci95: 0.0,
+                    n: 2
+                },
+                "B"
+            ),
+            "432 B"
+        );
+        assert_eq!(fmt_estimate(&Estimate::default(), ""), "-");
+    }
 }
