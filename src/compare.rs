@@ -261,6 +261,21 @@ pub struct RunMetrics {
     pub failed_writes: f64,
 }
 
+/// Per fault kind: how many faults the run had and how many took effect.
+pub fn fault_coverage(s: &RunSummary) -> BTreeMap<String, [u64; 2]> {
+    let mut m: BTreeMap<String, [u64; 2]> = BTreeMap::new();
+    for f in &s.faults {
+        if let Some(e) = f.effects {
+            let c = m
+                .entry(crate::summary::fault_kind(&f.label).to_string())
+                .or_default();
+            c[0] += 1;
+            c[1] += u64::from(e > 0);
+        }
+    }
+    m
+}
+
 impl RunMetrics {
     pub fn of(s: &RunSummary) -> RunMetrics {
         let acked = s.writes.acked.max(1) as f64;
@@ -347,6 +362,9 @@ pub fn estimate(xs: &[f64]) -> Estimate {
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct RunRow {
+    /// Per fault kind: [realised, took effect] in this run.
+    #[serde(default)]
+    pub fault_kinds: BTreeMap<String, [u64; 2]>,
     pub seed: u64,
     pub passed: bool,
     pub failed_checks: Vec<String>,
@@ -435,6 +453,7 @@ pub fn compare(
     for ((v, seed), r) in tasks.iter().zip(results) {
         let s = r?;
         per_variant[*v].push(RunRow {
+            fault_kinds: fault_coverage(&s),
             seed: *seed,
             passed: s.passed,
             failed_checks: s

@@ -21,6 +21,7 @@ pub mod summary;
 pub mod sweep;
 pub mod time;
 pub mod units;
+pub mod weather;
 
 use engine::trace::Trace;
 use engine::{Engine, Progress};
@@ -56,6 +57,14 @@ pub struct Simulated {
 /// Runs one scenario to completion (the engine alone; see [`summarise`]).
 pub fn simulate(sc: &Scenario, opts: RunOptions) -> Result<Simulated, RunError> {
     let seed = opts.seed.unwrap_or(sc.seed);
+    // Weather is part of the world this seed describes: realise it before the run.
+    let realised;
+    let sc = if sc.weather.is_some() {
+        realised = sc.with_weather(seed);
+        &realised
+    } else {
+        sc
+    };
     let names: Vec<String> = sc.regions.iter().map(|r| r.name.clone()).collect();
     let trace = match opts.trace {
         Some(w) => Trace::with_writer(&names, w),

@@ -44,10 +44,110 @@ pub struct ScenarioSpec {
     pub workload: WorkloadSpec,
     #[serde(default)]
     pub faults: Vec<FaultSpec>,
+    /// Randomised faults, realised per seed within these bounds.
+    #[serde(default)]
+    pub weather: Option<WeatherSpec>,
     #[serde(default)]
     pub expect: ExpectSpec,
     #[serde(default)]
     pub report: ReportSpec,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SpanRange {
+    pub min: Span,
+    pub max: Span,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SignedRange {
+    pub min: SignedSpan,
+    pub max: SignedSpan,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProbRange {
+    pub min: f64,
+    pub max: f64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum PartitionShape {
+    /// One region against the rest.
+    Isolate,
+    /// The regions split into two random halves.
+    Halves,
+    /// One direction of one link cut (a -> b only).
+    OneWay,
+    /// One link cut both ways while both ends still reach everyone else.
+    NonTransitive,
+}
+
+fn all_shapes() -> Vec<PartitionShape> {
+    vec![
+        PartitionShape::Isolate,
+        PartitionShape::Halves,
+        PartitionShape::OneWay,
+        PartitionShape::NonTransitive,
+    ]
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionWeather {
+    pub per_min: f64,
+    pub duration: SpanRange,
+    #[serde(default = "all_shapes")]
+    pub shapes: Vec<PartitionShape>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CrashWeather {
+    pub per_min: f64,
+    pub downtime: SpanRange,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DegradeWeather {
+    pub per_min: f64,
+    pub duration: SpanRange,
+    #[serde(default)]
+    pub add_latency: Option<SpanRange>,
+    #[serde(default)]
+    pub loss: Option<ProbRange>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ClockStepWeather {
+    pub per_min: f64,
+    pub by: SignedRange,
+}
+
+/// The `weather:` block: fault rates and bounds; each seed realises its own schedule.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WeatherSpec {
+    /// No weather before this time (default 0).
+    #[serde(default)]
+    pub start: Option<Span>,
+    /// No new weather after this time (default `duration`).
+    #[serde(default)]
+    pub end: Option<Span>,
+    #[serde(default)]
+    pub partitions: Option<PartitionWeather>,
+    #[serde(default)]
+    pub crashes: Option<CrashWeather>,
+    #[serde(default)]
+    pub degrades: Option<DegradeWeather>,
+    #[serde(default)]
+    pub clock_steps: Option<ClockStepWeather>,
 }
 
 /// What the report shows beyond the defaults.
@@ -591,6 +691,8 @@ pub struct Scenario {
     pub workload: Workload,
     pub faults: Vec<Fault>,
     pub expect: ExpectSpec,
+    /// Validated weather (realised per seed by `weather::realize`).
+    pub weather: Option<WeatherSpec>,
     /// The message-sequence window: [from, to) and an optional key filter.
     pub sequence_window: (SimTime, SimTime, Option<u64>),
     /// Non-fatal findings (e.g. a latency faster than light), shown before the run.
@@ -1233,7 +1335,91 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
         },
     };
 
+    if let Some(wx) = &spec.weather {
+        let p = "weather";
+        let start = wx.start.unwrap_or(Span::ZERO);
+        let end = wx.end.unwrap_or(spec.duration);
+        if start >= end || end > spec.duration {
+            return Err(v.err(
+                p,
+                format!(
+                    "needs start < end <= duration (got {start} .. {end}, duration {})",
+                    spec.duration
+                ),
+            ));
+        }
+        let rate = |path: &str, r: f64| -> Result<(), ScenarioError> {
+            if r.is_finite() && (0.0..=600.0).contains(&r) {
+                Ok(())
+            } else {
+                Err(v.err(path, format!("per_min must be between 0 and 600, got {r}")))
+            }
+        };
+        let span_range = |path: &str, r: &SpanRange| -> Result<(), ScenarioError> {
+            if r.min == Span::ZERO || r.min > r.max {
+                Err(v.err(
+                    path,
+                    format!("needs 0 < min <= max (got {} .. {})", r.min, r.max),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        if let Some(w) = &wx.partitions {
+            rate("weather.partitions.per_min", w.per_min)?;
+            span_range("weather.partitions.duration", &w.duration)?;
+            if w.shapes.is_empty() {
+                return Err(v.err("weather.partitions.shapes", "needs at least one shape"));
+            }
+            if n < 2 {
+                return Err(v.err("weather.partitions", "partitions need at least two regions"));
+            }
+            if n < 3 && w.shapes == [PartitionShape::NonTransitive] {
+                return Err(v.err(
+                    "weather.partitions.shapes",
+                    "non-transitive cuts need at least three regions",
+                ));
+            }
+        }
+        if let Some(w) = &wx.crashes {
+            rate("weather.crashes.per_min", w.per_min)?;
+            span_range("weather.crashes.downtime", &w.downtime)?;
+        }
+        if let Some(w) = &wx.degrades {
+            rate("weather.degrades.per_min", w.per_min)?;
+            span_range("weather.degrades.duration", &w.duration)?;
+            if n < 2 {
+                return Err(v.err(
+                    "weather.degrades",
+                    "degraded links need at least two regions",
+                ));
+            }
+            if let Some(l) = &w.add_latency {
+                if l.min > l.max {
+                    return Err(v.err("weather.degrades.add_latency", "needs min <= max"));
+                }
+            }
+            if let Some(l) = &w.loss {
+                v.probability("weather.degrades.loss.min", l.min)?;
+                v.probability("weather.degrades.loss.max", l.max)?;
+                if l.min > l.max {
+                    return Err(v.err("weather.degrades.loss", "needs min <= max"));
+                }
+            }
+            if w.add_latency.is_none() && w.loss.is_none() {
+                return Err(v.err("weather.degrades", "needs add_latency, loss or both"));
+            }
+        }
+        if let Some(w) = &wx.clock_steps {
+            rate("weather.clock_steps.per_min", w.per_min)?;
+            if w.by.min > w.by.max {
+                return Err(v.err("weather.clock_steps.by", "needs min <= max"));
+            }
+        }
+    }
+
     Ok(Scenario {
+        weather: spec.weather.clone(),
         sequence_window,
         file: file.to_string(),
         name: spec.name.clone(),

@@ -108,6 +108,9 @@ pub struct FaultOut {
     pub at_ms: f64,
     pub until_ms: Option<f64>,
     pub label: String,
+    /// For partitions, degraded links and crashes: messages dropped or delayed and client
+    /// operations failed because of it (0 = it never took effect).
+    pub effects: Option<u64>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -368,6 +371,14 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
                 at_ms: ms(f.at),
                 until_ms: f.until.map(ms),
                 label: f.label.clone(),
+                effects: {
+                    let kind = fault_kind(&f.label);
+                    matches!(
+                        kind,
+                        "partition" | "degrade" | "one-way cut" | "non-transitive cut" | "crash"
+                    )
+                    .then(|| out.effects.get(f.fault).copied().unwrap_or(0))
+                },
             })
             .collect(),
         warnings: sc.warnings.clone(),
@@ -394,6 +405,27 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
     summary.passed =
         summary.checks.iter().all(|c| c.passed) && summary.expectations.iter().all(|e| e.passed);
     summary
+}
+
+/// The kind of a fault from its label: `partition`, `crash`, `degrade`, `one-way cut`,
+/// `non-transitive cut`, `clock step`, `heal`, `recover` (a `weather: ` prefix is ignored).
+pub fn fault_kind(label: &str) -> &'static str {
+    let l = label.strip_prefix("weather: ").unwrap_or(label);
+    for k in [
+        "partition",
+        "crash",
+        "degrade",
+        "one-way cut",
+        "non-transitive cut",
+        "clock step",
+        "heal",
+        "recover",
+    ] {
+        if l.starts_with(k) {
+            return k;
+        }
+    }
+    "other"
 }
 
 fn count_bound(name: &str, b: &Bound<u64>, actual: u64) -> Expectation {

@@ -84,6 +84,14 @@ pub struct SweepSummary {
     pub failures_by_check: BTreeMap<String, u64>,
     pub estimates: BTreeMap<String, Estimate>,
     pub failing: Vec<Failing>,
+    /// Per fault kind over all seeds: faults realised and how many took effect.
+    pub fault_coverage: BTreeMap<String, FaultCoverage>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FaultCoverage {
+    pub realised: u64,
+    pub took_effect: u64,
 }
 
 /// Runs `seeds` with `jobs` threads; `runner` runs one seed (injected so tests can make it panic).
@@ -130,6 +138,7 @@ fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
 fn row(seed: u64, outcome: std::thread::Result<Result<RunSummary, String>>) -> RunRow {
     match outcome {
         Ok(Ok(s)) => RunRow {
+            fault_kinds: crate::compare::fault_coverage(&s),
             seed,
             passed: s.passed,
             failed_checks: s
@@ -148,6 +157,7 @@ fn row(seed: u64, outcome: std::thread::Result<Result<RunSummary, String>>) -> R
             metrics: RunMetrics::of(&s),
         },
         Ok(Err(e)) => RunRow {
+            fault_kinds: BTreeMap::new(),
             seed,
             passed: false,
             failed_checks: vec![format!("error: {e}")],
@@ -155,6 +165,7 @@ fn row(seed: u64, outcome: std::thread::Result<Result<RunSummary, String>>) -> R
             metrics: RunMetrics::default(),
         },
         Err(p) => RunRow {
+            fault_kinds: BTreeMap::new(),
             seed,
             passed: false,
             failed_checks: vec![format!("panic: {}", panic_text(p))],
@@ -201,7 +212,16 @@ pub fn summarise(
         })
         .collect();
     let passed = rows.iter().filter(|r| r.passed).count() as u64;
+    let mut fault_coverage: BTreeMap<String, FaultCoverage> = BTreeMap::new();
+    for r in &rows {
+        for (k, [n, e]) in &r.fault_kinds {
+            let c = fault_coverage.entry(k.clone()).or_default();
+            c.realised += n;
+            c.took_effect += e;
+        }
+    }
     SweepSummary {
+        fault_coverage,
         scenario: name.to_string(),
         file: file.to_string(),
         version: crate::summary::VERSION.to_string(),

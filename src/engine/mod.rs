@@ -104,6 +104,8 @@ pub struct CrashMark {
 /// A fault as it actually played out.
 #[derive(Clone, Debug)]
 pub struct FaultMark {
+    /// Index into the run's fault list (for `RunOutput::effects`).
+    pub fault: usize,
     pub at: SimTime,
     pub until: Option<SimTime>,
     pub label: String,
@@ -124,6 +126,8 @@ pub struct RunOutput {
     pub sequence: Vec<SeqRecord>,
     /// Messages sent in the window beyond what was recorded.
     pub sequence_truncated: u64,
+    /// Per fault: messages it dropped or delayed and client operations it failed.
+    pub effects: Vec<u64>,
 }
 
 /// Called every few thousand events with the current simulated time and event count.
@@ -159,6 +163,9 @@ pub struct Engine<'s, R: Replica> {
     faults: Vec<FaultMark>,
     sequence: Vec<SeqRecord>,
     sequence_truncated: u64,
+    effects: Vec<u64>,
+    /// The fault that crashed each region, while it is down.
+    crash_fault: Vec<Option<usize>>,
 }
 
 /// The time-series bucket width: about 240 buckets over the run, at least 10ms, whole ms.
@@ -229,6 +236,8 @@ impl<'s, R: Replica> Engine<'s, R> {
             faults: Vec::new(),
             sequence: Vec::new(),
             sequence_truncated: 0,
+            effects: vec![0; sc.faults.len()],
+            crash_fault: vec![None; n],
         }
     }
 
@@ -306,6 +315,7 @@ impl<'s, R: Replica> Engine<'s, R> {
             faults: self.faults,
             sequence: self.sequence,
             sequence_truncated: self.sequence_truncated,
+            effects: self.effects,
         }
     }
 
@@ -350,6 +360,9 @@ impl<'s, R: Replica> Engine<'s, R> {
         self.trace.client(self.now, r, id, key, is_write);
         self.obs.on_issue(r, id, key, is_write);
         if self.nodes[r.idx()].replica.is_none() {
+            if let Some(f) = self.crash_fault[r.idx()] {
+                self.effects[f] += 1;
+            }
             self.obs.on_unavailable(r, id, self.now);
             self.trace.reply(self.now, r, &Reply::Failed { op: id });
             return;
@@ -385,6 +398,9 @@ impl<'s, R: Replica> Engine<'s, R> {
             }
         }
         if self.nodes[to.idx()].replica.is_none() {
+            if let Some(f) = self.crash_fault[to.idx()] {
+                self.effects[f] += 1;
+            }
             self.obs.msgs.dropped += 1;
             self.obs.msgs.dropped_crashed += 1;
             self.trace.drop(self.now, from, to, DropReason::Crashed);
@@ -392,6 +408,9 @@ impl<'s, R: Replica> Engine<'s, R> {
         }
         if !self.net.connected(from, to) {
             // The link was cut while the message was in flight.
+            if let Some(p) = self.active_partition {
+                self.effects[p as usize] += 1;
+            }
             self.obs.msgs.dropped += 1;
             self.obs.msgs.dropped_partition += 1;
             self.trace.drop(self.now, from, to, DropReason::Partition);
@@ -481,6 +500,14 @@ impl<'s, R: Replica> Engine<'s, R> {
             m.retransmitted += 1;
         }
         let outcome = self.net.send(self.now, from, to);
+        // Attribute the message to the fault that shaped its fate, if any.
+        if let Some(d) = self.net.degradation(from, to) {
+            self.effects[d] += 1;
+        } else if matches!(outcome, SendOutcome::Dropped(DropReason::Partition)) {
+            if let Some(p) = self.active_partition {
+                self.effects[p as usize] += 1;
+            }
+        }
         let seq = self.record_send(from, to, &msg, &outcome);
         match outcome {
             SendOutcome::Dropped(reason) => {
@@ -602,6 +629,7 @@ impl<'s, R: Replica> Engine<'s, R> {
         self.trace.fault(self.now, i as u32);
         let f = &self.sc.faults[i];
         self.faults.push(FaultMark {
+            fault: i,
             at: f.at,
             until: f.until,
             label: f.label.clone(),
@@ -625,7 +653,12 @@ impl<'s, R: Replica> Engine<'s, R> {
                 let label = f.label.clone();
                 self.heal_mark(label);
             }
-            FaultAction::Crash { region } => self.crash(*region),
+            FaultAction::Crash { region } => {
+                if self.nodes[region.idx()].replica.is_some() {
+                    self.crash_fault[region.idx()] = Some(i);
+                }
+                self.crash(*region)
+            }
             FaultAction::Recover { region } => self.recover(*region, "recover"),
             FaultAction::ClockStep { region, by_ns } => self.nodes[region.idx()].clock.step(*by_ns),
             FaultAction::Degrade {

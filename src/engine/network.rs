@@ -124,6 +124,13 @@ impl Network {
             .for_each(|d| d.retain(|g| g.id != id));
     }
 
+    /// The id of the degradation in force on `a -> b`, if any.
+    pub fn degradation(&self, a: RegionId, b: RegionId) -> Option<usize> {
+        self.degraded[a.idx() * self.n + b.idx()]
+            .last()
+            .map(|d| d.id)
+    }
+
     pub fn heal_links(&mut self) {
         self.degraded.iter_mut().for_each(Vec::clear);
     }

@@ -219,33 +219,40 @@ pub fn fault_spans(s: &RunSummary) -> (Vec<Shade>, Vec<(f64, String)>) {
     let mut instants = Vec::new();
     for (i, f) in s.faults.iter().enumerate() {
         let at = f.at_ms / 1e3;
-        let kind = if f.label.starts_with("partition") {
-            ShadeKind::Partition
-        } else if f.label.starts_with("degrade") {
-            ShadeKind::Degraded
-        } else {
-            if f.label.starts_with("clock step") {
+        let kind = match crate::summary::fault_kind(&f.label) {
+            "partition" | "one-way cut" | "non-transitive cut" => ShadeKind::Partition,
+            "degrade" => ShadeKind::Degraded,
+            "clock step" => {
                 instants.push((at, f.label.clone()));
+                continue;
             }
-            continue;
+            _ => continue,
         };
+        // Cuts are link faults: `heal links` ends them, like degradations.
+        let is_cut = matches!(
+            crate::summary::fault_kind(&f.label),
+            "one-way cut" | "non-transitive cut"
+        );
         let ended_by_heal = heals
             .iter()
             .filter(|(t, l)| {
                 *t >= at
                     && match kind {
-                        ShadeKind::Partition => *l == "heal all" || *l == "heal partitions",
+                        ShadeKind::Partition if !is_cut => {
+                            *l == "heal all" || *l == "heal partitions"
+                        }
                         _ => *l == "heal all" || *l == "heal links",
                     }
             })
             .map(|(t, _)| *t)
             .next();
-        // A newer partition replaces an older one.
-        let replaced = (kind == ShadeKind::Partition)
+        // A newer partition replaces an older one (cuts are link faults and do not).
+        let is_partition = |l: &str| crate::summary::fault_kind(l) == "partition";
+        let replaced = is_partition(&f.label)
             .then(|| {
                 s.faults[i + 1..]
                     .iter()
-                    .find(|g| g.label.starts_with("partition"))
+                    .find(|g| is_partition(&g.label))
                     .map(|g| g.at_ms / 1e3)
             })
             .flatten();

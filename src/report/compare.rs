@@ -481,6 +481,15 @@ pub fn render_sweep_text(s: &crate::sweep::SweepSummary) -> String {
             fmt_estimate(&s.estimates[*name], unit)
         );
     }
+    if !s.fault_coverage.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nFault coverage (faults realised / took effect, all seeds)"
+        );
+        for (kind, c) in &s.fault_coverage {
+            let _ = writeln!(o, "  {kind:<w$}  {} / {}", c.realised, c.took_effect);
+        }
+    }
     if !s.failures_by_check.is_empty() {
         let _ = writeln!(o, "\nFailures by check");
         for (check, n) in &s.failures_by_check {

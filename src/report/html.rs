@@ -233,9 +233,18 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
             .faults
             .iter()
             .map(|f| {
+                let label = match f.effects {
+                    Some(0) => format!("{} (never took effect)", f.label),
+                    Some(n) => format!(
+                        "{} ({} messages or operations affected)",
+                        f.label,
+                        thousands(n)
+                    ),
+                    None => f.label.clone(),
+                };
                 (
                     f.at_ms,
-                    f.label.clone(),
+                    label,
                     f.until_ms.map_or(String::new(), human_ms),
                     String::new(),
                 )

@@ -133,7 +133,12 @@ pub fn render(s: &RunSummary) -> String {
         let _ = writeln!(o, "\nTimeline");
         let mut rows: Vec<(f64, String)> = Vec::new();
         for f in &s.faults {
-            rows.push((f.at_ms, format!("fault  {}", f.label)));
+            let note = if f.effects == Some(0) {
+                " (never took effect)"
+            } else {
+                ""
+            };
+            rows.push((f.at_ms, format!("fault  {}{note}", f.label)));
         }
         for h in &s.convergence.heals {
             let after = h
