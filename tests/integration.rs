@@ -603,6 +603,7 @@ fn shipped_scenarios_meet_their_expectations() {
         "lossy-links.yaml",
         "clock-skew-lww.yaml",
         "bench-mesh3.yaml",
+        "weather.yaml",
     ] {
         let sc = Scenario::load(&shipped(name)).unwrap();
         let s = run(&sc, RunOptions::default()).unwrap();
