@@ -246,18 +246,7 @@ pub fn check(files: &[PathBuf], bless: bool, jobs: usize) -> Result<Vec<CheckRow
             name: sc.name.clone(),
             seed: s.seed,
             trace_digest: s.trace_digest.clone(),
-            failed: s
-                .checks
-                .iter()
-                .filter(|c| !c.passed)
-                .map(|c| c.name.clone())
-                .chain(
-                    s.expectations
-                        .iter()
-                        .filter(|e| !e.passed)
-                        .map(|e| format!("expect.{}", e.name)),
-                )
-                .collect(),
+            failed: s.failed_names(),
             golden: status,
             changes,
             wall_ms,

@@ -456,18 +456,7 @@ pub fn compare(
             fault_kinds: fault_coverage(&s),
             seed: *seed,
             passed: s.passed,
-            failed_checks: s
-                .checks
-                .iter()
-                .filter(|c| !c.passed)
-                .map(|c| c.name.clone())
-                .chain(
-                    s.expectations
-                        .iter()
-                        .filter(|e| !e.passed)
-                        .map(|e| format!("expect.{}", e.name)),
-                )
-                .collect(),
+            failed_checks: s.failed_names(),
             trace_digest: s.trace_digest.clone(),
             metrics: RunMetrics::of(&s),
         });

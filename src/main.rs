@@ -316,30 +316,13 @@ fn cmd_run(
         print!("{}", text::render(&summary));
         println!("\nwrote {}", path.display());
         if let Some(f) = &files {
-            println!(
-                "wrote {} ({} chart files) and {}",
-                f.index.display(),
-                f.images.len(),
-                f.markdown.display()
-            );
+            print_report_files(f);
         }
         if let Some(t) = &trace {
             println!("wrote {}", t.display());
         }
     }
-    let failed: Vec<String> = summary
-        .checks
-        .iter()
-        .filter(|c| !c.passed)
-        .map(|c| c.name.clone())
-        .chain(
-            summary
-                .expectations
-                .iter()
-                .filter(|e| !e.passed)
-                .map(|e| format!("expect.{}", e.name)),
-        )
-        .collect();
+    let failed = summary.failed_names();
     if failed.is_empty() {
         println!(
             "PASS {} (seed {seed}): all checks and expectations hold",
@@ -592,6 +575,15 @@ fn cmd_merge(files: Vec<PathBuf>, out: PathBuf, quiet: bool) -> Result<ExitCode,
     Ok(sweep_verdict(&merged, &json, quiet))
 }
 
+fn print_report_files(f: &regionsim::report::ReportFiles) {
+    println!(
+        "wrote {} ({} chart files) and {}",
+        f.index.display(),
+        f.images.len(),
+        f.markdown.display()
+    );
+}
+
 fn cmd_report(
     summary: PathBuf,
     out: Option<PathBuf>,
@@ -614,13 +606,7 @@ fn cmd_report(
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("."))
     });
-    let files = input(write_report(&s, &dir, format))?;
-    println!(
-        "wrote {} ({} chart files) and {}",
-        files.index.display(),
-        files.images.len(),
-        files.markdown.display()
-    );
+    print_report_files(&input(write_report(&s, &dir, format))?);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -533,6 +533,39 @@ pub fn evaluate(sc: &Scenario, s: &RunSummary) -> Vec<Expectation> {
 }
 
 impl RunSummary {
+    /// Names of the failed checks and expectations (`expect.` prefixed), checks first.
+    pub fn failed_names(&self) -> Vec<String> {
+        self.checks
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.name.clone())
+            .chain(
+                self.expectations
+                    .iter()
+                    .filter(|e| !e.passed)
+                    .map(|e| format!("expect.{}", e.name)),
+            )
+            .collect()
+    }
+
+    /// Every check and expectation as (passed, name, detail), failures first.
+    pub fn verdict_rows(&self) -> Vec<(bool, String, String)> {
+        let mut rows: Vec<(bool, String, String)> = self
+            .checks
+            .iter()
+            .map(|c| (c.passed, c.name.clone(), c.detail.clone()))
+            .chain(self.expectations.iter().map(|x| {
+                (
+                    x.passed,
+                    format!("expect.{}", x.name),
+                    format!("expected {}, got {}", x.expected, x.actual),
+                )
+            }))
+            .collect();
+        rows.sort_by_key(|r| r.0);
+        rows
+    }
+
     /// The JSON form without the host-dependent `wall` section (for determinism comparisons).
     pub fn deterministic_json(&self) -> String {
         let mut s = self.clone();

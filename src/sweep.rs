@@ -141,18 +141,7 @@ fn row(seed: u64, outcome: std::thread::Result<Result<RunSummary, String>>) -> R
             fault_kinds: crate::compare::fault_coverage(&s),
             seed,
             passed: s.passed,
-            failed_checks: s
-                .checks
-                .iter()
-                .filter(|c| !c.passed)
-                .map(|c| c.name.clone())
-                .chain(
-                    s.expectations
-                        .iter()
-                        .filter(|e| !e.passed)
-                        .map(|e| format!("expect.{}", e.name)),
-                )
-                .collect(),
+            failed_checks: s.failed_names(),
             trace_digest: s.trace_digest.clone(),
             metrics: RunMetrics::of(&s),
         },

@@ -331,15 +331,7 @@ impl<'s, R: Replica> Engine<'s, R> {
         self.obs
             .resync(r, replica.cells().map(|(k, c)| (k, c.stamp)), self.now);
         node.replica = Some(replica);
-        let now = self.local_now(r);
-        let mut out = std::mem::take(&mut self.outbox);
-        self.nodes[r.idx()]
-            .replica
-            .as_mut()
-            .expect("just set")
-            .on_start(now, &mut out);
-        self.outbox = out;
-        self.apply_actions(r);
+        self.dispatch(r, |rep, now, out| rep.on_start(now, out));
     }
 
     fn on_client(&mut self, r: RegionId, end: SimTime) {
@@ -370,15 +362,7 @@ impl<'s, R: Replica> Engine<'s, R> {
         if !is_write {
             self.pending_reads.insert(id, key);
         }
-        let now = self.local_now(r);
-        let mut out = std::mem::take(&mut self.outbox);
-        self.nodes[r.idx()]
-            .replica
-            .as_mut()
-            .expect("checked")
-            .on_client_op(now, op, &mut out);
-        self.outbox = out;
-        self.apply_actions(r);
+        self.dispatch(r, |rep, now, out| rep.on_client_op(now, op, out));
     }
 
     fn on_deliver(&mut self, slot: u32) {
@@ -418,15 +402,7 @@ impl<'s, R: Replica> Engine<'s, R> {
         }
         self.obs.msgs.delivered += 1;
         self.trace.deliver(self.now, from, to, &env.msg);
-        let now = self.local_now(to);
-        let mut out = std::mem::take(&mut self.outbox);
-        self.nodes[to.idx()]
-            .replica
-            .as_mut()
-            .expect("checked")
-            .on_message(now, from, env.msg, &mut out);
-        self.outbox = out;
-        self.apply_actions(to);
+        self.dispatch(to, |rep, now, out| rep.on_message(now, from, env.msg, out));
     }
 
     fn on_timer(&mut self, r: RegionId, id: TimerId, gen: u32) {
@@ -436,13 +412,27 @@ impl<'s, R: Replica> Engine<'s, R> {
         }
         self.counts.timers += 1;
         self.trace.timer(self.now, r, id);
+        self.dispatch(r, |rep, now, out| rep.on_timer(now, id, out));
+    }
+
+    /// Hands one input to live replica `r` (with its local clock readings) and carries out the
+    /// actions it asked for.
+    #[inline]
+    fn dispatch(
+        &mut self,
+        r: RegionId,
+        input: impl FnOnce(&mut R, Now, &mut Outbox<R::Msg, <R::Durable as Durable>::Op>),
+    ) {
         let now = self.local_now(r);
         let mut out = std::mem::take(&mut self.outbox);
-        self.nodes[r.idx()]
-            .replica
-            .as_mut()
-            .expect("checked")
-            .on_timer(now, id, &mut out);
+        input(
+            self.nodes[r.idx()]
+                .replica
+                .as_mut()
+                .expect("dispatch to a live replica"),
+            now,
+            &mut out,
+        );
         self.outbox = out;
         self.apply_actions(r);
     }

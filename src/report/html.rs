@@ -116,20 +116,7 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
         o,
         "<h2>Verdict</h2><table><tr><th>result</th><th>check</th><th>detail</th></tr>"
     );
-    let mut rows: Vec<(bool, String, String)> = s
-        .checks
-        .iter()
-        .map(|c| (c.passed, c.name.clone(), c.detail.clone()))
-        .chain(s.expectations.iter().map(|x| {
-            (
-                x.passed,
-                format!("expect.{}", x.name),
-                format!("expected {}, got {}", x.expected, x.actual),
-            )
-        }))
-        .collect();
-    rows.sort_by_key(|r| r.0);
-    for (ok, name, detail) in rows {
+    for (ok, name, detail) in s.verdict_rows() {
         let _ = write!(
             o,
             r#"<tr><td class="{}">{}</td><td>{}</td><td>{}</td></tr>"#,

@@ -24,20 +24,7 @@ pub fn render(s: &RunSummary) -> String {
         s.repro, s.trace_digest
     );
     let _ = writeln!(o, "| result | check | detail |\n|---|---|---|");
-    let mut rows: Vec<(bool, String, String)> = s
-        .checks
-        .iter()
-        .map(|c| (c.passed, c.name.clone(), c.detail.clone()))
-        .chain(s.expectations.iter().map(|x| {
-            (
-                x.passed,
-                format!("expect.{}", x.name),
-                format!("expected {}, got {}", x.expected, x.actual),
-            )
-        }))
-        .collect();
-    rows.sort_by_key(|r| r.0);
-    for (ok, name, detail) in rows {
+    for (ok, name, detail) in s.verdict_rows() {
         let _ = writeln!(
             o,
             "| {} | {} | {} |",
