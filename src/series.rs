@@ -130,7 +130,9 @@ pub struct SeriesCollector {
     next_edge: u64,
     cur: usize,
     backlog_now: Vec<u64>,
-    pub series: Vec<RegionSeries>,
+    /// Lag maxima in ns while running (converted to ms once, in `finish`).
+    lag_max_ns: Vec<Vec<u64>>,
+    series: Vec<RegionSeries>,
 }
 
 impl SeriesCollector {
@@ -140,6 +142,7 @@ impl SeriesCollector {
             next_edge: bucket_ns.max(1),
             cur: 0,
             backlog_now: vec![0; n],
+            lag_max_ns: vec![Vec::new(); n],
             series: vec![RegionSeries::default(); n],
         };
         s.open_bucket();
@@ -153,10 +156,22 @@ impl SeriesCollector {
     fn open_bucket(&mut self) {
         for (r, s) in self.series.iter_mut().enumerate() {
             s.backlog.push(self.backlog_now[r]);
-            s.lag_max_ms.push(0.0);
+            self.lag_max_ns[r].push(0);
             s.ops_ok.push(0);
             s.ops_failed.push(0);
         }
+    }
+
+    /// The finished series, lag converted to ms.
+    pub fn finish(&self) -> Vec<RegionSeries> {
+        self.series
+            .iter()
+            .zip(&self.lag_max_ns)
+            .map(|(s, lag)| RegionSeries {
+                lag_max_ms: lag.iter().map(|&ns| ns_to_ms(ns)).collect(),
+                ..s.clone()
+            })
+            .collect()
     }
 
     /// Advances to the bucket holding `now` (buckets in between carry the backlog forward).
@@ -186,11 +201,8 @@ impl SeriesCollector {
     #[inline]
     pub fn lag(&mut self, r: usize, lag_ns: u64, now: SimTime) {
         self.at(now);
-        let m = &mut self.series[r].lag_max_ms[self.cur];
-        let v = ns_to_ms(lag_ns);
-        if v > *m {
-            *m = v;
-        }
+        let m = &mut self.lag_max_ns[r][self.cur];
+        *m = (*m).max(lag_ns);
     }
 
     #[inline]
@@ -297,10 +309,11 @@ mod tests {
         s.op(0, false, SimTime(170));
         s.lag(1, 3_000_000, SimTime(260));
         s.at(SimTime(420));
-        assert_eq!(s.series[1].backlog, vec![2, 2, 1, 1, 1]);
-        assert_eq!(s.series[0].ops_ok, vec![0, 1, 0, 0, 0]);
-        assert_eq!(s.series[0].ops_failed, vec![0, 1, 0, 0, 0]);
-        assert_eq!(s.series[1].lag_max_ms, vec![0.0, 0.0, 3.0, 0.0, 0.0]);
+        let f = s.finish();
+        assert_eq!(f[1].backlog, vec![2, 2, 1, 1, 1]);
+        assert_eq!(f[0].ops_ok, vec![0, 1, 0, 0, 0]);
+        assert_eq!(f[0].ops_failed, vec![0, 1, 0, 0, 0]);
+        assert_eq!(f[1].lag_max_ms, vec![0.0, 0.0, 3.0, 0.0, 0.0]);
     }
 
     #[test]

@@ -267,7 +267,7 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
         series: names
             .iter()
             .cloned()
-            .zip(obs.series.series.iter().cloned())
+            .zip(obs.series.finish())
             .collect(),
         lag_hist: (0..n)
             .flat_map(|a| (0..n).filter(move |&b| b != a).map(move |b| (a, b)))
