@@ -264,11 +264,7 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
     };
     let report_data = ReportData {
         bucket_ms: ns_to_ms(obs.series.bucket_ns()),
-        series: names
-            .iter()
-            .cloned()
-            .zip(obs.series.finish())
-            .collect(),
+        series: names.iter().cloned().zip(obs.series.finish()).collect(),
         lag_hist: (0..n)
             .flat_map(|a| (0..n).filter(move |&b| b != a).map(move |b| (a, b)))
             .map(|(a, b)| {

@@ -491,12 +491,13 @@ impl<'s, R: Replica> Engine<'s, R> {
         }
         let outcome = self.net.send(self.now, from, to);
         // Attribute the message to the fault that shaped its fate, if any (only faulty runs pay).
-        if self.effects.is_empty() {
-        } else if let Some(d) = self.net.degradation(from, to) {
-            self.effects[d] += 1;
-        } else if matches!(outcome, SendOutcome::Dropped(DropReason::Partition)) {
-            if let Some(p) = self.active_partition {
-                self.effects[p as usize] += 1;
+        if !self.effects.is_empty() {
+            if let Some(d) = self.net.degradation(from, to) {
+                self.effects[d] += 1;
+            } else if matches!(outcome, SendOutcome::Dropped(DropReason::Partition)) {
+                if let Some(p) = self.active_partition {
+                    self.effects[p as usize] += 1;
+                }
             }
         }
         let seq = self.record_send(from, to, &msg, &outcome);
