@@ -200,7 +200,7 @@ pub fn check(files: &[PathBuf], bless: bool, jobs: usize) -> Result<Vec<CheckRow
         })
         .collect::<Result<_, CheckError>>()?;
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
+        .num_threads(crate::clamp_jobs(jobs))
         .build()
         .expect("a thread pool can be built");
     let results: Vec<Result<(RunSummary, f64), CheckError>> = pool.install(|| {

@@ -423,7 +423,7 @@ pub fn compare(
         .collect();
     let done = std::sync::atomic::AtomicU64::new(0);
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
+        .num_threads(crate::clamp_jobs(jobs))
         .build()
         .expect("a thread pool can be built");
     // Each task is one deterministic, single-threaded run; collecting by index keeps the output

@@ -30,6 +30,12 @@ use scenario::{Mode, Scenario};
 use std::io::Write;
 use summary::RunSummary;
 
+/// Threads for parallel runs: 0 means one per core; absurd requests are capped, since each run
+/// is single-threaded and more threads than runs or cores only costs memory.
+pub fn clamp_jobs(jobs: usize) -> usize {
+    jobs.min(256)
+}
+
 /// How to run a scenario.
 #[derive(Default)]
 pub struct RunOptions<'a> {

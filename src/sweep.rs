@@ -110,7 +110,7 @@ where
     let seeds = shard.map_or_else(|| all_seeds.to_vec(), |s| s.select(all_seeds));
     let done = std::sync::atomic::AtomicU64::new(0);
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
+        .num_threads(crate::clamp_jobs(jobs))
         .build()
         .expect("a thread pool can be built");
     let rows: Vec<RunRow> = pool.install(|| {

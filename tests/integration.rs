@@ -1099,3 +1099,24 @@ fn cli_sweep_reports_failing_seeds_and_rejects_bad_input() {
     assert_eq!(code, 2);
     assert!(stderr.contains("is not a sweep.json"), "{stderr}");
 }
+
+/// An absurd --jobs is capped, not a crash.
+#[test]
+fn cli_huge_jobs_is_capped_not_a_panic() {
+    let dir = temp_dir("jobs");
+    for cmd in ["sweep", "check"] {
+        let target = if cmd == "sweep" {
+            "scenarios/bench-mesh3.yaml"
+        } else {
+            "scenarios"
+        };
+        let mut args = vec![cmd, target, "--jobs", "100000000"];
+        let out = dir.join(cmd);
+        if cmd == "sweep" {
+            args.extend(["--seeds", "1..2", "-q", "--out", out.to_str().unwrap()]);
+        }
+        let (code, stdout, stderr) = sim(&args);
+        assert_eq!(code, 0, "{cmd}: {stdout}{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
