@@ -312,7 +312,21 @@ pub fn staleness_points(s: &RunSummary) -> Vec<(f64, f64)> {
 // ---------------------------------------------------------------------------------------------
 // Drawing.
 
-fn color(i: usize) -> RGBColor {
+/// The series legend every chart uses: a light box at `pos`.
+pub(crate) fn legend_box<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    pos: SeriesLabelPosition,
+) -> DrawResult {
+    chart
+        .configure_series_labels()
+        .position(pos)
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(200, 200, 200))
+        .draw()
+        .map_err(e)
+}
+
+pub(crate) fn color(i: usize) -> RGBColor {
     // Colour-blind-friendly (Okabe-Ito), then the default palette.
     const OKABE_ITO: [(u8, u8, u8); 7] = [
         (0, 114, 178),
@@ -425,13 +439,7 @@ fn draw_cdf<DB: DrawingBackend>(s: &RunSummary, root: &DrawingArea<DB, Shift>) -
             .label(format!("from {region}"))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.9))
-        .border_style(RGBColor(200, 200, 200))
-        .draw()
-        .map_err(e)?;
+    legend_box(&mut chart, SeriesLabelPosition::LowerRight)?;
     Ok(())
 }
 
@@ -625,13 +633,7 @@ fn draw_timeline<DB: DrawingBackend>(s: &RunSummary, root: &DrawingArea<DB, Shif
             .label(region.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.9))
-        .border_style(RGBColor(200, 200, 200))
-        .draw()
-        .map_err(e)?;
+    legend_box(&mut chart, SeriesLabelPosition::UpperRight)?;
     Ok(())
 }
 
@@ -679,13 +681,7 @@ fn draw_availability<DB: DrawingBackend>(
             .label(region.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.9))
-        .border_style(RGBColor(200, 200, 200))
-        .draw()
-        .map_err(e)?;
+    legend_box(&mut chart, SeriesLabelPosition::LowerRight)?;
     Ok(())
 }
 

@@ -172,20 +172,6 @@ fn e<T: std::fmt::Display>(x: T) -> String {
     x.to_string()
 }
 
-fn bar_color(i: usize) -> RGBColor {
-    const C: [(u8, u8, u8); 7] = [
-        (0, 114, 178),
-        (230, 159, 0),
-        (0, 158, 115),
-        (204, 121, 167),
-        (86, 180, 233),
-        (213, 94, 0),
-        (240, 228, 66),
-    ];
-    let (r, g, b) = C[i % C.len()];
-    RGBColor(r, g, b)
-}
-
 /// Grouped bars of one metric, with 95% confidence whiskers.
 pub fn draw_metric<DB: DrawingBackend>(
     c: &CompareSummary,
@@ -255,7 +241,7 @@ pub fn draw_metric<DB: DrawingBackend>(
         .map_err(e)?;
     let width = 0.8 / ns as f64;
     for (si, sname) in series.iter().enumerate() {
-        let col = bar_color(si);
+        let col = super::charts::color(si);
         let bars: Vec<(f64, Estimate)> = idx
             .iter()
             .enumerate()
@@ -288,13 +274,7 @@ pub fn draw_metric<DB: DrawingBackend>(
             .map_err(e)?;
     }
     if series.len() > 1 {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(200, 200, 200))
-            .draw()
-            .map_err(e)?;
+        super::charts::legend_box(&mut chart, SeriesLabelPosition::UpperRight)?;
     }
     Ok(())
 }
