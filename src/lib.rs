@@ -20,13 +20,14 @@ pub mod series;
 pub mod summary;
 pub mod sweep;
 pub mod time;
+pub mod topology;
 pub mod units;
 pub mod weather;
 
 use engine::trace::Trace;
 use engine::{Engine, Progress};
-use replica::multimaster::{Config as MmConfig, MultiMaster};
-use scenario::{Mode, Scenario};
+use replica::replicator::{Config as ReplicaConfig, Replicator};
+use scenario::Scenario;
 use std::io::Write;
 use summary::RunSummary;
 
@@ -78,28 +79,26 @@ pub fn simulate(sc: &Scenario, opts: RunOptions) -> Result<Simulated, RunError> 
     };
     // Wall time is measured around the engine, never inside it: it only feeds the `wall` section.
     let started = std::time::Instant::now();
-    let output = match sc.replication.mode {
-        Mode::MultiMaster => {
-            let rep = &sc.replication;
-            let n = sc.n();
-            let flush = sc.durability.flush_interval;
-            let durable = sc
-                .faults
-                .iter()
-                .any(|f| matches!(f.action, scenario::FaultAction::Crash { .. }));
-            Engine::<MultiMaster>::new(sc, seed, trace, |id| MmConfig {
-                id,
-                n,
-                window: rep.window,
-                max_batch: rep.max_batch,
-                rto_initial: rep.retransmit.initial,
-                rto_min: rep.retransmit.min,
-                rto_max: rep.retransmit.max,
-                flush_interval: flush,
-                durable,
-            })
-            .run(opts.progress)
-        }
+    // Every strategy is the same replica driven by a different plan.
+    let output = {
+        let rep = &sc.replication;
+        let flush = sc.durability.flush_interval;
+        let durable = sc
+            .faults
+            .iter()
+            .any(|f| matches!(f.action, scenario::FaultAction::Crash { .. }));
+        Engine::<Replicator>::new(sc, seed, trace, |id| ReplicaConfig {
+            id,
+            window: rep.window,
+            max_batch: rep.batch.max_entries,
+            rto_initial: rep.retransmit.initial,
+            rto_min: rep.retransmit.min,
+            rto_max: rep.retransmit.max,
+            flush_interval: flush,
+            durable,
+            plan: sc.plan.clone(),
+        })
+        .run(opts.progress)
     };
     let wall_ns = started.elapsed().as_nanos() as u64;
     if let Some(e) = &output.trace_error {

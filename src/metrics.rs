@@ -4,7 +4,8 @@
 //! The observer mirrors each region's per-key stamp from the replicas' `Note`s, so it never
 //! inspects replica internals mid-run and never draws randomness: observing cannot perturb.
 
-use crate::replica::{Key, Note, OpId, RegionId, Reply, Stamp};
+use crate::replica::{Key, Level, Note, OpId, RegionId, Reply, Stamp};
+use std::sync::Arc;
 use crate::series::{SeriesCollector, StalenessCollector};
 use crate::time::{SimTime, Span};
 use hdrhistogram::Histogram;
@@ -14,7 +15,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug)]
 pub struct WriteRec {
     pub key: u32,
+    /// The client's region until the write is stamped, then the region that stamped it.
     pub origin: RegionId,
+    pub level: Level,
+    pub issued: SimTime,
     pub stamp: Stamp,
     /// The stamp the key held at the origin when this write was stamped.
     pub seen: Stamp,
@@ -148,7 +152,26 @@ pub struct MessageCounts {
     pub retransmitted: u64,
     pub bytes: u64,
     pub corrupt_entries: u64,
+    /// Entries given up without hinted handoff (the replica missed the write).
+    #[serde(default)]
+    pub abandoned_entries: u64,
 }
+
+/// Operations at one consistency level.
+#[derive(Default)]
+pub struct LevelStats {
+    pub write_latency: LatencyStats,
+    pub read_latency: LatencyStats,
+    pub writes_failed: u64,
+    pub reads_failed: u64,
+    pub reads_stale: u64,
+    /// Sum and maximum of versions-behind over stale reads.
+    pub k_stale_sum: u64,
+    pub k_stale_max: u64,
+}
+
+/// A write pending at a region for longer than this counts as that region being stalled.
+pub const STALL_THRESHOLD: Span = Span::from_secs(1);
 
 /// One lost update, described so a person can find it in a trace.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -199,11 +222,28 @@ pub struct Observer {
     pub series: SeriesCollector,
     pub staleness: StalenessCollector,
     all_mask: u64,
+    /// Per key, the regions holding it (partial placement), else every region.
+    holders: Option<Arc<Vec<u64>>>,
+    pub levels: [LevelStats; 5],
+    /// Per key, the stamps of the acknowledged writes that became its latest value, in order.
+    versions: Vec<Vec<Stamp>>,
+    /// Messages and bytes per directed link (`from * n + to`).
+    pub link_msgs: Vec<u64>,
+    pub link_bytes: Vec<u64>,
+    /// Per region: intervals during which some write acknowledged elsewhere had been pending
+    /// there for over `STALL_THRESHOLD`.
+    stalls: Vec<Vec<(SimTime, SimTime)>>,
 }
 
 impl Observer {
     /// `expected_writes` pre-sizes the write log (growing a large one copies it).
-    pub fn new(n: usize, keys: u64, expected_writes: usize, bucket: Span) -> Observer {
+    pub fn new(
+        n: usize,
+        keys: u64,
+        holders: Option<Arc<Vec<u64>>>,
+        expected_writes: usize,
+        bucket: Span,
+    ) -> Observer {
         let keys = keys as usize;
         Observer {
             n,
@@ -227,11 +267,64 @@ impl Observer {
             series: SeriesCollector::new(n, bucket.0),
             staleness: StalenessCollector::default(),
             all_mask: if n == 64 { u64::MAX } else { (1u64 << n) - 1 },
+            holders,
+            levels: Default::default(),
+            versions: vec![Vec::new(); keys],
+            link_msgs: vec![0; n * n],
+            link_bytes: vec![0; n * n],
+            stalls: vec![Vec::new(); n],
         }
     }
 
+    /// The regions that hold `key` (its writes are visible once all of them have applied it).
+    #[inline]
+    pub fn holders(&self, key: usize) -> u64 {
+        match &self.holders {
+            None => self.all_mask,
+            Some(h) => h[key],
+        }
+    }
+
+    /// A message left `from` for `to`.
+    #[inline]
+    pub fn on_send(&mut self, from: RegionId, to: RegionId, bytes: u64, retransmission: bool) {
+        let m = &mut self.msgs;
+        m.sent += 1;
+        m.bytes += bytes;
+        if retransmission {
+            m.retransmitted += 1;
+        }
+        let l = from.idx() * self.n + to.idx();
+        self.link_msgs[l] += 1;
+        self.link_bytes[l] += bytes;
+    }
+
+    fn stall(&mut self, r: RegionId, from: SimTime, to: SimTime) {
+        let v = &mut self.stalls[r.idx()];
+        v.push((from, to));
+        if v.len() >= 4096 {
+            *v = merge_intervals(std::mem::take(v));
+        }
+    }
+
+    /// Per region: (total time stalled, longest stall, intervals), merged.
+    pub fn stalls(&self) -> Vec<Vec<(SimTime, SimTime)>> {
+        self.stalls
+            .iter()
+            .map(|v| merge_intervals(v.clone()))
+            .collect()
+    }
+
     /// A client issued an operation at region `r` (before the replica sees it).
-    pub fn on_issue(&mut self, r: RegionId, op: OpId, key: Key, is_write: bool) {
+    pub fn on_issue(
+        &mut self,
+        r: RegionId,
+        op: OpId,
+        key: Key,
+        is_write: bool,
+        level: Level,
+        now: SimTime,
+    ) {
         if !is_write {
             return;
         }
@@ -240,6 +333,8 @@ impl Observer {
         self.writes.push(WriteRec {
             key: key.0 as u32,
             origin: r,
+            level,
+            issued: now,
             stamp: Stamp::NONE,
             seen: Stamp::NONE,
             acked: SimTime::MAX,
@@ -256,13 +351,19 @@ impl Observer {
             return false;
         }
         rec.covered |= bit;
-        if r != rec.origin && rec.is_acked() {
-            let lag = now.saturating_since(rec.acked).0;
-            self.lag[rec.origin.idx() * self.n + r.idx()].record(lag);
+        let (acked, origin, key) = (rec.acked, rec.origin, rec.key);
+        if r != origin && rec.is_acked() {
+            let lag = now.saturating_since(acked).0;
+            self.lag[origin.idx() * self.n + r.idx()].record(lag);
             self.series.lag(r.idx(), lag, now);
             self.series.backlog_sub(r.idx(), now);
+            if lag > STALL_THRESHOLD.0 {
+                self.stall(r, acked + STALL_THRESHOLD, now);
+            }
         }
-        if rec.covered == self.all_mask {
+        let mask = self.holders(key as usize);
+        let rec = &mut self.writes[w as usize];
+        if rec.covered & mask == mask {
             rec.visible = now;
             if rec.is_acked() {
                 let v = now.saturating_since(rec.acked).0;
@@ -285,13 +386,15 @@ impl Observer {
                 let rec = &mut self.writes[op.0 as usize];
                 rec.stamp = stamp;
                 rec.seen = seen;
+                rec.origin = r;
                 // Regions that already hold a newer value cover this write from the start.
                 for q in 0..self.n {
                     if self.mirror[k * self.n + q] >= stamp {
                         self.cover(op.0 as u32, RegionId(q as u16), now);
                     }
                 }
-                if self.writes[op.0 as usize].covered != self.all_mask {
+                let mask = self.holders(k);
+                if self.writes[op.0 as usize].covered & mask != mask {
                     self.pending[k].push((stamp, op.0 as u32));
                 }
             }
@@ -309,25 +412,39 @@ impl Observer {
                 }
             }
             Note::CorruptEntry => self.msgs.corrupt_entries += 1,
+            Note::Abandoned { entries } => self.msgs.abandoned_entries += entries as u64,
         }
     }
 
-    pub fn on_reply(&mut self, r: RegionId, reply: Reply, key: Key, now: SimTime) {
+    /// A reply reached a client at `r`; `read` is the read's key, level and issue time.
+    pub fn on_reply(
+        &mut self,
+        r: RegionId,
+        reply: Reply,
+        read: Option<(Key, Level, SimTime)>,
+        now: SimTime,
+    ) {
         match reply {
             Reply::WriteOk { op, stamp } => {
                 self.writes_acked += 1;
                 self.series.op(r.idx(), true, now);
-                let k = key.0 as usize;
+                let rec = &self.writes[op.0 as usize];
+                let k = rec.key as usize;
+                self.levels[rec.level.index()]
+                    .write_latency
+                    .record(now.saturating_since(rec.issued).0);
                 if stamp > self.latest_acked[k] {
                     self.latest_acked[k] = stamp;
                     self.latest_acked_at[k] = now;
+                    self.versions[k].push(stamp);
                 }
+                let mask = self.holders(k);
                 let rec = &mut self.writes[op.0 as usize];
                 rec.acked = now;
                 // Coverage that happened before the ack counts as zero lag; the rest is backlog.
                 let (origin, covered) = (rec.origin, rec.covered);
                 for q in 0..self.n {
-                    if q == origin.idx() {
+                    if q == origin.idx() || mask & (1 << q) == 0 {
                         continue;
                     }
                     if covered & (1 << q) != 0 {
@@ -336,18 +453,27 @@ impl Observer {
                         self.series.backlog_add(q, now);
                     }
                 }
-                if covered == self.all_mask {
+                if covered & mask == mask {
                     self.visibility_by_origin[origin.idx()].record(0);
                 }
             }
             Reply::ReadOk { cell, .. } => {
                 self.reads_total += 1;
                 self.series.op(r.idx(), true, now);
+                let (key, level, issued) = read.unwrap_or((Key(0), Level::Default, now));
                 let k = key.0 as usize;
+                let lv = &mut self.levels[level.index()];
+                lv.read_latency.record(now.saturating_since(issued).0);
                 let got = cell.map_or(Stamp::NONE, |c| c.stamp);
                 let latest = self.latest_acked[k];
                 if got < latest {
                     self.reads_stale += 1;
+                    lv.reads_stale += 1;
+                    // Versions behind: acknowledged latest values newer than what was read.
+                    let v = &self.versions[k];
+                    let behind = (v.len() - v.partition_point(|s| *s <= got)) as u64;
+                    lv.k_stale_sum += behind;
+                    lv.k_stale_max = lv.k_stale_max.max(behind);
                 }
                 if !latest.is_none() {
                     self.staleness.record(
@@ -360,16 +486,20 @@ impl Observer {
                 self.series.op(r.idx(), false, now);
                 if op.is_read() {
                     self.reads_failed += 1;
+                    let level = read.map_or(Level::Default, |x| x.1);
+                    self.levels[level.index()].reads_failed += 1;
                 } else {
                     self.writes_failed += 1;
+                    let level = self.writes[op.0 as usize].level;
+                    self.levels[level.index()].writes_failed += 1;
                 }
             }
         }
     }
 
     /// A client op that reached a region that is down.
-    pub fn on_unavailable(&mut self, r: RegionId, op: OpId, now: SimTime) {
-        self.on_reply(r, Reply::Failed { op }, Key(0), now);
+    pub fn on_unavailable(&mut self, r: RegionId, op: OpId, level: Level, now: SimTime) {
+        self.on_reply(r, Reply::Failed { op }, Some((Key(0), level, now)), now);
     }
 
     /// After a restart, replace region `r`'s mirror with what it actually holds now; writes it
@@ -517,6 +647,19 @@ impl Observer {
     }
 }
 
+/// Sorts and merges overlapping intervals.
+pub fn merge_intervals(mut v: Vec<(SimTime, SimTime)>) -> Vec<(SimTime, SimTime)> {
+    v.sort_unstable();
+    let mut out: Vec<(SimTime, SimTime)> = Vec::with_capacity(v.len());
+    for (a, b) in v {
+        match out.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -529,7 +672,7 @@ mod tests {
 
     fn write(o: &mut Observer, op: u64, r: u16, key: u64, s: Stamp, seen: Stamp, t: u64) {
         let (rid, k) = (RegionId(r), Key(key));
-        o.on_issue(rid, OpId(op), k, true);
+        o.on_issue(rid, OpId(op), k, true, Level::Default, SimTime(t));
         o.on_note(
             rid,
             Note::WriteStamped {
@@ -557,14 +700,14 @@ mod tests {
                 op: OpId(op),
                 stamp: s,
             },
-            k,
+            None,
             SimTime(t),
         );
     }
 
     #[test]
     fn visibility_and_lag_from_notes() {
-        let mut o = Observer::new(3, 4, 0, Span(1_000));
+        let mut o = Observer::new(3, 4, None, 0, Span(1_000));
         let s = stamp(10, 0, 1);
         write(&mut o, 0, 0, 2, s, Stamp::NONE, 100);
         o.on_note(
@@ -594,7 +737,7 @@ mod tests {
 
     #[test]
     fn stale_reads_compare_with_the_newest_acked_write() {
-        let mut o = Observer::new(2, 1, 0, Span(1_000));
+        let mut o = Observer::new(2, 1, None, 0, Span(1_000));
         let s = stamp(10, 0, 1);
         write(&mut o, 0, 0, 0, s, Stamp::NONE, 1);
         o.on_reply(
@@ -603,7 +746,7 @@ mod tests {
                 op: OpId(OpId::READ_BIT),
                 cell: None,
             },
-            Key(0),
+            Some((Key(0), Level::Default, SimTime(0))),
             SimTime(2),
         );
         o.on_reply(
@@ -615,7 +758,7 @@ mod tests {
                     value: OpId(0),
                 }),
             },
-            Key(0),
+            Some((Key(0), Level::Default, SimTime(0))),
             SimTime(3),
         );
         assert_eq!((o.reads_total, o.reads_stale), (2, 1));
@@ -624,7 +767,7 @@ mod tests {
     #[test]
     fn lost_updates_split_concurrent_and_skew() {
         let names: Vec<String> = ["a", "b"].iter().map(|s| s.to_string()).collect();
-        let mut o = Observer::new(2, 3, 0, Span(1_000));
+        let mut o = Observer::new(2, 3, None, 0, Span(1_000));
         // Key 0: two concurrent writes; the lower stamp is lost.
         write(&mut o, 0, 0, 0, stamp(100, 0, 1), Stamp::NONE, 1);
         write(&mut o, 1, 1, 0, stamp(200, 1, 1), Stamp::NONE, 1);

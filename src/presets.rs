@@ -1,4 +1,5 @@
-//! Shipped latency presets (public inter-region RTT tables) and region locations for physics checks.
+//! Shipped presets: latency (public inter-region RTT tables), egress price sheets, and region
+//! locations for physics checks.
 //!
 //! The CSVs live in `presets/latency/` and are compiled into the binary, so a preset works from
 //! any directory. Each keeps its source line; `sim presets NAME` prints it.
@@ -124,6 +125,78 @@ fn parse_csv(text: &str) -> Result<RttTable, String> {
     })
 }
 
+/// One shipped egress price sheet (`presets/cost/`).
+pub struct CostPreset {
+    pub name: &'static str,
+    pub file: &'static str,
+    csv: &'static str,
+}
+
+pub const COST_PRESETS: &[CostPreset] = &[CostPreset {
+    name: "aws-2024",
+    file: "aws_2024.csv",
+    csv: include_str!("../presets/cost/aws_2024.csv"),
+}];
+
+/// A parsed price sheet: USD per GB by source region, with per-pair overrides.
+#[derive(Debug, Clone)]
+pub struct PriceSheet {
+    pub source: Vec<String>,
+    pub by_source: Vec<(String, f64)>,
+    pub pairs: Vec<(String, String, f64)>,
+}
+
+impl PriceSheet {
+    /// The price of sending one GB from `a` to `b`, if the sheet has `a`.
+    pub fn price(&self, a: &str, b: &str) -> Option<f64> {
+        self.pairs
+            .iter()
+            .find(|(f, t, _)| f == a && t == b)
+            .map(|p| p.2)
+            .or_else(|| self.by_source.iter().find(|(f, _)| f == a).map(|p| p.1))
+    }
+}
+
+impl CostPreset {
+    pub fn sheet(&self) -> PriceSheet {
+        parse_prices(self.csv)
+            .unwrap_or_else(|e| panic!("shipped cost preset {} is malformed: {e}", self.file))
+    }
+}
+
+pub fn find_cost(name: &str) -> Option<PriceSheet> {
+    COST_PRESETS
+        .iter()
+        .find(|p| p.name == name)
+        .map(|p| p.sheet())
+}
+
+pub fn cost_names() -> Vec<&'static str> {
+    COST_PRESETS.iter().map(|p| p.name).collect()
+}
+
+fn parse_prices(text: &str) -> Result<PriceSheet, String> {
+    let mut sheet = PriceSheet {
+        source: Vec::new(),
+        by_source: Vec::new(),
+        pairs: Vec::new(),
+    };
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(c) = line.strip_prefix('#') {
+            sheet.source.push(c.trim().to_string());
+            continue;
+        }
+        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+        let price = |s: &str| s.parse::<f64>().map_err(|e| format!("`{s}`: {e}"));
+        match cells.as_slice() {
+            [r, p] => sheet.by_source.push((r.to_string(), price(p)?)),
+            [a, b, p] => sheet.pairs.push((a.to_string(), b.to_string(), price(p)?)),
+            _ => return Err(format!("`{line}` is neither `region,price` nor `from,to,price`")),
+        }
+    }
+    Ok(sheet)
+}
+
 /// Approximate locations (latitude, longitude in degrees) of the data centres behind each preset
 /// region name: the metro area the provider names. Used only for the speed-of-light floor.
 const LOCATIONS: &[(&str, f64, f64)] = &[
@@ -211,6 +284,19 @@ pub fn fibre_floor(km: f64) -> Span {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cost_presets_parse_and_price_by_source() {
+        for p in COST_PRESETS {
+            let s = p.sheet();
+            assert!(!s.source.is_empty() && !s.by_source.is_empty(), "{}", p.name);
+        }
+        let aws = find_cost("aws-2024").unwrap();
+        assert_eq!(aws.price("ap-south-1", "us-east-1"), Some(0.086));
+        assert_eq!(aws.price("us-east-1", "us-east-2"), Some(0.01));
+        assert_eq!(aws.price("us-east-1", "eu-west-1"), Some(0.02));
+        assert_eq!(aws.price("nowhere", "us-east-1"), None);
+    }
 
     #[test]
     fn every_shipped_preset_parses_and_is_located() {

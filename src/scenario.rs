@@ -7,8 +7,11 @@
 
 use crate::dist::{DistSpec, Sampler};
 use crate::presets;
-use crate::replica::RegionId;
+use crate::replica::plan::{Plan, Strategy, Sync};
+use crate::replica::{Level, RegionId};
 use crate::time::{SignedSpan, SimTime, Span};
+use crate::topology;
+use std::sync::Arc;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -41,6 +44,9 @@ pub struct ScenarioSpec {
     pub replication: ReplicationSpec,
     #[serde(default)]
     pub durability: DurabilitySpec,
+    /// Egress pricing, for cost per million writes.
+    #[serde(default)]
+    pub cost: Option<CostSpec>,
     pub workload: WorkloadSpec,
     #[serde(default)]
     pub faults: Vec<FaultSpec>,
@@ -206,6 +212,96 @@ pub struct NetworkSpec {
     pub duplicate: f64,
     #[serde(default = "yes")]
     pub fifo: bool,
+    /// Per-link bandwidth caps; messages queue behind each other on a capped link.
+    #[serde(default)]
+    pub bandwidth: Option<BandwidthSpec>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BandwidthSpec {
+    #[serde(default)]
+    pub default: Option<Rate>,
+    #[serde(default)]
+    pub links: BTreeMap<String, Rate>,
+}
+
+/// A data rate written as `100 Mbps`, `1 Gbps`, `10 MB/s`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(into = "String")]
+pub struct Rate {
+    pub bits_per_sec: u64,
+}
+
+impl From<Rate> for String {
+    fn from(r: Rate) -> String {
+        let b = r.bits_per_sec;
+        if b % 1_000_000_000 == 0 {
+            format!("{} Gbps", b / 1_000_000_000)
+        } else if b % 1_000_000 == 0 {
+            format!("{} Mbps", b / 1_000_000)
+        } else if b % 1000 == 0 {
+            format!("{} Kbps", b / 1000)
+        } else {
+            format!("{b} bps")
+        }
+    }
+}
+
+impl std::str::FromStr for Rate {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Rate, String> {
+        let t = text.trim();
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
+        let (num, unit) = (t[..split].trim(), t[split..].trim());
+        let bad = || {
+            format!("`{text}` is not a data rate; write e.g. `100 Mbps`, `1 Gbps` or `10 MB/s`")
+        };
+        let x: f64 = num.parse().map_err(|_| bad())?;
+        let mult: f64 = match unit {
+            "bps" => 1.0,
+            "Kbps" | "kbps" => 1e3,
+            "Mbps" => 1e6,
+            "Gbps" => 1e9,
+            "B/s" => 8.0,
+            "KB/s" | "kB/s" => 8e3,
+            "MB/s" => 8e6,
+            "GB/s" => 8e9,
+            _ => return Err(bad()),
+        };
+        let bits = x * mult;
+        if !(bits.is_finite() && bits >= 1.0 && bits <= 1e15) {
+            return Err(format!("`{text}` must be between 1 bps and 1 Pbps"));
+        }
+        Ok(Rate {
+            bits_per_sec: bits.round() as u64,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Rate, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Egress prices in US dollars per GB, per directed link.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CostSpec {
+    /// A price sheet from `presets/cost/` (see `sim presets`).
+    #[serde(default)]
+    pub preset: Option<String>,
+    /// Scenario region -> the preset's region name (defaults to the latency `map`, then the name).
+    #[serde(default)]
+    pub map: BTreeMap<String, String>,
+    #[serde(default)]
+    pub default: Option<f64>,
+    #[serde(default)]
+    pub links: BTreeMap<String, f64>,
 }
 
 fn yes() -> bool {
@@ -233,6 +329,9 @@ pub struct LatencySpec {
 pub enum Mode {
     #[default]
     MultiMaster,
+    PrimaryBackup,
+    Quorum,
+    Chain,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -240,6 +339,31 @@ pub enum Mode {
 pub enum Topology {
     #[default]
     Mesh,
+    Ring,
+    Hub,
+    #[serde(alias = "chain")]
+    Line,
+    Tree,
+    Custom,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Routing {
+    /// Along the topology's links, fewest hops first (then lowest latency).
+    #[default]
+    Direct,
+    /// Along the topology's links, lowest total nominal latency (relaying when that is faster).
+    ShortestLatency,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum SyncSpec {
+    #[default]
+    Async,
+    SemiSync,
+    Sync,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -249,6 +373,43 @@ pub enum Conflict {
     Lww,
 }
 
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BatchSpec {
+    /// Most entries in one replication message.
+    #[serde(default = "default_max_batch")]
+    pub max_entries: u32,
+    /// How long a partial batch may wait to fill before it is sent.
+    #[serde(default)]
+    pub max_delay: Span,
+}
+
+impl Default for BatchSpec {
+    fn default() -> Self {
+        BatchSpec {
+            max_entries: default_max_batch(),
+            max_delay: Span::ZERO,
+        }
+    }
+}
+
+/// Compressed size / raw size of replicated payload: one ratio, or per link.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum CompressionSpec {
+    Ratio(f64),
+    PerLink {
+        #[serde(default = "one")]
+        default: f64,
+        #[serde(default)]
+        links: BTreeMap<String, f64>,
+    },
+}
+
+fn one() -> f64 {
+    1.0
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplicationSpec {
@@ -256,18 +417,71 @@ pub struct ReplicationSpec {
     pub mode: Mode,
     #[serde(default)]
     pub topology: Topology,
+    /// `ring`: links both ways round the ring.
+    #[serde(default)]
+    pub bidirectional: bool,
+    /// `hub`: the region every other region links to.
+    #[serde(default)]
+    pub hub: Option<String>,
+    /// `tree`: children per node (regions in list order, breadth first).
+    #[serde(default)]
+    pub fanout: Option<u32>,
+    /// `custom`: the replication links (`a -> b` or `a <-> b`).
+    #[serde(default)]
+    pub links: Vec<String>,
+    #[serde(default)]
+    pub routing: Routing,
     #[serde(default)]
     pub conflict: Conflict,
+    /// primary-backup: the primary (default: the first region).
+    #[serde(default)]
+    pub primary: Option<String>,
+    /// primary-backup: forward writes issued elsewhere to the primary (else reject them).
+    #[serde(default = "yes")]
+    pub forward: bool,
+    /// primary-backup: when a write is acknowledged.
+    #[serde(default)]
+    pub sync: SyncSpec,
+    /// primary-backup with `sync: sync`: how many backups must hold a write (default: all).
+    #[serde(default)]
+    pub sync_backups: Option<u32>,
+    /// chain: head to tail (default: the region list).
+    #[serde(default)]
+    pub chain: Option<Vec<String>>,
+    /// quorum: replicas per key (default: every region).
+    #[serde(default)]
+    pub n: Option<u32>,
+    /// quorum: write acknowledgements needed (default: majority of n).
+    #[serde(default)]
+    pub w: Option<u32>,
+    /// quorum: read replies needed (default: majority of n).
+    #[serde(default)]
+    pub r: Option<u32>,
+    /// quorum: the regions holding replicas (default: consistent hashing when n < regions).
+    #[serde(default)]
+    pub replicas: Option<Vec<String>>,
+    #[serde(default)]
+    pub read_repair: bool,
+    /// quorum: keep retrying writes to replicas that did not answer (else give up at the timeout).
+    #[serde(default = "yes")]
+    pub hinted_handoff: bool,
+    /// A forwarded write, remote read or acknowledged write not answered within this fails.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: Span,
     /// Most unacknowledged log entries in flight per link.
     #[serde(default = "default_window")]
     pub window: u32,
-    /// Most entries in one replication message.
-    #[serde(default = "default_max_batch")]
-    pub max_batch: u32,
+    #[serde(default)]
+    pub batch: BatchSpec,
+    #[serde(default)]
+    pub compression: Option<CompressionSpec>,
     #[serde(default)]
     pub retransmit: RetransmitSpec,
 }
 
+fn default_request_timeout() -> Span {
+    Span::from_secs(2)
+}
 fn default_window() -> u32 {
     4096
 }
@@ -277,14 +491,7 @@ fn default_max_batch() -> u32 {
 
 impl Default for ReplicationSpec {
     fn default() -> Self {
-        ReplicationSpec {
-            mode: Mode::default(),
-            topology: Topology::default(),
-            conflict: Conflict::default(),
-            window: default_window(),
-            max_batch: default_max_batch(),
-            retransmit: RetransmitSpec::default(),
-        }
+        serde_yaml::from_str("{}").expect("every field has a default")
     }
 }
 
@@ -352,10 +559,43 @@ fn default_value_bytes() -> u32 {
 #[derive(Debug, Clone, Copy, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MixSpec {
+    /// Writes at the mode's default consistency level.
     #[serde(default)]
     pub write: f64,
+    /// Reads at the mode's default consistency level.
     #[serde(default)]
     pub read: f64,
+    #[serde(default)]
+    pub write_local: f64,
+    #[serde(default)]
+    pub write_quorum: f64,
+    #[serde(default)]
+    pub write_all: f64,
+    #[serde(default)]
+    pub read_local: f64,
+    #[serde(default)]
+    pub read_quorum: f64,
+    #[serde(default)]
+    pub read_primary: f64,
+    #[serde(default)]
+    pub read_all: f64,
+}
+
+impl MixSpec {
+    /// Every operation class with its YAML name: (name, is_write, level, weight).
+    pub fn classes(&self) -> [(&'static str, bool, Level, f64); 9] {
+        [
+            ("write", true, Level::Default, self.write),
+            ("write_local", true, Level::Local, self.write_local),
+            ("write_quorum", true, Level::Quorum, self.write_quorum),
+            ("write_all", true, Level::All, self.write_all),
+            ("read", false, Level::Default, self.read),
+            ("read_local", false, Level::Local, self.read_local),
+            ("read_quorum", false, Level::Quorum, self.read_quorum),
+            ("read_primary", false, Level::Primary, self.read_primary),
+            ("read_all", false, Level::All, self.read_all),
+        ]
+    }
 }
 
 impl Default for MixSpec {
@@ -363,6 +603,13 @@ impl Default for MixSpec {
         MixSpec {
             write: 1.0,
             read: 0.0,
+            write_local: 0.0,
+            write_quorum: 0.0,
+            write_all: 0.0,
+            read_local: 0.0,
+            read_quorum: 0.0,
+            read_primary: 0.0,
+            read_all: 0.0,
         }
     }
 }
@@ -626,6 +873,8 @@ pub struct NetworkModel {
     pub loss: f64,
     pub duplicate: f64,
     pub fifo: bool,
+    /// Bits per second per directed link (`from * n + to`); 0 means uncapped.
+    pub bandwidth_bps: Vec<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -674,6 +923,8 @@ pub struct Workload {
     pub rates: Vec<f64>,
     pub write_fraction: f64,
     pub value_bytes: u32,
+    /// Operation classes with non-zero weight, in a fixed order: (is_write, level, weight).
+    pub classes: Vec<(bool, Level, f64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -688,6 +939,10 @@ pub struct Scenario {
     pub network: NetworkModel,
     pub replication: ReplicationSpec,
     pub durability: DurabilitySpec,
+    /// The replication plan every replica is configured with.
+    pub plan: Arc<Plan>,
+    /// US dollars per GB per directed link (`from * n + to`), if a `cost` block was given.
+    pub cost_per_gb: Option<Vec<f64>>,
     pub workload: Workload,
     pub faults: Vec<Fault>,
     pub expect: ExpectSpec,
@@ -845,6 +1100,361 @@ impl Validator<'_> {
     fn dist(&self, path: &str, spec: &DistSpec) -> Result<Sampler, ScenarioError> {
         spec.compile().map_err(|e| self.err(path, e.to_string()))
     }
+}
+
+/// Builds the replication plan (strategy, routes, placement) from the `replication` block.
+fn replication_plan(
+    v: &Validator,
+    rep: &ReplicationSpec,
+    n: usize,
+    nominal: &[u64],
+    keys: u64,
+    value_bytes: u32,
+) -> Result<Plan, ScenarioError> {
+    let idx = |path: &str, name: &str| v.region(path, name).map(|r| r.idx());
+    // Settings that belong to another mode or topology are mistakes, not no-ops.
+    let only = |set: bool, key: &str, when: &str| -> Result<(), ScenarioError> {
+        if set {
+            Err(v.err(format!("replication.{key}"), format!("only applies {when}")))
+        } else {
+            Ok(())
+        }
+    };
+    let pb = rep.mode == Mode::PrimaryBackup;
+    let q = rep.mode == Mode::Quorum;
+    only(rep.primary.is_some() && !pb, "primary", "to `mode: primary-backup`")?;
+    only(rep.sync != SyncSpec::Async && !pb, "sync", "to `mode: primary-backup`")?;
+    only(!rep.forward && !pb, "forward", "to `mode: primary-backup`")?;
+    only(
+        rep.sync_backups.is_some() && !(pb && rep.sync == SyncSpec::Sync),
+        "sync_backups",
+        "with `mode: primary-backup` and `sync: sync`",
+    )?;
+    only(rep.chain.is_some() && rep.mode != Mode::Chain, "chain", "to `mode: chain`")?;
+    for (set, key) in [
+        (rep.n.is_some(), "n"),
+        (rep.w.is_some(), "w"),
+        (rep.r.is_some(), "r"),
+        (rep.replicas.is_some(), "replicas"),
+        (!rep.hinted_handoff, "hinted_handoff"),
+    ] {
+        only(set && !q, key, "to `mode: quorum`")?;
+    }
+    only(rep.hub.is_some() && rep.topology != Topology::Hub, "hub", "to `topology: hub`")?;
+    only(rep.fanout.is_some() && rep.topology != Topology::Tree, "fanout", "to `topology: tree`")?;
+    only(!rep.links.is_empty() && rep.topology != Topology::Custom, "links", "to `topology: custom`")?;
+    only(rep.bidirectional && rep.topology != Topology::Ring, "bidirectional", "to `topology: ring`")?;
+    if (q || rep.mode == Mode::Chain) && rep.topology != Topology::Mesh {
+        return Err(v.err(
+            "replication.topology",
+            if q {
+                "quorum coordinators write to every replica directly; use `topology: mesh`"
+            } else {
+                "chain replication follows `chain`; remove `topology`"
+            },
+        ));
+    }
+
+    let strategy = match rep.mode {
+        Mode::MultiMaster => Strategy::MultiMaster,
+        Mode::PrimaryBackup => {
+            let primary = match &rep.primary {
+                Some(p) => idx("replication.primary", p)?,
+                None => 0,
+            };
+            let sync = match rep.sync {
+                SyncSpec::Async => Sync::Async,
+                SyncSpec::SemiSync => Sync::SemiSync,
+                SyncSpec::Sync => {
+                    let backups = rep.sync_backups.unwrap_or(n as u32 - 1);
+                    if backups as usize > n - 1 {
+                        return Err(v.err(
+                            "replication.sync_backups",
+                            format!("there are only {} backups, got {backups}", n - 1),
+                        ));
+                    }
+                    Sync::Sync { backups }
+                }
+            };
+            Strategy::PrimaryBackup {
+                primary: RegionId(primary as u16),
+                forward: rep.forward,
+                sync,
+            }
+        }
+        Mode::Chain => {
+            let order: Vec<usize> = match &rep.chain {
+                None => (0..n).collect(),
+                Some(names) => {
+                    let mut o = Vec::new();
+                    for (i, name) in names.iter().enumerate() {
+                        let r = idx(&format!("replication.chain[{i}]"), name)?;
+                        if o.contains(&r) {
+                            return Err(v.err(
+                                format!("replication.chain[{i}]"),
+                                format!("`{name}` appears twice in the chain"),
+                            ));
+                        }
+                        o.push(r);
+                    }
+                    if o.len() != n {
+                        return Err(v.err(
+                            "replication.chain",
+                            "must list every region exactly once (head first, tail last)",
+                        ));
+                    }
+                    o
+                }
+            };
+            Strategy::Chain {
+                order: order.iter().map(|&r| RegionId(r as u16)).collect(),
+            }
+        }
+        Mode::Quorum => {
+            let replicas_n = match (&rep.replicas, rep.n) {
+                (Some(list), Some(k)) if list.len() != k as usize => {
+                    return Err(v.err(
+                        "replication.n",
+                        format!("is {k} but `replicas` lists {} regions", list.len()),
+                    ))
+                }
+                (Some(list), _) => list.len() as u32,
+                (None, Some(k)) => k,
+                (None, None) => n as u32,
+            };
+            if replicas_n == 0 || replicas_n as usize > n {
+                return Err(v.err(
+                    "replication.n",
+                    format!("must be between 1 and the number of regions ({n}), got {replicas_n}"),
+                ));
+            }
+            let maj = replicas_n / 2 + 1;
+            let w = rep.w.unwrap_or(maj);
+            let r = rep.r.unwrap_or(maj);
+            for (name, x) in [("w", w), ("r", r)] {
+                if x == 0 || x > replicas_n {
+                    return Err(v.err(
+                        format!("replication.{name}"),
+                        format!("must be between 1 and n ({replicas_n}), got {x}"),
+                    ));
+                }
+            }
+            Strategy::Quorum {
+                w,
+                r,
+                hinted_handoff: rep.hinted_handoff,
+            }
+        }
+    };
+
+    // Links of the replication topology.
+    let links = match (&strategy, rep.topology) {
+        (Strategy::Chain { order }, _) => {
+            let o: Vec<usize> = order.iter().map(|r| r.idx()).collect();
+            // Entries only flow down the chain.
+            let mut l = vec![false; n * n];
+            for w in o.windows(2) {
+                l[w[0] * n + w[1]] = true;
+            }
+            l
+        }
+        (_, Topology::Mesh) => topology::mesh(n),
+        (_, Topology::Ring) => topology::ring(n, rep.bidirectional),
+        (_, Topology::Hub) => {
+            let h = match &rep.hub {
+                Some(h) => idx("replication.hub", h)?,
+                None => return Err(v.err("replication.hub", "`topology: hub` needs `hub: REGION`")),
+            };
+            topology::hub(n, h)
+        }
+        (_, Topology::Line) => topology::line(n, &(0..n).collect::<Vec<_>>()),
+        (_, Topology::Tree) => {
+            let k = rep.fanout.unwrap_or(2);
+            if k == 0 {
+                return Err(v.err("replication.fanout", "must be at least 1"));
+            }
+            topology::tree(n, k as usize)
+        }
+        (_, Topology::Custom) => {
+            if rep.links.is_empty() {
+                return Err(v.err("replication.links", "`topology: custom` needs `links`"));
+            }
+            let mut l = vec![false; n * n];
+            for (i, text) in rep.links.iter().enumerate() {
+                for (a, b) in v.link(&format!("replication.links[{i}]"), text)? {
+                    l[a.idx() * n + b.idx()] = true;
+                }
+            }
+            l
+        }
+    };
+    let origins: Vec<usize> = match &strategy {
+        Strategy::MultiMaster | Strategy::Quorum { .. } => (0..n).collect(),
+        Strategy::PrimaryBackup { primary, .. } => vec![primary.idx()],
+        Strategy::Chain { order } => vec![order[0].idx()],
+    };
+    let routes = topology::routes(
+        n,
+        &links,
+        nominal,
+        rep.routing == Routing::ShortestLatency,
+        &origins,
+    )
+    .map_err(|(o, u)| {
+        v.err(
+            "replication.topology",
+            format!(
+                "the {:?} topology is disconnected: {} cannot reach {}",
+                rep.topology, v.names[o], v.names[u]
+            )
+            .to_lowercase(),
+        )
+    })?;
+
+    let holders = match (&strategy, &rep.replicas) {
+        (Strategy::Quorum { .. }, Some(list)) => {
+            let mut mask = 0u64;
+            for (i, name) in list.iter().enumerate() {
+                let r = idx(&format!("replication.replicas[{i}]"), name)?;
+                if mask & (1 << r) != 0 {
+                    return Err(v.err(
+                        format!("replication.replicas[{i}]"),
+                        format!("`{name}` is listed twice"),
+                    ));
+                }
+                mask |= 1 << r;
+            }
+            Some(Arc::new(vec![mask; keys as usize]))
+        }
+        (Strategy::Quorum { .. }, None) if rep.n.is_some_and(|k| (k as usize) < n) => Some(
+            Arc::new(topology::consistent_hash(n, rep.n.unwrap_or(0) as usize, keys)),
+        ),
+        _ => None,
+    };
+
+    let mut compression_permille = vec![1000u32; n * n];
+    let ratio = |path: &str, x: f64| -> Result<u32, ScenarioError> {
+        if x.is_finite() && x > 0.0 && x <= 10.0 {
+            Ok((x * 1000.0).round().max(1.0) as u32)
+        } else {
+            Err(v.err(path, format!("must be a ratio above 0 (at most 10), got {x}")))
+        }
+    };
+    match &rep.compression {
+        None => {}
+        Some(CompressionSpec::Ratio(x)) => {
+            let r = ratio("replication.compression", *x)?;
+            compression_permille.iter_mut().for_each(|c| *c = r);
+        }
+        Some(CompressionSpec::PerLink { default, links }) => {
+            let r = ratio("replication.compression.default", *default)?;
+            compression_permille.iter_mut().for_each(|c| *c = r);
+            for (key, x) in links {
+                let path = format!("replication.compression.links.\"{key}\"");
+                let r = ratio(&path, *x)?;
+                for (a, b) in v.link(&path, key)? {
+                    compression_permille[a.idx() * n + b.idx()] = r;
+                }
+            }
+        }
+    }
+
+    let nearest = (0..n)
+        .map(|r| {
+            let mut o: Vec<usize> = (0..n).filter(|&p| p != r).collect();
+            o.sort_by_key(|&p| (nominal[r * n + p] + nominal[p * n + r], p));
+            o.into_iter().map(|p| RegionId(p as u16)).collect()
+        })
+        .collect();
+
+    Ok(Plan {
+        n,
+        strategy,
+        routes,
+        holders,
+        nearest,
+        request_timeout: rep.request_timeout,
+        batch_delay: rep.batch.max_delay,
+        compression_permille,
+        read_repair: rep.read_repair,
+        value_bytes,
+    })
+}
+
+/// Resolves the `cost` block to a price per directed link.
+fn cost_table(
+    v: &Validator,
+    c: &CostSpec,
+    regions: &[Region],
+    latency_map: &BTreeMap<String, String>,
+) -> Result<Vec<f64>, ScenarioError> {
+    let n = regions.len();
+    let price = |path: &str, x: f64| -> Result<f64, ScenarioError> {
+        if x.is_finite() && (0.0..=100.0).contains(&x) {
+            Ok(x)
+        } else {
+            Err(v.err(path, format!("must be a price in USD per GB between 0 and 100, got {x}")))
+        }
+    };
+    let mut table: Vec<Option<f64>> = vec![None; n * n];
+    for (key, x) in &c.links {
+        let path = format!("cost.links.\"{key}\"");
+        let x = price(&path, *x)?;
+        for (a, b) in v.link(&path, key)? {
+            table[a.idx() * n + b.idx()] = Some(x);
+        }
+    }
+    let sheet = match &c.preset {
+        None => None,
+        Some(name) => Some(presets::find_cost(name).ok_or_else(|| {
+            v.err(
+                "cost.preset",
+                format!(
+                    "unknown cost preset `{name}`; available: {}",
+                    presets::cost_names().join(", ")
+                ),
+            )
+        })?),
+    };
+    for (from, _) in &c.map {
+        v.region(&format!("cost.map.{from}"), from)?;
+    }
+    let default = match c.default {
+        Some(x) => Some(price("cost.default", x)?),
+        None => None,
+    };
+    let sheet_name = |r: &Region| -> String {
+        c.map
+            .get(&r.name)
+            .or_else(|| latency_map.get(&r.name))
+            .cloned()
+            .unwrap_or_else(|| r.name.clone())
+    };
+    let mut out = vec![0.0; n * n];
+    for a in 0..n {
+        for b in (0..n).filter(|&b| b != a) {
+            out[a * n + b] = match table[a * n + b] {
+                Some(x) => x,
+                None => match sheet
+                    .as_ref()
+                    .and_then(|s| s.price(&sheet_name(&regions[a]), &sheet_name(&regions[b])))
+                    .or(default)
+                {
+                    Some(x) => x,
+                    None => {
+                        return Err(v.err(
+                            "cost",
+                            format!(
+                                "no price for {} -> {}: add it under `links`, set a `default`, or use a `preset` that has the region",
+                                regions[a].name, regions[b].name
+                            ),
+                        ))
+                    }
+                },
+            };
+        }
+    }
+    Ok(out)
 }
 
 fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
@@ -1056,8 +1666,8 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
     if rep.window == 0 {
         return Err(v.err("replication.window", "must be at least 1"));
     }
-    if rep.max_batch == 0 {
-        return Err(v.err("replication.max_batch", "must be at least 1"));
+    if rep.batch.max_entries == 0 {
+        return Err(v.err("replication.batch.max_entries", "must be at least 1"));
     }
     let rt = rep.retransmit;
     if rt.min == Span::ZERO || rt.initial == Span::ZERO {
@@ -1069,6 +1679,13 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
             format!("min ({}) must not exceed max ({})", rt.min, rt.max),
         ));
     }
+    if rep.request_timeout == Span::ZERO {
+        return Err(v.err("replication.request_timeout", "must be longer than 0"));
+    }
+    let nominal: Vec<u64> = (0..n * n)
+        .map(|i| latency[i].as_ref().map_or(0, |l| l.spec.nominal().0))
+        .collect();
+    let plan = replication_plan(&v, rep, n, &nominal, spec.workload.keys, spec.workload.value_bytes)?;
 
     // --- workload ----------------------------------------------------------------------------
     let w = &spec.workload;
@@ -1119,17 +1736,61 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
         rates[id.idx()] = *r;
     }
     let mix = w.mix;
-    v.probability("workload.mix.write", mix.write)?;
-    v.probability("workload.mix.read", mix.read)?;
-    if ((mix.write + mix.read) - 1.0).abs() > 1e-9 {
+    let mut classes = Vec::new();
+    let mut total = 0.0;
+    for (name, write, level, weight) in mix.classes() {
+        let path = format!("workload.mix.{name}");
+        v.probability(&path, weight)?;
+        total += weight;
+        if weight == 0.0 {
+            continue;
+        }
+        match (spec.replication.mode, write, level) {
+            (Mode::MultiMaster | Mode::Quorum, false, Level::Primary) => {
+                return Err(v.err(
+                    path,
+                    "only primary-backup and chain have a primary to read from; use read_quorum or read_all",
+                ))
+            }
+            (Mode::Chain, true, l) if l != Level::Default => {
+                return Err(v.err(
+                    path,
+                    "chain replication commits every write at the tail; use plain `write`",
+                ))
+            }
+            _ => {}
+        }
+        classes.push((write, level, weight));
+    }
+    if (total - 1.0).abs() > 1e-9 {
         return Err(v.err(
             "workload.mix",
-            format!(
-                "write + read must add up to 1, got {} + {}",
-                mix.write, mix.read
-            ),
+            format!("the operation weights must add up to 1, got {total}"),
         ));
     }
+    let write_fraction: f64 = classes.iter().filter(|c| c.0).map(|c| c.2).sum();
+
+    // --- bandwidth and cost --------------------------------------------------------------------
+    let mut bandwidth_bps = vec![0u64; n * n];
+    if let Some(bw) = &spec.network.bandwidth {
+        if let Some(d) = bw.default {
+            for a in 0..n {
+                for b in (0..n).filter(|&b| b != a) {
+                    bandwidth_bps[a * n + b] = d.bits_per_sec;
+                }
+            }
+        }
+        for (key, r) in &bw.links {
+            let path = format!("network.bandwidth.links.\"{key}\"");
+            for (a, b) in v.link(&path, key)? {
+                bandwidth_bps[a.idx() * n + b.idx()] = r.bits_per_sec;
+            }
+        }
+    }
+    let cost_per_gb = match &spec.cost {
+        None => None,
+        Some(c) => Some(cost_table(&v, c, &regions, &lat.map)?),
+    };
 
     // --- faults ------------------------------------------------------------------------------
     let end = SimTime(spec.duration.0);
@@ -1435,15 +2096,19 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
             loss,
             duplicate,
             fifo: spec.network.fifo,
+            bandwidth_bps,
         },
         replication: spec.replication.clone(),
         durability: spec.durability,
+        plan: Arc::new(plan),
+        cost_per_gb,
         workload: Workload {
             keys: w.keys,
             key_distribution: w.key_distribution,
             rates,
-            write_fraction: mix.write,
+            write_fraction,
             value_bytes: w.value_bytes,
+            classes,
         },
         faults,
         expect: spec.expect.clone(),

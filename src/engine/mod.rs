@@ -14,7 +14,7 @@ pub mod workload;
 use crate::dist::DistSpec;
 use crate::metrics::Observer;
 use crate::replica::{
-    Action, ClientOp, Durable, Key, Now, OpId, Outbox, RegionId, Replica, Reply, TimerId,
+    Action, ClientOp, Durable, Key, Level, Now, OpId, Outbox, RegionId, Replica, Reply, TimerId,
     WireMessage,
 };
 use crate::scenario::{FaultAction, HealSpec, Scenario};
@@ -154,7 +154,8 @@ pub struct Engine<'s, R: Replica> {
     outbox: Outbox<R::Msg, <R::Durable as Durable>::Op>,
     phase: Phase,
     counts: EventCounts,
-    pending_reads: BTreeMap<OpId, Key>,
+    /// Reads in progress: key, level and issue time (for latency and staleness by level).
+    pending_reads: BTreeMap<OpId, (Key, Level, SimTime)>,
     active_partition: Option<u32>,
     /// Whether any region can crash in this run (a crash fault exists).
     crashable: bool,
@@ -210,6 +211,7 @@ impl<'s, R: Replica> Engine<'s, R> {
             obs: Observer::new(
                 n,
                 sc.workload.keys,
+                sc.plan.holders.clone(),
                 {
                     // Poisson totals stay within a few percent of the mean; 10% headroom.
                     let w = sc.workload.rates.iter().sum::<f64>()
@@ -345,22 +347,22 @@ impl<'s, R: Replica> Engine<'s, R> {
         }
         let op = self.workload.next_op(r);
         self.counts.client_ops += 1;
-        let (id, key, is_write) = match op {
-            ClientOp::Write { op, key, .. } => (op, key, true),
-            ClientOp::Read { op, key } => (op, key, false),
+        let (id, key, is_write, level) = match op {
+            ClientOp::Write { op, key, level, .. } => (op, key, true, level),
+            ClientOp::Read { op, key, level } => (op, key, false, level),
         };
         self.trace.client(self.now, r, id, key, is_write);
-        self.obs.on_issue(r, id, key, is_write);
+        self.obs.on_issue(r, id, key, is_write, level, self.now);
         if self.nodes[r.idx()].replica.is_none() {
             if let Some(f) = self.crash_fault[r.idx()] {
                 self.effects[f] += 1;
             }
-            self.obs.on_unavailable(r, id, self.now);
+            self.obs.on_unavailable(r, id, level, self.now);
             self.trace.reply(self.now, r, &Reply::Failed { op: id });
             return;
         }
         if !is_write {
-            self.pending_reads.insert(id, key);
+            self.pending_reads.insert(id, (key, level, self.now));
         }
         self.dispatch(r, |rep, now, out| rep.on_client_op(now, op, out));
     }
@@ -454,14 +456,13 @@ impl<'s, R: Replica> Engine<'s, R> {
                 }
                 Action::Reply(reply) => {
                     self.trace.reply(self.now, r, &reply);
-                    let key = match reply {
-                        Reply::WriteOk { op, .. } => Key(self.obs.writes[op.0 as usize].key as u64),
+                    let read = match reply {
                         Reply::ReadOk { op, .. } | Reply::Failed { op } if op.is_read() => {
-                            self.pending_reads.remove(&op).unwrap_or_default()
+                            self.pending_reads.remove(&op)
                         }
-                        Reply::ReadOk { .. } | Reply::Failed { .. } => Key(0),
+                        _ => None,
                     };
-                    self.obs.on_reply(r, reply, key, self.now);
+                    self.obs.on_reply(r, reply, read, self.now);
                 }
                 // Disk contents are read only when a crashed region restarts; in a run that
                 // can never crash one, keeping them is unobservable work and is skipped.
@@ -483,13 +484,9 @@ impl<'s, R: Replica> Engine<'s, R> {
     }
 
     fn send(&mut self, from: RegionId, to: RegionId, msg: R::Msg) {
-        let m = &mut self.obs.msgs;
-        m.sent += 1;
-        m.bytes += msg.wire_bytes();
-        if msg.is_retransmission() {
-            m.retransmitted += 1;
-        }
-        let outcome = self.net.send(self.now, from, to);
+        let bytes = msg.wire_bytes();
+        self.obs.on_send(from, to, bytes, msg.is_retransmission());
+        let outcome = self.net.send(self.now, from, to, bytes);
         // Attribute the message to the fault that shaped its fate, if any (only faulty runs pay).
         if !self.effects.is_empty() {
             if let Some(d) = self.net.degradation(from, to) {

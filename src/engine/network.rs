@@ -42,6 +42,9 @@ pub struct Network {
     fifo: bool,
     rngs: Vec<SimRng>,
     last_arrival: Vec<SimTime>,
+    /// Bits per second per link (0: uncapped) and when each capped link finishes its queue.
+    bandwidth: Vec<u64>,
+    busy_until: Vec<SimTime>,
     /// Partition side per region; regions on different sides cannot exchange messages.
     side: Vec<u32>,
     degraded: Vec<Vec<Degradation>>,
@@ -75,6 +78,8 @@ impl Network {
             fifo: model.fifo,
             rngs,
             last_arrival: vec![SimTime::ZERO; n * n],
+            bandwidth: model.bandwidth_bps.clone(),
+            busy_until: vec![SimTime::ZERO; n * n],
             side: vec![0; n],
             degraded: vec![Vec::new(); n * n],
         }
@@ -138,7 +143,8 @@ impl Network {
     /// Decides the fate of one message sent now from `a` to `b`. Draws come from the link's own
     /// stream in a fixed order (loss, latency, jitter, duplication).
     #[inline]
-    pub fn send(&mut self, now: SimTime, a: RegionId, b: RegionId) -> SendOutcome {
+    /// Decides the fate of a `bytes`-byte message from `a` to `b` sent at `now`.
+    pub fn send(&mut self, now: SimTime, a: RegionId, b: RegionId, bytes: u64) -> SendOutcome {
         if !self.connected(a, b) {
             return SendOutcome::Dropped(DropReason::Partition);
         }
@@ -161,6 +167,18 @@ impl Network {
             };
             base.sample(rng) + j + add
         };
+        // A capped link serialises messages one after another: a message leaves once those
+        // before it have, then takes bytes / bandwidth to put on the wire.
+        let bps = self.bandwidth[l];
+        let departs = if bps == 0 {
+            now
+        } else {
+            let start = now.max(self.busy_until[l]);
+            let tx = (bytes as u128 * 8 * 1_000_000_000).div_ceil(bps as u128) as u64;
+            self.busy_until[l] = start + Span(tx);
+            self.busy_until[l]
+        };
+        let now = departs;
         let d1 = delay(rng);
         let dup = if self.duplicate > 0.0 && unit_f64(rng) < self.duplicate {
             Some(delay(rng))
@@ -203,7 +221,7 @@ mod tests {
         let mut n = net("");
         let r = |i| RegionId(i);
         assert_eq!(
-            n.send(SimTime(0), r(0), r(1)),
+            n.send(SimTime(0), r(0), r(1), 100),
             SendOutcome::Arrives {
                 at: SimTime(50_000_000),
                 duplicate_at: None
@@ -211,16 +229,16 @@ mod tests {
         );
         n.set_partition(&[0, 0, 1]);
         assert_eq!(
-            n.send(SimTime(0), r(0), r(2)),
+            n.send(SimTime(0), r(0), r(2), 100),
             SendOutcome::Dropped(DropReason::Partition)
         );
         assert!(matches!(
-            n.send(SimTime(0), r(0), r(1)),
+            n.send(SimTime(0), r(0), r(1), 100),
             SendOutcome::Arrives { .. }
         ));
         n.heal_partition();
         assert!(matches!(
-            n.send(SimTime(0), r(0), r(2)),
+            n.send(SimTime(0), r(0), r(2), 100),
             SendOutcome::Arrives { .. }
         ));
     }
@@ -231,7 +249,7 @@ mod tests {
         let mut last = SimTime::ZERO;
         for i in 0..10_000u64 {
             if let SendOutcome::Arrives { at, .. } =
-                n.send(SimTime(i * 1_000_000), RegionId(0), RegionId(1))
+                n.send(SimTime(i * 1_000_000), RegionId(0), RegionId(1), 100)
             {
                 assert!(at >= last);
                 last = at;
@@ -244,7 +262,7 @@ mod tests {
         let mut n = net("  loss: 0.1");
         let lost = (0..100_000)
             .filter(|_| {
-                n.send(SimTime(0), RegionId(0), RegionId(1))
+                n.send(SimTime(0), RegionId(0), RegionId(1), 100)
                     == SendOutcome::Dropped(DropReason::Loss)
             })
             .count();
@@ -262,7 +280,7 @@ mod tests {
             Span::ZERO,
             None,
         );
-        let at = |n: &mut Network| match n.send(SimTime(0), RegionId(0), RegionId(1)) {
+        let at = |n: &mut Network| match n.send(SimTime(0), RegionId(0), RegionId(1), 100) {
             SendOutcome::Arrives { at, .. } => at.0,
             _ => panic!(),
         };
@@ -270,5 +288,25 @@ mod tests {
         n.undegrade(7);
         let mut fresh = net("");
         assert_eq!(at(&mut fresh), 50_000_000);
+    }
+
+    #[test]
+    fn capped_link_queues_messages_behind_each_other() {
+        // 8 Mbps: a 1000-byte message takes exactly 1 ms on the wire.
+        let mut n = net("  bandwidth: { default: 8 Mbps }");
+        let at = |n: &mut Network, t: u64| match n.send(SimTime(t), RegionId(0), RegionId(1), 1000) {
+            SendOutcome::Arrives { at, .. } => at.0,
+            _ => panic!(),
+        };
+        assert_eq!(at(&mut n, 0), 51_000_000);
+        // Sent at the same instant: waits for the first to leave.
+        assert_eq!(at(&mut n, 0), 52_000_000);
+        // After the queue has drained, no wait.
+        assert_eq!(at(&mut n, 10_000_000), 61_000_000);
+        // Another link is unaffected.
+        assert!(matches!(
+            n.send(SimTime(0), RegionId(1), RegionId(0), 1000),
+            SendOutcome::Arrives { at, .. } if at.0 == 51_000_000
+        ));
     }
 }

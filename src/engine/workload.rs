@@ -2,7 +2,7 @@
 //! Each region draws from its own stream, so changing one region's rate leaves the others' alone.
 
 use crate::dist::unit_f64;
-use crate::replica::{ClientOp, Key, OpId, RegionId};
+use crate::replica::{ClientOp, Key, Level, OpId, RegionId};
 use crate::rng::{stream, Concern, SimRng};
 use crate::scenario::{KeyDistribution, Workload as Spec};
 use crate::time::{SimTime, Span};
@@ -12,7 +12,8 @@ use rand_distr::{Distribution, Exp, Zipf};
 pub struct Workload {
     keys: u64,
     zipf: Option<Zipf<f64>>,
-    write_fraction: f64,
+    /// Cumulative weights of the operation classes: (upper bound, is_write, level).
+    classes: Vec<(f64, bool, Level)>,
     value_bytes: u32,
     gaps: Vec<Option<Exp<f64>>>,
     rngs: Vec<SimRng>,
@@ -31,7 +32,21 @@ impl Workload {
                     Some(Zipf::new(spec.keys as f64, s).expect("validated exponent"))
                 }
             },
-            write_fraction: spec.write_fraction,
+            classes: {
+                let mut acc = 0.0;
+                let mut v: Vec<(f64, bool, Level)> = spec
+                    .classes
+                    .iter()
+                    .map(|&(w, l, x)| {
+                        acc += x;
+                        (acc, w, l)
+                    })
+                    .collect();
+                if let Some(last) = v.last_mut() {
+                    last.0 = f64::INFINITY; // rounding must never leave a gap at the top
+                }
+                v
+            },
             value_bytes: spec.value_bytes,
             // Inter-arrival gaps in nanoseconds.
             gaps: spec
@@ -63,7 +78,19 @@ impl Workload {
             // Zipf ranks are 1-based; rank 1 is the hottest key, key 0.
             Some(z) => (z.sample(rng) as u64).clamp(1, self.keys) - 1,
         };
-        let is_write = self.write_fraction >= 1.0 || unit_f64(rng) < self.write_fraction;
+        // One class needs no draw; otherwise one uniform draw picks it (writes first, so a plain
+        // write/read mix draws exactly as `u < write_fraction`).
+        let (is_write, level) = if self.classes.len() == 1 {
+            (self.classes[0].1, self.classes[0].2)
+        } else {
+            let u = unit_f64(rng);
+            let c = self
+                .classes
+                .iter()
+                .find(|c| u < c.0)
+                .expect("the last bound is infinite");
+            (c.1, c.2)
+        };
         if is_write {
             let op = OpId(self.next_write);
             self.next_write += 1;
@@ -71,11 +98,16 @@ impl Workload {
                 op,
                 key: Key(key),
                 value_bytes: self.value_bytes,
+                level,
             }
         } else {
             let op = OpId(OpId::READ_BIT | self.next_read);
             self.next_read += 1;
-            ClientOp::Read { op, key: Key(key) }
+            ClientOp::Read {
+                op,
+                key: Key(key),
+                level,
+            }
         }
     }
 }
@@ -92,6 +124,10 @@ mod tests {
             rates: vec![rate, 0.0],
             write_fraction: write,
             value_bytes: 10,
+            classes: [(true, Level::Default, write), (false, Level::Default, 1.0 - write)]
+                .into_iter()
+                .filter(|c| c.2 > 0.0)
+                .collect(),
         }
     }
 

@@ -5,7 +5,8 @@
 //! in `Now`), never touches a socket (it pushes `Action::Send`), and owns no randomness. The
 //! same code could sit behind a real event loop; the engine is one such loop.
 
-pub mod multimaster;
+pub mod plan;
+pub mod replicator;
 
 use crate::time::{Mono, Wall};
 use std::fmt;
@@ -101,6 +102,46 @@ pub struct Now {
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TimerId(pub u32);
 
+/// A per-operation consistency level (tunable consistency). `Default` means the replication
+/// mode's own default for that kind of operation.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Level {
+    #[default]
+    Default,
+    /// Answered by the replica in the client's region (writes: acknowledged once held there).
+    Local,
+    /// A majority of the key's replicas (in quorum mode: `w` for writes, `r` for reads).
+    Quorum,
+    /// Read from the primary (primary-backup) or the tail (chain).
+    Primary,
+    /// Every replica of the key.
+    All,
+}
+
+impl Level {
+    pub const ALL: [Level; 5] = [
+        Level::Default,
+        Level::Local,
+        Level::Quorum,
+        Level::Primary,
+        Level::All,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Default => "default",
+            Level::Local => "local",
+            Level::Quorum => "quorum",
+            Level::Primary => "primary",
+            Level::All => "all",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// A client request delivered to the replica in the client's home region.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum ClientOp {
@@ -108,10 +149,12 @@ pub enum ClientOp {
         op: OpId,
         key: Key,
         value_bytes: u32,
+        level: Level,
     },
     Read {
         op: OpId,
         key: Key,
+        level: Level,
     },
 }
 
@@ -138,6 +181,9 @@ pub enum Note {
     Applied { key: Key, old: Stamp, new: Stamp },
     /// A received log entry failed its checksum and was discarded.
     CorruptEntry,
+    /// Entries for a peer were given up after the write timeout (no hinted handoff): that peer
+    /// misses them until a read repair or a later write brings the key up to date.
+    Abandoned { entries: u32 },
 }
 
 /// What a replica asks its host to do.

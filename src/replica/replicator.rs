@@ -1,15 +1,26 @@
-//! Async multi-master (active-active) replication over a full mesh with last-writer-wins.
+//! The log-shipping replica behind every replication strategy: multi-master, primary-backup,
+//! chain and quorum differ only in who originates writes, where entries are routed, which
+//! regions hold which keys, and what a write or read waits for (see [`super::plan::Plan`]).
 //!
-//! Each region applies and acknowledges its clients' writes locally, appends them to its
-//! change log, and ships the log to every peer over a per-link reliable transport:
-//! window-limited go-back-N, cumulative acks, RFC 6298 retransmission timeouts with
-//! exponential backoff. Loss and partitions delay entries; they never lose them.
+//! Each write is stamped by its originating region, applied (last-writer-wins) and queued on
+//! the replication links the plan routes it over. Every directed link has its own reliable
+//! transport: window-limited go-back-N, cumulative acks, RFC 6298 retransmission timeouts with
+//! exponential backoff. Loss and partitions delay entries; they never lose them (unless the
+//! plan gives up on unacknowledged entries, as quorum replication without hinted handoff does).
+//!
+//! Relays: a region that receives an entry forwards it along the origin's route tree, never back
+//! to where it came from, and deduplicates by entry id, so a ring or hub delivers every entry
+//! to every holder exactly once.
 //!
 //! Two identities are kept apart on purpose:
 //! - transport positions (`first`, `upto`) number what one sender incarnation (epoch) put on one
 //!   link, so acks and retransmission are simple counters;
 //! - entry ids `(origin, epoch, seq)` name a write wherever it travels, so copies that reach a
-//!   region twice (retransmissions, relayed orphans) are applied once.
+//!   region twice (retransmissions, relays, recovered orphans) are applied once.
+//!
+//! Acknowledgement: a write that must be held by other regions before its client hears back
+//! (semi-sync, sync, quorum, chain) carries `notify`; each holder that has made it durable
+//! tells the origin directly (`Msg::Durable`), like an RPC response.
 //!
 //! Durability: receivers acknowledge only what they have made durable, so a sender may forget
 //! an acknowledged entry. With `flush_interval` > 0 clients are acknowledged before the fsync;
@@ -17,18 +28,19 @@
 //! restarted origin announces what it lost, peers relay those orphans back to everyone. A write
 //! is therefore lost only if no region held it durably.
 
+use super::plan::{Need, Plan};
 use super::{
-    cell_digest, mix64, Action, Cell, ClientOp, Durable, Key, Note, Now, OpId, Outbox, RegionId,
-    Replica, Reply, Stamp, TimerId, WireMessage,
+    cell_digest, mix64, Action, Cell, ClientOp, Durable, Key, Level, Note, Now, OpId, Outbox,
+    RegionId, Replica, Reply, Stamp, TimerId, WireMessage,
 };
 use crate::time::{Mono, Span};
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 /// Static configuration of one replica.
 #[derive(Clone, Debug)]
 pub struct Config {
     pub id: RegionId,
-    pub n: usize,
     pub window: u32,
     pub max_batch: u32,
     pub rto_initial: Span,
@@ -39,6 +51,7 @@ pub struct Config {
     /// Whether to write durable storage at all. A host that can never crash (an in-memory
     /// deployment, or a simulation without crash faults) turns it off: nothing would read it.
     pub durable: bool,
+    pub plan: Arc<Plan>,
 }
 
 /// Where a write lives in its origin's history.
@@ -57,6 +70,8 @@ pub struct Entry {
     pub cell: Cell,
     pub value_bytes: u32,
     pub checksum: u32,
+    /// The origin waits to hear that holders have this entry durably.
+    pub notify: bool,
 }
 
 impl Entry {
@@ -83,6 +98,7 @@ impl Entry {
             cell,
             value_bytes,
             checksum: Entry::compute_checksum(id, key, &cell, value_bytes),
+            notify: false,
         }
     }
 
@@ -110,24 +126,62 @@ pub enum Msg {
     Replicate {
         epoch: u32,
         first: u64,
+        /// Positions below this are settled (acknowledged or given up): do not wait for them.
+        floor: u64,
         entries: Batch,
         /// The sender's own entries up to here are durable at the sender.
         durable_own: LogMark,
         /// Set after a restart: the sender's own entries after this mark were lost locally.
         lost_after: Option<LogMark>,
         retransmit: bool,
+        /// Size on the wire after compression.
+        wire: u32,
     },
     /// Everything up to transport position `upto` of the sender's epoch `epoch` is durable here.
     Ack { epoch: u32, upto: u64 },
+    /// To an origin: these of its entries (its epoch `epoch`) are durable here.
+    Durable {
+        epoch: u32,
+        seqs: smallvec::SmallVec<[u64; 2]>,
+    },
+    /// A client write handed to the region that originates writes.
+    Forward {
+        op: OpId,
+        key: Key,
+        value_bytes: u32,
+        level: Level,
+    },
+    /// The forwarded write `op` is committed.
+    WriteDone { op: OpId, stamp: Stamp },
+    ReadReq { op: OpId, key: Key },
+    ReadResp {
+        op: OpId,
+        cell: Option<Cell>,
+        value_bytes: u32,
+    },
+    /// Read repair: install `cell` if it is newer.
+    Repair {
+        key: Key,
+        cell: Cell,
+        value_bytes: u32,
+    },
 }
+
+/// Header bytes of a small request or response message.
+const RPC_BYTES: u64 = 32;
 
 impl WireMessage for Msg {
     fn wire_bytes(&self) -> u64 {
         match self {
-            Msg::Replicate { entries, .. } => {
-                48 + entries.iter().map(Entry::wire_bytes).sum::<u64>()
-            }
+            Msg::Replicate { wire, .. } => *wire as u64,
             Msg::Ack { .. } => 24,
+            Msg::Durable { seqs, .. } => 16 + 8 * seqs.len() as u64,
+            Msg::Forward { value_bytes, .. } => RPC_BYTES + 16 + *value_bytes as u64,
+            Msg::WriteDone { .. } => RPC_BYTES + 16,
+            Msg::ReadReq { .. } => RPC_BYTES,
+            Msg::ReadResp { value_bytes, .. } | Msg::Repair { value_bytes, .. } => {
+                RPC_BYTES + 24 + *value_bytes as u64
+            }
         }
     }
     fn kind(&self) -> &'static str {
@@ -135,6 +189,12 @@ impl WireMessage for Msg {
             Msg::Replicate { entries, .. } if entries.is_empty() => "probe",
             Msg::Replicate { .. } => "replicate",
             Msg::Ack { .. } => "ack",
+            Msg::Durable { .. } => "durable",
+            Msg::Forward { .. } => "forward",
+            Msg::WriteDone { .. } => "write-done",
+            Msg::ReadReq { .. } => "read",
+            Msg::ReadResp { .. } => "read-reply",
+            Msg::Repair { .. } => "repair",
         }
     }
     fn is_retransmission(&self) -> bool {
@@ -147,7 +207,13 @@ impl WireMessage for Msg {
         )
     }
     fn carries_key(&self, key: Key) -> bool {
-        matches!(self, Msg::Replicate { entries, .. } if entries.iter().any(|e| e.key == key))
+        match self {
+            Msg::Replicate { entries, .. } => entries.iter().any(|e| e.key == key),
+            Msg::Forward { key: k, .. } | Msg::ReadReq { key: k, .. } | Msg::Repair { key: k, .. } => {
+                *k == key
+            }
+            _ => false,
+        }
     }
     fn fingerprint(&self) -> u64 {
         match self {
@@ -164,6 +230,16 @@ impl WireMessage for Msg {
                     ^ entries.first().map_or(0, |e| e.key.0.rotate_left(32) ^ e.id.seq)
             }
             Msg::Ack { epoch, upto } => 1 << 63 ^ (*epoch as u64) << 48 ^ upto,
+            Msg::Durable { epoch, seqs } => {
+                3 << 60 ^ (*epoch as u64) << 40 ^ seqs.first().copied().unwrap_or(0) ^ (seqs.len() as u64) << 32
+            }
+            Msg::Forward { op, key, .. } => 5 << 60 ^ op.0 ^ key.0.rotate_left(32),
+            Msg::WriteDone { op, .. } => 6 << 60 ^ op.0,
+            Msg::ReadReq { op, key } => 7 << 60 ^ op.0 ^ key.0.rotate_left(32),
+            Msg::ReadResp { op, cell, .. } => {
+                9 << 60 ^ op.0 ^ cell.map_or(0, |c| c.value.0.rotate_left(32))
+            }
+            Msg::Repair { key, cell, .. } => 10 << 60 ^ key.0 ^ cell.value.0.rotate_left(32),
         }
     }
 }
@@ -218,11 +294,12 @@ fn seq_set(per_origin: &mut Vec<(u32, SeqSet)>, epoch: u32) -> &mut SeqSet {
 
 /// What survives a crash.
 #[derive(Clone, Debug, Default)]
-pub struct MmDurable {
+pub struct Disk {
     pub epoch: u32,
     pub own_seq: u64,
     pub cells: Vec<Cell>,
-    pub log: VecDeque<Entry>,
+    /// Per outgoing link: entries not yet acknowledged by that peer.
+    pub links: Vec<VecDeque<Entry>>,
     pub seen: Seen,
     /// Per sender: (sender epoch, transport position received contiguously).
     pub recv: Vec<(u32, u64)>,
@@ -233,13 +310,13 @@ pub enum Op {
     Epoch(u32),
     OwnSeq(u64),
     Cell(Key, Cell),
-    Append(Entry),
-    TruncateFront(usize),
+    Append(RegionId, Entry),
+    TruncateFront(RegionId, usize),
     Seen(EntryId),
     Recv(RegionId, u32, u64),
 }
 
-impl Durable for MmDurable {
+impl Durable for Disk {
     type Op = Op;
     fn apply(&mut self, op: Op) {
         match op {
@@ -255,9 +332,16 @@ impl Durable for MmDurable {
                 }
                 self.cells[i] = c;
             }
-            Op::Append(e) => self.log.push_back(e),
-            Op::TruncateFront(k) => {
-                self.log.drain(..k.min(self.log.len()));
+            Op::Append(p, e) => {
+                if self.links.len() <= p.idx() {
+                    self.links.resize_with(p.idx() + 1, VecDeque::new);
+                }
+                self.links[p.idx()].push_back(e)
+            }
+            Op::TruncateFront(p, k) => {
+                if let Some(l) = self.links.get_mut(p.idx()) {
+                    l.drain(..k.min(l.len()));
+                }
             }
             Op::Seen(id) => {
                 let o = id.origin.idx();
@@ -290,7 +374,12 @@ impl Cell {
 /// Sending side of one link.
 #[derive(Clone, Debug)]
 struct Outgoing {
-    /// Highest transport position the peer acknowledged.
+    /// Entries at transport positions `base..base+len`, not yet settled.
+    queue: VecDeque<Entry>,
+    /// When each queued entry was queued (only kept when the plan gives up on old entries).
+    queued_at: VecDeque<Mono>,
+    base: u64,
+    /// Highest transport position the peer acknowledged (or that was given up).
     acked: u64,
     /// Next position to send.
     next: u64,
@@ -309,6 +398,14 @@ struct Outgoing {
     armed_at: Option<Mono>,
     /// A restarted replica probes until each peer has acknowledged its new epoch.
     hello_pending: bool,
+    /// A partial batch is waiting for `batch_delay`.
+    batch_armed: bool,
+}
+
+impl Outgoing {
+    fn last_pos(&self) -> u64 {
+        self.base + self.queue.len() as u64 - 1
+    }
 }
 
 /// Receiving side of one link.
@@ -320,7 +417,35 @@ struct Incoming {
     need_ack: bool,
 }
 
-pub struct MultiMaster {
+/// A write waiting for holders before its client is acknowledged.
+#[derive(Clone, Debug)]
+struct Commit {
+    op: OpId,
+    client: RegionId,
+    stamp: Stamp,
+    need: Need,
+    have: u64,
+}
+
+/// A read waiting for replies.
+#[derive(Clone, Debug)]
+struct ReadWait {
+    key: Key,
+    need: u32,
+    got: u32,
+    best: Option<Cell>,
+    replies: smallvec::SmallVec<[(RegionId, Stamp); 4]>,
+}
+
+/// Something that fails if not answered by its deadline.
+#[derive(Copy, Clone, Debug)]
+enum Pending {
+    Commit(u32, u64),
+    Forward(OpId),
+    Read(OpId),
+}
+
+pub struct Replicator {
     cfg: Config,
     epoch: u32,
     own_seq: u64,
@@ -329,9 +454,6 @@ pub struct MultiMaster {
     counter: u32,
     cells: Vec<Cell>,
     digest: u64,
-    log: VecDeque<Entry>,
-    /// Transport position of `log[0]`.
-    log_base: u64,
     out: Vec<Outgoing>,
     inc: Vec<Incoming>,
     seen: Seen,
@@ -339,17 +461,40 @@ pub struct MultiMaster {
     retained: Vec<VecDeque<Entry>>,
     dirty: bool,
     flush_armed: bool,
+    /// Durable notifications owed to origins once the next fsync completes.
+    notify_pending: Vec<EntryId>,
+    commits: BTreeMap<u64, Commit>,
+    /// Client writes forwarded to the originating region, awaiting `WriteDone`.
+    forwards: BTreeSet<OpId>,
+    reads: BTreeMap<OpId, ReadWait>,
+    /// Request deadlines in the order they were set (one timeout, so also in time order).
+    deadlines: VecDeque<(Mono, Pending)>,
+    deadline_armed: bool,
+    /// Forwarded writes already originated (a duplicated message must not write twice).
+    forwarded_seen: BTreeSet<OpId>,
 }
 
 type Out = Outbox<Msg, Op>;
 
-impl MultiMaster {
-    fn flush_timer(&self) -> TimerId {
-        TimerId(self.cfg.n as u32)
+impl Replicator {
+    fn n(&self) -> usize {
+        self.cfg.plan.n
     }
 
-    pub fn from_disk(cfg: Config, disk: &MmDurable) -> MultiMaster {
-        let n = cfg.n;
+    fn flush_timer(&self) -> TimerId {
+        TimerId(self.n() as u32)
+    }
+
+    fn request_timer(&self) -> TimerId {
+        TimerId(self.n() as u32 + 1)
+    }
+
+    fn batch_timer(&self, p: usize) -> TimerId {
+        TimerId(self.n() as u32 + 2 + p as u32)
+    }
+
+    pub fn from_disk(cfg: Config, disk: &Disk) -> Replicator {
+        let n = cfg.plan.n;
         let epoch = disk.epoch + 1;
         let mut cells = disk.cells.clone();
         if cells.is_empty() {
@@ -371,20 +516,32 @@ impl MultiMaster {
         }
         let restarted = disk.epoch > 0;
         let out = (0..n)
-            .map(|_| Outgoing {
-                acked: 0,
-                next: 1,
-                high_sent: 0,
-                rto: cfg.rto_initial,
-                srtt: None,
-                rttvar: Span::ZERO,
-                timed: None,
-                deadline: None,
-                armed_at: None,
-                hello_pending: restarted,
+            .map(|p| {
+                // The surviving queue is re-sent under the new epoch; peers drop what they have.
+                let queue = disk.links.get(p).cloned().unwrap_or_default();
+                Outgoing {
+                    queued_at: if cfg.plan.gives_up() {
+                        queue.iter().map(|_| Mono(0)).collect()
+                    } else {
+                        VecDeque::new()
+                    },
+                    queue,
+                    base: 1,
+                    acked: 0,
+                    next: 1,
+                    high_sent: 0,
+                    rto: cfg.rto_initial,
+                    srtt: None,
+                    rttvar: Span::ZERO,
+                    timed: None,
+                    deadline: None,
+                    armed_at: None,
+                    hello_pending: restarted,
+                    batch_armed: false,
+                }
             })
             .collect();
-        MultiMaster {
+        Replicator {
             epoch,
             own_seq: 0,
             durable_own: 0,
@@ -392,15 +549,19 @@ impl MultiMaster {
             counter: 0,
             cells,
             digest,
-            // The surviving log is re-sent under the new epoch; peers drop what they already have.
-            log: disk.log.clone(),
-            log_base: 1,
             out,
             inc,
             seen,
             retained: vec![VecDeque::new(); n],
             dirty: false,
             flush_armed: false,
+            notify_pending: Vec::new(),
+            commits: BTreeMap::new(),
+            forwards: BTreeSet::new(),
+            reads: BTreeMap::new(),
+            deadlines: VecDeque::new(),
+            deadline_armed: false,
+            forwarded_seen: BTreeSet::new(),
             cfg,
         }
     }
@@ -424,20 +585,29 @@ impl MultiMaster {
         self.cfg.flush_interval == Span::ZERO
     }
 
+    fn me(&self) -> RegionId {
+        self.cfg.id
+    }
+
+    fn bit(r: RegionId) -> u64 {
+        1u64 << r.0
+    }
+
     fn peers(&self) -> impl Iterator<Item = usize> + 'static {
         let me = self.cfg.id.idx();
-        (0..self.cfg.n).filter(move |&p| p != me)
+        (0..self.cfg.plan.n).filter(move |&p| p != me)
     }
 
-    fn last_pos(&self) -> u64 {
-        self.log_base + self.log.len() as u64 - 1
-    }
-
-    fn cell(&self, key: Key) -> Cell {
+    pub fn cell(&self, key: Key) -> Cell {
         self.cells
             .get(key.0 as usize)
             .copied()
             .unwrap_or_else(Cell::default_none)
+    }
+
+    fn local_cell(&self, key: Key) -> Option<Cell> {
+        let c = self.cell(key);
+        (!c.stamp.is_none()).then_some(c)
     }
 
     /// Last-writer-wins: install `cell` if its stamp is newer than what the key holds.
@@ -471,14 +641,35 @@ impl MultiMaster {
         fresh
     }
 
-    fn append(&mut self, e: Entry, out: &mut Out) {
-        self.persist(out, || Op::Append(e.clone()));
-        self.log.push_back(e);
+    /// Queues `e` on the link to `p`.
+    fn enqueue(&mut self, p: usize, e: Entry, now: Now, out: &mut Out) {
+        self.persist(out, || Op::Append(RegionId(p as u16), e.clone()));
+        let o = &mut self.out[p];
+        o.queue.push_back(e);
+        if self.cfg.plan.gives_up() {
+            o.queued_at.push_back(now.mono);
+        }
+    }
+
+    /// Queues a fresh entry (originated here, or received from `from`) on every link of its
+    /// origin's route tree below this region that leads to a holder of its key.
+    fn route(&mut self, e: &Entry, from: Option<RegionId>, now: Now, out: &mut Out) -> u64 {
+        let plan = Arc::clone(&self.cfg.plan);
+        let holders = plan.holders(e.key);
+        let mut queued = 0u64;
+        for &(next, reach) in &plan.routes[e.id.origin.idx()][self.me().idx()] {
+            if Some(next) == from || reach & holders == 0 {
+                continue;
+            }
+            self.enqueue(next.idx(), e.clone(), now, out);
+            queued |= Replicator::bit(next);
+        }
+        queued
     }
 
     fn outstanding(&self, p: usize) -> bool {
         let o = &self.out[p];
-        o.hello_pending || o.acked < self.last_pos()
+        o.hello_pending || o.acked < o.last_pos()
     }
 
     /// Restarts the retransmission deadline of peer `p`; sets the host timer only if it would
@@ -493,14 +684,27 @@ impl MultiMaster {
         }
     }
 
-    /// Sends whatever the window allows to peer `p`.
-    fn transmit(&mut self, p: usize, now: Now, out: &mut Out) {
-        let last = self.last_pos();
+    /// Sends whatever the window allows to peer `p`. Unless `force`d, a partial batch waits up
+    /// to the plan's `batch_delay` for more entries.
+    fn transmit(&mut self, p: usize, now: Now, out: &mut Out, force: bool) {
+        let last = self.out[p].last_pos();
         if self.out[p].next > last && self.out[p].deadline.is_some() {
             return; // nothing new to send and the timer is running: the common ack path
         }
         let window = self.cfg.window as u64;
         let max_batch = self.cfg.max_batch as u64;
+        let delay = self.cfg.plan.batch_delay;
+        if !force && delay > Span::ZERO {
+            let o = &self.out[p];
+            if o.next <= last && last - o.next + 1 < max_batch {
+                if !o.batch_armed {
+                    self.out[p].batch_armed = true;
+                    out.set_timer(self.batch_timer(p), now.mono + delay);
+                }
+                return;
+            }
+        }
+        let permille = self.cfg.plan.compression_permille[self.me().idx() * self.n() + p] as u64;
         loop {
             let o = &self.out[p];
             let start = o.next;
@@ -508,21 +712,24 @@ impl MultiMaster {
                 break;
             }
             let end = last.min(start + max_batch - 1).min(o.acked + window);
-            let from = (start - self.log_base) as usize;
-            let to = (end - self.log_base) as usize;
+            let from = (start - o.base) as usize;
+            let to = (end - o.base) as usize;
             let entries: Batch = if from == to {
-                smallvec::smallvec![self.log[from].clone()]
+                smallvec::smallvec![o.queue[from].clone()]
             } else {
-                self.log.range(from..=to).cloned().collect()
+                o.queue.range(from..=to).cloned().collect()
             };
+            let payload: u64 = entries.iter().map(Entry::wire_bytes).sum();
             let retransmit = start <= o.high_sent;
             let msg = Msg::Replicate {
                 epoch: self.epoch,
                 first: start,
+                floor: o.base,
                 entries,
                 durable_own: (self.epoch, self.durable_own),
                 lost_after: self.lost_after,
                 retransmit,
+                wire: (48 + payload * permille / 1000).min(u32::MAX as u64) as u32,
             };
             out.send(RegionId(p as u16), msg);
             let o = &mut self.out[p];
@@ -538,33 +745,36 @@ impl MultiMaster {
     }
 
     fn probe(&self, p: usize, out: &mut Out) {
+        let o = &self.out[p];
         out.send(
             RegionId(p as u16),
             Msg::Replicate {
                 epoch: self.epoch,
-                first: self.out[p].next,
+                first: o.next,
+                floor: o.base,
                 entries: Batch::new(),
                 durable_own: (self.epoch, self.durable_own),
                 lost_after: self.lost_after,
                 retransmit: false,
+                wire: 48,
             },
         );
     }
 
-    fn truncate_log(&mut self, out: &mut Out) {
-        let min_acked = self
-            .peers()
-            .map(|p| self.out[p].acked)
-            .min()
-            .unwrap_or(self.last_pos());
-        if min_acked < self.log_base {
+    /// Drops entries the peer has settled from the front of link `p`'s queue.
+    fn truncate(&mut self, p: usize, out: &mut Out) {
+        let o = &mut self.out[p];
+        if o.acked < o.base {
             return;
         }
-        let k = ((min_acked - self.log_base + 1) as usize).min(self.log.len());
+        let k = ((o.acked - o.base + 1) as usize).min(o.queue.len());
         if k > 0 {
-            self.log.drain(..k);
-            self.log_base += k as u64;
-            self.persist(out, || Op::TruncateFront(k));
+            o.queue.drain(..k);
+            if !o.queued_at.is_empty() {
+                o.queued_at.drain(..k.min(o.queued_at.len()));
+            }
+            o.base += k as u64;
+            self.persist(out, || Op::TruncateFront(RegionId(p as u16), k));
         }
     }
 
@@ -600,7 +810,7 @@ impl MultiMaster {
             if o.next <= upto {
                 o.next = upto + 1;
             }
-            self.truncate_log(out);
+            self.truncate(from, out);
             if self.outstanding(from) {
                 self.arm(from, now, out);
             } else {
@@ -609,15 +819,16 @@ impl MultiMaster {
         } else if !self.outstanding(from) {
             self.out[from].deadline = None;
         }
-        self.transmit(from, now, out);
+        self.transmit(from, now, out, true);
     }
 
     fn on_replicate(
         &mut self,
         now: Now,
         from: RegionId,
-        (epoch, first, entries, durable_own, lost_after): (
+        (epoch, first, floor, entries, durable_own, lost_after): (
             u32,
+            u64,
             u64,
             Batch,
             LogMark,
@@ -647,6 +858,18 @@ impl MultiMaster {
             self.retained[s].pop_front();
         }
         let mut advanced = false;
+        // Positions below the floor were settled by the sender: stop waiting for them.
+        if floor > self.inc[s].cum + 1 {
+            let inc = &mut self.inc[s];
+            inc.cum = floor - 1;
+            while inc.ooo.first().is_some_and(|&p| p <= inc.cum + 1) {
+                let p = inc.ooo.pop_first().expect("non-empty");
+                inc.cum = inc.cum.max(p);
+            }
+            advanced = true;
+        }
+        let me = self.me();
+        let mut queued = 0u64;
         for (i, e) in entries.into_iter().enumerate() {
             let pos = first + i as u64;
             let inc = &mut self.inc[s];
@@ -670,7 +893,14 @@ impl MultiMaster {
             if !self.mark_seen(e.id, out) {
                 continue; // already applied via another path
             }
-            self.apply_lww(e.key, e.cell, out);
+            let holder = self.cfg.plan.holds(me, e.key);
+            if holder {
+                self.apply_lww(e.key, e.cell, out);
+                if e.notify && e.id.origin != me {
+                    self.notify_pending.push(e.id);
+                }
+            }
+            queued |= self.route(&e, Some(from), now, out);
             if e.id.origin == from && (e.id.epoch, e.id.seq) > durable_own {
                 self.retained[s].push_back(e);
             }
@@ -687,22 +917,62 @@ impl MultiMaster {
                     upto: self.inc[s].cum,
                 },
             );
+            self.send_notifies(out);
         } else {
             self.inc[s].need_ack = true;
             self.dirty = true;
             self.ensure_flush(now, out);
         }
+        self.transmit_mask(queued, now, out);
+    }
+
+    fn transmit_mask(&mut self, mut mask: u64, now: Now, out: &mut Out) {
+        while mask != 0 {
+            let p = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            self.transmit(p, now, out, false);
+        }
+    }
+
+    /// Tells origins which of their entries are now durable here (one message per origin).
+    fn send_notifies(&mut self, out: &mut Out) {
+        if self.notify_pending.is_empty() {
+            return;
+        }
+        let mut pending = std::mem::take(&mut self.notify_pending);
+        pending.sort_unstable();
+        let mut i = 0;
+        while i < pending.len() {
+            let (origin, epoch) = (pending[i].origin, pending[i].epoch);
+            let mut seqs = smallvec::SmallVec::new();
+            while i < pending.len() && pending[i].origin == origin && pending[i].epoch == epoch {
+                seqs.push(pending[i].seq);
+                i += 1;
+            }
+            out.send(origin, Msg::Durable { epoch, seqs });
+        }
+        pending.clear();
+        self.notify_pending = pending;
     }
 
     /// The sender restarted and lost its own entries after some mark: everything of its we
-    /// still retain is exactly that tail. Re-originate it from here so every region gets it.
+    /// still retain is exactly that tail. Re-originate it from here, straight to every region
+    /// that holds its key (recovery ignores the route tree: relays may be what failed).
     fn relay_orphans(&mut self, now: Now, s: usize, out: &mut Out) {
         let orphans: Vec<Entry> = self.retained[s].drain(..).collect();
         if orphans.is_empty() {
             return;
         }
+        let plan = Arc::clone(&self.cfg.plan);
+        let mut queued = 0u64;
         for e in orphans {
-            self.append(e, out);
+            let holders = plan.holders(e.key);
+            for p in self.peers() {
+                if holders & (1u64 << p) != 0 {
+                    self.enqueue(p, e.clone(), now, out);
+                    queued |= 1u64 << p;
+                }
+            }
         }
         if self.sync_mode() {
             self.sync(out);
@@ -710,9 +980,7 @@ impl MultiMaster {
             self.dirty = true;
             self.ensure_flush(now, out);
         }
-        for p in self.peers() {
-            self.transmit(p, now, out);
-        }
+        self.transmit_mask(queued, now, out);
     }
 
     fn ensure_flush(&mut self, now: Now, out: &mut Out) {
@@ -730,7 +998,7 @@ impl MultiMaster {
         self.dirty = false;
         self.sync(out);
         self.durable_own = self.own_seq;
-        for s in 0..self.cfg.n {
+        for s in 0..self.n() {
             if self.inc[s].need_ack {
                 self.inc[s].need_ack = false;
                 out.send(
@@ -742,21 +1010,252 @@ impl MultiMaster {
                 );
             }
         }
+        self.send_notifies(out);
+    }
+
+    fn add_deadline(&mut self, now: Now, what: Pending, out: &mut Out) {
+        let at = now.mono + self.cfg.plan.request_timeout;
+        self.deadlines.push_back((at, what));
+        if !self.deadline_armed {
+            self.deadline_armed = true;
+            out.set_timer(self.request_timer(), at);
+        }
+    }
+
+    fn on_request_timer(&mut self, now: Now, out: &mut Out) {
+        self.deadline_armed = false;
+        while let Some(&(at, what)) = self.deadlines.front() {
+            if at > now.mono {
+                break;
+            }
+            self.deadlines.pop_front();
+            match what {
+                Pending::Commit(epoch, seq) => {
+                    if epoch == self.epoch {
+                        if let Some(c) = self.commits.remove(&seq) {
+                            // A forwarding client region times out on its own deadline.
+                            if c.client == self.me() {
+                                out.reply(Reply::Failed { op: c.op });
+                            }
+                        }
+                    }
+                }
+                Pending::Forward(op) => {
+                    if self.forwards.remove(&op) {
+                        out.reply(Reply::Failed { op });
+                    }
+                }
+                Pending::Read(op) => {
+                    if self.reads.remove(&op).is_some() {
+                        out.reply(Reply::Failed { op });
+                    }
+                }
+            }
+        }
+        if let Some(&(at, _)) = self.deadlines.front() {
+            self.deadline_armed = true;
+            out.set_timer(self.request_timer(), at);
+        }
+    }
+
+    fn reply_write(&self, client: RegionId, op: OpId, stamp: Stamp, out: &mut Out) {
+        if client == self.me() {
+            out.reply(Reply::WriteOk { op, stamp });
+        } else {
+            out.send(client, Msg::WriteDone { op, stamp });
+        }
+    }
+
+    fn satisfied(need: Need, have: u64) -> bool {
+        match need {
+            Need::Count(k) => have.count_ones() >= k,
+            Need::Region(r) => have & Replicator::bit(r) != 0,
+        }
+    }
+
+    /// Stamps, applies and ships a write this region originates for a client at `client`.
+    #[allow(clippy::too_many_arguments)]
+    fn originate(
+        &mut self,
+        now: Now,
+        op: OpId,
+        key: Key,
+        value_bytes: u32,
+        level: Level,
+        client: RegionId,
+        out: &mut Out,
+    ) {
+        let me = self.me();
+        self.counter = self.counter.wrapping_add(1);
+        let stamp = Stamp::new(now.wall, me, self.epoch, self.counter);
+        out.note(Note::WriteStamped {
+            op,
+            key,
+            stamp,
+            seen: self.cell(key).stamp,
+        });
+        self.own_seq += 1;
+        let id = EntryId {
+            origin: me,
+            epoch: self.epoch,
+            seq: self.own_seq,
+        };
+        let cell = Cell { stamp, value: op };
+        let holders = self.cfg.plan.holders(key);
+        let need = self.cfg.plan.write_need(level, holders.count_ones());
+        let have = holders & Replicator::bit(me);
+        let waits = !Replicator::satisfied(need, have);
+        self.mark_seen(id, out);
+        if have != 0 {
+            // Under LWW a write stamped below the current value loses at once, even locally.
+            self.apply_lww(key, cell, out);
+        }
+        let mut e = Entry::new(id, key, cell, value_bytes);
+        e.notify = waits;
+        let queued = self.route(&e, None, now, out);
+        self.persist(out, || Op::OwnSeq(self.own_seq));
+        if self.sync_mode() {
+            self.sync(out);
+            self.durable_own = self.own_seq;
+        } else {
+            self.dirty = true;
+            self.ensure_flush(now, out);
+        }
+        if waits {
+            self.commits.insert(
+                id.seq,
+                Commit {
+                    op,
+                    client,
+                    stamp,
+                    need,
+                    have,
+                },
+            );
+            self.add_deadline(now, Pending::Commit(self.epoch, id.seq), out);
+        } else {
+            self.reply_write(client, op, stamp, out);
+        }
+        self.transmit_mask(queued, now, out);
+    }
+
+    fn on_durable(&mut self, from: RegionId, epoch: u32, seqs: &[u64], out: &mut Out) {
+        if epoch != self.epoch {
+            return;
+        }
+        for &seq in seqs {
+            if let Some(c) = self.commits.get_mut(&seq) {
+                c.have |= Replicator::bit(from);
+                if Replicator::satisfied(c.need, c.have) {
+                    let c = self.commits.remove(&seq).expect("present");
+                    self.reply_write(c.client, c.op, c.stamp, out);
+                }
+            }
+        }
+    }
+
+    fn read(&mut self, now: Now, op: OpId, key: Key, level: Level, out: &mut Out) {
+        let plan = Arc::clone(&self.cfg.plan);
+        let me = self.me();
+        let holders = plan.holders(key);
+        let level = plan.read_level(level);
+        let (targets, need) = match level {
+            Level::Quorum | Level::All => (holders, plan.read_need(level, holders.count_ones())),
+            Level::Primary => match plan.read_primary() {
+                Some(p) => (Replicator::bit(p), 1),
+                None => (Replicator::bit(me) & holders, 1),
+            },
+            Level::Local | Level::Default => (Replicator::bit(me) & holders, 1),
+        };
+        // A region without a replica reads from the nearest one that has it.
+        let targets = if targets == 0 {
+            plan.nearest[me.idx()]
+                .iter()
+                .find(|r| holders & Replicator::bit(**r) != 0)
+                .map_or(0, |r| Replicator::bit(*r))
+        } else {
+            targets
+        };
+        let mut w = ReadWait {
+            key,
+            need,
+            got: 0,
+            best: None,
+            replies: smallvec::SmallVec::new(),
+        };
+        if targets & Replicator::bit(me) != 0 {
+            let c = self.local_cell(key);
+            w.got = 1;
+            w.best = c;
+            w.replies.push((me, c.map_or(Stamp::NONE, |c| c.stamp)));
+        }
+        if w.got >= w.need {
+            self.finish_read(op, w, out);
+            return;
+        }
+        let mut t = targets & !Replicator::bit(me);
+        while t != 0 {
+            let p = t.trailing_zeros() as u16;
+            t &= t - 1;
+            out.send(RegionId(p), Msg::ReadReq { op, key });
+        }
+        self.reads.insert(op, w);
+        self.add_deadline(now, Pending::Read(op), out);
+    }
+
+    fn finish_read(&mut self, op: OpId, w: ReadWait, out: &mut Out) {
+        out.reply(Reply::ReadOk { op, cell: w.best });
+        let Some(best) = w.best else { return };
+        if !self.cfg.plan.read_repair {
+            return;
+        }
+        for &(r, s) in &w.replies {
+            if s >= best.stamp {
+                continue;
+            }
+            if r == self.me() {
+                self.apply_lww(w.key, best, out);
+            } else {
+                out.send(
+                    r,
+                    Msg::Repair {
+                        key: w.key,
+                        cell: best,
+                        value_bytes: self.cfg.plan.value_bytes,
+                    },
+                );
+            }
+        }
+    }
+
+    fn on_read_resp(&mut self, from: RegionId, op: OpId, cell: Option<Cell>, out: &mut Out) {
+        let Some(w) = self.reads.get_mut(&op) else {
+            return; // answered already, or timed out
+        };
+        w.got += 1;
+        w.replies.push((from, cell.map_or(Stamp::NONE, |c| c.stamp)));
+        if cell.map(|c| c.stamp) > w.best.map(|c| c.stamp) {
+            w.best = cell;
+        }
+        if w.got >= w.need {
+            let w = self.reads.remove(&op).expect("present");
+            self.finish_read(op, w, out);
+        }
     }
 
     #[cfg(test)]
     fn log_len(&self) -> usize {
-        self.log.len()
+        self.out.iter().map(|o| o.queue.len()).max().unwrap_or(0)
     }
 }
 
-impl Replica for MultiMaster {
+impl Replica for Replicator {
     type Msg = Msg;
-    type Durable = MmDurable;
+    type Durable = Disk;
     type Config = Config;
 
-    fn recover(cfg: &Config, disk: &MmDurable) -> MultiMaster {
-        MultiMaster::from_disk(cfg.clone(), disk)
+    fn recover(cfg: &Config, disk: &Disk) -> Replicator {
+        Replicator::from_disk(cfg.clone(), disk)
     }
 
     fn on_start(&mut self, now: Now, out: &mut Out) {
@@ -766,7 +1265,7 @@ impl Replica for MultiMaster {
             if self.out[p].hello_pending {
                 self.probe(p, out);
             }
-            self.transmit(p, now, out);
+            self.transmit(p, now, out, true);
         }
     }
 
@@ -775,6 +1274,7 @@ impl Replica for MultiMaster {
             Msg::Replicate {
                 epoch,
                 first,
+                floor,
                 entries,
                 durable_own,
                 lost_after,
@@ -782,16 +1282,81 @@ impl Replica for MultiMaster {
             } => self.on_replicate(
                 now,
                 from,
-                (epoch, first, entries, durable_own, lost_after),
+                (epoch, first, floor, entries, durable_own, lost_after),
                 out,
             ),
             Msg::Ack { epoch, upto } => self.on_ack(now, from.idx(), epoch, upto, out),
+            Msg::Durable { epoch, seqs } => self.on_durable(from, epoch, &seqs, out),
+            Msg::Forward {
+                op,
+                key,
+                value_bytes,
+                level,
+            } => {
+                if self.cfg.plan.originator(from) != Some(self.me()) {
+                    return; // not ours to originate (a misrouted request): the client times out
+                }
+                if !self.forwarded_seen.insert(op) {
+                    return; // a duplicated request
+                }
+                // Ids are issued in time order: anything far below the newest is long settled.
+                while self
+                    .forwarded_seen
+                    .first()
+                    .is_some_and(|f| f.0 + 1_000_000 < op.0)
+                {
+                    self.forwarded_seen.pop_first();
+                }
+                self.originate(now, op, key, value_bytes, level, from, out);
+            }
+            Msg::WriteDone { op, stamp } => {
+                if self.forwards.remove(&op) {
+                    out.reply(Reply::WriteOk { op, stamp });
+                }
+            }
+            Msg::ReadReq { op, key } => {
+                let cell = self.local_cell(key);
+                out.send(
+                    from,
+                    Msg::ReadResp {
+                        op,
+                        cell,
+                        value_bytes: if cell.is_some() {
+                            self.cfg.plan.value_bytes
+                        } else {
+                            0
+                        },
+                    },
+                );
+            }
+            Msg::ReadResp { op, cell, .. } => self.on_read_resp(from, op, cell, out),
+            Msg::Repair { key, cell, .. } => {
+                if self.cfg.plan.holds(self.me(), key) {
+                    self.apply_lww(key, cell, out);
+                    if self.sync_mode() {
+                        self.sync(out);
+                    } else {
+                        self.dirty = true;
+                        self.ensure_flush(now, out);
+                    }
+                }
+            }
         }
     }
 
     fn on_timer(&mut self, now: Now, id: TimerId, out: &mut Out) {
         if id == self.flush_timer() {
             self.flush(out);
+            return;
+        }
+        if id == self.request_timer() {
+            self.on_request_timer(now, out);
+            return;
+        }
+        if id.0 >= self.batch_timer(0).0 {
+            let p = (id.0 - self.batch_timer(0).0) as usize;
+            self.out[p].batch_armed = false;
+            self.transmit(p, now, out, true);
             return;
         }
         let p = id.0 as usize;
@@ -807,6 +1372,9 @@ impl Replica for MultiMaster {
             }
             Some(_) => {}
         }
+        if self.cfg.plan.gives_up() {
+            self.give_up(p, now, out);
+        }
         if !self.outstanding(p) {
             self.out[p].deadline = None;
             return;
@@ -820,7 +1388,7 @@ impl Replica for MultiMaster {
         if o.hello_pending {
             self.probe(p, out);
         }
-        self.transmit(p, now, out);
+        self.transmit(p, now, out, true);
         if self.out[p].deadline.is_none() {
             self.arm(p, now, out);
         }
@@ -828,48 +1396,32 @@ impl Replica for MultiMaster {
 
     fn on_client_op(&mut self, now: Now, op: ClientOp, out: &mut Out) {
         match op {
-            ClientOp::Read { op, key } => {
-                let c = self.cell(key);
-                out.reply(Reply::ReadOk {
-                    op,
-                    cell: (!c.stamp.is_none()).then_some(c),
-                });
-            }
+            ClientOp::Read { op, key, level } => self.read(now, op, key, level, out),
             ClientOp::Write {
                 op,
                 key,
                 value_bytes,
+                level,
             } => {
-                self.counter = self.counter.wrapping_add(1);
-                let stamp = Stamp::new(now.wall, self.cfg.id, self.epoch, self.counter);
-                out.note(Note::WriteStamped {
-                    op,
-                    key,
-                    stamp,
-                    seen: self.cell(key).stamp,
-                });
-                self.own_seq += 1;
-                let id = EntryId {
-                    origin: self.cfg.id,
-                    epoch: self.epoch,
-                    seq: self.own_seq,
-                };
-                let cell = Cell { stamp, value: op };
-                self.mark_seen(id, out);
-                // Under LWW a write stamped below the current value loses at once, even locally.
-                self.apply_lww(key, cell, out);
-                self.append(Entry::new(id, key, cell, value_bytes), out);
-                self.persist(out, || Op::OwnSeq(self.own_seq));
-                if self.sync_mode() {
-                    self.sync(out);
-                    self.durable_own = self.own_seq;
-                } else {
-                    self.dirty = true;
-                    self.ensure_flush(now, out);
-                }
-                out.reply(Reply::WriteOk { op, stamp });
-                for p in self.peers() {
-                    self.transmit(p, now, out);
+                let me = self.me();
+                match self.cfg.plan.originator(me) {
+                    None => out.reply(Reply::Failed { op }),
+                    Some(o) if o == me => {
+                        self.originate(now, op, key, value_bytes, level, me, out)
+                    }
+                    Some(o) => {
+                        out.send(
+                            o,
+                            Msg::Forward {
+                                op,
+                                key,
+                                value_bytes,
+                                level,
+                            },
+                        );
+                        self.forwards.insert(op);
+                        self.add_deadline(now, Pending::Forward(op), out);
+                    }
                 }
             }
         }
@@ -880,7 +1432,11 @@ impl Replica for MultiMaster {
     }
 
     fn is_quiescent(&self) -> bool {
-        !self.dirty && self.peers().all(|p| !self.outstanding(p))
+        !self.dirty
+            && self.commits.is_empty()
+            && self.forwards.is_empty()
+            && self.reads.is_empty()
+            && self.peers().all(|p| !self.outstanding(p))
     }
 
     fn cells(&self) -> Box<dyn Iterator<Item = (Key, Cell)> + '_> {
@@ -891,6 +1447,43 @@ impl Replica for MultiMaster {
                 .filter(|(_, c)| !c.stamp.is_none())
                 .map(|(k, c)| (Key(k as u64), *c)),
         )
+    }
+}
+
+impl Replicator {
+    /// Without hinted handoff, entries a peer has not acknowledged within the request timeout
+    /// are given up: the peer is told (via `floor`) not to wait for them.
+    fn give_up(&mut self, p: usize, now: Now, out: &mut Out) {
+        let timeout = self.cfg.plan.request_timeout;
+        let o = &mut self.out[p];
+        let mut k = 0usize;
+        while o
+            .queued_at
+            .get(k)
+            .is_some_and(|&t| t + timeout <= now.mono)
+            && k < o.queue.len()
+        {
+            k += 1;
+        }
+        // Only what the peer has not acknowledged is given up; the rest is already settled.
+        let unacked_from = (o.acked + 1).saturating_sub(o.base) as usize;
+        if k == 0 {
+            return;
+        }
+        o.queue.drain(..k);
+        o.queued_at.drain(..k);
+        o.base += k as u64;
+        o.acked = o.acked.max(o.base - 1);
+        o.next = o.next.max(o.base);
+        let given_up = k.saturating_sub(unacked_from) as u32;
+        self.persist(out, || Op::TruncateFront(RegionId(p as u16), k));
+        if given_up > 0 {
+            out.note(Note::Abandoned { entries: given_up });
+        }
+        // Tell the peer at once, so it stops waiting for the gap.
+        if !self.outstanding(p) {
+            self.probe(p, out);
+        }
     }
 }
 
@@ -908,12 +1501,12 @@ pub fn sends(out: &Outbox<Msg, Op>) -> Vec<(RegionId, &Msg)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::replica::plan::Strategy;
     use crate::time::Wall;
 
     fn cfg(id: u16, flush: Span) -> Config {
         Config {
             id: RegionId(id),
-            n: 3,
             window: 4,
             max_batch: 2,
             rto_initial: Span::from_secs(1),
@@ -921,6 +1514,7 @@ mod tests {
             rto_max: Span::from_secs(5),
             flush_interval: flush,
             durable: true,
+            plan: Arc::new(Plan::mesh(3, Strategy::MultiMaster)),
         }
     }
 
@@ -931,7 +1525,7 @@ mod tests {
         }
     }
 
-    fn write(r: &mut MultiMaster, t: u64, op: u64, key: u64) -> Out {
+    fn write(r: &mut Replicator, t: u64, op: u64, key: u64) -> Out {
         let mut out = Out::default();
         r.on_client_op(
             now(t),
@@ -939,6 +1533,7 @@ mod tests {
                 op: OpId(op),
                 key: Key(key),
                 value_bytes: 10,
+                level: Level::Default,
             },
             &mut out,
         );
@@ -946,7 +1541,7 @@ mod tests {
     }
 
     /// Applies persisted ops to a disk, honouring `Sync` like the engine does.
-    fn flush_to(disk: &mut MmDurable, pending: &mut Vec<Op>, out: Out) {
+    fn flush_to(disk: &mut Disk, pending: &mut Vec<Op>, out: Out) {
         for a in out.actions {
             match a {
                 Action::Persist(op) => pending.push(op),
@@ -958,7 +1553,7 @@ mod tests {
 
     #[test]
     fn a_write_is_applied_acked_durable_and_shipped_to_every_peer() {
-        let mut r = MultiMaster::from_disk(cfg(0, Span::ZERO), &MmDurable::default());
+        let mut r = Replicator::from_disk(cfg(0, Span::ZERO), &Disk::default());
         let out = write(&mut r, 10, 7, 3);
         let kinds: Vec<&str> = out
             .actions
@@ -978,8 +1573,8 @@ mod tests {
         assert_eq!(
             kinds,
             [
-                "stamped", "persist", "persist", "applied", "persist", "persist", "sync", "ack",
-                "send", "timer", "send", "timer"
+                "stamped", "persist", "persist", "applied", "persist", "persist", "persist",
+                "sync", "ack", "send", "timer", "send", "timer"
             ]
         );
         let s = sends(&out);
@@ -1001,8 +1596,8 @@ mod tests {
 
     #[test]
     fn receiver_applies_once_and_acks_cumulatively() {
-        let mut a = MultiMaster::from_disk(cfg(0, Span::ZERO), &MmDurable::default());
-        let mut b = MultiMaster::from_disk(cfg(1, Span::ZERO), &MmDurable::default());
+        let mut a = Replicator::from_disk(cfg(0, Span::ZERO), &Disk::default());
+        let mut b = Replicator::from_disk(cfg(1, Span::ZERO), &Disk::default());
         let out = write(&mut a, 1, 1, 5);
         let msg = sends(&out)[0].1.clone();
         let mut ob = Out::default();
@@ -1028,8 +1623,8 @@ mod tests {
 
     #[test]
     fn out_of_order_delivery_waits_for_the_gap() {
-        let mut a = MultiMaster::from_disk(cfg(0, Span::ZERO), &MmDurable::default());
-        let mut b = MultiMaster::from_disk(cfg(1, Span::ZERO), &MmDurable::default());
+        let mut a = Replicator::from_disk(cfg(0, Span::ZERO), &Disk::default());
+        let mut b = Replicator::from_disk(cfg(1, Span::ZERO), &Disk::default());
         let m1 = sends(&write(&mut a, 1, 1, 1))[0].1.clone();
         let m2 = sends(&write(&mut a, 2, 2, 2))[0].1.clone();
         let mut o = Out::default();
@@ -1043,7 +1638,7 @@ mod tests {
 
     #[test]
     fn timeout_goes_back_n_with_backoff_and_window() {
-        let mut a = MultiMaster::from_disk(cfg(0, Span::ZERO), &MmDurable::default());
+        let mut a = Replicator::from_disk(cfg(0, Span::ZERO), &Disk::default());
         for i in 0..6 {
             let out = write(&mut a, i, i, i);
             // Window 4: the 5th and 6th writes are not sent until acks arrive.
@@ -1094,7 +1689,7 @@ mod tests {
 
     #[test]
     fn log_is_truncated_once_every_peer_acked() {
-        let mut a = MultiMaster::from_disk(cfg(0, Span::ZERO), &MmDurable::default());
+        let mut a = Replicator::from_disk(cfg(0, Span::ZERO), &Disk::default());
         write(&mut a, 1, 1, 1);
         write(&mut a, 2, 2, 2);
         let mut out = Out::default();
@@ -1126,8 +1721,8 @@ mod tests {
     #[test]
     fn flush_mode_acks_clients_first_and_peers_only_after_fsync() {
         let ten = Span::from_millis(10);
-        let mut a = MultiMaster::from_disk(cfg(0, ten), &MmDurable::default());
-        let mut b = MultiMaster::from_disk(cfg(1, ten), &MmDurable::default());
+        let mut a = Replicator::from_disk(cfg(0, ten), &Disk::default());
+        let mut b = Replicator::from_disk(cfg(1, ten), &Disk::default());
         let out = write(&mut a, 0, 1, 1);
         assert!(
             !out.actions.iter().any(|x| matches!(x, Action::Sync)),
@@ -1153,11 +1748,11 @@ mod tests {
     #[test]
     fn crash_before_fsync_recovers_orphans_from_peers() {
         let ten = Span::from_millis(10);
-        let mut disk_a = MmDurable::default();
+        let mut disk_a = Disk::default();
         let mut pend_a = Vec::new();
-        let mut a = MultiMaster::from_disk(cfg(0, ten), &disk_a);
-        let mut b = MultiMaster::from_disk(cfg(1, ten), &MmDurable::default());
-        let mut c = MultiMaster::from_disk(cfg(2, ten), &MmDurable::default());
+        let mut a = Replicator::from_disk(cfg(0, ten), &disk_a);
+        let mut b = Replicator::from_disk(cfg(1, ten), &Disk::default());
+        let mut c = Replicator::from_disk(cfg(2, ten), &Disk::default());
         let mut o = Out::default();
         a.on_start(now(0), &mut o);
         flush_to(&mut disk_a, &mut pend_a, o);
@@ -1174,7 +1769,7 @@ mod tests {
         b.on_message(now(2), RegionId(0), to_b, &mut ob);
         assert_eq!(b.cell(Key(9)).value, OpId(42));
         // Crash: pending ops are lost; the write is gone from a's disk.
-        let mut a2 = MultiMaster::from_disk(cfg(0, ten), &disk_a);
+        let mut a2 = Replicator::from_disk(cfg(0, ten), &disk_a);
         assert!(a2.cell(Key(9)).stamp.is_none());
         let mut o = Out::default();
         a2.on_start(now(20), &mut o);

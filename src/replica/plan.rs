@@ -1,0 +1,218 @@
+//! The static replication plan every replica is configured with: the strategy, who may
+//! originate writes, how each origin's entries are routed (relays), which regions hold which
+//! keys, and what each consistency level waits for.
+//!
+//! It is plain data, computed once from the scenario and shared by all replicas. A real service
+//! would load the same thing from its deployment configuration.
+
+use super::{Key, Level, RegionId};
+use crate::time::Span;
+use std::sync::Arc;
+
+/// How strongly primary-backup acknowledges a write by default.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Sync {
+    /// At once, when the primary holds it.
+    Async,
+    /// Once the primary and at least one backup hold it durably.
+    SemiSync,
+    /// Once the primary and `backups` backups hold it durably.
+    Sync { backups: u32 },
+}
+
+/// The replication strategy.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Strategy {
+    /// Every region accepts writes and acknowledges them locally (active-active).
+    MultiMaster,
+    /// One primary takes writes; other regions forward them (or reject them).
+    PrimaryBackup {
+        primary: RegionId,
+        forward: bool,
+        sync: Sync,
+    },
+    /// Writes enter at the head, flow down the chain, commit at the tail; reads at the tail.
+    Chain { order: Vec<RegionId> },
+    /// Dynamo-style: the coordinator writes to the key's replicas and waits for `w`; reads ask
+    /// them all and wait for `r`.
+    Quorum {
+        w: u32,
+        r: u32,
+        /// Without hinted handoff, entries a replica has not acknowledged within the request
+        /// timeout are given up.
+        hinted_handoff: bool,
+    },
+}
+
+/// A next hop for one origin's entries, and the regions reached through it (bit per region).
+pub type Hop = (RegionId, u64);
+
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub n: usize,
+    pub strategy: Strategy,
+    /// `routes[origin][region]`: where `region` sends `origin`'s entries next.
+    pub routes: Vec<Vec<Vec<Hop>>>,
+    /// Per key, the regions holding a replica (bit per region); `None`: all regions hold all keys.
+    pub holders: Option<Arc<Vec<u64>>>,
+    /// Per region, every other region from nearest to farthest (nominal latency).
+    pub nearest: Vec<Vec<RegionId>>,
+    /// A remote write or read not answered within this fails.
+    pub request_timeout: Span,
+    /// Send a partial batch only after waiting this long for it to fill (0: at once).
+    pub batch_delay: Span,
+    /// Wire size of replicated payload per directed link, in thousandths (1000 = uncompressed).
+    pub compression_permille: Vec<u32>,
+    /// Answer quorum reads by repairing the stale replicas that responded.
+    pub read_repair: bool,
+    /// The workload's value size (sizes read replies and repairs on the wire).
+    pub value_bytes: u32,
+}
+
+/// What a write must reach before its client is acknowledged.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Need {
+    /// This many holders (the origin's own copy counts).
+    Count(u32),
+    /// This region specifically (the chain's tail).
+    Region(RegionId),
+}
+
+impl Plan {
+    pub fn all_mask(&self) -> u64 {
+        if self.n >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << self.n) - 1
+        }
+    }
+
+    /// Whether unacknowledged entries are given up after the request timeout.
+    pub fn gives_up(&self) -> bool {
+        matches!(
+            self.strategy,
+            Strategy::Quorum {
+                hinted_handoff: false,
+                ..
+            }
+        )
+    }
+
+    #[inline]
+    pub fn holders(&self, key: Key) -> u64 {
+        match &self.holders {
+            None => self.all_mask(),
+            Some(h) => h[key.0 as usize],
+        }
+    }
+
+    #[inline]
+    pub fn holds(&self, r: RegionId, key: Key) -> bool {
+        self.holders(key) & (1u64 << r.0) != 0
+    }
+
+    /// The region whose replica originates (stamps and ships) a write that a client issued at
+    /// `at`, or None if such a write is rejected there.
+    pub fn originator(&self, at: RegionId) -> Option<RegionId> {
+        match &self.strategy {
+            Strategy::MultiMaster | Strategy::Quorum { .. } => Some(at),
+            Strategy::PrimaryBackup {
+                primary, forward, ..
+            } => (*forward || at == *primary).then_some(*primary),
+            Strategy::Chain { order } => Some(order[0]),
+        }
+    }
+
+    /// The region answering `Level::Primary` reads: the primary or the chain's tail.
+    pub fn read_primary(&self) -> Option<RegionId> {
+        match &self.strategy {
+            Strategy::PrimaryBackup { primary, .. } => Some(*primary),
+            Strategy::Chain { order } => order.last().copied(),
+            _ => None,
+        }
+    }
+
+    fn majority(h: u32) -> u32 {
+        h / 2 + 1
+    }
+
+    /// What a write at `level` to a key with `h` holders waits for.
+    pub fn write_need(&self, level: Level, h: u32) -> Need {
+        let count = match (&self.strategy, level) {
+            (Strategy::Chain { order }, _) => return Need::Region(*order.last().expect("chain")),
+            (_, Level::Local) => 1,
+            (_, Level::All) => h,
+            (Strategy::Quorum { w, .. }, Level::Quorum | Level::Default) => *w,
+            (_, Level::Quorum) => Plan::majority(h),
+            (Strategy::PrimaryBackup { sync, .. }, Level::Default | Level::Primary) => match sync {
+                Sync::Async => 1,
+                Sync::SemiSync => 2,
+                Sync::Sync { backups } => 1 + backups,
+            },
+            (_, Level::Default | Level::Primary) => 1,
+        };
+        Need::Count(count.clamp(1, h.max(1)))
+    }
+
+    /// The effective level of a read at `level` (resolving `Default` per strategy).
+    pub fn read_level(&self, level: Level) -> Level {
+        match (level, &self.strategy) {
+            (Level::Default, Strategy::Chain { .. }) => Level::Primary,
+            (Level::Default, Strategy::Quorum { .. }) => Level::Quorum,
+            (Level::Default, _) => Level::Local,
+            (l, _) => l,
+        }
+    }
+
+    /// How many of `h` holders a read at (resolved) `level` waits for.
+    pub fn read_need(&self, level: Level, h: u32) -> u32 {
+        let c = match (level, &self.strategy) {
+            (Level::All, _) => h,
+            (Level::Quorum, Strategy::Quorum { r, .. }) => *r,
+            (Level::Quorum, _) => Plan::majority(h),
+            _ => 1,
+        };
+        c.clamp(1, h.max(1))
+    }
+}
+
+impl Plan {
+    /// A full mesh where every origin sends straight to every other region, all regions hold
+    /// all keys, and neighbours are ordered by index (tests and simple hosts).
+    pub fn mesh(n: usize, strategy: Strategy) -> Plan {
+        let routes = (0..n)
+            .map(|o| {
+                (0..n)
+                    .map(|r| {
+                        if r != o {
+                            return Vec::new();
+                        }
+                        (0..n)
+                            .filter(|&p| p != o)
+                            .map(|p| (RegionId(p as u16), 1u64 << p))
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        Plan {
+            n,
+            strategy,
+            routes,
+            holders: None,
+            nearest: (0..n)
+                .map(|r| {
+                    (0..n)
+                        .filter(|&p| p != r)
+                        .map(|p| RegionId(p as u16))
+                        .collect()
+                })
+                .collect(),
+            request_timeout: Span::from_secs(2),
+            batch_delay: Span::ZERO,
+            compression_permille: vec![1000; n * n],
+            read_repair: false,
+            value_bytes: 100,
+        }
+    }
+}
