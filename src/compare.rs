@@ -259,6 +259,19 @@ pub struct RunMetrics {
     pub lost_updates: f64,
     pub skew_lost_updates: f64,
     pub failed_writes: f64,
+    /// Slowest level's p99 client latency (writes, reads).
+    #[serde(default)]
+    pub write_p99_ms: Option<f64>,
+    #[serde(default)]
+    pub read_p99_ms: Option<f64>,
+    /// P(a read returns the newest acknowledged write | it came within 100 ms of that ack).
+    #[serde(default)]
+    pub fresh_within_100ms_pct: Option<f64>,
+    #[serde(default)]
+    pub cost_per_million_writes_usd: Option<f64>,
+    /// The longest time any region had a write pending for over a second.
+    #[serde(default)]
+    pub longest_stall_ms: f64,
 }
 
 /// Per fault kind: how many faults the run had and how many took effect.
@@ -294,6 +307,29 @@ impl RunMetrics {
             },
             messages_per_write: s.messages.sent as f64 / acked,
             bytes_per_write: s.messages.bytes as f64 / acked,
+            write_p99_ms: s
+                .levels
+                .iter()
+                .filter(|l| l.op == "write" && l.ok > 0)
+                .map(|l| l.latency_ms.p99)
+                .reduce(f64::max),
+            read_p99_ms: s
+                .levels
+                .iter()
+                .filter(|l| l.op == "read" && l.ok > 0)
+                .map(|l| l.latency_ms.p99)
+                .reduce(f64::max),
+            fresh_within_100ms_pct: {
+                let (reads, fresh) = s
+                    .report_data
+                    .staleness
+                    .iter()
+                    .filter(|b| b.age_le_ms <= 100.0)
+                    .fold((0, 0), |(r, f), b| (r + b.reads, f + b.fresh));
+                (reads > 0).then(|| 100.0 * fresh as f64 / reads as f64)
+            },
+            cost_per_million_writes_usd: s.efficiency.cost_per_million_writes_usd,
+            longest_stall_ms: s.stalls.iter().map(|x| x.longest_ms).fold(0.0, f64::max),
             lost_acked_writes: s.lost_acked_writes as f64,
             lost_updates: s.lost_updates.total as f64,
             skew_lost_updates: s.lost_updates.skew as f64,
@@ -308,13 +344,39 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     ("visibility_p99_ms", "visibility p99", "ms"),
     ("after_heal_ms", "convergence after heal (worst)", "ms"),
     ("stale_read_pct", "stale reads", "%"),
+    (
+        "fresh_within_100ms_pct",
+        "fresh reads within 100ms of ack",
+        "%",
+    ),
+    ("write_p99_ms", "write latency p99", "ms"),
+    ("read_p99_ms", "read latency p99", "ms"),
+    ("longest_stall_ms", "longest stall", "ms"),
     ("messages_per_write", "messages per write", ""),
     ("bytes_per_write", "bytes per write", "B"),
+    (
+        "cost_per_million_writes_usd",
+        "egress $ per million writes",
+        "$",
+    ),
     ("lost_acked_writes", "acknowledged writes lost", ""),
     ("lost_updates", "lost updates", ""),
     ("skew_lost_updates", "lost updates from clock skew", ""),
     ("failed_writes", "failed writes", ""),
 ];
+
+/// The metrics that have a value in at least one of `sets` (a scenario without a `cost` block
+/// has no cost; one without reads no read latency), in display order.
+pub fn shown_metrics<'a>(
+    sets: impl Iterator<Item = &'a BTreeMap<String, Estimate>>,
+) -> Vec<(&'static str, &'static str, &'static str)> {
+    let sets: Vec<_> = sets.collect();
+    METRICS
+        .iter()
+        .filter(|(name, _, _)| sets.iter().any(|s| s.get(*name).is_some_and(|e| e.n > 0)))
+        .copied()
+        .collect()
+}
 
 /// The value of metric `name` (one of `METRICS`) in `m`.
 pub fn metric_of(m: &RunMetrics, name: &str) -> Option<f64> {
@@ -324,6 +386,11 @@ pub fn metric_of(m: &RunMetrics, name: &str) -> Option<f64> {
         "after_heal_ms" => return m.after_heal_ms,
         "stale_read_pct" => m.stale_read_pct,
         "messages_per_write" => m.messages_per_write,
+        "write_p99_ms" => return m.write_p99_ms,
+        "read_p99_ms" => return m.read_p99_ms,
+        "fresh_within_100ms_pct" => return m.fresh_within_100ms_pct,
+        "cost_per_million_writes_usd" => return m.cost_per_million_writes_usd,
+        "longest_stall_ms" => m.longest_stall_ms,
         "bytes_per_write" => m.bytes_per_write,
         "lost_acked_writes" => m.lost_acked_writes,
         "lost_updates" => m.lost_updates,

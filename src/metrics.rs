@@ -5,11 +5,11 @@
 //! inspects replica internals mid-run and never draws randomness: observing cannot perturb.
 
 use crate::replica::{Key, Level, Note, OpId, RegionId, Reply, Stamp};
-use std::sync::Arc;
 use crate::series::{SeriesCollector, StalenessCollector};
 use crate::time::{SimTime, Span};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// One client write as the observer knows it.
 #[derive(Clone, Debug)]
@@ -31,6 +31,17 @@ impl WriteRec {
     pub fn is_acked(&self) -> bool {
         self.acked != SimTime::MAX
     }
+}
+
+/// A read in progress as the observer needs it: its key and level, when it was issued, and the
+/// newest write of its key acknowledged by then (stamp, ack time) - what a fresh read must return.
+#[derive(Copy, Clone, Debug)]
+pub struct ReadIssue {
+    pub key: Key,
+    pub level: Level,
+    pub issued: SimTime,
+    pub baseline: Stamp,
+    pub baseline_acked: SimTime,
 }
 
 /// Exact count/mean/min/max plus hdrhistogram quantiles (3 significant digits).
@@ -416,14 +427,20 @@ impl Observer {
         }
     }
 
-    /// A reply reached a client at `r`; `read` is the read's key, level and issue time.
-    pub fn on_reply(
-        &mut self,
-        r: RegionId,
-        reply: Reply,
-        read: Option<(Key, Level, SimTime)>,
-        now: SimTime,
-    ) {
+    /// What a read issued now for `key` at `level` must be judged against.
+    pub fn read_issue(&self, key: Key, level: Level, now: SimTime) -> ReadIssue {
+        let k = key.0 as usize;
+        ReadIssue {
+            key,
+            level,
+            issued: now,
+            baseline: self.latest_acked[k],
+            baseline_acked: self.latest_acked_at[k],
+        }
+    }
+
+    /// A reply reached a client at `r`; `read` describes the read it answers.
+    pub fn on_reply(&mut self, r: RegionId, reply: Reply, read: Option<ReadIssue>, now: SimTime) {
         match reply {
             Reply::WriteOk { op, stamp } => {
                 self.writes_acked += 1;
@@ -460,24 +477,27 @@ impl Observer {
             Reply::ReadOk { cell, .. } => {
                 self.reads_total += 1;
                 self.series.op(r.idx(), true, now);
-                let (key, level, issued) = read.unwrap_or((Key(0), Level::Default, now));
-                let k = key.0 as usize;
-                let lv = &mut self.levels[level.index()];
-                lv.read_latency.record(now.saturating_since(issued).0);
+                let Some(ri) = read else { return };
+                let k = ri.key.0 as usize;
+                let lv = &mut self.levels[ri.level.index()];
+                lv.read_latency.record(now.saturating_since(ri.issued).0);
                 let got = cell.map_or(Stamp::NONE, |c| c.stamp);
-                let latest = self.latest_acked[k];
+                // Stale: older than a write acknowledged before the read began. (A write acked
+                // while the read was in flight is concurrent with it; either answer is fresh.)
+                let latest = ri.baseline;
                 if got < latest {
                     self.reads_stale += 1;
                     lv.reads_stale += 1;
                     // Versions behind: acknowledged latest values newer than what was read.
                     let v = &self.versions[k];
-                    let behind = (v.len() - v.partition_point(|s| *s <= got)) as u64;
+                    let behind = (v.partition_point(|s| *s <= latest)
+                        - v.partition_point(|s| *s <= got)) as u64;
                     lv.k_stale_sum += behind;
                     lv.k_stale_max = lv.k_stale_max.max(behind);
                 }
                 if !latest.is_none() {
                     self.staleness.record(
-                        now.saturating_since(self.latest_acked_at[k]).0,
+                        ri.issued.saturating_since(ri.baseline_acked).0,
                         got >= latest,
                     );
                 }
@@ -486,7 +506,7 @@ impl Observer {
                 self.series.op(r.idx(), false, now);
                 if op.is_read() {
                     self.reads_failed += 1;
-                    let level = read.map_or(Level::Default, |x| x.1);
+                    let level = read.map_or(Level::Default, |x| x.level);
                     self.levels[level.index()].reads_failed += 1;
                 } else {
                     self.writes_failed += 1;
@@ -499,7 +519,8 @@ impl Observer {
 
     /// A client op that reached a region that is down.
     pub fn on_unavailable(&mut self, r: RegionId, op: OpId, level: Level, now: SimTime) {
-        self.on_reply(r, Reply::Failed { op }, Some((Key(0), level, now)), now);
+        let read = op.is_read().then(|| self.read_issue(Key(0), level, now));
+        self.on_reply(r, Reply::Failed { op }, read, now);
     }
 
     /// After a restart, replace region `r`'s mirror with what it actually holds now; writes it
@@ -746,7 +767,7 @@ mod tests {
                 op: OpId(OpId::READ_BIT),
                 cell: None,
             },
-            Some((Key(0), Level::Default, SimTime(0))),
+            Some(o.read_issue(Key(0), Level::Default, SimTime(2))),
             SimTime(2),
         );
         o.on_reply(
@@ -758,7 +779,7 @@ mod tests {
                     value: OpId(0),
                 }),
             },
-            Some((Key(0), Level::Default, SimTime(0))),
+            Some(o.read_issue(Key(0), Level::Default, SimTime(3))),
             SimTime(3),
         );
         assert_eq!((o.reads_total, o.reads_stale), (2, 1));

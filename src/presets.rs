@@ -191,7 +191,11 @@ fn parse_prices(text: &str) -> Result<PriceSheet, String> {
         match cells.as_slice() {
             [r, p] => sheet.by_source.push((r.to_string(), price(p)?)),
             [a, b, p] => sheet.pairs.push((a.to_string(), b.to_string(), price(p)?)),
-            _ => return Err(format!("`{line}` is neither `region,price` nor `from,to,price`")),
+            _ => {
+                return Err(format!(
+                    "`{line}` is neither `region,price` nor `from,to,price`"
+                ))
+            }
         }
     }
     Ok(sheet)
@@ -289,7 +293,11 @@ mod tests {
     fn cost_presets_parse_and_price_by_source() {
         for p in COST_PRESETS {
             let s = p.sheet();
-            assert!(!s.source.is_empty() && !s.by_source.is_empty(), "{}", p.name);
+            assert!(
+                !s.source.is_empty() && !s.by_source.is_empty(),
+                "{}",
+                p.name
+            );
         }
         let aws = find_cost("aws-2024").unwrap();
         assert_eq!(aws.price("ap-south-1", "us-east-1"), Some(0.086));

@@ -11,11 +11,11 @@ use crate::replica::plan::{Plan, Strategy, Sync};
 use crate::replica::{Level, RegionId};
 use crate::time::{SignedSpan, SimTime, Span};
 use crate::topology;
-use std::sync::Arc;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 /// The most regions a run supports (coverage is tracked in a 64-bit mask per write).
 pub const MAX_REGIONS: usize = 64;
@@ -236,11 +236,11 @@ pub struct Rate {
 impl From<Rate> for String {
     fn from(r: Rate) -> String {
         let b = r.bits_per_sec;
-        if b % 1_000_000_000 == 0 {
+        if b.is_multiple_of(1_000_000_000) {
             format!("{} Gbps", b / 1_000_000_000)
-        } else if b % 1_000_000 == 0 {
+        } else if b.is_multiple_of(1_000_000) {
             format!("{} Mbps", b / 1_000_000)
-        } else if b % 1000 == 0 {
+        } else if b.is_multiple_of(1000) {
             format!("{} Kbps", b / 1000)
         } else {
             format!("{b} bps")
@@ -256,9 +256,8 @@ impl std::str::FromStr for Rate {
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(t.len());
         let (num, unit) = (t[..split].trim(), t[split..].trim());
-        let bad = || {
-            format!("`{text}` is not a data rate; write e.g. `100 Mbps`, `1 Gbps` or `10 MB/s`")
-        };
+        let bad =
+            || format!("`{text}` is not a data rate; write e.g. `100 Mbps`, `1 Gbps` or `10 MB/s`");
         let x: f64 = num.parse().map_err(|_| bad())?;
         let mult: f64 = match unit {
             "bps" => 1.0,
@@ -272,7 +271,7 @@ impl std::str::FromStr for Rate {
             _ => return Err(bad()),
         };
         let bits = x * mult;
-        if !(bits.is_finite() && bits >= 1.0 && bits <= 1e15) {
+        if !(bits.is_finite() && (1.0..=1e15).contains(&bits)) {
             return Err(format!("`{text}` must be between 1 bps and 1 Pbps"));
         }
         Ok(Rate {
@@ -1112,46 +1111,12 @@ fn replication_plan(
     value_bytes: u32,
 ) -> Result<Plan, ScenarioError> {
     let idx = |path: &str, name: &str| v.region(path, name).map(|r| r.idx());
-    // Settings that belong to another mode or topology are mistakes, not no-ops.
-    let only = |set: bool, key: &str, when: &str| -> Result<(), ScenarioError> {
-        if set {
-            Err(v.err(format!("replication.{key}"), format!("only applies {when}")))
-        } else {
-            Ok(())
-        }
-    };
-    let pb = rep.mode == Mode::PrimaryBackup;
-    let q = rep.mode == Mode::Quorum;
-    only(rep.primary.is_some() && !pb, "primary", "to `mode: primary-backup`")?;
-    only(rep.sync != SyncSpec::Async && !pb, "sync", "to `mode: primary-backup`")?;
-    only(!rep.forward && !pb, "forward", "to `mode: primary-backup`")?;
-    only(
-        rep.sync_backups.is_some() && !(pb && rep.sync == SyncSpec::Sync),
-        "sync_backups",
-        "with `mode: primary-backup` and `sync: sync`",
-    )?;
-    only(rep.chain.is_some() && rep.mode != Mode::Chain, "chain", "to `mode: chain`")?;
-    for (set, key) in [
-        (rep.n.is_some(), "n"),
-        (rep.w.is_some(), "w"),
-        (rep.r.is_some(), "r"),
-        (rep.replicas.is_some(), "replicas"),
-        (!rep.hinted_handoff, "hinted_handoff"),
-    ] {
-        only(set && !q, key, "to `mode: quorum`")?;
-    }
-    only(rep.hub.is_some() && rep.topology != Topology::Hub, "hub", "to `topology: hub`")?;
-    only(rep.fanout.is_some() && rep.topology != Topology::Tree, "fanout", "to `topology: tree`")?;
-    only(!rep.links.is_empty() && rep.topology != Topology::Custom, "links", "to `topology: custom`")?;
-    only(rep.bidirectional && rep.topology != Topology::Ring, "bidirectional", "to `topology: ring`")?;
-    if (q || rep.mode == Mode::Chain) && rep.topology != Topology::Mesh {
+    // Settings of other modes and topologies are ignored rather than refused, so one file can
+    // be compared across them (`sim compare --vary replication.mode=...`).
+    if rep.mode == Mode::Quorum && rep.topology != Topology::Mesh {
         return Err(v.err(
             "replication.topology",
-            if q {
-                "quorum coordinators write to every replica directly; use `topology: mesh`"
-            } else {
-                "chain replication follows `chain`; remove `topology`"
-            },
+            "quorum coordinators write to every replica directly; use `topology: mesh`",
         ));
     }
 
@@ -1263,7 +1228,7 @@ fn replication_plan(
         (_, Topology::Hub) => {
             let h = match &rep.hub {
                 Some(h) => idx("replication.hub", h)?,
-                None => return Err(v.err("replication.hub", "`topology: hub` needs `hub: REGION`")),
+                None => 0,
             };
             topology::hub(n, h)
         }
@@ -1326,9 +1291,13 @@ fn replication_plan(
             }
             Some(Arc::new(vec![mask; keys as usize]))
         }
-        (Strategy::Quorum { .. }, None) if rep.n.is_some_and(|k| (k as usize) < n) => Some(
-            Arc::new(topology::consistent_hash(n, rep.n.unwrap_or(0) as usize, keys)),
-        ),
+        (Strategy::Quorum { .. }, None) if rep.n.is_some_and(|k| (k as usize) < n) => {
+            Some(Arc::new(topology::consistent_hash(
+                n,
+                rep.n.unwrap_or(0) as usize,
+                keys,
+            )))
+        }
         _ => None,
     };
 
@@ -1337,7 +1306,10 @@ fn replication_plan(
         if x.is_finite() && x > 0.0 && x <= 10.0 {
             Ok((x * 1000.0).round().max(1.0) as u32)
         } else {
-            Err(v.err(path, format!("must be a ratio above 0 (at most 10), got {x}")))
+            Err(v.err(
+                path,
+                format!("must be a ratio above 0 (at most 10), got {x}"),
+            ))
         }
     };
     match &rep.compression {
@@ -1393,7 +1365,10 @@ fn cost_table(
         if x.is_finite() && (0.0..=100.0).contains(&x) {
             Ok(x)
         } else {
-            Err(v.err(path, format!("must be a price in USD per GB between 0 and 100, got {x}")))
+            Err(v.err(
+                path,
+                format!("must be a price in USD per GB between 0 and 100, got {x}"),
+            ))
         }
     };
     let mut table: Vec<Option<f64>> = vec![None; n * n];
@@ -1416,7 +1391,7 @@ fn cost_table(
             )
         })?),
     };
-    for (from, _) in &c.map {
+    for from in c.map.keys() {
         v.region(&format!("cost.map.{from}"), from)?;
     }
     let default = match c.default {
@@ -1685,7 +1660,14 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
     let nominal: Vec<u64> = (0..n * n)
         .map(|i| latency[i].as_ref().map_or(0, |l| l.spec.nominal().0))
         .collect();
-    let plan = replication_plan(&v, rep, n, &nominal, spec.workload.keys, spec.workload.value_bytes)?;
+    let plan = replication_plan(
+        &v,
+        rep,
+        n,
+        &nominal,
+        spec.workload.keys,
+        spec.workload.value_bytes,
+    )?;
 
     // --- workload ----------------------------------------------------------------------------
     let w = &spec.workload;

@@ -44,6 +44,18 @@ pub struct RunSummary {
     pub crashes: Vec<CrashOut>,
     pub lost_updates: LostUpdates,
     pub messages: MessageCounts,
+    /// The replication strategy and topology this run used.
+    #[serde(default)]
+    pub replication: ReplicationOut,
+    /// Client operations per kind and consistency level: latency, failures, staleness.
+    #[serde(default)]
+    pub levels: Vec<LevelOut>,
+    /// Messages, bytes and egress cost, per write and per link.
+    #[serde(default)]
+    pub efficiency: Efficiency,
+    /// Regions that had a write pending for over a second, and for how long.
+    #[serde(default)]
+    pub stalls: Vec<StallOut>,
     pub faults: Vec<FaultOut>,
     pub warnings: Vec<String>,
     pub checks: Vec<Check>,
@@ -86,6 +98,66 @@ pub struct Convergence {
     /// (null: some never were).
     pub after_heal_ms: Vec<Option<f64>>,
     pub heals: Vec<HealOut>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ReplicationOut {
+    pub mode: String,
+    pub topology: String,
+    /// One line: "primary us-east, semi-sync, forwarding" / "n=3 w=2 r=2, hinted handoff".
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct LevelOut {
+    /// `write` or `read`.
+    pub op: String,
+    /// The level as written in the mix (`default`, `local`, `quorum`, `primary`, `all`).
+    pub level: String,
+    /// What it waits for under this strategy ("majority of 3 replicas").
+    pub meaning: String,
+    pub ok: u64,
+    pub failed: u64,
+    pub latency_ms: StatsMs,
+    /// Reads only: returned an older value than the newest acknowledged write.
+    pub stale: u64,
+    pub stale_pct: f64,
+    /// Reads only: versions behind, averaged over stale reads, and the worst.
+    pub k_stale_mean: f64,
+    pub k_stale_max: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Efficiency {
+    pub messages_per_write: f64,
+    pub bytes_per_write: f64,
+    /// Present when the scenario has a `cost` block.
+    pub cost_usd: Option<f64>,
+    pub cost_per_million_writes_usd: Option<f64>,
+    /// Directed links that carried traffic.
+    pub links: Vec<LinkOut>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct LinkOut {
+    pub link: String,
+    pub messages: u64,
+    pub bytes: u64,
+    pub bytes_per_write: f64,
+    pub usd_per_gb: Option<f64>,
+    pub cost_usd: Option<f64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct StallOut {
+    pub region: String,
+    /// Total time with some write pending for over `STALL_THRESHOLD`.
+    pub total_ms: f64,
+    pub longest_ms: f64,
+    pub longest_from_ms: f64,
+    pub longest_to_ms: f64,
+    /// The fault active when the longest stall began, if any.
+    pub during: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -198,17 +270,34 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
         .collect();
 
     let digests: Vec<Option<u64>> = out.region_digests.clone();
-    let final_digests_equal = digests.iter().all(|d| d.is_some() && *d == digests[0]);
+    let partial = sc.plan.holders.is_some();
+    // With partial placement regions hold different keys: compare each key's replicas instead.
+    let final_digests_equal = if partial {
+        out.divergent_keys == 0 && digests.iter().all(|d| d.is_some())
+    } else {
+        digests.iter().all(|d| d.is_some() && *d == digests[0])
+    };
     let converged = final_digests_equal && out.drained;
 
     let mut checks = Vec::new();
     checks.push(Check {
         name: "convergence".into(),
         passed: converged,
-        detail: if converged {
+        detail: if converged && partial {
+            format!(
+                "every key's replicas agree across all {n} regions ({} keys)",
+                sc.workload.keys
+            )
+        } else if converged {
             format!(
                 "all {n} regions hold state digest {:016x}",
                 digests[0].unwrap_or(0)
+            )
+        } else if partial && out.drained && out.divergent_keys > 0 {
+            format!(
+                "{} keys have replicas that disagree after quiesce; first: key {} (seed {seed})",
+                out.divergent_keys,
+                out.first_divergent_key.unwrap_or(0)
             )
         } else if !out.drained {
             format!(
@@ -360,6 +449,10 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
         crashes,
         lost_updates,
         messages: obs.msgs.clone(),
+        replication: replication_out(sc),
+        levels: level_rows(sc, obs),
+        efficiency: efficiency(sc, obs, &names),
+        stalls: stall_rows(out, obs, &names),
         faults: out
             .faults
             .iter()
@@ -401,6 +494,227 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
     summary.passed =
         summary.checks.iter().all(|c| c.passed) && summary.expectations.iter().all(|e| e.passed);
     summary
+}
+
+fn replication_out(sc: &Scenario) -> ReplicationOut {
+    use crate::replica::plan::{Strategy, Sync};
+    let rep = &sc.replication;
+    let name = |r: crate::replica::RegionId| sc.region_name(r).to_string();
+    let detail = match &sc.plan.strategy {
+        Strategy::MultiMaster => "every region accepts writes, acknowledged locally".to_string(),
+        Strategy::PrimaryBackup {
+            primary,
+            forward,
+            sync,
+        } => format!(
+            "primary {}, {}, {}",
+            name(*primary),
+            match sync {
+                Sync::Async => "async".to_string(),
+                Sync::SemiSync => "semi-sync".to_string(),
+                Sync::Sync { backups } => format!("sync to {backups} backups"),
+            },
+            if *forward {
+                "other regions forward writes"
+            } else {
+                "other regions reject writes"
+            }
+        ),
+        Strategy::Chain { order } => format!(
+            "chain {}",
+            order
+                .iter()
+                .map(|r| name(*r))
+                .collect::<Vec<_>>()
+                .join(" -> ")
+        ),
+        Strategy::Quorum {
+            w,
+            r,
+            hinted_handoff,
+        } => {
+            let n = sc
+                .plan
+                .holders
+                .as_ref()
+                .map_or(sc.n() as u32, |h| h.first().map_or(0, |m| m.count_ones()));
+            format!(
+                "n={n} w={w} r={r}{}{}",
+                if *hinted_handoff {
+                    ", hinted handoff"
+                } else {
+                    ", no hinted handoff"
+                },
+                if sc.plan.read_repair {
+                    ", read repair"
+                } else {
+                    ""
+                }
+            )
+        }
+    };
+    let lower = |s: String| s.to_lowercase();
+    ReplicationOut {
+        mode: lower(format!("{:?}", rep.mode))
+            .replace("multimaster", "multi-master")
+            .replace("primarybackup", "primary-backup"),
+        topology: {
+            let t = lower(format!("{:?}", rep.topology));
+            let t = match rep.topology {
+                crate::scenario::Topology::Ring if rep.bidirectional => {
+                    "ring (bidirectional)".into()
+                }
+                crate::scenario::Topology::Hub => {
+                    format!("hub ({})", rep.hub.clone().unwrap_or_default())
+                }
+                _ => t,
+            };
+            if rep.routing == crate::scenario::Routing::ShortestLatency {
+                format!("{t}, shortest-latency routing")
+            } else {
+                t
+            }
+        },
+        detail,
+    }
+}
+
+/// What a level waits for under the scenario's strategy, in words.
+fn level_meaning(sc: &Scenario, write: bool, level: crate::replica::Level) -> String {
+    use crate::replica::plan::Need;
+    use crate::replica::Level;
+    let plan = &sc.plan;
+    let h = plan
+        .holders
+        .as_ref()
+        .map_or(sc.n() as u32, |h| h.first().map_or(0, |m| m.count_ones()));
+    if write {
+        if plan.originator(crate::replica::RegionId(0)).is_none() {
+            return "rejected outside the primary".into();
+        }
+        match plan.write_need(level, h) {
+            Need::Region(r) => format!("committed at the tail ({})", sc.region_name(r)),
+            Need::Count(1) => "held by the originating region".into(),
+            Need::Count(k) => format!("held durably by {k} of {h} replicas"),
+        }
+    } else {
+        match plan.read_level(level) {
+            Level::Primary => match plan.read_primary() {
+                Some(p) => format!("read at {}", sc.region_name(p)),
+                None => "local replica".into(),
+            },
+            Level::Quorum | Level::All => {
+                let k = plan.read_need(plan.read_level(level), h);
+                format!("newest of {k} of {h} replicas")
+            }
+            _ => "local replica (nearest if none here)".into(),
+        }
+    }
+}
+
+fn level_rows(sc: &Scenario, obs: &crate::metrics::Observer) -> Vec<LevelOut> {
+    use crate::replica::Level;
+    let mut rows = Vec::new();
+    for write in [true, false] {
+        for level in Level::ALL {
+            let l = &obs.levels[level.index()];
+            let (lat, failed) = if write {
+                (&l.write_latency, l.writes_failed)
+            } else {
+                (&l.read_latency, l.reads_failed)
+            };
+            if lat.count() == 0 && failed == 0 {
+                continue;
+            }
+            let ok = lat.count();
+            rows.push(LevelOut {
+                op: if write { "write" } else { "read" }.into(),
+                level: level.name().into(),
+                meaning: level_meaning(sc, write, level),
+                ok,
+                failed,
+                latency_ms: lat.to_ms(),
+                stale: if write { 0 } else { l.reads_stale },
+                stale_pct: if write || ok == 0 {
+                    0.0
+                } else {
+                    100.0 * l.reads_stale as f64 / ok as f64
+                },
+                k_stale_mean: if write || l.reads_stale == 0 {
+                    0.0
+                } else {
+                    l.k_stale_sum as f64 / l.reads_stale as f64
+                },
+                k_stale_max: if write { 0 } else { l.k_stale_max },
+            });
+        }
+    }
+    rows
+}
+
+fn efficiency(sc: &Scenario, obs: &crate::metrics::Observer, names: &[String]) -> Efficiency {
+    let n = names.len();
+    let writes = obs.writes_issued.max(1) as f64;
+    let mut links = Vec::new();
+    let mut total_cost = 0.0;
+    for a in 0..n {
+        for b in (0..n).filter(|&b| b != a) {
+            let l = a * n + b;
+            if obs.link_msgs[l] == 0 {
+                continue;
+            }
+            let price = sc.cost_per_gb.as_ref().map(|c| c[l]);
+            let cost = price.map(|p| p * obs.link_bytes[l] as f64 / 1e9);
+            total_cost += cost.unwrap_or(0.0);
+            links.push(LinkOut {
+                link: format!("{}->{}", names[a], names[b]),
+                messages: obs.link_msgs[l],
+                bytes: obs.link_bytes[l],
+                bytes_per_write: obs.link_bytes[l] as f64 / writes,
+                usd_per_gb: price,
+                cost_usd: cost,
+            });
+        }
+    }
+    let priced = sc.cost_per_gb.is_some();
+    Efficiency {
+        messages_per_write: obs.msgs.sent as f64 / writes,
+        bytes_per_write: obs.msgs.bytes as f64 / writes,
+        cost_usd: priced.then_some(total_cost),
+        cost_per_million_writes_usd: priced.then(|| total_cost / writes * 1e6),
+        links,
+    }
+}
+
+fn stall_rows(out: &RunOutput, obs: &crate::metrics::Observer, names: &[String]) -> Vec<StallOut> {
+    let mut rows = Vec::new();
+    for (r, intervals) in obs.stalls().iter().enumerate() {
+        let Some(&(from, to)) = intervals
+            .iter()
+            .max_by_key(|(a, b)| (b.0 - a.0, std::cmp::Reverse(a.0)))
+        else {
+            continue;
+        };
+        let total: u64 = intervals.iter().map(|(a, b)| b.0 - a.0).sum();
+        // The fault in force when the stall began.
+        let began = from;
+        let during = out
+            .faults
+            .iter()
+            .rev()
+            .filter(|f| !matches!(fault_kind(&f.label), "heal" | "recover" | "clock step"))
+            .find(|f| f.at <= began && f.until.is_none_or(|u| u >= began))
+            .map(|f| f.label.clone());
+        rows.push(StallOut {
+            region: names[r].clone(),
+            total_ms: ns_to_ms(total),
+            longest_ms: ns_to_ms(to.0 - from.0),
+            longest_from_ms: ms(from),
+            longest_to_ms: ms(to),
+            during,
+        });
+    }
+    rows
 }
 
 /// The kind of a fault from its label: `partition`, `crash`, `degrade`, `one-way cut`,

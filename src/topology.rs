@@ -143,7 +143,7 @@ pub fn consistent_hash(regions: usize, replicas: usize, keys: u64) -> Vec<u64> {
     ring.sort_unstable();
     (0..keys)
         .map(|k| {
-            let h = mix64(k.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0xc0ff_ee);
+            let h = mix64(k.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x00c0_ffee);
             let start = ring.partition_point(|&(t, _)| t < h);
             let mut mask = 0u64;
             let mut i = start;
@@ -171,7 +171,10 @@ mod tests {
         assert_eq!(hops(&r, 0, 0), [1]);
         assert_eq!(hops(&r, 0, 1), [2]);
         assert_eq!(hops(&r, 0, 2), [3]);
-        assert!(hops(&r, 0, 3).is_empty(), "the last region does not send back to the origin");
+        assert!(
+            hops(&r, 0, 3).is_empty(),
+            "the last region does not send back to the origin"
+        );
         assert_eq!(r[0][0][0].1, 0b1110);
     }
 

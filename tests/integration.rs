@@ -1,6 +1,7 @@
 //! End-to-end behaviour: analytic oracles, determinism, durability under crashes, and the `sim`
 //! command line (exit codes, outputs, bad input). One integration-test binary on purpose.
 
+use regionsim::metrics::StatsMs;
 use regionsim::scenario::Scenario;
 use regionsim::summary::RunSummary;
 use regionsim::{run, RunOptions};
@@ -63,6 +64,266 @@ workload: { keys: 1000000, rate_per_region: 50 }
     assert_eq!(s.messages.retransmitted, 0);
     // Each write: one replicate and one ack per peer.
     assert_eq!(s.messages.sent, 4 * s.writes.acked);
+}
+
+/// Four regions with a distinct constant latency on every link, so each strategy's timing has
+/// exactly one right answer. `extra` is the `replication` block; clients only where `rates` says.
+fn four(replication: &str, rates: &str, mix: &str) -> RunSummary {
+    simulate(
+        &format!(
+            r#"
+name: oracle
+duration: 10s
+regions: [{{ name: a }}, {{ name: b }}, {{ name: c }}, {{ name: d }}]
+network:
+  latency:
+    links:
+      "a <-> b": 10ms
+      "b <-> c": 20ms
+      "c <-> d": 30ms
+      "d <-> a": 40ms
+      "a <-> c": 50ms
+      "b <-> d": 70ms
+replication: {replication}
+workload:
+  keys: 1000000
+  rate_per_region: 0
+  rates: {rates}
+  mix: {mix}
+"#
+        ),
+        None,
+    )
+}
+
+fn exact(s: &StatsMs, want: f64, what: &str) {
+    assert!(s.count > 100, "{what}: {s:?}");
+    assert_eq!((s.min, s.max), (want, want), "{what}: {s:?}");
+}
+
+fn level<'a>(s: &'a RunSummary, op: &str, level: &str) -> &'a regionsim::summary::LevelOut {
+    s.levels
+        .iter()
+        .find(|l| l.op == op && l.level == level)
+        .unwrap_or_else(|| panic!("no {op} {level} in {:?}", s.levels))
+}
+
+/// Ring a -> b -> c -> d -> a: a write reaches the last region after the sum of the hops.
+#[test]
+fn ring_visibility_is_the_sum_of_the_hops() {
+    let s = four(
+        "{ topology: ring }",
+        "{ a: 30, b: 30, c: 30, d: 30 }",
+        "{ write: 1 }",
+    );
+    assert!(s.passed, "{:?}", s.checks);
+    for (origin, want) in [("a", 60.0), ("b", 90.0), ("c", 80.0), ("d", 70.0)] {
+        exact(&s.visibility_by_origin_ms[origin], want, origin);
+    }
+    // A relay forwards, never echoes: one replicate per hop (3) and its ack (3) per write.
+    assert_eq!(s.messages.sent, 6 * s.writes.acked);
+}
+
+/// Hub c: a write from a reaches the others at a -> c, then c -> farthest.
+#[test]
+fn hub_visibility_is_origin_to_hub_to_target() {
+    let s = four(
+        "{ topology: hub, hub: c }",
+        "{ a: 30, b: 30, c: 30, d: 30 }",
+        "{ write: 1 }",
+    );
+    assert!(s.passed, "{:?}", s.checks);
+    // a: 50 to c, then max(c->b 20, c->d 30) = 80; b: 20 + max(50, 30) = 70;
+    // c: max(50, 20, 30) = 50; d: 30 + max(50, 20) = 80.
+    for (origin, want) in [("a", 80.0), ("b", 70.0), ("c", 50.0), ("d", 80.0)] {
+        exact(&s.visibility_by_origin_ms[origin], want, origin);
+    }
+    exact(&s.lag_ms["a->b"], 70.0, "a->b through the hub");
+}
+
+/// Shortest-latency routing relays when a detour beats the direct link: d -> b directly is
+/// 70 ms, d -> a -> b is 40 + 10 = 50 ms.
+#[test]
+fn shortest_latency_routing_takes_the_faster_detour() {
+    let s = four("{ routing: shortest-latency }", "{ d: 30 }", "{ write: 1 }");
+    assert!(s.passed, "{:?}", s.checks);
+    exact(&s.lag_ms["d->b"], 50.0, "d->b via a");
+    exact(&s.lag_ms["d->a"], 40.0, "d->a direct");
+    exact(&s.lag_ms["d->c"], 30.0, "d->c direct");
+}
+
+/// Quorum with every region a replica: a write from a is acknowledged at the w-th smallest
+/// round trip (a's own copy is the 0 ms one).
+#[test]
+fn quorum_write_latency_is_the_wth_smallest_round_trip() {
+    // Round trips from a: self 0, b 20, d 80, c 100.
+    for (w, want) in [(1, 0.0), (2, 20.0), (3, 80.0), (4, 100.0)] {
+        let s = four(
+            &format!("{{ mode: quorum, w: {w}, r: 1 }}"),
+            "{ a: 30 }",
+            "{ write: 1 }",
+        );
+        assert!(s.passed, "w={w}: {:?}", s.checks);
+        exact(
+            &level(&s, "write", "default").latency_ms,
+            want,
+            &format!("w={w}"),
+        );
+    }
+}
+
+/// Primary-backup: sync waits for the slowest backup's round trip, semi-sync for the fastest,
+/// async for nothing; a client elsewhere adds its round trip to the primary.
+#[test]
+fn primary_backup_ack_latency_follows_the_sync_mode() {
+    for (sync, want) in [("sync", 100.0), ("semi-sync", 20.0), ("async", 0.0)] {
+        let s = four(
+            &format!("{{ mode: primary-backup, primary: a, sync: {sync} }}"),
+            "{ a: 30 }",
+            "{ write: 1 }",
+        );
+        assert!(s.passed, "{sync}: {:?}", s.checks);
+        exact(&level(&s, "write", "default").latency_ms, want, sync);
+    }
+    // A client at c forwards to a (50 ms) and hears back (50 ms) on top of semi-sync's 20 ms.
+    let s = four(
+        "{ mode: primary-backup, primary: a, sync: semi-sync }",
+        "{ c: 30 }",
+        "{ write: 1 }",
+    );
+    exact(
+        &level(&s, "write", "default").latency_ms,
+        120.0,
+        "forwarded",
+    );
+    // Without forwarding, writes outside the primary are refused.
+    let s = four(
+        "{ mode: primary-backup, primary: a, forward: false }",
+        "{ c: 30 }",
+        "{ write: 1 }",
+    );
+    assert_eq!(s.writes.acked, 0);
+    assert_eq!(s.writes.failed, s.writes.issued);
+}
+
+/// Chain a -> b -> c -> d: acknowledged when the tail has it and its word is back at the head.
+#[test]
+fn chain_ack_is_the_sum_of_the_hops_plus_the_return() {
+    let s = four("{ mode: chain }", "{ a: 30 }", "{ write: 1 }");
+    assert!(s.passed, "{:?}", s.checks);
+    // a->b 10 + b->c 20 + c->d 30, then d->a 40.
+    exact(&level(&s, "write", "default").latency_ms, 100.0, "chain");
+    // Reads go to the tail: a round trip a <-> d.
+    let s = four("{ mode: chain }", "{ a: 30 }", "{ write: 0.5, read: 0.5 }");
+    exact(&level(&s, "read", "default").latency_ms, 80.0, "tail read");
+}
+
+/// R + W > N: a read never misses a write acknowledged before it began, whatever the seed.
+/// R + W <= N: it sometimes does.
+#[test]
+fn quorum_intersection_decides_whether_reads_can_be_stale() {
+    let text = |w: u32, r: u32| {
+        format!(
+            r#"
+name: quorum-property
+duration: 5s
+regions: [{{ name: a }}, {{ name: b }}, {{ name: c }}]
+network:
+  latency:
+    default: {{ dist: uniform, low: 5ms, high: 80ms }}
+  fifo: false
+replication: {{ mode: quorum, n: 3, w: {w}, r: {r} }}
+workload:
+  keys: 5
+  rate_per_region: 400
+  mix: {{ write: 0.5, read: 0.5 }}
+"#
+        )
+    };
+    let mut weak_stale = 0;
+    for seed in 1..=12 {
+        let strong = simulate(&text(2, 2), Some(seed));
+        assert!(strong.passed, "seed {seed}: {:?}", strong.checks);
+        assert!(strong.reads.total > 1000);
+        assert_eq!(strong.reads.stale, 0, "r+w>n, seed {seed}");
+        let weak = simulate(&text(1, 1), Some(seed));
+        weak_stale += weak.reads.stale;
+    }
+    assert!(weak_stale > 0, "r+w<=n never produced a stale read");
+}
+
+/// A cyclic custom graph under loss and duplication: relays deduplicate, never loop, and
+/// every region ends with every write.
+#[test]
+fn relays_over_a_cyclic_graph_neither_loop_nor_lose() {
+    let s = simulate(
+        r#"
+name: cyclic
+duration: 10s
+regions: [{ name: a }, { name: b }, { name: c }, { name: d }, { name: e }]
+network:
+  latency: { default: { dist: uniform, low: 10ms, high: 60ms } }
+  loss: 0.05
+  duplicate: 0.2
+replication:
+  topology: custom
+  links: ["a <-> b", "b <-> c", "c <-> a", "c <-> d", "d <-> e", "e <-> c"]
+workload: { keys: 1000, rate_per_region: 100, mix: { write: 0.7, read: 0.3 } }
+"#,
+        None,
+    );
+    assert!(s.passed, "{:?}", s.checks);
+    assert_eq!(s.visibility_incomplete, 0);
+    // A tree over 5 regions has 4 edges: 4 replicates and 4 acks per write, plus what loss
+    // costs in retransmissions. A loop would multiply this.
+    let per_write = s.messages.sent as f64 / s.writes.acked as f64;
+    assert!(
+        (8.0..10.0).contains(&per_write),
+        "{per_write} messages per write"
+    );
+}
+
+#[test]
+fn bad_mode_and_topology_settings_are_clear_errors() {
+    let base = |rep: &str| {
+        format!(
+            "name: t\nduration: 1s\nregions: [{{name: a}}, {{name: b}}, {{name: c}}]\nnetwork: {{ latency: {{ default: 10ms }} }}\nreplication: {rep}\nworkload: {{ keys: 10, rate_per_region: 1 }}\n"
+        )
+    };
+    for (rep, want) in [
+        (
+            "{ topology: hub, hub: nowhere }",
+            "replication.hub: unknown region `nowhere`",
+        ),
+        (
+            "{ mode: quorum, w: 4 }",
+            "replication.w: must be between 1 and n (3), got 4",
+        ),
+        (
+            "{ mode: quorum, n: 5 }",
+            "replication.n: must be between 1 and the number of regions (3)",
+        ),
+        (
+            "{ topology: custom, links: [\"a <-> b\"] }",
+            "disconnected: a cannot reach c",
+        ),
+        ("{ mode: quorum, topology: ring }", "use `topology: mesh`"),
+        (
+            "{ mode: chain, chain: [a, b] }",
+            "must list every region exactly once",
+        ),
+        (
+            "{ mode: primary-backup, sync: sync, sync_backups: 3 }",
+            "there are only 2 backups",
+        ),
+        ("{ topology: star }", "unknown variant `star`"),
+    ] {
+        let err = Scenario::parse(&base(rep), "t.yaml")
+            .err()
+            .unwrap_or_else(|| panic!("{rep} accepted"));
+        let msg = err.to_string();
+        assert!(msg.contains(want), "{rep}: {msg}");
+    }
 }
 
 /// One-way latency L plus exponential jitter of mean m, no FIFO clamping. Two regions: the
@@ -824,8 +1085,8 @@ fn cli_compare_writes_json_markdown_and_report() {
     let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
     assert_eq!(
         html.matches("<figure").count(),
-        10,
-        "one chart per compared metric"
+        11,
+        "one chart per metric with a value (no heals, reads or prices here)"
     );
     assert!(
         std::fs::read_to_string(dir.join("compare.md"))

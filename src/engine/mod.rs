@@ -14,7 +14,7 @@ pub mod workload;
 use crate::dist::DistSpec;
 use crate::metrics::Observer;
 use crate::replica::{
-    Action, ClientOp, Durable, Key, Level, Now, OpId, Outbox, RegionId, Replica, Reply, TimerId,
+    Action, ClientOp, Durable, Key, Now, OpId, Outbox, RegionId, Replica, Reply, TimerId,
     WireMessage,
 };
 use crate::scenario::{FaultAction, HealSpec, Scenario};
@@ -120,6 +120,11 @@ pub struct RunOutput {
     pub end: SimTime,
     pub drained: bool,
     pub region_digests: Vec<Option<u64>>,
+    /// With partial replica placement: keys whose replicas disagree at the end (else 0; full
+    /// placement compares `region_digests`).
+    pub divergent_keys: u64,
+    /// The first divergent key, for the check's message.
+    pub first_divergent_key: Option<u64>,
     pub heals: Vec<HealMark>,
     pub crashes: Vec<CrashMark>,
     pub faults: Vec<FaultMark>,
@@ -155,7 +160,7 @@ pub struct Engine<'s, R: Replica> {
     phase: Phase,
     counts: EventCounts,
     /// Reads in progress: key, level and issue time (for latency and staleness by level).
-    pending_reads: BTreeMap<OpId, (Key, Level, SimTime)>,
+    pending_reads: BTreeMap<OpId, crate::metrics::ReadIssue>,
     active_partition: Option<u32>,
     /// Whether any region can crash in this run (a crash fault exists).
     crashable: bool,
@@ -303,6 +308,27 @@ impl<'s, R: Replica> Engine<'s, R> {
             .iter()
             .map(|nd| nd.replica.as_ref().map(|r| r.state_digest()))
             .collect();
+        let (mut divergent_keys, mut first_divergent_key) = (0, None);
+        if let Some(holders) = &self.sc.plan.holders {
+            for (k, &mask) in holders.iter().enumerate() {
+                let mut first: Option<Option<crate::replica::Cell>> = None;
+                let mut differs = false;
+                for r in (0..n).filter(|r| mask & (1 << r) != 0) {
+                    let c = self.nodes[r]
+                        .replica
+                        .as_ref()
+                        .and_then(|x| x.cell_of(Key(k as u64)));
+                    match first {
+                        None => first = Some(c),
+                        Some(f) => differs |= f != c,
+                    }
+                }
+                if differs {
+                    divergent_keys += 1;
+                    first_divergent_key.get_or_insert(k as u64);
+                }
+            }
+        }
         let (trace_digest, trace_error) = self.trace.finish();
         RunOutput {
             observer: self.obs,
@@ -312,6 +338,8 @@ impl<'s, R: Replica> Engine<'s, R> {
             end: self.now,
             drained,
             region_digests,
+            divergent_keys,
+            first_divergent_key,
             heals: self.heals,
             crashes: self.crashes,
             faults: self.faults,
@@ -362,7 +390,8 @@ impl<'s, R: Replica> Engine<'s, R> {
             return;
         }
         if !is_write {
-            self.pending_reads.insert(id, (key, level, self.now));
+            let issue = self.obs.read_issue(key, level, self.now);
+            self.pending_reads.insert(id, issue);
         }
         self.dispatch(r, |rep, now, out| rep.on_client_op(now, op, out));
     }

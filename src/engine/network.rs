@@ -294,7 +294,8 @@ mod tests {
     fn capped_link_queues_messages_behind_each_other() {
         // 8 Mbps: a 1000-byte message takes exactly 1 ms on the wire.
         let mut n = net("  bandwidth: { default: 8 Mbps }");
-        let at = |n: &mut Network, t: u64| match n.send(SimTime(t), RegionId(0), RegionId(1), 1000) {
+        let at = |n: &mut Network, t: u64| match n.send(SimTime(t), RegionId(0), RegionId(1), 1000)
+        {
             SendOutcome::Arrives { at, .. } => at.0,
             _ => panic!(),
         };

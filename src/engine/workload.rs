@@ -124,10 +124,13 @@ mod tests {
             rates: vec![rate, 0.0],
             write_fraction: write,
             value_bytes: 10,
-            classes: [(true, Level::Default, write), (false, Level::Default, 1.0 - write)]
-                .into_iter()
-                .filter(|c| c.2 > 0.0)
-                .collect(),
+            classes: [
+                (true, Level::Default, write),
+                (false, Level::Default, 1.0 - write),
+            ]
+            .into_iter()
+            .filter(|c| c.2 > 0.0)
+            .collect(),
         }
     }
 

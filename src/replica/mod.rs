@@ -310,6 +310,8 @@ pub trait Replica: Sized {
     fn is_quiescent(&self) -> bool;
     /// Every stored cell, in key order (observers resynchronise from it after a restart).
     fn cells(&self) -> Box<dyn Iterator<Item = (Key, Cell)> + '_>;
+    /// The stored cell of one key.
+    fn cell_of(&self, key: Key) -> Option<Cell>;
 }
 
 /// A 64-bit mixer (the finaliser of SplitMix64): cheap, well distributed, stable forever.

@@ -138,7 +138,10 @@ pub enum Msg {
         wire: u32,
     },
     /// Everything up to transport position `upto` of the sender's epoch `epoch` is durable here.
-    Ack { epoch: u32, upto: u64 },
+    Ack {
+        epoch: u32,
+        upto: u64,
+    },
     /// To an origin: these of its entries (its epoch `epoch`) are durable here.
     Durable {
         epoch: u32,
@@ -152,8 +155,14 @@ pub enum Msg {
         level: Level,
     },
     /// The forwarded write `op` is committed.
-    WriteDone { op: OpId, stamp: Stamp },
-    ReadReq { op: OpId, key: Key },
+    WriteDone {
+        op: OpId,
+        stamp: Stamp,
+    },
+    ReadReq {
+        op: OpId,
+        key: Key,
+    },
     ReadResp {
         op: OpId,
         cell: Option<Cell>,
@@ -209,9 +218,9 @@ impl WireMessage for Msg {
     fn carries_key(&self, key: Key) -> bool {
         match self {
             Msg::Replicate { entries, .. } => entries.iter().any(|e| e.key == key),
-            Msg::Forward { key: k, .. } | Msg::ReadReq { key: k, .. } | Msg::Repair { key: k, .. } => {
-                *k == key
-            }
+            Msg::Forward { key: k, .. }
+            | Msg::ReadReq { key: k, .. }
+            | Msg::Repair { key: k, .. } => *k == key,
             _ => false,
         }
     }
@@ -1233,7 +1242,8 @@ impl Replicator {
             return; // answered already, or timed out
         };
         w.got += 1;
-        w.replies.push((from, cell.map_or(Stamp::NONE, |c| c.stamp)));
+        w.replies
+            .push((from, cell.map_or(Stamp::NONE, |c| c.stamp)));
         if cell.map(|c| c.stamp) > w.best.map(|c| c.stamp) {
             w.best = cell;
         }
@@ -1406,9 +1416,7 @@ impl Replica for Replicator {
                 let me = self.me();
                 match self.cfg.plan.originator(me) {
                     None => out.reply(Reply::Failed { op }),
-                    Some(o) if o == me => {
-                        self.originate(now, op, key, value_bytes, level, me, out)
-                    }
+                    Some(o) if o == me => self.originate(now, op, key, value_bytes, level, me, out),
                     Some(o) => {
                         out.send(
                             o,
@@ -1439,6 +1447,10 @@ impl Replica for Replicator {
             && self.peers().all(|p| !self.outstanding(p))
     }
 
+    fn cell_of(&self, key: Key) -> Option<Cell> {
+        self.local_cell(key)
+    }
+
     fn cells(&self) -> Box<dyn Iterator<Item = (Key, Cell)> + '_> {
         Box::new(
             self.cells
@@ -1457,12 +1469,7 @@ impl Replicator {
         let timeout = self.cfg.plan.request_timeout;
         let o = &mut self.out[p];
         let mut k = 0usize;
-        while o
-            .queued_at
-            .get(k)
-            .is_some_and(|&t| t + timeout <= now.mono)
-            && k < o.queue.len()
-        {
+        while o.queued_at.get(k).is_some_and(|&t| t + timeout <= now.mono) && k < o.queue.len() {
             k += 1;
         }
         // Only what the peer has not acknowledged is given up; the rest is already settled.

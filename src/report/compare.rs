@@ -4,7 +4,7 @@
 use super::charts::register_fonts;
 use super::html::esc;
 use super::ImageFormat;
-use crate::compare::{CompareSummary, Estimate, METRICS};
+use crate::compare::{shown_metrics, CompareSummary, Estimate, METRICS};
 use crate::output::write_atomic;
 use crate::units::{human_bytes, human_ms};
 use plotters::coord::Shift;
@@ -33,8 +33,9 @@ pub fn fmt_estimate(e: &Estimate, unit: &str) -> String {
 
 /// The terminal (and Markdown) table rows: header plus one row per variant.
 pub fn table(c: &CompareSummary) -> (Vec<String>, Vec<Vec<String>>) {
+    let metrics = shown_metrics(c.variants.iter().map(|v| &v.estimates));
     let mut header = vec!["variant".to_string(), "passed".to_string()];
-    header.extend(METRICS.iter().map(|(_, label, _)| label.to_string()));
+    header.extend(metrics.iter().map(|(_, label, _)| label.to_string()));
     let rows = c
         .variants
         .iter()
@@ -42,7 +43,7 @@ pub fn table(c: &CompareSummary) -> (Vec<String>, Vec<Vec<String>>) {
             let passed = v.runs.iter().filter(|r| r.passed).count();
             let mut row = vec![v.label.clone(), format!("{passed}/{}", v.runs.len())];
             row.extend(
-                METRICS
+                metrics
                     .iter()
                     .map(|(name, _, unit)| fmt_estimate(&v.estimates[*name], unit)),
             );
@@ -395,7 +396,7 @@ pub fn write_compare(
     write_atomic(&files.json, json.as_bytes()).map_err(io(&files.json))?;
     write_atomic(&files.markdown, render_markdown(c).as_bytes()).map_err(io(&files.markdown))?;
     let mut charts = Vec::new();
-    for (metric, _, _) in METRICS {
+    for (metric, _, _) in shown_metrics(c.variants.iter().map(|v| &v.estimates)) {
         let chart_err = |message| super::ReportError::Chart {
             chart: metric,
             message,
@@ -420,7 +421,7 @@ pub fn write_compare(
             std::fs::rename(&tmp, &p).map_err(io(&p))?;
             files.images.push(p);
         }
-        charts.push((*metric, svg));
+        charts.push((metric, svg));
     }
     write_atomic(&files.index, render_html(c, &charts).as_bytes()).map_err(io(&files.index))?;
     Ok(files)
@@ -453,8 +454,9 @@ pub fn render_sweep_text(s: &crate::sweep::SweepSummary) -> String {
             String::new()
         }
     );
-    let w = METRICS.iter().map(|m| m.1.len()).max().unwrap_or(10);
-    for (name, label, unit) in METRICS {
+    let metrics = shown_metrics(std::iter::once(&s.estimates));
+    let w = metrics.iter().map(|m| m.1.len()).max().unwrap_or(10);
+    for (name, label, unit) in &metrics {
         let _ = writeln!(
             o,
             "  {label:<w$}  {}",
@@ -508,11 +510,11 @@ pub fn render_sweep_markdown(s: &crate::sweep::SweepSummary) -> String {
         s.runs.len()
     );
     let _ = writeln!(o, "| metric | mean ± 95% CI |\n|---|---|");
-    for (name, label, unit) in METRICS {
+    for (name, label, unit) in shown_metrics(std::iter::once(&s.estimates)) {
         let _ = writeln!(
             o,
             "| {label} | {} |",
-            fmt_estimate(&s.estimates[*name], unit)
+            fmt_estimate(&s.estimates[name], unit)
         );
     }
     if !s.failing.is_empty() {
@@ -554,7 +556,7 @@ mod tests {
         assert_eq!(series, ["flush_interval=0", "flush_interval=10ms"]);
         assert_eq!(idx[2][1], Some(5));
         assert_eq!(c.variants[5].label, "loss=0.2, flush_interval=10ms");
-        for (m, _, _) in METRICS {
+        for (m, _, _) in shown_metrics(c.variants.iter().map(|v| &v.estimates)) {
             let svg = metric_svg(&c, m).unwrap();
             assert!(svg.contains("<rect") && svg.contains("loss=0.1"), "{m}");
         }

@@ -60,6 +60,13 @@ pub fn render(s: &RunSummary) -> String {
         },
         s.trace_digest
     );
+    if !s.replication.mode.is_empty() {
+        let _ = writeln!(
+            o,
+            "  replication: {} over {} ({})",
+            s.replication.mode, s.replication.topology, s.replication.detail
+        );
+    }
     let _ = writeln!(o, "  repro: {}", s.repro);
     for warning in &s.warnings {
         let _ = writeln!(o, "  warning: {warning}");
@@ -88,6 +95,40 @@ pub fn render(s: &RunSummary) -> String {
         thousands(s.reads.stale),
         thousands(s.reads.failed)
     );
+
+    if !s.levels.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nConsistency levels\n  {:<6} {:<8} {:>9} {:>7} {:>9} {:>9} {:>9} {:>8} {:>7}  waits for",
+            "op", "level", "ok", "failed", "p50", "p99", "max", "stale", "k-max"
+        );
+        for l in &s.levels {
+            let stale = if l.op == "read" {
+                format!("{:.2}%", l.stale_pct)
+            } else {
+                "-".into()
+            };
+            let k = if l.op == "read" {
+                l.k_stale_max.to_string()
+            } else {
+                "-".into()
+            };
+            let _ = writeln!(
+                o,
+                "  {:<6} {:<8} {:>9} {:>7} {:>9} {:>9} {:>9} {:>8} {:>7}  {}",
+                l.op,
+                l.level,
+                thousands(l.ok),
+                thousands(l.failed),
+                human_ms(l.latency_ms.p50),
+                human_ms(l.latency_ms.p99),
+                human_ms(l.latency_ms.max),
+                stale,
+                k,
+                l.meaning
+            );
+        }
+    }
 
     let _ = writeln!(
         o,
@@ -182,6 +223,68 @@ pub fn render(s: &RunSummary) -> String {
         thousands(m.retransmitted),
         human_bytes(m.bytes)
     );
+
+    let e = &s.efficiency;
+    if let (Some(total), Some(per_m)) = (e.cost_usd, e.cost_per_million_writes_usd) {
+        let _ = writeln!(
+            o,
+            "  egress cost ${total:.4} for this run, ${per_m:.2} per million writes"
+        );
+    }
+    if s.messages.abandoned_entries > 0 {
+        let _ = writeln!(
+            o,
+            "  {} replica writes given up (no hinted handoff)",
+            thousands(s.messages.abandoned_entries)
+        );
+    }
+    if !e.links.is_empty() && e.links.len() <= 30 {
+        let lw = e
+            .links
+            .iter()
+            .map(|l| l.link.len())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        let _ = writeln!(
+            o,
+            "  {:<lw$} {:>10} {:>10} {:>10} {:>10}",
+            "link", "messages", "bytes", "B/write", "cost"
+        );
+        for l in &e.links {
+            let _ = writeln!(
+                o,
+                "  {:<lw$} {:>10} {:>10} {:>10.1} {:>10}",
+                l.link,
+                thousands(l.messages),
+                human_bytes(l.bytes),
+                l.bytes_per_write,
+                l.cost_usd.map_or("-".into(), |c| format!("${c:.4}"))
+            );
+        }
+    }
+
+    if !s.stalls.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nStalled regions (a write pending there for over 1s)\n  {:<w$} {:>9} {:>9}  longest span, during",
+            "region", "total", "longest"
+        );
+        for st in &s.stalls {
+            let _ = writeln!(
+                o,
+                "  {:<w$} {:>9} {:>9}  {} - {}{}",
+                st.region,
+                human_ms(st.total_ms),
+                human_ms(st.longest_ms),
+                human_ms(st.longest_from_ms),
+                human_ms(st.longest_to_ms),
+                st.during
+                    .as_ref()
+                    .map_or(String::new(), |d| format!(", during {d}"))
+            );
+        }
+    }
 
     let _ = writeln!(o, "\nData loss");
     let _ = writeln!(
