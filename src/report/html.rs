@@ -102,6 +102,15 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
     if let Some(d) = &s.description {
         let _ = write!(o, "<p>{}</p>", esc(d));
     }
+    if !s.replication.mode.is_empty() {
+        let _ = write!(
+            o,
+            "<p>Replication: <b>{}</b> over <b>{}</b> ({})</p>",
+            esc(&s.replication.mode),
+            esc(&s.replication.topology),
+            esc(&s.replication.detail)
+        );
+    }
     let _ = write!(
         o,
         r#"<p>Reproduce: <code class="repro">{}</code></p>"#,
@@ -286,6 +295,85 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
         thousands(lu.skew),
         if lu.skew > 0 { format!(" (worst skew {})", human_ms(lu.max_skew_ms)) } else { String::new() }
     );
+
+    // Consistency levels.
+    if !s.levels.is_empty() {
+        o.push_str(r#"<h2>Consistency levels</h2><table><tr><th>operation</th><th>level</th><th>waits for</th><th class="num">ok</th><th class="num">failed</th><th class="num">p50</th><th class="num">p99</th><th class="num">max</th><th class="num">stale</th><th class="num">versions behind (mean / max)</th></tr>"#);
+        for l in &s.levels {
+            let read = l.op == "read";
+            let _ = write!(
+                o,
+                r#"<tr><td>{}</td><td>{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
+                esc(&l.op),
+                esc(&l.level),
+                esc(&l.meaning),
+                thousands(l.ok),
+                thousands(l.failed),
+                esc(&human_ms(l.latency_ms.p50)),
+                esc(&human_ms(l.latency_ms.p99)),
+                esc(&human_ms(l.latency_ms.max)),
+                if read {
+                    format!("{:.2}%", l.stale_pct)
+                } else {
+                    "-".into()
+                },
+                if read {
+                    format!("{:.2} / {}", l.k_stale_mean, l.k_stale_max)
+                } else {
+                    "-".into()
+                }
+            );
+        }
+        o.push_str("</table>");
+    }
+
+    // Stalls.
+    if !s.stalls.is_empty() {
+        o.push_str(r#"<h2>Stalled regions</h2><p>A region is stalled while some write acknowledged elsewhere has been pending there for over a second.</p><table><tr><th>region</th><th class="num">total</th><th class="num">longest</th><th>longest span</th><th>during</th></tr>"#);
+        for st in &s.stalls {
+            let _ = write!(
+                o,
+                r#"<tr><td>{}</td><td class="num">{}</td><td class="num">{}</td><td>{} &ndash; {}</td><td>{}</td></tr>"#,
+                esc(&st.region),
+                esc(&human_ms(st.total_ms)),
+                esc(&human_ms(st.longest_ms)),
+                esc(&human_ms(st.longest_from_ms)),
+                esc(&human_ms(st.longest_to_ms)),
+                esc(st.during.as_deref().unwrap_or("-"))
+            );
+        }
+        o.push_str("</table>");
+    }
+
+    // Efficiency and cost per link.
+    let e = &s.efficiency;
+    if !e.links.is_empty() {
+        let _ = write!(
+            o,
+            "<h2>Traffic and cost</h2><p>{:.2} messages and {:.0} bytes per write{}.</p>",
+            e.messages_per_write,
+            e.bytes_per_write,
+            match (e.cost_usd, e.cost_per_million_writes_usd) {
+                (Some(c), Some(m)) =>
+                    format!("; egress ${c:.4} for this run, ${m:.2} per million writes"),
+                _ => String::new(),
+            }
+        );
+        o.push_str(r#"<table><tr><th>link</th><th class="num">messages</th><th class="num">bytes</th><th class="num">bytes per write</th><th class="num">$/GB</th><th class="num">cost</th></tr>"#);
+        for l in &e.links {
+            let _ = write!(
+                o,
+                r#"<tr><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{:.1}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
+                esc(&l.link),
+                thousands(l.messages),
+                thousands(l.bytes),
+                l.bytes_per_write,
+                l.usd_per_gb.map_or("-".into(), |p| format!("{p}")),
+                l.cost_usd.map_or("-".into(), |c| format!("${c:.4}"))
+            );
+        }
+        o.push_str("</table>");
+    }
 
     // Lag table.
     o.push_str(r#"<h2>Replication lag per pair</h2><table><tr><th>pair</th><th class="num">count</th><th class="num">p50</th><th class="num">p99</th><th class="num">max</th></tr>"#);
