@@ -105,7 +105,7 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
     if !s.replication.mode.is_empty() {
         let _ = write!(
             o,
-            "<p>Replication: <b>{}</b> over <b>{}</b> ({})</p>",
+            "<p>Replication: <strong>{}</strong> over <strong>{}</strong> ({})</p>",
             esc(&s.replication.mode),
             esc(&s.replication.topology),
             esc(&s.replication.detail)
