@@ -533,11 +533,7 @@ fn replication_out(sc: &Scenario) -> ReplicationOut {
             r,
             hinted_handoff,
         } => {
-            let n = sc
-                .plan
-                .holders
-                .as_ref()
-                .map_or(sc.n() as u32, |h| h.first().map_or(0, |m| m.count_ones()));
+            let n = sc.plan.replicas_per_key();
             format!(
                 "n={n} w={w} r={r}{}{}",
                 if *hinted_handoff {
@@ -553,19 +549,22 @@ fn replication_out(sc: &Scenario) -> ReplicationOut {
             )
         }
     };
-    let lower = |s: String| s.to_lowercase();
+    // The names as written in YAML.
+    let yaml_name = |v: serde_json::Value| v.as_str().unwrap_or_default().to_string();
     ReplicationOut {
-        mode: lower(format!("{:?}", rep.mode))
-            .replace("multimaster", "multi-master")
-            .replace("primarybackup", "primary-backup"),
+        mode: yaml_name(serde_json::to_value(rep.mode).expect("unit variant")),
         topology: {
-            let t = lower(format!("{:?}", rep.topology));
+            let t = yaml_name(serde_json::to_value(rep.topology).expect("unit variant"));
             let t = match rep.topology {
                 crate::scenario::Topology::Ring if rep.bidirectional => {
                     "ring (bidirectional)".into()
                 }
                 crate::scenario::Topology::Hub => {
-                    format!("hub ({})", rep.hub.clone().unwrap_or_default())
+                    // Without `hub`, the first region is the hub.
+                    format!(
+                        "hub ({})",
+                        rep.hub.as_deref().unwrap_or(&sc.regions[0].name)
+                    )
                 }
                 _ => t,
             };
@@ -584,10 +583,7 @@ fn level_meaning(sc: &Scenario, write: bool, level: crate::replica::Level) -> St
     use crate::replica::plan::Need;
     use crate::replica::Level;
     let plan = &sc.plan;
-    let h = plan
-        .holders
-        .as_ref()
-        .map_or(sc.n() as u32, |h| h.first().map_or(0, |m| m.count_ones()));
+    let h = plan.replicas_per_key();
     if write {
         if plan.originator(crate::replica::RegionId(0)).is_none() {
             return "rejected outside the primary".into();

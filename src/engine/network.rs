@@ -174,7 +174,10 @@ impl Network {
             now
         } else {
             let start = now.max(self.busy_until[l]);
-            let tx = (bytes as u128 * 8 * 1_000_000_000).div_ceil(bps as u128) as u64;
+            // Capped far above any run length, so an absurd size cannot overflow the clock.
+            let tx = (bytes as u128 * 8 * 1_000_000_000)
+                .div_ceil(bps as u128)
+                .min(1 << 60) as u64;
             self.busy_until[l] = start + Span(tx);
             self.busy_until[l]
         };

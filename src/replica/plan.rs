@@ -106,6 +106,13 @@ impl Plan {
         }
     }
 
+    /// Replicas per key (placement gives every key the same number).
+    pub fn replicas_per_key(&self) -> u32 {
+        self.holders
+            .as_ref()
+            .map_or(self.n as u32, |h| h.first().map_or(0, |m| m.count_ones()))
+    }
+
     #[inline]
     pub fn holds(&self, r: RegionId, key: Key) -> bool {
         self.holders(key) & (1u64 << r.0) != 0
