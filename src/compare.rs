@@ -272,6 +272,11 @@ pub struct RunMetrics {
     /// The longest time any region had a write pending for over a second.
     #[serde(default)]
     pub longest_stall_ms: f64,
+    /// Anti-entropy bytes per write and keys it repaired (runs with anti-entropy only).
+    #[serde(default)]
+    pub anti_entropy_bytes_per_write: Option<f64>,
+    #[serde(default)]
+    pub anti_entropy_keys_repaired: Option<f64>,
 }
 
 /// Per fault kind: how many faults the run had and how many took effect.
@@ -330,6 +335,8 @@ impl RunMetrics {
             },
             cost_per_million_writes_usd: s.efficiency.cost_per_million_writes_usd,
             longest_stall_ms: s.stalls.iter().map(|x| x.longest_ms).fold(0.0, f64::max),
+            anti_entropy_bytes_per_write: s.anti_entropy.as_ref().map(|a| a.bytes as f64 / acked),
+            anti_entropy_keys_repaired: s.anti_entropy.as_ref().map(|a| a.keys_repaired as f64),
             lost_acked_writes: s.lost_acked_writes as f64,
             lost_updates: s.lost_updates.total as f64,
             skew_lost_updates: s.lost_updates.skew as f64,
@@ -354,6 +361,16 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     ("longest_stall_ms", "longest stall", "ms"),
     ("messages_per_write", "messages per write", ""),
     ("bytes_per_write", "bytes per write", "B"),
+    (
+        "anti_entropy_bytes_per_write",
+        "anti-entropy bytes per write",
+        "B",
+    ),
+    (
+        "anti_entropy_keys_repaired",
+        "keys repaired by anti-entropy",
+        "",
+    ),
     (
         "cost_per_million_writes_usd",
         "egress $ per million writes",
@@ -392,6 +409,8 @@ pub fn metric_of(m: &RunMetrics, name: &str) -> Option<f64> {
         "cost_per_million_writes_usd" => return m.cost_per_million_writes_usd,
         "longest_stall_ms" => m.longest_stall_ms,
         "bytes_per_write" => m.bytes_per_write,
+        "anti_entropy_bytes_per_write" => return m.anti_entropy_bytes_per_write,
+        "anti_entropy_keys_repaired" => return m.anti_entropy_keys_repaired,
         "lost_acked_writes" => m.lost_acked_writes,
         "lost_updates" => m.lost_updates,
         "skew_lost_updates" => m.skew_lost_updates,

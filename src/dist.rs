@@ -42,6 +42,13 @@ pub enum DistSpec {
     Mixture {
         components: Vec<MixtureComponent>,
     },
+    /// Measured: `(quantile, value)` points, interpolated linearly between them. Given inline
+    /// or as `file:` (a CSV of quantiles, read when the scenario is loaded).
+    Empirical {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
+        quantiles: Vec<(f64, Span)>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -56,13 +63,37 @@ pub struct MixtureComponent {
 #[derive(Deserialize)]
 #[serde(tag = "dist", rename_all = "lowercase", deny_unknown_fields)]
 enum TaggedDist {
-    Constant { value: Span },
-    Uniform { low: Span, high: Span },
-    Normal { mean: Span, std_dev: Span },
-    Lognormal { median: Span, sigma: f64 },
-    Exponential { mean: Span },
-    Pareto { scale: Span, shape: f64 },
-    Mixture { components: Vec<MixtureComponent> },
+    Constant {
+        value: Span,
+    },
+    Uniform {
+        low: Span,
+        high: Span,
+    },
+    Normal {
+        mean: Span,
+        std_dev: Span,
+    },
+    Lognormal {
+        median: Span,
+        sigma: f64,
+    },
+    Exponential {
+        mean: Span,
+    },
+    Pareto {
+        scale: Span,
+        shape: f64,
+    },
+    Mixture {
+        components: Vec<MixtureComponent>,
+    },
+    Empirical {
+        #[serde(default)]
+        file: Option<String>,
+        #[serde(default)]
+        quantiles: Vec<(f64, Span)>,
+    },
 }
 
 impl From<TaggedDist> for DistSpec {
@@ -75,6 +106,7 @@ impl From<TaggedDist> for DistSpec {
             TaggedDist::Exponential { mean } => DistSpec::Exponential { mean },
             TaggedDist::Pareto { scale, shape } => DistSpec::Pareto { scale, shape },
             TaggedDist::Mixture { components } => DistSpec::Mixture { components },
+            TaggedDist::Empirical { file, quantiles } => DistSpec::Empirical { file, quantiles },
         }
     }
 }
@@ -126,6 +158,8 @@ pub enum DistError {
     EmptyMixture,
     #[error("mixture weights must be finite and >= 0 (got {0})")]
     BadWeight(f64),
+    #[error("{0}")]
+    Empirical(String),
 }
 
 /// A compiled distribution ready to sample.
@@ -142,6 +176,8 @@ pub enum Sampler {
     Pareto(Pareto<f64>),
     /// Cumulative weights normalised to 1, and the components.
     Mixture(Vec<(f64, Sampler)>),
+    /// Inverse CDF: `(quantile, ns)` points, quantiles strictly increasing.
+    Empirical(Vec<(f64, f64)>),
 }
 
 fn positive(name: &'static str, value: f64) -> Result<f64, DistError> {
@@ -237,6 +273,41 @@ impl DistSpec {
                 }
                 Sampler::Mixture(parts)
             }
+            DistSpec::Empirical { file, quantiles } => {
+                let from = file
+                    .as_deref()
+                    .map_or(String::new(), |f| format!(" (from {f})"));
+                let bad = |m: String| DistError::Empirical(format!("empirical{from}: {m}"));
+                if quantiles.is_empty() {
+                    return Err(bad(
+                        "needs `quantiles: [[0.5, 40ms], [0.99, 120ms], ...]` or `file: NAME.csv`"
+                            .into(),
+                    ));
+                }
+                let mut prev: Option<(f64, Span)> = None;
+                for &(q, v) in quantiles {
+                    if !(q.is_finite() && (0.0..=1.0).contains(&q)) {
+                        return Err(bad(format!("quantile {q} is not between 0 and 1")));
+                    }
+                    if let Some((pq, pv)) = prev {
+                        if q <= pq {
+                            return Err(bad(format!(
+                                "quantiles must increase (got {q} after {pq})"
+                            )));
+                        }
+                        if v < pv {
+                            return Err(bad(format!(
+                                "values must not decrease with the quantile ({v} at {q} is below {pv} at {pq})"
+                            )));
+                        }
+                    }
+                    prev = Some((q, v));
+                }
+                if quantiles.len() == 1 {
+                    return Ok(Sampler::Constant(quantiles[0].1 .0));
+                }
+                Sampler::Empirical(quantiles.iter().map(|&(q, v)| (q, v.0 as f64)).collect())
+            }
         })
     }
 
@@ -264,6 +335,13 @@ impl DistSpec {
                         .sum::<f64>() as u64,
                 )
             }
+            DistSpec::Empirical { quantiles, .. } => Span(empirical_at(
+                &quantiles
+                    .iter()
+                    .map(|&(q, v)| (q, v.0 as f64))
+                    .collect::<Vec<_>>(),
+                0.5,
+            ) as u64),
         }
     }
 
@@ -290,8 +368,94 @@ impl DistSpec {
                 }
                 m
             }
+            DistSpec::Empirical { quantiles, .. } => {
+                // The mean of the piecewise-linear inverse CDF, clamped outside the points.
+                let (q0, v0) = (quantiles.first()?.0, quantiles.first()?.1 .0 as f64);
+                let (qn, vn) = (quantiles.last()?.0, quantiles.last()?.1 .0 as f64);
+                let mut m = q0 * v0 + (1.0 - qn) * vn;
+                for w in quantiles.windows(2) {
+                    let (a, b) = (w[0], w[1]);
+                    m += (b.0 - a.0) * (a.1 .0 as f64 + b.1 .0 as f64) / 2.0;
+                }
+                m
+            }
         })
     }
+}
+
+/// The inverse CDF of `(quantile, value)` points at `u`: linear between points, clamped to the
+/// first and last value outside them (a measured profile is never extrapolated).
+fn empirical_at(points: &[(f64, f64)], u: f64) -> f64 {
+    let i = points.partition_point(|p| p.0 <= u);
+    if i == 0 {
+        return points.first().map_or(0.0, |p| p.1);
+    }
+    if i == points.len() {
+        return points[i - 1].1;
+    }
+    let (a, b) = (points[i - 1], points[i]);
+    a.1 + (b.1 - a.1) * (u - a.0) / (b.0 - a.0)
+}
+
+/// Reads a CSV of quantiles: a header, then `quantile,value` rows. Values carry a unit (`41ms`)
+/// or the header names one (`quantile,latency_ms`, `quantile,us`).
+pub fn read_quantiles_csv(text: &str) -> Result<Vec<(f64, Span)>, String> {
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
+    let Some((_, header)) = lines.next() else {
+        return Err("is empty; expected a header such as `quantile,latency_ms`".into());
+    };
+    let cols: Vec<&str> = header.split(',').map(str::trim).collect();
+    if cols.len() != 2 || !cols[0].eq_ignore_ascii_case("quantile") {
+        return Err(format!(
+            "line 1: expected a header `quantile,latency_ms` (or `quantile,latency` with units in the values), got `{header}`"
+        ));
+    }
+    let unit = cols[1].to_ascii_lowercase();
+    let unit_ns: Option<f64> = if unit == "ms" || unit.ends_with("_ms") {
+        Some(1e6)
+    } else if unit == "us" || unit.ends_with("_us") {
+        Some(1e3)
+    } else if unit == "ns" || unit.ends_with("_ns") {
+        Some(1.0)
+    } else if unit == "s" || unit.ends_with("_s") {
+        Some(1e9)
+    } else {
+        None
+    };
+    let mut out = Vec::new();
+    for (i, line) in lines {
+        let at = format!("line {}", i + 1);
+        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+        if cells.len() != 2 {
+            return Err(format!("{at}: expected two columns, got `{line}`"));
+        }
+        let q: f64 = cells[0]
+            .parse()
+            .map_err(|_| format!("{at}: `{}` is not a quantile", cells[0]))?;
+        let v = match cells[1].parse::<f64>() {
+            Ok(x) => match unit_ns {
+                Some(m) if x.is_finite() && x >= 0.0 => Span((x * m).round() as u64),
+                Some(_) => return Err(format!("{at}: `{}` must be >= 0", cells[1])),
+                None => {
+                    return Err(format!(
+                        "{at}: `{}` has no unit; write e.g. `{}ms` or name the unit in the header (`quantile,latency_ms`)",
+                        cells[1], cells[1]
+                    ))
+                }
+            },
+            Err(_) => cells[1]
+                .parse::<Span>()
+                .map_err(|e| format!("{at}: {e}"))?,
+        };
+        out.push((q, v));
+    }
+    if out.is_empty() {
+        return Err("has a header but no rows".into());
+    }
+    Ok(out)
 }
 
 fn to_ns(x: f64) -> u64 {
@@ -346,6 +510,7 @@ impl Sampler {
                 }
                 parts.last().map(|(_, s)| s.sample(rng)).unwrap_or(0)
             }
+            Sampler::Empirical(points) => to_ns(empirical_at(points, unit_f64(rng))),
         }
     }
 
@@ -459,6 +624,77 @@ mod tests {
         .compile()
         .is_err());
         assert!(DistSpec::Mixture { components: vec![] }.compile().is_err());
+    }
+
+    #[test]
+    fn empirical_interpolates_between_quantiles() {
+        let spec = DistSpec::Empirical {
+            file: None,
+            quantiles: vec![
+                (0.0, Span::from_millis(10)),
+                (0.5, Span::from_millis(20)),
+                (0.9, Span::from_millis(40)),
+                (1.0, Span::from_millis(100)),
+            ],
+        };
+        // 0.5*15 + 0.4*30 + 0.1*70 = 26.5 ms.
+        assert_eq!(spec.mean().unwrap(), 26.5e6);
+        let got = mean_of(&spec, 200_000);
+        assert!((got - 26.5e6).abs() / 26.5e6 < 0.01, "{got}");
+        assert_eq!(spec.nominal(), Span::from_millis(20));
+        let s = spec.compile().unwrap();
+        let mut rng = stream(5, Concern::Network, 0);
+        let draws: Vec<u64> = (0..100_000).map(|_| s.sample(&mut rng)).collect();
+        assert!(draws
+            .iter()
+            .all(|&d| (10_000_000..=100_000_000).contains(&d)));
+        let below_40 = draws.iter().filter(|&&d| d <= 40_000_000).count();
+        assert!((89_000..91_000).contains(&below_40), "{below_40}");
+        // Outside the given points the profile is clamped, never extrapolated.
+        let tail = DistSpec::Empirical {
+            file: None,
+            quantiles: vec![(0.5, Span::from_millis(20)), (0.99, Span::from_millis(50))],
+        };
+        let s = tail.compile().unwrap();
+        let draws: Vec<u64> = (0..10_000).map(|_| s.sample(&mut rng)).collect();
+        assert_eq!(*draws.iter().min().unwrap(), 20_000_000);
+        assert_eq!(*draws.iter().max().unwrap(), 50_000_000);
+    }
+
+    #[test]
+    fn quantile_csv_and_its_errors() {
+        let q =
+            read_quantiles_csv("quantile,latency_ms\n0,38\n0.5,41.5\n# tail\n1.0,120\n").unwrap();
+        assert_eq!(
+            q,
+            vec![
+                (0.0, Span::from_millis(38)),
+                (0.5, Span(41_500_000)),
+                (1.0, Span::from_millis(120))
+            ]
+        );
+        let q = read_quantiles_csv("quantile,latency\n0.5,40ms\n0.99,2s\n").unwrap();
+        assert_eq!(q[1], (0.99, Span::from_secs(2)));
+        let e = read_quantiles_csv("quantile,latency\n0.5,40\n").unwrap_err();
+        assert!(e.contains("line 2") && e.contains("no unit"), "{e}");
+        let e = read_quantiles_csv("p,ms\n").unwrap_err();
+        assert!(e.contains("header"), "{e}");
+        let e = read_quantiles_csv("quantile,ms\n0.5,x\n").unwrap_err();
+        assert!(e.contains("line 2"), "{e}");
+        let bad = |q: Vec<(f64, Span)>| {
+            DistSpec::Empirical {
+                file: Some("p.csv".into()),
+                quantiles: q,
+            }
+            .compile()
+            .unwrap_err()
+            .to_string()
+        };
+        let e = bad(vec![(0.5, Span(2)), (0.4, Span(3))]);
+        assert!(e.contains("p.csv") && e.contains("must increase"), "{e}");
+        assert!(bad(vec![(0.5, Span(3)), (0.9, Span(2))]).contains("must not decrease"));
+        assert!(bad(vec![(1.5, Span(3))]).contains("between 0 and 1"));
+        assert!(bad(vec![]).contains("quantiles"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! The observer mirrors each region's per-key stamp from the replicas' `Note`s, so it never
 //! inspects replica internals mid-run and never draws randomness: observing cannot perturb.
 
-use crate::replica::{Key, Level, Note, OpId, RegionId, Reply, Stamp};
+use crate::replica::{Key, Level, MsgClass, Note, OpId, RegionId, Reply, Stamp};
 use crate::series::{SeriesCollector, StalenessCollector};
 use crate::time::{SimTime, Span};
 use hdrhistogram::Histogram;
@@ -42,6 +42,8 @@ pub struct ReadIssue {
     pub issued: SimTime,
     pub baseline: Stamp,
     pub baseline_acked: SimTime,
+    /// The client region of that write.
+    pub writer: RegionId,
 }
 
 /// Exact count/mean/min/max plus hdrhistogram quantiles (3 significant digits).
@@ -168,6 +170,21 @@ pub struct MessageCounts {
     pub abandoned_entries: u64,
 }
 
+/// Anti-entropy as the regions reported it (bytes come from the per-class traffic counts).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AeCounts {
+    pub sessions: u64,
+    /// Sessions whose initiator heard the end (the rest lost a message on the way).
+    pub finished: u64,
+    /// Finished sessions whose trees already matched at the root.
+    pub in_sync: u64,
+    pub rounds_sum: u64,
+    pub rounds_max: u64,
+    pub keys_repaired: u64,
+    /// What shipping each session initiator's whole shared state would have cost instead.
+    pub full_state_bytes: u64,
+}
+
 /// Operations at one consistency level.
 #[derive(Default)]
 pub struct LevelStats {
@@ -244,6 +261,14 @@ pub struct Observer {
     /// Per region: intervals during which some write acknowledged elsewhere had been pending
     /// there for over `STALL_THRESHOLD`.
     stalls: Vec<Vec<(SimTime, SimTime)>>,
+    /// Messages and bytes per message class (`MsgClass as usize`).
+    pub class_msgs: [u64; 6],
+    pub class_bytes: [u64; 6],
+    pub ae: AeCounts,
+    /// Per key: the client region of the newest acknowledged write.
+    latest_acked_writer: Vec<u16>,
+    /// Staleness by (writer region -> reader region), `writer * n + reader`.
+    pub staleness_pairs: Vec<StalenessCollector>,
 }
 
 impl Observer {
@@ -284,6 +309,11 @@ impl Observer {
             link_msgs: vec![0; n * n],
             link_bytes: vec![0; n * n],
             stalls: vec![Vec::new(); n],
+            class_msgs: [0; 6],
+            class_bytes: [0; 6],
+            ae: AeCounts::default(),
+            latest_acked_writer: vec![0; keys],
+            staleness_pairs: (0..n * n).map(|_| StalenessCollector::default()).collect(),
         }
     }
 
@@ -298,7 +328,16 @@ impl Observer {
 
     /// A message left `from` for `to`.
     #[inline]
-    pub fn on_send(&mut self, from: RegionId, to: RegionId, bytes: u64, retransmission: bool) {
+    pub fn on_send(
+        &mut self,
+        from: RegionId,
+        to: RegionId,
+        bytes: u64,
+        retransmission: bool,
+        class: MsgClass,
+    ) {
+        self.class_msgs[class as usize] += 1;
+        self.class_bytes[class as usize] += bytes;
         let m = &mut self.msgs;
         m.sent += 1;
         m.bytes += bytes;
@@ -424,6 +463,17 @@ impl Observer {
             }
             Note::CorruptEntry => self.msgs.corrupt_entries += 1,
             Note::Abandoned { entries } => self.msgs.abandoned_entries += entries as u64,
+            Note::AeStarted { full_state_bytes } => {
+                self.ae.sessions += 1;
+                self.ae.full_state_bytes += full_state_bytes;
+            }
+            Note::AeFinished { rounds, in_sync } => {
+                self.ae.finished += 1;
+                self.ae.in_sync += in_sync as u64;
+                self.ae.rounds_sum += rounds as u64;
+                self.ae.rounds_max = self.ae.rounds_max.max(rounds as u64);
+            }
+            Note::AeRepaired { keys } => self.ae.keys_repaired += keys as u64,
         }
     }
 
@@ -436,6 +486,7 @@ impl Observer {
             issued: now,
             baseline: self.latest_acked[k],
             baseline_acked: self.latest_acked_at[k],
+            writer: RegionId(self.latest_acked_writer[k]),
         }
     }
 
@@ -453,6 +504,7 @@ impl Observer {
                 if stamp > self.latest_acked[k] {
                     self.latest_acked[k] = stamp;
                     self.latest_acked_at[k] = now;
+                    self.latest_acked_writer[k] = r.0;
                     self.versions[k].push(stamp);
                 }
                 let mask = self.holders(k);
@@ -496,10 +548,10 @@ impl Observer {
                     lv.k_stale_max = lv.k_stale_max.max(behind);
                 }
                 if !latest.is_none() {
-                    self.staleness.record(
-                        ri.issued.saturating_since(ri.baseline_acked).0,
-                        got >= latest,
-                    );
+                    let age = ri.issued.saturating_since(ri.baseline_acked).0;
+                    self.staleness.record(age, got >= latest);
+                    self.staleness_pairs[ri.writer.idx() * self.n + r.idx()]
+                        .record(age, got >= latest);
                 }
             }
             Reply::Failed { op } => {

@@ -21,6 +21,8 @@ pub enum Concern {
     Faults = 3,
     /// Clock noise (sub = region).
     Clocks = 4,
+    /// Replica service times (sub = region).
+    Service = 5,
 }
 
 /// Returns the stream for `(concern, sub)` of the run seeded with `seed`.

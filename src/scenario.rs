@@ -7,7 +7,7 @@
 
 use crate::dist::{DistSpec, Sampler};
 use crate::presets;
-use crate::replica::plan::{Plan, Strategy, Sync};
+use crate::replica::plan::{AntiEntropy, Plan, Strategy, Sync};
 use crate::replica::{Level, RegionId};
 use crate::time::{SignedSpan, SimTime, Span};
 use crate::topology;
@@ -47,6 +47,9 @@ pub struct ScenarioSpec {
     /// Egress pricing, for cost per million writes.
     #[serde(default)]
     pub cost: Option<CostSpec>,
+    /// Replica service times (apply a write, serve a read).
+    #[serde(default)]
+    pub service: Option<ServiceSpec>,
     pub workload: WorkloadSpec,
     #[serde(default)]
     pub faults: Vec<FaultSpec>,
@@ -215,6 +218,87 @@ pub struct NetworkSpec {
     /// Per-link bandwidth caps; messages queue behind each other on a capped link.
     #[serde(default)]
     pub bandwidth: Option<BandwidthSpec>,
+    /// Latency overrides per message class (measured request/response profiles).
+    #[serde(default)]
+    pub classes: ClassesSpec,
+}
+
+/// `network.classes`: one optional override per message class.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassesSpec {
+    #[serde(default)]
+    pub replication: Option<ClassLatencySpec>,
+    #[serde(default)]
+    pub write_request: Option<ClassLatencySpec>,
+    #[serde(default)]
+    pub write_ack: Option<ClassLatencySpec>,
+    #[serde(default)]
+    pub read_request: Option<ClassLatencySpec>,
+    #[serde(default)]
+    pub read_reply: Option<ClassLatencySpec>,
+    #[serde(default)]
+    pub anti_entropy: Option<ClassLatencySpec>,
+}
+
+impl ClassesSpec {
+    /// In `MsgClass` order.
+    pub fn all(&self) -> [&Option<ClassLatencySpec>; 6] {
+        [
+            &self.replication,
+            &self.write_request,
+            &self.write_ack,
+            &self.read_request,
+            &self.read_reply,
+            &self.anti_entropy,
+        ]
+    }
+    pub fn all_mut(&mut self) -> [&mut Option<ClassLatencySpec>; 6] {
+        [
+            &mut self.replication,
+            &mut self.write_request,
+            &mut self.write_ack,
+            &mut self.read_request,
+            &mut self.read_reply,
+            &mut self.anti_entropy,
+        ]
+    }
+}
+
+/// The latency of one message class: replaces the link latency (`default`, or per link in
+/// `links`) and/or adds to it (`add`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassLatencySpec {
+    #[serde(default)]
+    pub default: Option<DistSpec>,
+    #[serde(default)]
+    pub links: BTreeMap<String, DistSpec>,
+    #[serde(default)]
+    pub add: Option<DistSpec>,
+}
+
+/// `service`: how long a replica takes to apply a write and to serve a read (it handles one
+/// input at a time, so inputs queue behind each other).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    #[serde(default)]
+    pub write: Option<DistSpec>,
+    #[serde(default)]
+    pub read: Option<DistSpec>,
+    /// Per-region overrides.
+    #[serde(default)]
+    pub regions: BTreeMap<String, ServiceTimes>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceTimes {
+    #[serde(default)]
+    pub write: Option<DistSpec>,
+    #[serde(default)]
+    pub read: Option<DistSpec>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -476,6 +560,39 @@ pub struct ReplicationSpec {
     pub compression: Option<CompressionSpec>,
     #[serde(default)]
     pub retransmit: RetransmitSpec,
+    /// Change-log entries a peer has not acknowledged within this are dropped (a bounded hint
+    /// window or binlog retention); the peer then depends on anti-entropy or read repair.
+    #[serde(default)]
+    pub log_retention: Option<Span>,
+    #[serde(default)]
+    pub anti_entropy: Option<AntiEntropySpec>,
+}
+
+/// `replication.anti_entropy`: periodic Merkle-tree comparison between replicas.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AntiEntropySpec {
+    /// How often each region starts a round.
+    pub interval: Span,
+    /// Peers per round (default 1).
+    #[serde(default = "one_peer")]
+    pub fanout: u32,
+    /// Key ranges at the bottom of the tree; a power of `branching` (default 256).
+    #[serde(default = "default_ae_leaves")]
+    pub leaves: u32,
+    /// Children per tree node (default 16).
+    #[serde(default = "default_ae_branching")]
+    pub branching: u32,
+}
+
+fn one_peer() -> u32 {
+    1
+}
+fn default_ae_leaves() -> u32 {
+    256
+}
+fn default_ae_branching() -> u32 {
+    16
 }
 
 fn default_request_timeout() -> Span {
@@ -874,6 +991,22 @@ pub struct NetworkModel {
     pub fifo: bool,
     /// Bits per second per directed link (`from * n + to`); 0 means uncapped.
     pub bandwidth_bps: Vec<u64>,
+    /// Per message class (`MsgClass as usize`), if overridden: the latency per directed link
+    /// (None: the link's own) and a delay added on top.
+    pub classes: [Option<ClassLatency>; 6],
+}
+
+#[derive(Debug, Clone)]
+pub struct ClassLatency {
+    pub links: Vec<Option<Sampler>>,
+    pub add: Option<Sampler>,
+}
+
+/// Per region: the write-apply and read-serve service time samplers (None: instant).
+#[derive(Debug, Clone)]
+pub struct ServiceModel {
+    pub write: Vec<Option<Sampler>>,
+    pub read: Vec<Option<Sampler>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -942,6 +1075,8 @@ pub struct Scenario {
     pub plan: Arc<Plan>,
     /// US dollars per GB per directed link (`from * n + to`), if a `cost` block was given.
     pub cost_per_gb: Option<Vec<f64>>,
+    /// Replica service times, if any are configured.
+    pub service: Option<ServiceModel>,
     pub workload: Workload,
     pub faults: Vec<Fault>,
     pub expect: ExpectSpec,
@@ -976,7 +1111,8 @@ impl Scenario {
     }
 
     pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
-        let spec: ScenarioSpec = serde_yaml::from_str(text).map_err(|e| yaml_error(file, e))?;
+        let mut spec: ScenarioSpec = serde_yaml::from_str(text).map_err(|e| yaml_error(file, e))?;
+        resolve_dist_files(&mut spec, file)?;
         let mut sc = validate(spec, file)?;
         sc.source = text.to_string();
         Ok(sc)
@@ -1339,6 +1475,64 @@ fn replication_plan(
         })
         .collect();
 
+    if rep.log_retention == Some(Span::ZERO) {
+        return Err(v.err("replication.log_retention", "must be longer than 0"));
+    }
+    let give_up_after = match (&strategy, rep.log_retention) {
+        (
+            Strategy::Quorum {
+                hinted_handoff: false,
+                ..
+            },
+            r,
+        ) => Some(r.map_or(rep.request_timeout, |r| r.min(rep.request_timeout))),
+        (_, r) => r,
+    };
+    let anti_entropy = match rep.anti_entropy {
+        None => None,
+        Some(a) => {
+            let p = "replication.anti_entropy";
+            if a.interval == Span::ZERO {
+                return Err(v.err(format!("{p}.interval"), "must be longer than 0"));
+            }
+            if a.fanout == 0 || a.fanout as usize >= n.max(2) {
+                return Err(v.err(
+                    format!("{p}.fanout"),
+                    format!(
+                        "must be between 1 and {} (the other regions), got {}",
+                        n.saturating_sub(1).max(1),
+                        a.fanout
+                    ),
+                ));
+            }
+            if !(2..=256).contains(&a.branching) {
+                return Err(v.err(
+                    format!("{p}.branching"),
+                    format!("must be between 2 and 256, got {}", a.branching),
+                ));
+            }
+            let mut w = 1u64;
+            while w < a.leaves as u64 {
+                w *= a.branching as u64;
+            }
+            if w != a.leaves as u64 || a.leaves > 1 << 20 {
+                return Err(v.err(
+                    format!("{p}.leaves"),
+                    format!(
+                        "must be a power of branching ({}) up to 1048576, got {}",
+                        a.branching, a.leaves
+                    ),
+                ));
+            }
+            Some(AntiEntropy {
+                interval: a.interval,
+                fanout: a.fanout,
+                leaves: a.leaves,
+                branching: a.branching,
+            })
+        }
+    };
+
     Ok(Plan {
         n,
         strategy,
@@ -1350,6 +1544,9 @@ fn replication_plan(
         compression_permille,
         read_repair: rep.read_repair,
         value_bytes,
+        give_up_after,
+        keys,
+        anti_entropy,
     })
 }
 
@@ -1430,6 +1627,109 @@ fn cost_table(
         }
     }
     Ok(out)
+}
+
+/// Every distribution a scenario holds, with its YAML path.
+fn dists_mut(spec: &mut ScenarioSpec) -> Vec<(String, &mut DistSpec)> {
+    let mut v: Vec<(String, &mut DistSpec)> = Vec::new();
+    let lat = &mut spec.network.latency;
+    if let Some(d) = &mut lat.default {
+        v.push(("network.latency.default".into(), d));
+    }
+    if let Some(d) = &mut lat.jitter {
+        v.push(("network.latency.jitter".into(), d));
+    }
+    for (k, d) in &mut lat.links {
+        v.push((format!("network.latency.links.\"{k}\""), d));
+    }
+    for (c, slot) in crate::replica::MsgClass::ALL
+        .iter()
+        .zip(spec.network.classes.all_mut())
+    {
+        let Some(cl) = slot else { continue };
+        let p = format!("network.classes.{}", c.name());
+        if let Some(d) = &mut cl.default {
+            v.push((format!("{p}.default"), d));
+        }
+        if let Some(d) = &mut cl.add {
+            v.push((format!("{p}.add"), d));
+        }
+        for (k, d) in &mut cl.links {
+            v.push((format!("{p}.links.\"{k}\""), d));
+        }
+    }
+    if let Some(sv) = &mut spec.service {
+        if let Some(d) = &mut sv.write {
+            v.push(("service.write".into(), d));
+        }
+        if let Some(d) = &mut sv.read {
+            v.push(("service.read".into(), d));
+        }
+        for (r, t) in &mut sv.regions {
+            if let Some(d) = &mut t.write {
+                v.push((format!("service.regions.{r}.write"), d));
+            }
+            if let Some(d) = &mut t.read {
+                v.push((format!("service.regions.{r}.read"), d));
+            }
+        }
+    }
+    for (i, f) in spec.faults.iter_mut().enumerate() {
+        if let Some(d) = f.degrade.as_mut().and_then(|g| g.latency.as_mut()) {
+            v.push((format!("faults[{i}].degrade.latency"), d));
+        }
+    }
+    v
+}
+
+/// Loads the quantile files of empirical distributions (relative to the scenario's folder) into
+/// the spec, so the run, its summary and any re-run see the same numbers.
+fn resolve_dist_files(spec: &mut ScenarioSpec, file: &str) -> Result<(), ScenarioError> {
+    let base = Path::new(file)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    for (path, d) in dists_mut(spec) {
+        resolve_one(d, &base, file, &path)?;
+    }
+    Ok(())
+}
+
+fn resolve_one(d: &mut DistSpec, base: &Path, file: &str, path: &str) -> Result<(), ScenarioError> {
+    let err = |message: String| ScenarioError::Invalid {
+        file: file.to_string(),
+        path: path.to_string(),
+        message,
+    };
+    match d {
+        DistSpec::Empirical {
+            file: Some(name),
+            quantiles,
+        } => {
+            if !quantiles.is_empty() {
+                return Err(err(
+                    "give either `file` or `quantiles`, not both".to_string()
+                ));
+            }
+            let full = base.join(&*name);
+            let text = std::fs::read_to_string(&full)
+                .map_err(|e| err(format!("cannot read `{}`: {e}", full.display())))?;
+            *quantiles = crate::dist::read_quantiles_csv(&text)
+                .map_err(|e| err(format!("{}: {e}", full.display())))?;
+        }
+        DistSpec::Mixture { components } => {
+            for (i, c) in components.iter_mut().enumerate() {
+                resolve_one(
+                    &mut c.latency,
+                    base,
+                    file,
+                    &format!("{path}.components[{i}].latency"),
+                )?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
@@ -1774,6 +2074,74 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
         Some(c) => Some(cost_table(&v, c, &regions, &lat.map)?),
     };
 
+    // --- message classes and service times -----------------------------------------------------
+    let mut msg_classes: [Option<ClassLatency>; 6] = Default::default();
+    for (c, spec_c) in crate::replica::MsgClass::ALL
+        .iter()
+        .zip(spec.network.classes.all())
+    {
+        let Some(cl) = spec_c else { continue };
+        let p = format!("network.classes.{}", c.name());
+        if cl.default.is_none() && cl.links.is_empty() && cl.add.is_none() {
+            return Err(v.err(p, "needs `default`, `links` or `add`"));
+        }
+        let mut links: Vec<Option<Sampler>> = vec![None; n * n];
+        if let Some(d) = &cl.default {
+            let smp = v.dist(&format!("{p}.default"), d)?;
+            for a in 0..n {
+                for b in (0..n).filter(|&b| b != a) {
+                    links[a * n + b] = Some(smp.clone());
+                }
+            }
+        }
+        for (key, d) in &cl.links {
+            let path = format!("{p}.links.\"{key}\"");
+            let smp = v.dist(&path, d)?;
+            for (a, b) in v.link(&path, key)? {
+                links[a.idx() * n + b.idx()] = Some(smp.clone());
+            }
+        }
+        let add = match &cl.add {
+            Some(d) => Some(v.dist(&format!("{p}.add"), d)?),
+            None => None,
+        };
+        msg_classes[*c as usize] = Some(ClassLatency { links, add });
+    }
+    let service = match &spec.service {
+        None => None,
+        Some(sv) => {
+            let mut write = vec![None; n];
+            let mut read = vec![None; n];
+            let nonzero =
+                |path: &str, d: &Option<DistSpec>| -> Result<Option<Sampler>, ScenarioError> {
+                    match d {
+                        None => Ok(None),
+                        Some(d) => {
+                            let smp = v.dist(path, d)?;
+                            Ok((!smp.is_zero()).then_some(smp))
+                        }
+                    }
+                };
+            let (w, r) = (
+                nonzero("service.write", &sv.write)?,
+                nonzero("service.read", &sv.read)?,
+            );
+            write.iter_mut().for_each(|x| *x = w.clone());
+            read.iter_mut().for_each(|x| *x = r.clone());
+            for (name, t) in &sv.regions {
+                let p = format!("service.regions.{name}");
+                let i = v.region(&p, name)?.idx();
+                if t.write.is_some() {
+                    write[i] = nonzero(&format!("{p}.write"), &t.write)?;
+                }
+                if t.read.is_some() {
+                    read[i] = nonzero(&format!("{p}.read"), &t.read)?;
+                }
+            }
+            (write.iter().chain(&read).any(Option::is_some)).then_some(ServiceModel { write, read })
+        }
+    };
+
     // --- faults ------------------------------------------------------------------------------
     let end = SimTime(spec.duration.0);
     let mut faults = Vec::new();
@@ -2079,11 +2447,13 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
             duplicate,
             fifo: spec.network.fifo,
             bandwidth_bps,
+            classes: msg_classes,
         },
         replication: spec.replication.clone(),
         durability: spec.durability,
         plan: Arc::new(plan),
         cost_per_gb,
+        service,
         workload: Workload {
             keys: w.keys,
             key_distribution: w.key_distribution,

@@ -63,6 +63,9 @@ pub struct ReportData {
     /// Per origin region, the same for visibility.
     pub visibility_hist: BTreeMap<String, Vec<(f64, u64)>>,
     pub staleness: Vec<StalenessBucket>,
+    /// The same per "writer->reader" region pair (pairs with reads only).
+    #[serde(default)]
+    pub staleness_by_pair: BTreeMap<String, Vec<StalenessBucket>>,
     /// Configured (nominal) one-way latency in ms, `[from][to]`; null on the diagonal.
     pub latency_ms: Vec<Vec<Option<f64>>>,
     pub sequence: SequenceWindow,

@@ -56,6 +56,16 @@ pub struct RunSummary {
     /// Regions that had a write pending for over a second, and for how long.
     #[serde(default)]
     pub stalls: Vec<StallOut>,
+    /// Staleness per (writer region -> reader region): reads of keys whose newest acknowledged
+    /// write came from the writer's clients.
+    #[serde(default)]
+    pub staleness_pairs: Vec<StalenessPairOut>,
+    /// Merkle-tree anti-entropy, when configured.
+    #[serde(default)]
+    pub anti_entropy: Option<AntiEntropyOut>,
+    /// Replica service queues, when service times are configured.
+    #[serde(default)]
+    pub service: Vec<ServiceOut>,
     pub faults: Vec<FaultOut>,
     pub warnings: Vec<String>,
     pub checks: Vec<Check>,
@@ -136,6 +146,67 @@ pub struct Efficiency {
     pub cost_per_million_writes_usd: Option<f64>,
     /// Directed links that carried traffic.
     pub links: Vec<LinkOut>,
+    /// Traffic per message class that carried any.
+    #[serde(default)]
+    pub classes: Vec<ClassOut>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ClassOut {
+    pub class: String,
+    pub messages: u64,
+    pub bytes: u64,
+    pub bytes_per_write: f64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct StalenessPairOut {
+    pub writer: String,
+    pub reader: String,
+    pub reads: u64,
+    pub fresh_pct: f64,
+    /// Reads issued within 100 ms of the write's acknowledgement, and the share of them that
+    /// returned it (null: none).
+    pub reads_within_100ms: u64,
+    pub fresh_within_100ms_pct: Option<f64>,
+    /// The smallest age bucket bound after which at least 99% of reads in every later bucket
+    /// returned the latest write (null: never within the run).
+    pub t99_ms: Option<f64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct AntiEntropyOut {
+    pub interval_ms: f64,
+    pub fanout: u32,
+    pub leaves: u32,
+    pub branching: u32,
+    pub sessions: u64,
+    /// Sessions whose end reached the initiator (others lost a message and were retried).
+    pub finished: u64,
+    /// Finished sessions whose trees matched at the root (one message).
+    pub in_sync: u64,
+    /// Messages per finished session.
+    pub rounds_mean: f64,
+    pub rounds_max: u64,
+    pub keys_repaired: u64,
+    pub messages: u64,
+    pub bytes: u64,
+    /// What shipping the initiator's whole shared state every session would have cost.
+    pub full_state_bytes: u64,
+    /// `bytes` as a percentage of `full_state_bytes`.
+    pub bytes_vs_full_state_pct: f64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ServiceOut {
+    pub region: String,
+    pub writes: u64,
+    pub reads: u64,
+    /// Share of the run the replica spent serving.
+    pub utilisation_pct: f64,
+    pub wait_mean_ms: f64,
+    pub wait_max_ms: f64,
+    pub max_queue: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -372,6 +443,15 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
             })
             .collect(),
         staleness: obs.staleness.finish(),
+        staleness_by_pair: (0..n * n)
+            .filter(|&i| obs.staleness_pairs[i].buckets.iter().any(|b| b.reads > 0))
+            .map(|i| {
+                (
+                    format!("{}->{}", names[i / n], names[i % n]),
+                    obs.staleness_pairs[i].finish(),
+                )
+            })
+            .collect(),
         latency_ms: (0..n)
             .map(|a| {
                 (0..n)
@@ -453,6 +533,58 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
         levels: level_rows(sc, obs),
         efficiency: efficiency(sc, obs, &names),
         stalls: stall_rows(out, obs, &names),
+        staleness_pairs: staleness_pairs(obs, &names),
+        anti_entropy: sc.plan.anti_entropy.as_ref().map(|a| {
+            let c = &obs.ae;
+            let class = crate::replica::MsgClass::AntiEntropy as usize;
+            let bytes = obs.class_bytes[class];
+            AntiEntropyOut {
+                interval_ms: ns_to_ms(a.interval.0),
+                fanout: a.fanout,
+                leaves: a.leaves,
+                branching: a.branching,
+                sessions: c.sessions,
+                finished: c.finished,
+                in_sync: c.in_sync,
+                rounds_mean: if c.finished > 0 {
+                    c.rounds_sum as f64 / c.finished as f64
+                } else {
+                    0.0
+                },
+                rounds_max: c.rounds_max,
+                keys_repaired: c.keys_repaired,
+                messages: obs.class_msgs[class],
+                bytes,
+                full_state_bytes: c.full_state_bytes,
+                bytes_vs_full_state_pct: if c.full_state_bytes > 0 {
+                    100.0 * bytes as f64 / c.full_state_bytes as f64
+                } else {
+                    0.0
+                },
+            }
+        }),
+        service: out
+            .service
+            .as_ref()
+            .map(|v| {
+                v.iter()
+                    .enumerate()
+                    .map(|(r, st)| ServiceOut {
+                        region: names[r].clone(),
+                        writes: st.writes,
+                        reads: st.reads,
+                        utilisation_pct: 100.0 * st.busy_ns as f64 / out.end.0.max(1) as f64,
+                        wait_mean_ms: if st.inputs > 0 {
+                            ns_to_ms(st.wait_ns_sum) / st.inputs as f64
+                        } else {
+                            0.0
+                        },
+                        wait_max_ms: ns_to_ms(st.wait_ns_max),
+                        max_queue: st.max_queue,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
         faults: out
             .faults
             .iter()
@@ -574,7 +706,16 @@ fn replication_out(sc: &Scenario) -> ReplicationOut {
                 t
             }
         },
-        detail,
+        detail: {
+            let mut d = detail;
+            if let Some(r) = rep.log_retention {
+                d.push_str(&format!(", log kept {r} per peer"));
+            }
+            if let Some(a) = &sc.plan.anti_entropy {
+                d.push_str(&format!(", anti-entropy every {}", a.interval));
+            }
+            d
+        },
     }
 }
 
@@ -679,7 +820,59 @@ fn efficiency(sc: &Scenario, obs: &crate::metrics::Observer, names: &[String]) -
         cost_usd: priced.then_some(total_cost),
         cost_per_million_writes_usd: priced.then(|| total_cost / writes * 1e6),
         links,
+        classes: crate::replica::MsgClass::ALL
+            .iter()
+            .filter(|c| obs.class_msgs[**c as usize] > 0)
+            .map(|c| ClassOut {
+                class: c.name().to_string(),
+                messages: obs.class_msgs[*c as usize],
+                bytes: obs.class_bytes[*c as usize],
+                bytes_per_write: obs.class_bytes[*c as usize] as f64 / writes,
+            })
+            .collect(),
     }
+}
+
+fn staleness_pairs(obs: &crate::metrics::Observer, names: &[String]) -> Vec<StalenessPairOut> {
+    let n = names.len();
+    let mut rows = Vec::new();
+    for w in 0..n {
+        for r in 0..n {
+            let buckets = obs.staleness_pairs[w * n + r].finish();
+            let reads: u64 = buckets.iter().map(|b| b.reads).sum();
+            if reads == 0 {
+                continue;
+            }
+            let fresh: u64 = buckets.iter().map(|b| b.fresh).sum();
+            let (r100, f100) = buckets
+                .iter()
+                .filter(|b| b.age_le_ms <= 100.0)
+                .fold((0, 0), |(a, f), b| (a + b.reads, f + b.fresh));
+            rows.push(StalenessPairOut {
+                writer: names[w].clone(),
+                reader: names[r].clone(),
+                reads,
+                fresh_pct: 100.0 * fresh as f64 / reads as f64,
+                reads_within_100ms: r100,
+                fresh_within_100ms_pct: (r100 > 0).then(|| 100.0 * f100 as f64 / r100 as f64),
+                t99_ms: t99(&buckets),
+            });
+        }
+    }
+    rows
+}
+
+/// The smallest bucket bound after which every later bucket has at least 99% fresh reads.
+pub fn t99(buckets: &[crate::series::StalenessBucket]) -> Option<f64> {
+    let ok = |b: &crate::series::StalenessBucket| b.fresh * 100 >= b.reads * 99;
+    if buckets.last().is_some_and(|b| !ok(b)) {
+        return None;
+    }
+    let first_bad_from_end = buckets.iter().rposition(|b| !ok(b));
+    Some(match first_bad_from_end {
+        None => 0.0,
+        Some(i) => buckets[i].age_le_ms,
+    })
 }
 
 fn stall_rows(out: &RunOutput, obs: &crate::metrics::Observer, names: &[String]) -> Vec<StallOut> {

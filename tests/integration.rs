@@ -108,6 +108,175 @@ fn level<'a>(s: &'a RunSummary, op: &str, level: &str) -> &'a regionsim::summary
         .unwrap_or_else(|| panic!("no {op} {level} in {:?}", s.levels))
 }
 
+/// The four-region links of `four`, with blocks of its own (`network.classes`, `service`...).
+fn four_with(network_extra: &str, top: &str) -> RunSummary {
+    simulate(
+        &format!(
+            r#"
+name: oracle
+duration: 20s
+regions: [{{ name: a }}, {{ name: b }}, {{ name: c }}, {{ name: d }}]
+network:
+  latency:
+    links:
+      "a <-> b": 10ms
+      "b <-> c": 20ms
+      "c <-> d": 30ms
+      "d <-> a": 40ms
+      "a <-> c": 50ms
+      "b <-> d": 70ms
+{network_extra}
+{top}
+workload:
+  keys: 1000000
+  rate_per_region: 0
+  rates: {{ a: 5 }}
+  mix: {{ write: 0.5, read: 0.5 }}
+"#
+        ),
+        None,
+    )
+}
+
+/// Service times and per-class latencies add up exactly. A quorum write to all four replicas
+/// from a: apply at a (2 ms), a -> c (50), apply at c (2), c's durable ack back (50 + 5 added
+/// to write acks) = 109 ms. A read of all four: serve at a (1), a read request everywhere
+/// (30, overriding every link), serve at c (1), c's reply (50 + 5) = 87 ms. Writes that arrive
+/// while a replica is busy queue, so only the unqueued minimum and median are exact.
+#[test]
+fn service_times_and_message_classes_add_up_exactly() {
+    let s = four_with(
+        "  classes:\n    write_ack: { add: 5ms }\n    read_request: { default: 30ms }\n    read_reply: { add: 5ms }",
+        "replication: { mode: quorum, w: 4, r: 4 }\nservice: { write: 2ms, read: 1ms }",
+    );
+    assert!(s.passed, "{:?}", s.checks);
+    for (op, want) in [("write", 109.0), ("read", 87.0)] {
+        let l = &level(&s, op, "default").latency_ms;
+        assert!(l.count > 30, "{op}: {l:?}");
+        // The median is read from a 3-significant-digit histogram.
+        assert!(l.min == want && (l.p50 - want).abs() < 0.1, "{op}: {l:?}");
+    }
+    // Every region applied every write; a also served every read, the others one each too.
+    for sv in &s.service {
+        assert_eq!(sv.writes, s.writes.acked, "{sv:?}");
+        assert_eq!(sv.reads, s.reads.total, "{sv:?}");
+    }
+    let a = &s.service[0];
+    let busy_ms = (2 * a.writes + a.reads) as f64;
+    let run_ms = s.sim_time_ns as f64 / 1e6;
+    assert!(
+        (a.utilisation_pct - 100.0 * busy_ms / run_ms).abs() < 1e-6,
+        "{a:?}"
+    );
+    let class = |c: &str| s.efficiency.classes.iter().find(|x| x.class == c).cloned();
+    assert_eq!(class("read_request").unwrap().messages, 3 * s.reads.total);
+    assert_eq!(class("write_ack").unwrap().messages, 3 * s.writes.acked);
+    assert!(class("anti_entropy").is_none());
+}
+
+/// Per (writer -> reader) staleness against the constant-latency oracle: a read at b of a
+/// write acknowledged at a is fresh exactly when the write is at least 40 ms old (d <-> a), so
+/// every read in the 50-100 ms bucket and after is fresh and t99 is the 50 ms bound; reads in a
+/// write's own region are always fresh.
+#[test]
+fn staleness_per_pair_matches_the_one_way_latency() {
+    let s = simulate(
+        r#"
+name: pairs
+duration: 30s
+regions: [{ name: a }, { name: b }]
+network:
+  latency:
+    default: 40ms
+workload: { keys: 4, rate_per_region: 200, mix: { write: 0.3, read: 0.7 } }
+"#,
+        None,
+    );
+    let pair = |w: &str, r: &str| {
+        s.staleness_pairs
+            .iter()
+            .find(|p| p.writer == w && p.reader == r)
+            .unwrap_or_else(|| panic!("{w}->{r} in {:?}", s.staleness_pairs))
+    };
+    for (w, r) in [("a", "b"), ("b", "a")] {
+        let p = pair(w, r);
+        assert!(p.reads_within_100ms > 500, "{p:?}");
+        assert!(p.fresh_within_100ms_pct.unwrap() < 90.0, "{p:?}");
+        assert_eq!(p.t99_ms, Some(50.0), "{p:?}");
+        let curve = &s.report_data.staleness_by_pair[&format!("{w}->{r}")];
+        for b in curve {
+            if b.age_le_ms > 50.0 {
+                assert_eq!(b.fresh, b.reads, "{w}->{r}: {b:?}");
+            }
+        }
+        assert!(curve
+            .iter()
+            .any(|b| b.age_le_ms <= 20.0 && b.fresh < b.reads));
+    }
+    for w in ["a", "b"] {
+        let p = pair(w, w);
+        assert_eq!(p.fresh_pct, 100.0, "{p:?}");
+        assert_eq!(p.t99_ms, Some(0.0), "{p:?}");
+    }
+    let total: u64 = s.staleness_pairs.iter().map(|p| p.reads).sum();
+    let curve: u64 = s.report_data.staleness.iter().map(|b| b.reads).sum();
+    assert_eq!(total, curve, "the pairs partition the overall curve");
+}
+
+/// Log entries dropped after `log_retention` during a long partition are gone for good without
+/// anti-entropy; with it, the regions converge, repairing with a fraction of a full transfer.
+#[test]
+fn anti_entropy_converges_what_log_truncation_lost() {
+    let text = |ae: &str| {
+        format!(
+            r#"
+name: ae
+duration: 40s
+regions: [{{ name: a }}, {{ name: b }}, {{ name: c }}]
+network:
+  latency:
+    default: 60ms
+replication:
+  log_retention: 3s
+{ae}
+workload: {{ keys: 5000, rate_per_region: 40, mix: {{ write: 0.5, read: 0.5 }} }}
+faults:
+  - {{ at: 5s, for: 15s, partition: [[a, b], [c]] }}
+"#
+        )
+    };
+    let without = simulate(&text(""), Some(1));
+    assert!(
+        without.messages.abandoned_entries > 100,
+        "{:?}",
+        without.messages
+    );
+    assert!(!without.convergence.converged, "{:?}", without.convergence);
+    assert!(without.anti_entropy.is_none());
+    let with = simulate(
+        &text("  anti_entropy: { interval: 2s, fanout: 1, leaves: 64, branching: 4 }"),
+        Some(1),
+    );
+    assert!(with.passed, "{:?}", with.checks);
+    assert!(with.convergence.converged);
+    assert_eq!(
+        with.messages.abandoned_entries,
+        without.messages.abandoned_entries
+    );
+    let ae = with.anti_entropy.as_ref().unwrap();
+    assert!(ae.keys_repaired > 100, "{ae:?}");
+    assert!(ae.finished > 10 && ae.finished <= ae.sessions, "{ae:?}");
+    // 64 leaves of 4: the root and 3 levels below it, cells, cells back, and the end notice.
+    assert!(ae.rounds_max <= 7, "{ae:?}");
+    assert!(ae.bytes > 0 && ae.bytes < ae.full_state_bytes / 4, "{ae:?}");
+    // Same seed, same bytes: anti-entropy is part of the deterministic run.
+    let again = simulate(
+        &text("  anti_entropy: { interval: 2s, fanout: 1, leaves: 64, branching: 4 }"),
+        Some(1),
+    );
+    assert_eq!(again.trace_digest, with.trace_digest);
+}
+
 /// Ring a -> b -> c -> d -> a: a write reaches the last region after the sum of the hops.
 #[test]
 fn ring_visibility_is_the_sum_of_the_hops() {
@@ -785,6 +954,40 @@ fn cli_bad_input_exits_two_with_a_located_message() {
             base.replace("duration: 5s", "duration: 5 parsecs"),
             &["duration", "unknown unit"],
         ),
+        (
+            "missing-quantiles",
+            base.replace(
+                "default: 50ms}",
+                "default: {dist: empirical, file: nope.csv}}",
+            ),
+            &["network.latency.default", "cannot read", "nope.csv"],
+        ),
+        (
+            "bad-quantiles",
+            base.replace(
+                "default: 50ms}",
+                "default: {dist: empirical, quantiles: [[0.9, 40ms], [0.5, 50ms]]}}",
+            ),
+            &["network.latency.default", "quantiles must increase"],
+        ),
+        (
+            "unknown-class",
+            base.replace(
+                "default: 50ms}",
+                "default: 50ms}, classes: {gossip: {add: 1ms}}",
+            ),
+            &["unknown field `gossip`", "read_reply"],
+        ),
+        (
+            "bad-service",
+            format!("{base}service: {{regions: {{mars: {{write: 1ms}}}}}}\n"),
+            &["service.regions.mars", "unknown region `mars`"],
+        ),
+        (
+            "bad-tree",
+            format!("{base}replication: {{anti_entropy: {{interval: 5s, leaves: 100}}}}\n"),
+            &["replication.anti_entropy.leaves", "power of branching"],
+        ),
     ];
     for (name, text, needles) in cases {
         let file = dir.join(format!("{name}.yaml"));
@@ -911,6 +1114,7 @@ fn cli_run_writes_a_report_and_sim_report_rerenders_it_identically() {
         "staleness",
         "latency-heatmap",
         "lag-p99-heatmap",
+        "staleness-t99-heatmap",
         "message-sequence",
     ] {
         assert!(
@@ -923,7 +1127,7 @@ fn cli_run_writes_a_report_and_sim_report_rerenders_it_identically() {
         html.contains("partition-heal")
             && html.contains("sim run scenarios/partition.yaml --seed 42")
     );
-    assert_eq!(html.matches("<figure").count(), 8);
+    assert_eq!(html.matches("<figure").count(), 9);
     assert!(
         !html.contains("http://")
             || html

@@ -15,7 +15,7 @@ use crate::dist::DistSpec;
 use crate::metrics::Observer;
 use crate::replica::{
     Action, ClientOp, Durable, Key, Now, OpId, Outbox, RegionId, Replica, Reply, TimerId,
-    WireMessage,
+    WireMessage, Work,
 };
 use crate::scenario::{FaultAction, HealSpec, Scenario};
 use crate::time::{SimTime, Span};
@@ -36,6 +36,12 @@ enum Event {
         gen: u32,
     },
     Fault(u32),
+    /// Region `region`'s replica has finished the input at the head of its service queue
+    /// (`gen` guards against a crash in between).
+    Served {
+        region: RegionId,
+        gen: u32,
+    },
     /// The `for` of fault `i` has run out.
     FaultEnd(u32),
     EndOfRun,
@@ -62,7 +68,17 @@ pub struct SeqRecord {
     pub dropped: Option<DropReason>,
 }
 
+/// An input waiting for (or in) a replica's service: replicas with service times handle one
+/// input at a time.
+enum Input<M> {
+    Client(ClientOp),
+    Msg(RegionId, M),
+}
+
 struct Node<R: Replica> {
+    /// Inputs queued for service, the head being served (only with service times).
+    serving: std::collections::VecDeque<(Input<R::Msg>, SimTime)>,
+    serve_gen: u32,
     replica: Option<R>,
     durable: R::Durable,
     /// Persisted but not yet synced: lost if the region crashes.
@@ -133,6 +149,8 @@ pub struct RunOutput {
     pub sequence_truncated: u64,
     /// Per fault: messages it dropped or delayed and client operations it failed.
     pub effects: Vec<u64>,
+    /// Per region service-queue statistics, when service times are configured.
+    pub service: Option<Vec<ServiceStats>>,
 }
 
 /// Called every few thousand events with the current simulated time and event count.
@@ -172,6 +190,25 @@ pub struct Engine<'s, R: Replica> {
     effects: Vec<u64>,
     /// The fault that crashed each region, while it is down.
     crash_fault: Vec<Option<usize>>,
+    /// Service-time samplers and their random streams (one per region), if configured.
+    service: Option<(crate::scenario::ServiceModel, Vec<crate::rng::SimRng>)>,
+    /// Inputs waiting in service queues (the run has not drained while any are).
+    queued_inputs: u64,
+    pub service_stats: Vec<ServiceStats>,
+}
+
+/// One region's service queue over the run.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct ServiceStats {
+    pub writes: u64,
+    pub reads: u64,
+    /// Time spent serving.
+    pub busy_ns: u64,
+    /// Sum and maximum of the time inputs waited before their service began.
+    pub wait_ns_sum: u64,
+    pub wait_ns_max: u64,
+    pub inputs: u64,
+    pub max_queue: u64,
 }
 
 /// The time-series bucket width: about 240 buckets over the run, at least 10ms, whole ms.
@@ -194,6 +231,8 @@ impl<'s, R: Replica> Engine<'s, R> {
                 let r = &sc.regions[i];
                 let cfg = cfg(RegionId(i as u16));
                 Node {
+                    serving: std::collections::VecDeque::new(),
+                    serve_gen: 0,
                     replica: None,
                     durable: R::Durable::default(),
                     unsynced: Vec::new(),
@@ -245,6 +284,14 @@ impl<'s, R: Replica> Engine<'s, R> {
             sequence_truncated: 0,
             effects: vec![0; sc.faults.len()],
             crash_fault: vec![None; n],
+            service: sc.service.clone().map(|m| {
+                let rngs = (0..n)
+                    .map(|i| crate::rng::stream(seed, crate::rng::Concern::Service, i as u32))
+                    .collect();
+                (m, rngs)
+            }),
+            queued_inputs: 0,
+            service_stats: vec![ServiceStats::default(); n],
         }
     }
 
@@ -287,6 +334,7 @@ impl<'s, R: Replica> Engine<'s, R> {
                 Event::Timer { region, id, gen } => self.on_timer(region, id, gen),
                 Event::Fault(i) => self.on_fault(i as usize),
                 Event::FaultEnd(i) => self.on_fault_end(i as usize),
+                Event::Served { region, gen } => self.on_served(region, gen),
                 Event::EndOfRun => self.on_end_of_run(),
             }
             processed += 1;
@@ -295,12 +343,21 @@ impl<'s, R: Replica> Engine<'s, R> {
                     p(self.now, processed);
                 }
             }
-            if self.phase == Phase::Quiesce && self.in_flight == 0 && self.all_quiescent() {
+            if self.phase == Phase::Quiesce
+                && self.in_flight == 0
+                && self.queued_inputs == 0
+                && self.all_quiescent()
+            {
                 drained = true;
                 break;
             }
         }
-        if self.phase == Phase::Quiesce && !drained && self.in_flight == 0 && self.all_quiescent() {
+        if self.phase == Phase::Quiesce
+            && !drained
+            && self.in_flight == 0
+            && self.queued_inputs == 0
+            && self.all_quiescent()
+        {
             drained = true;
         }
         let region_digests = self
@@ -346,6 +403,7 @@ impl<'s, R: Replica> Engine<'s, R> {
             sequence: self.sequence,
             sequence_truncated: self.sequence_truncated,
             effects: self.effects,
+            service: self.service.is_some().then_some(self.service_stats),
         }
     }
 
@@ -393,7 +451,89 @@ impl<'s, R: Replica> Engine<'s, R> {
             let issue = self.obs.read_issue(key, level, self.now);
             self.pending_reads.insert(id, issue);
         }
+        if self.service.is_some() {
+            let work = self.nodes[r.idx()]
+                .replica
+                .as_ref()
+                .map_or(Work::NONE, |rep| rep.client_work(&op));
+            if !work.is_none() {
+                self.enqueue(r, Input::Client(op));
+                return;
+            }
+        }
         self.dispatch(r, |rep, now, out| rep.on_client_op(now, op, out));
+    }
+
+    /// Queues an input for region `r`'s replica; it starts service at once if the replica is idle.
+    fn enqueue(&mut self, r: RegionId, input: Input<R::Msg>) {
+        self.queued_inputs += 1;
+        let node = &mut self.nodes[r.idx()];
+        node.serving.push_back((input, self.now));
+        let len = node.serving.len() as u64;
+        let st = &mut self.service_stats[r.idx()];
+        st.max_queue = st.max_queue.max(len);
+        if len == 1 {
+            self.start_service(r);
+        }
+    }
+
+    /// Draws the service time of the input at the head of `r`'s queue and schedules its end.
+    fn start_service(&mut self, r: RegionId) {
+        let Some((model, rngs)) = self.service.as_mut() else {
+            return;
+        };
+        let node = &self.nodes[r.idx()];
+        let Some((input, arrived)) = node.serving.front() else {
+            return;
+        };
+        let work = match (input, node.replica.as_ref()) {
+            (Input::Client(op), Some(rep)) => rep.client_work(op),
+            (Input::Msg(_, m), _) => m.work(),
+            _ => Work::NONE,
+        };
+        let rng = &mut rngs[r.idx()];
+        let mut t = 0u64;
+        if let Some(w) = &model.write[r.idx()] {
+            for _ in 0..work.writes {
+                t = t.saturating_add(w.sample(rng));
+            }
+        }
+        if let Some(rd) = &model.read[r.idx()] {
+            for _ in 0..work.reads {
+                t = t.saturating_add(rd.sample(rng));
+            }
+        }
+        let st = &mut self.service_stats[r.idx()];
+        st.writes += work.writes as u64;
+        st.reads += work.reads as u64;
+        st.inputs += 1;
+        st.busy_ns += t;
+        let wait = self.now.saturating_since(*arrived).0;
+        st.wait_ns_sum += wait;
+        st.wait_ns_max = st.wait_ns_max.max(wait);
+        let gen = node.serve_gen;
+        self.queue
+            .push(self.now + Span(t), Event::Served { region: r, gen });
+    }
+
+    fn on_served(&mut self, r: RegionId, gen: u32) {
+        let node = &mut self.nodes[r.idx()];
+        if node.serve_gen != gen || node.replica.is_none() {
+            return;
+        }
+        let Some((input, _)) = node.serving.pop_front() else {
+            return;
+        };
+        self.queued_inputs -= 1;
+        match input {
+            Input::Client(op) => self.dispatch(r, |rep, now, out| rep.on_client_op(now, op, out)),
+            Input::Msg(from, msg) => {
+                self.dispatch(r, |rep, now, out| rep.on_message(now, from, msg, out))
+            }
+        }
+        if self.nodes[r.idx()].replica.is_some() && !self.nodes[r.idx()].serving.is_empty() {
+            self.start_service(r);
+        }
     }
 
     fn on_deliver(&mut self, slot: u32) {
@@ -433,6 +573,10 @@ impl<'s, R: Replica> Engine<'s, R> {
         }
         self.obs.msgs.delivered += 1;
         self.trace.deliver(self.now, from, to, &env.msg);
+        if self.service.is_some() && !env.msg.work().is_none() {
+            self.enqueue(to, Input::Msg(from, env.msg));
+            return;
+        }
         self.dispatch(to, |rep, now, out| rep.on_message(now, from, env.msg, out));
     }
 
@@ -514,8 +658,9 @@ impl<'s, R: Replica> Engine<'s, R> {
 
     fn send(&mut self, from: RegionId, to: RegionId, msg: R::Msg) {
         let bytes = msg.wire_bytes();
-        self.obs.on_send(from, to, bytes, msg.is_retransmission());
-        let outcome = self.net.send(self.now, from, to, bytes);
+        self.obs
+            .on_send(from, to, bytes, msg.is_retransmission(), msg.class());
+        let outcome = self.net.send(self.now, from, to, bytes, msg.class());
         // Attribute the message to the fault that shaped its fate, if any (only faulty runs pay).
         if !self.effects.is_empty() {
             if let Some(d) = self.net.degradation(from, to) {
@@ -619,8 +764,23 @@ impl<'s, R: Replica> Engine<'s, R> {
             return;
         }
         node.replica = None;
-        // Whatever was written but not fsynced is gone.
+        // Whatever was written but not fsynced is gone, and so is every queued input; clients
+        // waiting on one hear nothing (their operation fails).
         node.unsynced.clear();
+        node.serve_gen = node.serve_gen.wrapping_add(1);
+        let lost: Vec<_> = node.serving.drain(..).collect();
+        self.queued_inputs -= lost.len() as u64;
+        for (input, _) in lost {
+            if let Input::Client(op) = input {
+                let id = match op {
+                    ClientOp::Write { op, .. } | ClientOp::Read { op, .. } => op,
+                };
+                let read = self.pending_reads.remove(&id);
+                self.obs
+                    .on_reply(r, Reply::Failed { op: id }, read, self.now);
+            }
+        }
+        let node = &mut self.nodes[r.idx()];
         node.timer_gen
             .iter_mut()
             .for_each(|g| *g = g.wrapping_add(1));

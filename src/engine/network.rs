@@ -2,9 +2,10 @@
 //! and degraded links. It decides when (or whether) a message arrives; it never looks inside.
 
 use crate::dist::{unit_f64, Sampler};
+use crate::replica::MsgClass;
 use crate::replica::RegionId;
 use crate::rng::{stream, Concern, SimRng};
-use crate::scenario::NetworkModel;
+use crate::scenario::{ClassLatency, NetworkModel};
 use crate::time::{SimTime, Span};
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -48,6 +49,7 @@ pub struct Network {
     /// Partition side per region; regions on different sides cannot exchange messages.
     side: Vec<u32>,
     degraded: Vec<Vec<Degradation>>,
+    classes: [Option<ClassLatency>; 6],
 }
 
 impl Network {
@@ -82,6 +84,7 @@ impl Network {
             busy_until: vec![SimTime::ZERO; n * n],
             side: vec![0; n],
             degraded: vec![Vec::new(); n * n],
+            classes: model.classes.clone(),
         }
     }
 
@@ -144,7 +147,14 @@ impl Network {
     /// stream in a fixed order (loss, latency, jitter, duplication).
     #[inline]
     /// Decides the fate of a `bytes`-byte message from `a` to `b` sent at `now`.
-    pub fn send(&mut self, now: SimTime, a: RegionId, b: RegionId, bytes: u64) -> SendOutcome {
+    pub fn send(
+        &mut self,
+        now: SimTime,
+        a: RegionId,
+        b: RegionId,
+        bytes: u64,
+        class: MsgClass,
+    ) -> SendOutcome {
         if !self.connected(a, b) {
             return SendOutcome::Dropped(DropReason::Partition);
         }
@@ -155,9 +165,13 @@ impl Network {
         if loss > 0.0 && unit_f64(rng) < loss {
             return SendOutcome::Dropped(DropReason::Loss);
         }
+        // A degraded link's latency wins over a class override; the class's `add` still applies.
+        let class = self.classes[class as usize].as_ref();
         let base = deg
             .and_then(|d| d.latency.as_ref())
+            .or_else(|| class.and_then(|c| c.links[l].as_ref()))
             .unwrap_or(&self.latency[l]);
+        let class_add = class.and_then(|c| c.add.as_ref());
         let add = deg.map_or(0, |d| d.add);
         let delay = |rng: &mut SimRng| {
             let j = if self.jitter.is_zero() {
@@ -165,7 +179,8 @@ impl Network {
             } else {
                 self.jitter.sample(rng)
             };
-            base.sample(rng) + j + add
+            let extra = class_add.map_or(0, |s| s.sample(rng));
+            base.sample(rng) + j + add + extra
         };
         // A capped link serialises messages one after another: a message leaves once those
         // before it have, then takes bytes / bandwidth to put on the wire.
@@ -224,7 +239,7 @@ mod tests {
         let mut n = net("");
         let r = |i| RegionId(i);
         assert_eq!(
-            n.send(SimTime(0), r(0), r(1), 100),
+            n.send(SimTime(0), r(0), r(1), 100, MsgClass::Replication),
             SendOutcome::Arrives {
                 at: SimTime(50_000_000),
                 duplicate_at: None
@@ -232,16 +247,16 @@ mod tests {
         );
         n.set_partition(&[0, 0, 1]);
         assert_eq!(
-            n.send(SimTime(0), r(0), r(2), 100),
+            n.send(SimTime(0), r(0), r(2), 100, MsgClass::Replication),
             SendOutcome::Dropped(DropReason::Partition)
         );
         assert!(matches!(
-            n.send(SimTime(0), r(0), r(1), 100),
+            n.send(SimTime(0), r(0), r(1), 100, MsgClass::Replication),
             SendOutcome::Arrives { .. }
         ));
         n.heal_partition();
         assert!(matches!(
-            n.send(SimTime(0), r(0), r(2), 100),
+            n.send(SimTime(0), r(0), r(2), 100, MsgClass::Replication),
             SendOutcome::Arrives { .. }
         ));
     }
@@ -251,9 +266,13 @@ mod tests {
         let mut n = net("    jitter: { dist: exponential, mean: 20ms }");
         let mut last = SimTime::ZERO;
         for i in 0..10_000u64 {
-            if let SendOutcome::Arrives { at, .. } =
-                n.send(SimTime(i * 1_000_000), RegionId(0), RegionId(1), 100)
-            {
+            if let SendOutcome::Arrives { at, .. } = n.send(
+                SimTime(i * 1_000_000),
+                RegionId(0),
+                RegionId(1),
+                100,
+                MsgClass::Replication,
+            ) {
                 assert!(at >= last);
                 last = at;
             }
@@ -265,8 +284,13 @@ mod tests {
         let mut n = net("  loss: 0.1");
         let lost = (0..100_000)
             .filter(|_| {
-                n.send(SimTime(0), RegionId(0), RegionId(1), 100)
-                    == SendOutcome::Dropped(DropReason::Loss)
+                n.send(
+                    SimTime(0),
+                    RegionId(0),
+                    RegionId(1),
+                    100,
+                    MsgClass::Replication,
+                ) == SendOutcome::Dropped(DropReason::Loss)
             })
             .count();
         assert!((9_500..10_500).contains(&lost), "{lost}");
@@ -283,7 +307,13 @@ mod tests {
             Span::ZERO,
             None,
         );
-        let at = |n: &mut Network| match n.send(SimTime(0), RegionId(0), RegionId(1), 100) {
+        let at = |n: &mut Network| match n.send(
+            SimTime(0),
+            RegionId(0),
+            RegionId(1),
+            100,
+            MsgClass::Replication,
+        ) {
             SendOutcome::Arrives { at, .. } => at.0,
             _ => panic!(),
         };
@@ -297,8 +327,13 @@ mod tests {
     fn capped_link_queues_messages_behind_each_other() {
         // 8 Mbps: a 1000-byte message takes exactly 1 ms on the wire.
         let mut n = net("  bandwidth: { default: 8 Mbps }");
-        let at = |n: &mut Network, t: u64| match n.send(SimTime(t), RegionId(0), RegionId(1), 1000)
-        {
+        let at = |n: &mut Network, t: u64| match n.send(
+            SimTime(t),
+            RegionId(0),
+            RegionId(1),
+            1000,
+            MsgClass::Replication,
+        ) {
             SendOutcome::Arrives { at, .. } => at.0,
             _ => panic!(),
         };
@@ -309,7 +344,7 @@ mod tests {
         assert_eq!(at(&mut n, 10_000_000), 61_000_000);
         // Another link is unaffected.
         assert!(matches!(
-            n.send(SimTime(0), RegionId(1), RegionId(0), 1000),
+            n.send(SimTime(0), RegionId(1), RegionId(0), 1000, MsgClass::Replication),
             SendOutcome::Arrives { at, .. } if at.0 == 51_000_000
         ));
     }

@@ -184,6 +184,14 @@ pub enum Note {
     /// Entries for a peer were given up after the write timeout (no hinted handoff): that peer
     /// misses them until a read repair or a later write brings the key up to date.
     Abandoned { entries: u32 },
+    /// This region started an anti-entropy session; shipping its whole state for the keys it
+    /// shares with the peer instead would have cost `full_state_bytes`.
+    AeStarted { full_state_bytes: u64 },
+    /// A session this region started has ended after `rounds` messages; `in_sync` if the trees
+    /// already matched at the root.
+    AeFinished { rounds: u32, in_sync: bool },
+    /// Anti-entropy installed newer values for `keys` keys here.
+    AeRepaired { keys: u32 },
 }
 
 /// What a replica asks its host to do.
@@ -260,8 +268,70 @@ pub trait Durable: Default {
     fn apply(&mut self, op: Self::Op);
 }
 
+/// What a message is for, so a network can give each class its own latency (request/response
+/// profiles measured separately) and reports can split traffic by purpose.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MsgClass {
+    /// Change-log shipping and its transport acks, and read repair.
+    Replication = 0,
+    /// A client write handed to the region that must originate it.
+    WriteRequest = 1,
+    /// "This write is held / committed": what a waiting write is acknowledged by.
+    WriteAck = 2,
+    /// A read sent to another region's replica.
+    ReadRequest = 3,
+    ReadReply = 4,
+    /// Merkle-tree comparison and repair.
+    AntiEntropy = 5,
+}
+
+impl MsgClass {
+    pub const ALL: [MsgClass; 6] = [
+        MsgClass::Replication,
+        MsgClass::WriteRequest,
+        MsgClass::WriteAck,
+        MsgClass::ReadRequest,
+        MsgClass::ReadReply,
+        MsgClass::AntiEntropy,
+    ];
+
+    /// The name used in scenario files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            MsgClass::Replication => "replication",
+            MsgClass::WriteRequest => "write_request",
+            MsgClass::WriteAck => "write_ack",
+            MsgClass::ReadRequest => "read_request",
+            MsgClass::ReadReply => "read_reply",
+            MsgClass::AntiEntropy => "anti_entropy",
+        }
+    }
+}
+
+/// The work an input costs the replica that handles it: how many writes it applies and how
+/// many reads it serves (a host with service times charges these).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Work {
+    pub writes: u32,
+    pub reads: u32,
+}
+
+impl Work {
+    pub const NONE: Work = Work {
+        writes: 0,
+        reads: 0,
+    };
+    pub fn is_none(self) -> bool {
+        self.writes == 0 && self.reads == 0
+    }
+}
+
 /// What a message on the wire must tell its carrier.
 pub trait WireMessage {
+    /// What the message is for.
+    fn class(&self) -> MsgClass;
+    /// The work handling it costs the receiver.
+    fn work(&self) -> Work;
     /// Size on the wire in bytes, for bandwidth and cost accounting.
     fn wire_bytes(&self) -> u64;
     /// A short name for traces ("replicate", "ack").
@@ -312,6 +382,9 @@ pub trait Replica: Sized {
     fn cells(&self) -> Box<dyn Iterator<Item = (Key, Cell)> + '_>;
     /// The stored cell of one key.
     fn cell_of(&self, key: Key) -> Option<Cell>;
+    /// The work a client operation costs this replica (applying a write it originates, serving
+    /// a read from its own copy); zero for what it only passes on.
+    fn client_work(&self, op: &ClientOp) -> Work;
 }
 
 /// A 64-bit mixer (the finaliser of SplitMix64): cheap, well distributed, stable forever.

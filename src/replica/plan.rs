@@ -67,6 +67,38 @@ pub struct Plan {
     pub read_repair: bool,
     /// The workload's value size (sizes read replies and repairs on the wire).
     pub value_bytes: u32,
+    /// Change-log entries a peer has not acknowledged within this are given up (quorum without
+    /// hinted handoff: the request timeout; otherwise a configured log retention), leaving the
+    /// gap to read repair and anti-entropy.
+    pub give_up_after: Option<Span>,
+    /// Keys in the key space (anti-entropy splits it into ranges).
+    pub keys: u64,
+    pub anti_entropy: Option<AntiEntropy>,
+}
+
+/// Periodic Merkle-tree anti-entropy between replicas that share keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AntiEntropy {
+    /// How often each region starts sessions.
+    pub interval: Span,
+    /// Peers per round.
+    pub fanout: u32,
+    /// Key ranges at the bottom of the tree (`branching` to the power of the depth).
+    pub leaves: u32,
+    pub branching: u32,
+}
+
+impl AntiEntropy {
+    /// Levels below the root.
+    pub fn depth(&self) -> u32 {
+        let mut d = 0;
+        let mut w = 1u64;
+        while w < self.leaves as u64 {
+            w *= self.branching as u64;
+            d += 1;
+        }
+        d
+    }
 }
 
 /// What a write must reach before its client is acknowledged.
@@ -87,15 +119,9 @@ impl Plan {
         }
     }
 
-    /// Whether unacknowledged entries are given up after the request timeout.
+    /// Whether unacknowledged entries are ever given up.
     pub fn gives_up(&self) -> bool {
-        matches!(
-            self.strategy,
-            Strategy::Quorum {
-                hinted_handoff: false,
-                ..
-            }
-        )
+        self.give_up_after.is_some()
     }
 
     #[inline]
@@ -187,6 +213,13 @@ impl Plan {
     /// A full mesh where every origin sends straight to every other region, all regions hold
     /// all keys, and neighbours are ordered by index (tests and simple hosts).
     pub fn mesh(n: usize, strategy: Strategy) -> Plan {
+        let strategy_gives_up = matches!(
+            strategy,
+            Strategy::Quorum {
+                hinted_handoff: false,
+                ..
+            }
+        );
         let routes = (0..n)
             .map(|o| {
                 (0..n)
@@ -220,6 +253,12 @@ impl Plan {
             compression_permille: vec![1000; n * n],
             read_repair: false,
             value_bytes: 100,
+            give_up_after: match strategy_gives_up {
+                true => Some(Span::from_secs(2)),
+                false => None,
+            },
+            keys: 1024,
+            anti_entropy: None,
         }
     }
 }

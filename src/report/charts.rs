@@ -42,6 +42,7 @@ pub enum ChartKind {
     Staleness,
     LatencyHeatmap,
     LagHeatmap,
+    StalenessHeatmap,
     Sequence,
 }
 
@@ -55,6 +56,7 @@ impl ChartKind {
             ChartKind::Staleness => "staleness",
             ChartKind::LatencyHeatmap => "latency-heatmap",
             ChartKind::LagHeatmap => "lag-p99-heatmap",
+            ChartKind::StalenessHeatmap => "staleness-t99-heatmap",
             ChartKind::Sequence => "message-sequence",
         }
     }
@@ -70,6 +72,9 @@ impl ChartKind {
             ChartKind::Staleness => "Staleness: does a read return the latest acknowledged write?",
             ChartKind::LatencyHeatmap => "Configured one-way latency (ms)",
             ChartKind::LagHeatmap => "Observed replication lag p99 (ms)",
+            ChartKind::StalenessHeatmap => {
+                "Reads return the latest write 99% of the time after (ms)"
+            }
             ChartKind::Sequence => "Message sequence",
         }
     }
@@ -81,7 +86,7 @@ impl ChartKind {
                 let (rows, cols) = lag_grid(s);
                 (cols * 270 + 20, rows * 190 + 50)
             }
-            ChartKind::LatencyHeatmap | ChartKind::LagHeatmap => {
+            ChartKind::LatencyHeatmap | ChartKind::LagHeatmap | ChartKind::StalenessHeatmap => {
                 let side = (n * 70).clamp(280, 900);
                 (side + 160, side + 120)
             }
@@ -105,6 +110,9 @@ pub fn charts_for(s: &RunSummary) -> Vec<ChartKind> {
     if s.regions.len() > 1 {
         v.push(ChartKind::LatencyHeatmap);
         v.push(ChartKind::LagHeatmap);
+    }
+    if s.staleness_pairs.iter().any(|p| p.writer != p.reader) {
+        v.push(ChartKind::StalenessHeatmap);
     }
     if !s.report_data.sequence.messages.is_empty() {
         v.push(ChartKind::Sequence);
@@ -146,7 +154,7 @@ pub fn draw<DB: DrawingBackend>(
         ChartKind::Staleness => draw_staleness(s, root),
         ChartKind::LatencyHeatmap => {
             let m = &s.report_data.latency_ms;
-            draw_heatmap(kind.title(), &s.regions, m, root)
+            draw_heatmap(kind.title(), ROW_FROM, &s.regions, m, root)
         }
         ChartKind::LagHeatmap => {
             let n = s.regions.len();
@@ -165,10 +173,32 @@ pub fn draw<DB: DrawingBackend>(
                         .collect()
                 })
                 .collect();
-            draw_heatmap(kind.title(), &s.regions, &m, root)
+            draw_heatmap(kind.title(), ROW_FROM, &s.regions, &m, root)
         }
+        ChartKind::StalenessHeatmap => draw_heatmap(
+            kind.title(),
+            "row: writer, column: reader; grey: never 99% fresh, or no reads",
+            &s.regions,
+            &staleness_matrix(s),
+            root,
+        ),
         ChartKind::Sequence => draw_sequence(s, root),
     }
+}
+
+/// Writer x reader: the age after which 99% of reads returned the latest write (ms). Pairs
+/// without reads, or never 99% fresh within the run, are blank.
+pub fn staleness_matrix(s: &RunSummary) -> Vec<Vec<Option<f64>>> {
+    let n = s.regions.len();
+    let mut m = vec![vec![None; n]; n];
+    for p in &s.staleness_pairs {
+        let a = s.regions.iter().position(|r| *r == p.writer);
+        let b = s.regions.iter().position(|r| *r == p.reader);
+        if let (Some(a), Some(b)) = (a, b) {
+            m[a][b] = p.t99_ms;
+        }
+    }
+    m
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -722,8 +752,11 @@ fn text_style(size: u32, hpos: HPos, vpos: VPos) -> TextStyle<'static> {
 }
 
 /// A region x region matrix drawn cell by cell (row = from, column = to).
+const ROW_FROM: &str = "row: from, column: to";
+
 fn draw_heatmap<DB: DrawingBackend>(
     title: &str,
+    subtitle: &str,
     names: &[String],
     m: &[Vec<Option<f64>>],
     root: &DrawingArea<DB, Shift>,
@@ -741,7 +774,7 @@ fn draw_heatmap<DB: DrawingBackend>(
     )
     .map_err(e)?;
     root.draw_text(
-        "row: from, column: to",
+        subtitle,
         &text_style(12, HPos::Center, VPos::Top),
         (w as i32 / 2, 34),
     )

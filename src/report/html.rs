@@ -68,6 +68,7 @@ fn chart_caption(k: ChartKind) -> &'static str {
         ChartKind::Staleness => "For reads, the probability of returning the latest acknowledged write, by how long ago that write was acknowledged.",
         ChartKind::LatencyHeatmap => "The one-way latency configured for each directed pair (the median of its distribution).",
         ChartKind::LagHeatmap => "The 99th percentile of observed replication lag for each directed pair.",
+        ChartKind::StalenessHeatmap => "Row: the region whose clients wrote the key's newest acknowledged value; column: the region reading it. Each cell is the age (since the ack) after which at least 99% of reads returned that write, by staleness bucket; blank: no such reads, or never 99% fresh within the run.",
         ChartKind::Sequence => "Regions as vertical lines, messages as arrows, time running down, in a short window around the first fault (choose one, optionally for one key, with `report.sequence` in the scenario).",
     }
 }
@@ -370,6 +371,95 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
                 l.bytes_per_write,
                 l.usd_per_gb.map_or("-".into(), |p| format!("{p}")),
                 l.cost_usd.map_or("-".into(), |c| format!("${c:.4}"))
+            );
+        }
+        o.push_str("</table>");
+    }
+
+    if e.classes.len() > 1 {
+        o.push_str(r#"<h3>By message class</h3><table><tr><th>class</th><th class="num">messages</th><th class="num">bytes</th><th class="num">bytes per write</th></tr>"#);
+        for c in &e.classes {
+            let _ = write!(
+                o,
+                r#"<tr><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{:.1}</td></tr>"#,
+                esc(&c.class.replace('_', " ")),
+                thousands(c.messages),
+                thousands(c.bytes),
+                c.bytes_per_write
+            );
+        }
+        o.push_str("</table>");
+    }
+
+    if let Some(a) = &s.anti_entropy {
+        let _ = write!(
+            o,
+            r#"<h2>Anti-entropy</h2><p>Merkle trees over {} key ranges ({} children per node), compared every {} with {} peer(s).</p><table><tr><th>sessions</th><th class="num">finished</th><th class="num">already in sync</th><th class="num">messages per session (mean / max)</th><th class="num">keys repaired</th><th class="num">bytes</th><th class="num">full-state transfer</th><th class="num">share</th></tr><tr><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{:.1} / {}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{:.1}%</td></tr></table>"#,
+            a.leaves,
+            a.branching,
+            esc(&human_ms(a.interval_ms)),
+            a.fanout,
+            thousands(a.sessions),
+            thousands(a.finished),
+            thousands(a.in_sync),
+            a.rounds_mean,
+            a.rounds_max,
+            thousands(a.keys_repaired),
+            thousands(a.bytes),
+            thousands(a.full_state_bytes),
+            a.bytes_vs_full_state_pct
+        );
+    }
+
+    if !s.service.is_empty() {
+        o.push_str(r#"<h2>Replica service</h2><p>Each replica applies writes and serves reads one at a time; inputs queue behind each other.</p><table><tr><th>region</th><th class="num">writes</th><th class="num">reads</th><th class="num">busy</th><th class="num">wait (mean)</th><th class="num">wait (max)</th><th class="num">longest queue</th></tr>"#);
+        for sv in &s.service {
+            let _ = write!(
+                o,
+                r#"<tr><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{:.1}%</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
+                esc(&sv.region),
+                thousands(sv.writes),
+                thousands(sv.reads),
+                sv.utilisation_pct,
+                esc(&human_ms(sv.wait_mean_ms)),
+                esc(&human_ms(sv.wait_max_ms)),
+                sv.max_queue
+            );
+        }
+        o.push_str("</table>");
+    }
+
+    if !s.staleness_pairs.is_empty() {
+        o.push_str(r#"<h2>Staleness per writer and reader</h2><p>Reads of keys whose newest acknowledged write came from the writer region's clients: how often they returned it, and after how long 99% of reads did.</p>"#);
+        // Large meshes have thousands of pairs: show the stalest ones (the heatmap has them all).
+        let mut pairs: Vec<_> = s.staleness_pairs.iter().collect();
+        if pairs.len() > 40 {
+            pairs.sort_by(|a, b| {
+                a.fresh_within_100ms_pct
+                    .unwrap_or(100.0)
+                    .total_cmp(&b.fresh_within_100ms_pct.unwrap_or(100.0))
+                    .then(a.fresh_pct.total_cmp(&b.fresh_pct))
+            });
+            pairs.truncate(40);
+            let _ = write!(
+                o,
+                r#"<p>The 40 stalest of {} pairs (all are in <code>summary.json</code>).</p>"#,
+                s.staleness_pairs.len()
+            );
+        }
+        o.push_str(r#"<table><tr><th>writer &rarr; reader</th><th class="num">reads</th><th class="num">fresh</th><th class="num">reads within 100 ms of the ack</th><th class="num">of which fresh</th><th class="num">99% fresh after</th></tr>"#);
+        for p in pairs {
+            let _ = write!(
+                o,
+                r#"<tr><td>{} &rarr; {}</td><td class="num">{}</td><td class="num">{:.2}%</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
+                esc(&p.writer),
+                esc(&p.reader),
+                thousands(p.reads),
+                p.fresh_pct,
+                thousands(p.reads_within_100ms),
+                p.fresh_within_100ms_pct
+                    .map_or("-".to_string(), |x| format!("{x:.1}%")),
+                esc(&p.t99_ms.map_or("never".to_string(), human_ms))
             );
         }
         o.push_str("</table>");

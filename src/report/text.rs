@@ -234,7 +234,7 @@ pub fn render(s: &RunSummary) -> String {
     if s.messages.abandoned_entries > 0 {
         let _ = writeln!(
             o,
-            "  {} replica writes given up (no hinted handoff)",
+            "  {} log entries given up before a replica acknowledged them (no hinted handoff, or past log_retention)",
             thousands(s.messages.abandoned_entries)
         );
     }
@@ -262,6 +262,91 @@ pub fn render(s: &RunSummary) -> String {
                 l.cost_usd.map_or("-".into(), |c| format!("${c:.4}"))
             );
         }
+    }
+
+    if e.classes.len() > 1 {
+        let parts: Vec<String> = e
+            .classes
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {} ({})",
+                    c.class.replace('_', " "),
+                    thousands(c.messages),
+                    human_bytes(c.bytes)
+                )
+            })
+            .collect();
+        let _ = writeln!(o, "  by class: {}", parts.join(", "));
+    }
+    if let Some(a) = &s.anti_entropy {
+        let _ = writeln!(
+            o,
+            "\nAnti-entropy (Merkle tree, {} ranges, every {} to {} peer{})",
+            a.leaves,
+            human_ms(a.interval_ms),
+            a.fanout,
+            if a.fanout == 1 { "" } else { "s" }
+        );
+        let _ = writeln!(
+            o,
+            "  {} sessions ({} finished, {} already in sync), {:.1} messages per session (max {})",
+            thousands(a.sessions),
+            thousands(a.finished),
+            thousands(a.in_sync),
+            a.rounds_mean,
+            a.rounds_max
+        );
+        let _ = writeln!(
+            o,
+            "  repaired {} keys with {} ({:.1}% of the {} a full-state transfer would have sent)",
+            thousands(a.keys_repaired),
+            human_bytes(a.bytes),
+            a.bytes_vs_full_state_pct,
+            human_bytes(a.full_state_bytes)
+        );
+    }
+    if !s.service.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nReplica service\n  {:<w$} {:>9} {:>9} {:>6} {:>10} {:>10} {:>6}",
+            "region", "writes", "reads", "busy", "wait mean", "wait max", "queue"
+        );
+        for sv in &s.service {
+            let _ = writeln!(
+                o,
+                "  {:<w$} {:>9} {:>9} {:>5.1}% {:>10} {:>10} {:>6}",
+                sv.region,
+                thousands(sv.writes),
+                thousands(sv.reads),
+                sv.utilisation_pct,
+                human_ms(sv.wait_mean_ms),
+                human_ms(sv.wait_max_ms),
+                sv.max_queue
+            );
+        }
+    }
+    if let Some(worst) = s
+        .staleness_pairs
+        .iter()
+        // Too few recent reads say nothing; the HTML table lists every pair.
+        .filter(|p| p.writer != p.reader && p.reads_within_100ms >= 20)
+        .min_by(|a, b| {
+            a.fresh_within_100ms_pct
+                .unwrap_or(100.0)
+                .total_cmp(&b.fresh_within_100ms_pct.unwrap_or(100.0))
+        })
+        .filter(|p| p.fresh_within_100ms_pct.is_some())
+    {
+        let _ = writeln!(
+            o,
+            "\nStalest pair: reads at {} of writes from {}: {:.1}% of {} reads within 100ms of the ack were fresh; 99% fresh after {}",
+            worst.reader,
+            worst.writer,
+            worst.fresh_within_100ms_pct.unwrap_or(100.0),
+            thousands(worst.reads_within_100ms),
+            worst.t99_ms.map_or("never".to_string(), human_ms)
+        );
     }
 
     if !s.stalls.is_empty() {
