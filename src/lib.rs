@@ -17,6 +17,7 @@ pub mod report;
 pub mod rng;
 pub mod scenario;
 pub mod series;
+pub mod shrink;
 pub mod summary;
 pub mod sweep;
 pub mod time;

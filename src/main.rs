@@ -10,6 +10,7 @@ use regionsim::output::{slug, write_atomic, AtomicFile};
 use regionsim::report::compare::{self as compare_report, write_compare};
 use regionsim::report::{text, write_report, ImageFormat};
 use regionsim::scenario::{Scenario, DEFAULT_MAX_EVENTS};
+use regionsim::shrink;
 use regionsim::summary::RunSummary;
 use regionsim::sweep::{self, Shard, SweepSummary};
 use regionsim::{presets, run, RunOptions};
@@ -121,6 +122,23 @@ enum Cmd {
         #[arg(long, default_value_t = DEFAULT_MAX_EVENTS)]
         max_events: u64,
     },
+    /// Reduce a failing seed to a minimal standalone scenario that fails the same check
+    Shrink {
+        /// Scenario file (YAML)
+        file: PathBuf,
+        /// The failing seed [default: the scenario's seed]
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Where to write the reproducer [default: reports/<name>/shrink-seed-<seed>.yaml]
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Most candidate runs to try
+        #[arg(long, default_value_t = 400)]
+        max_runs: u32,
+        /// Print only the output path
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Combine the sweep.json files of shards into one sweep
     Merge {
         /// sweep.json files written by `sim sweep --shard`
@@ -201,6 +219,13 @@ fn main() -> ExitCode {
             max_events,
         } => cmd_sweep(file, seeds, jobs, shard, out, quiet, max_events),
         Cmd::Merge { files, out, quiet } => cmd_merge(files, out, quiet),
+        Cmd::Shrink {
+            file,
+            seed,
+            out,
+            max_runs,
+            quiet,
+        } => cmd_shrink(file, seed, out, max_runs, quiet),
         Cmd::Report {
             summary,
             out,
@@ -556,6 +581,67 @@ fn cmd_sweep(
     }
     let json = write_sweep(&s, &dir)?;
     Ok(sweep_verdict(&s, &json, quiet))
+}
+
+fn cmd_shrink(
+    file: PathBuf,
+    seed: Option<u64>,
+    out: Option<PathBuf>,
+    max_runs: u32,
+    quiet: bool,
+) -> Result<ExitCode, InputError> {
+    let sc = input(Scenario::load(&file))?;
+    input(sc.check_size(DEFAULT_MAX_EVENTS))?;
+    let seed = seed.unwrap_or(sc.seed);
+    let path = out.unwrap_or_else(|| {
+        PathBuf::from("reports")
+            .join(slug(&sc.name))
+            .join(format!("shrink-seed-{seed}.yaml"))
+    });
+    if !quiet {
+        eprintln!("shrinking {} at seed {seed}", sc.file);
+    }
+    let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+        let b = ProgressBar::new_spinner();
+        b.set_style(
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"),
+        );
+        b
+    });
+    let progress = |runs: u32, kept: u32| {
+        if let Some(b) = &bar {
+            b.set_message(format!("{runs} candidate runs, {kept} still failing"));
+            b.tick();
+        }
+    };
+    let result = shrink::shrink(&sc, seed, max_runs, &progress);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let shrunk = match result {
+        Ok(s) => s,
+        Err(shrink::ShrinkError::Passes(_)) => {
+            println!("seed {seed} passes every check and expectation: nothing to shrink");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e) => return Err(input::<(), _>(Err(e)).unwrap_err()),
+    };
+    input(
+        write_atomic(&path, shrunk.yaml.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display())),
+    )?;
+    if !quiet {
+        println!(
+            "still fails `{}` after {} candidate runs ({} kept)",
+            shrunk.target, shrunk.runs, shrunk.kept
+        );
+        for (what, before, after) in &shrunk.changes {
+            println!("  {what:<16} {before} -> {after}");
+        }
+        println!("wrote {}", path.display());
+    }
+    println!("reproduce: sim run {} --seed {seed}", path.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn cmd_merge(files: Vec<PathBuf>, out: PathBuf, quiet: bool) -> Result<ExitCode, InputError> {

@@ -730,11 +730,26 @@ impl Default for MixSpec {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub enum KeyDistribution {
     #[default]
     Uniform,
     Zipf(f64),
+}
+
+/// Written back the way it is read: `uniform` or `{ zipf: 1.1 }`.
+impl Serialize for KeyDistribution {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            KeyDistribution::Uniform => s.serialize_str("uniform"),
+            KeyDistribution::Zipf(x) => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("zipf", x)?;
+                m.end()
+            }
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for KeyDistribution {
@@ -1680,6 +1695,23 @@ fn dists_mut(spec: &mut ScenarioSpec) -> Vec<(String, &mut DistSpec)> {
         }
     }
     v
+}
+
+/// Drops the `file` of every empirical distribution whose quantiles are already loaded, so the
+/// spec stands alone (it can be written anywhere and still parse).
+pub fn inline_dist_files(spec: &mut ScenarioSpec) {
+    fn inline(d: &mut DistSpec) {
+        match d {
+            DistSpec::Empirical { file, quantiles } if !quantiles.is_empty() => *file = None,
+            DistSpec::Mixture { components } => {
+                components.iter_mut().for_each(|c| inline(&mut c.latency))
+            }
+            _ => {}
+        }
+    }
+    for (_, d) in dists_mut(spec) {
+        inline(d);
+    }
 }
 
 /// Loads the quantile files of empirical distributions (relative to the scenario's folder) into

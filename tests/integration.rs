@@ -1566,6 +1566,93 @@ fn cli_sweep_reports_failing_seeds_and_rejects_bad_input() {
 }
 
 /// An absurd --jobs is capped, not a crash.
+/// A seed whose weather breaks an expectation shrinks to a standalone file with fewer faults and
+/// a smaller world that fails the same expectation, and says how to run it.
+#[test]
+fn cli_shrink_writes_a_smaller_reproducer_that_fails_the_same_way() {
+    let dir = temp_dir("shrink");
+    let file = dir.join("wx.yaml");
+    std::fs::write(
+        &file,
+        r#"
+name: wx
+seed: 1
+duration: 60s
+regions: [{ name: a }, { name: b }, { name: c }, { name: d }]
+network: { latency: { default: 40ms } }
+workload: { keys: 2000, rate_per_region: 100, mix: { write: 0.7, read: 0.3 } }
+weather:
+  start: 5s
+  partitions: { per_min: 6, duration: { min: 2s, max: 10s } }
+  degrades: { per_min: 6, duration: { min: 2s, max: 8s }, add_latency: { min: 50ms, max: 300ms } }
+  clock_steps: { per_min: 2, by: { min: -1s, max: 1s } }
+expect:
+  skew_lost_updates: 0
+"#,
+    )
+    .unwrap();
+    let sc = Scenario::load(&file).unwrap();
+    let realised = sc.with_weather(1).faults.len();
+    assert!(realised >= 5, "{realised} faults");
+    let out = dir.join("min.yaml");
+    let (code, stdout, stderr) = sim(&[
+        "shrink",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("still fails `expect.skew_lost_updates`"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("reproduce: sim run {} --seed 1", out.display())),
+        "{stdout}"
+    );
+    let min = Scenario::load(&out).unwrap();
+    assert!(min.weather.is_none());
+    assert!(min.faults.len() < realised, "{} faults", min.faults.len());
+    assert!(
+        min.faults
+            .iter()
+            .any(|f| matches!(f.action, regionsim::scenario::FaultAction::ClockStep { .. })),
+        "a skew anomaly needs a clock step: {:?}",
+        min.faults
+    );
+    assert!(min.workload.keys < 2000 || min.n() < 4 || min.duration < sc.duration);
+    let (code, stdout, _) = sim(&[
+        "run",
+        out.to_str().unwrap(),
+        "--seed",
+        "1",
+        "--no-report",
+        "--out",
+        dir.join("r").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("expect.skew_lost_updates"), "{stdout}");
+
+    // A passing seed has nothing to shrink; bad input is exit 2.
+    let ok = dir.join("ok.yaml");
+    std::fs::write(
+        &ok,
+        "name: ok\nduration: 2s\nregions: [{name: a}, {name: b}]\nnetwork: {latency: {default: 5ms}}\nworkload: {keys: 10, rate_per_region: 5}\n",
+    )
+    .unwrap();
+    let (code, stdout, _) = sim(&[
+        "shrink",
+        ok.to_str().unwrap(),
+        "--out",
+        dir.join("x.yaml").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("nothing to shrink"), "{stdout}");
+    assert!(!dir.join("x.yaml").exists());
+    let (code, _, stderr) = sim(&["shrink", "no/such.yaml"]);
+    assert_eq!(code, 2, "{stderr}");
+}
+
 #[test]
 fn cli_huge_jobs_is_capped_not_a_panic() {
     let dir = temp_dir("jobs");
