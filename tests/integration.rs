@@ -66,6 +66,15 @@ workload: { keys: 1000000, rate_per_region: 50 }
     assert_eq!(s.messages.sent, 4 * s.writes.acked);
 }
 
+/// The links of the four-region oracles: a distinct constant latency on every pair.
+const FOUR_LINKS: &str = r#"    links:
+      "a <-> b": 10ms
+      "b <-> c": 20ms
+      "c <-> d": 30ms
+      "d <-> a": 40ms
+      "a <-> c": 50ms
+      "b <-> d": 70ms"#;
+
 /// Four regions with a distinct constant latency on every link, so each strategy's timing has
 /// exactly one right answer. `extra` is the `replication` block; clients only where `rates` says.
 fn four(replication: &str, rates: &str, mix: &str) -> RunSummary {
@@ -77,13 +86,7 @@ duration: 10s
 regions: [{{ name: a }}, {{ name: b }}, {{ name: c }}, {{ name: d }}]
 network:
   latency:
-    links:
-      "a <-> b": 10ms
-      "b <-> c": 20ms
-      "c <-> d": 30ms
-      "d <-> a": 40ms
-      "a <-> c": 50ms
-      "b <-> d": 70ms
+{FOUR_LINKS}
 replication: {replication}
 workload:
   keys: 1000000
@@ -118,13 +121,7 @@ duration: 20s
 regions: [{{ name: a }}, {{ name: b }}, {{ name: c }}, {{ name: d }}]
 network:
   latency:
-    links:
-      "a <-> b": 10ms
-      "b <-> c": 20ms
-      "c <-> d": 30ms
-      "d <-> a": 40ms
-      "a <-> c": 50ms
-      "b <-> d": 70ms
+{FOUR_LINKS}
 {network_extra}
 {top}
 workload:
