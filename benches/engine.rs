@@ -80,5 +80,40 @@ fn end_to_end(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, queue, end_to_end);
+/// A generated scenario: `n` regions, 30 ms between any two, 50 client ops/s per region (half
+/// writes) for 10 s, over `topology`.
+fn scaling_scenario(n: usize, topology: &str) -> Scenario {
+    let regions: Vec<String> = (0..n).map(|i| format!("{{ name: r{i} }}")).collect();
+    let text = format!(
+        "name: scale-{topology}-{n}\nduration: 10s\nregions: [{}]\nnetwork: {{ latency: {{ default: 30ms }} }}\nreplication: {{ topology: {topology} }}\nworkload: {{ keys: 100000, rate_per_region: 50 }}\n",
+        regions.join(", ")
+    );
+    Scenario::parse(&text, "scale.yaml").expect("generated scenario")
+}
+
+/// How the engine's cost grows with regions and topology (events/s per configuration).
+fn scaling(c: &mut Criterion) {
+    let mut g = c.benchmark_group("scaling");
+    g.sample_size(10);
+    for topology in ["mesh", "ring", "hub"] {
+        for n in [3, 5, 10, 20, 50] {
+            let sc = scaling_scenario(n, topology);
+            let events = run(&sc, RunOptions::default()).expect("run").events;
+            g.throughput(Throughput::Elements(events));
+            g.bench_function(format!("{topology}-{n}"), |b| {
+                b.iter(|| {
+                    black_box(
+                        simulate(&sc, RunOptions::default())
+                            .expect("run")
+                            .output
+                            .end,
+                    )
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, queue, end_to_end, scaling);
 criterion_main!(benches);
