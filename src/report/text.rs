@@ -340,12 +340,15 @@ pub fn render(s: &RunSummary) -> String {
     {
         let _ = writeln!(
             o,
-            "\nStalest pair: reads at {} of writes from {}: {:.1}% of {} reads within 100ms of the ack were fresh; 99% fresh after {}",
+            "\nStalest pair: reads at {} of writes from {}: {:.1}% of {} reads within 100ms of the ack were fresh; {}",
             worst.reader,
             worst.writer,
             worst.fresh_within_100ms_pct.unwrap_or(100.0),
             thousands(worst.reads_within_100ms),
-            worst.t99_ms.map_or("never".to_string(), human_ms)
+            worst.t99_ms.map_or("never 99% fresh within the run".to_string(), |t| format!(
+                "99% fresh after {}",
+                human_ms(t)
+            ))
         );
     }
 
