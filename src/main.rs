@@ -624,7 +624,7 @@ fn cmd_shrink(
             println!("seed {seed} passes every check and expectation: nothing to shrink");
             return Ok(ExitCode::SUCCESS);
         }
-        Err(e) => return Err(input::<(), _>(Err(e)).unwrap_err()),
+        Err(e) => return Err(InputError(e.into())),
     };
     input(
         write_atomic(&path, shrunk.yaml.as_bytes())

@@ -10,7 +10,6 @@ use crate::replica::RegionId;
 use crate::scenario::{
     ClockStepSpec, DegradeSpec, FaultAction, FaultSpec, Scenario, ScenarioError, ScenarioSpec,
 };
-use crate::summary::RunSummary;
 use crate::time::{SignedSpan, Span};
 use crate::{run, RunOptions};
 
@@ -128,11 +127,6 @@ pub fn standalone(sc: &Scenario, seed: u64) -> ScenarioSpec {
     spec
 }
 
-/// The failures of a run, by name.
-fn failures(s: &RunSummary) -> Vec<String> {
-    s.failed_names()
-}
-
 struct Search<'a> {
     file: &'a str,
     seed: u64,
@@ -168,7 +162,7 @@ impl Search<'_> {
         ) else {
             return false;
         };
-        let hit = failures(&s).contains(&self.target);
+        let hit = s.failed_names().contains(&self.target);
         self.kept += hit as u32;
         (self.progress)(self.runs, self.kept);
         hit
@@ -356,7 +350,7 @@ pub fn shrink(
         },
     )
     .expect("no trace writer, so no trace error");
-    let failed = failures(&first);
+    let failed = first.failed_names();
     let Some(target) = failed.iter().find(|f| *f != "trace_digest").cloned() else {
         return Err(if failed.is_empty() {
             ShrinkError::Passes(seed)

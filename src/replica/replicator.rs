@@ -1956,7 +1956,7 @@ impl Replicator {
             return;
         }
         let leaves: Vec<u32> = leaves.iter().copied().filter(|&l| l < ae.leaves).collect();
-        // Theirs is sorted by key within each leaf, as ours is: walk both.
+        // Send back only what is newer here than what they sent (or what they lack).
         let theirs: BTreeMap<Key, Stamp> = cells.iter().map(|(k, c)| (*k, c.stamp)).collect();
         let newer: Vec<(Key, Cell)> = self
             .ae_cells_in(from, &leaves)
