@@ -272,6 +272,15 @@ pub struct RunMetrics {
     /// The longest time any region had a write pending for over a second.
     #[serde(default)]
     pub longest_stall_ms: f64,
+    /// Acknowledged writes lost to failures (runs with crashes or partitions).
+    #[serde(default)]
+    pub rpo_writes: Option<f64>,
+    /// The longest RTO (runs where some failure cost writes, all of which recovered).
+    #[serde(default)]
+    pub rto_ms: Option<f64>,
+    /// Writes accepted by a deposed primary (runs with failover).
+    #[serde(default)]
+    pub split_brain_writes: Option<f64>,
     /// Anti-entropy bytes per write and keys it repaired (runs with anti-entropy only).
     #[serde(default)]
     pub anti_entropy_bytes_per_write: Option<f64>,
@@ -337,6 +346,11 @@ impl RunMetrics {
             longest_stall_ms: s.stalls.iter().map(|x| x.longest_ms).fold(0.0, f64::max),
             anti_entropy_bytes_per_write: s.anti_entropy.as_ref().map(|a| a.bytes as f64 / acked),
             anti_entropy_keys_repaired: s.anti_entropy.as_ref().map(|a| a.keys_repaired as f64),
+            rpo_writes: (!s.failovers.is_empty()).then_some(s.rpo.writes as f64),
+            rto_ms: (s.rto.outages > 0 && s.rto.unrecovered == 0)
+                .then_some(s.rto.max_ms)
+                .flatten(),
+            split_brain_writes: s.failover.as_ref().map(|f| f.split_brain_writes as f64),
             lost_acked_writes: s.lost_acked_writes as f64,
             lost_updates: s.lost_updates.total as f64,
             skew_lost_updates: s.lost_updates.skew as f64,
@@ -377,6 +391,9 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "$",
     ),
     ("lost_acked_writes", "acknowledged writes lost", ""),
+    ("rpo_writes", "RPO: writes lost to failures", ""),
+    ("rto_ms", "RTO: longest outage of writes", "ms"),
+    ("split_brain_writes", "split-brain writes", ""),
     ("lost_updates", "lost updates", ""),
     ("skew_lost_updates", "lost updates from clock skew", ""),
     ("failed_writes", "failed writes", ""),
@@ -412,6 +429,9 @@ pub fn metric_of(m: &RunMetrics, name: &str) -> Option<f64> {
         "anti_entropy_bytes_per_write" => return m.anti_entropy_bytes_per_write,
         "anti_entropy_keys_repaired" => return m.anti_entropy_keys_repaired,
         "lost_acked_writes" => m.lost_acked_writes,
+        "rpo_writes" => return m.rpo_writes,
+        "rto_ms" => return m.rto_ms,
+        "split_brain_writes" => return m.split_brain_writes,
         "lost_updates" => m.lost_updates,
         "skew_lost_updates" => m.skew_lost_updates,
         "failed_writes" => m.failed_writes,

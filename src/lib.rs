@@ -9,6 +9,7 @@ pub mod check;
 pub mod compare;
 pub mod dist;
 pub mod engine;
+pub mod failures;
 pub mod metrics;
 pub mod output;
 pub mod presets;

@@ -17,6 +17,8 @@ pub struct WriteRec {
     pub key: u32,
     /// The client's region until the write is stamped, then the region that stamped it.
     pub origin: RegionId,
+    /// The region whose client issued the write.
+    pub client: RegionId,
     pub level: Level,
     pub issued: SimTime,
     pub stamp: Stamp,
@@ -262,13 +264,15 @@ pub struct Observer {
     /// there for over `STALL_THRESHOLD`.
     stalls: Vec<Vec<(SimTime, SimTime)>>,
     /// Messages and bytes per message class (`MsgClass as usize`).
-    pub class_msgs: [u64; 6],
-    pub class_bytes: [u64; 6],
+    pub class_msgs: [u64; 7],
+    pub class_bytes: [u64; 7],
     pub ae: AeCounts,
     /// Per key: the client region of the newest acknowledged write.
     latest_acked_writer: Vec<u16>,
     /// Staleness by (writer region -> reader region), `writer * n + reader`.
     pub staleness_pairs: Vec<StalenessCollector>,
+    /// Suspicions, elections, leadership and fencing (failover runs).
+    pub fo: crate::failures::FailoverLog,
 }
 
 impl Observer {
@@ -309,11 +313,12 @@ impl Observer {
             link_msgs: vec![0; n * n],
             link_bytes: vec![0; n * n],
             stalls: vec![Vec::new(); n],
-            class_msgs: [0; 6],
-            class_bytes: [0; 6],
+            class_msgs: [0; 7],
+            class_bytes: [0; 7],
             ae: AeCounts::default(),
             latest_acked_writer: vec![0; keys],
             staleness_pairs: (0..n * n).map(|_| StalenessCollector::default()).collect(),
+            fo: crate::failures::FailoverLog::new(n),
         }
     }
 
@@ -383,6 +388,7 @@ impl Observer {
         self.writes.push(WriteRec {
             key: key.0 as u32,
             origin: r,
+            client: r,
             level,
             issued: now,
             stamp: Stamp::NONE,
@@ -433,6 +439,7 @@ impl Observer {
                 seen,
             } => {
                 let k = key.0 as usize;
+                self.fo.stamped(r, op, now);
                 let rec = &mut self.writes[op.0 as usize];
                 rec.stamp = stamp;
                 rec.seen = seen;
@@ -474,6 +481,26 @@ impl Observer {
                 self.ae.rounds_max = self.ae.rounds_max.max(rounds as u64);
             }
             Note::AeRepaired { keys } => self.ae.keys_repaired += keys as u64,
+            Note::Suspect { peer } => self.fo.suspect(r, peer, now),
+            Note::Trusted { .. } => {}
+            Note::ElectionStarted { term } => self.fo.election(r, term, now),
+            Note::BecameLeader { term, prev } => self.fo.became_leader(r, term, prev, now),
+            Note::SteppedDown { term, deposed } => self.fo.stepped_down(r, term, deposed, now),
+            Note::Fenced { op } => self.fo.fenced.push(op),
+            Note::Rewound { key, old: _, new } => {
+                self.fo.rewound_keys += 1;
+                let k = key.0 as usize;
+                self.mirror[k * self.n + r.idx()] = new;
+                // Writes this region covered only through the discarded value are pending
+                // here again.
+                let bit = 1u64 << r.0;
+                for &(s, w) in &self.pending[k] {
+                    let rec = &mut self.writes[w as usize];
+                    if s > new && rec.covered & bit != 0 {
+                        rec.covered &= !bit;
+                    }
+                }
+            }
         }
     }
 

@@ -7,7 +7,8 @@
 
 use crate::dist::{DistSpec, Sampler};
 use crate::presets;
-use crate::replica::plan::{AntiEntropy, Plan, Strategy, Sync};
+use crate::replica::detector::DetectorSpec;
+use crate::replica::plan::{AntiEntropy, Failover, Plan, Rejoin, Strategy, Sync};
 use crate::replica::{Level, RegionId};
 use crate::time::{SignedSpan, SimTime, Span};
 use crate::topology;
@@ -239,11 +240,13 @@ pub struct ClassesSpec {
     pub read_reply: Option<ClassLatencySpec>,
     #[serde(default)]
     pub anti_entropy: Option<ClassLatencySpec>,
+    #[serde(default)]
+    pub control: Option<ClassLatencySpec>,
 }
 
 impl ClassesSpec {
     /// In `MsgClass` order.
-    pub fn all(&self) -> [&Option<ClassLatencySpec>; 6] {
+    pub fn all(&self) -> [&Option<ClassLatencySpec>; 7] {
         [
             &self.replication,
             &self.write_request,
@@ -251,9 +254,10 @@ impl ClassesSpec {
             &self.read_request,
             &self.read_reply,
             &self.anti_entropy,
+            &self.control,
         ]
     }
-    pub fn all_mut(&mut self) -> [&mut Option<ClassLatencySpec>; 6] {
+    pub fn all_mut(&mut self) -> [&mut Option<ClassLatencySpec>; 7] {
         [
             &mut self.replication,
             &mut self.write_request,
@@ -261,6 +265,7 @@ impl ClassesSpec {
             &mut self.read_request,
             &mut self.read_reply,
             &mut self.anti_entropy,
+            &mut self.control,
         ]
     }
 }
@@ -566,6 +571,92 @@ pub struct ReplicationSpec {
     pub log_retention: Option<Span>,
     #[serde(default)]
     pub anti_entropy: Option<AntiEntropySpec>,
+    /// primary-backup: automatic failover.
+    #[serde(default)]
+    pub failover: Option<FailoverSpec>,
+}
+
+/// `replication.failover`: detection, election and fencing for primary-backup.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FailoverSpec {
+    #[serde(default)]
+    pub detector: DetectorConfig,
+    /// Default: 80% of the detector's earliest suspicion.
+    #[serde(default)]
+    pub lease: Option<Span>,
+    #[serde(default)]
+    pub fencing: FencingSpec,
+    #[serde(default)]
+    pub rejoin: RejoinSpec,
+    /// Candidate preference (default: the region list).
+    #[serde(default)]
+    pub priority: Option<Vec<String>>,
+    #[serde(default = "default_stagger")]
+    pub stagger: Span,
+}
+
+fn default_stagger() -> Span {
+    Span::from_millis(200)
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FencingSpec {
+    #[default]
+    Lease,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RejoinSpec {
+    #[default]
+    Discard,
+    Reconcile,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum DetectorKind {
+    #[default]
+    Heartbeat,
+    Phi,
+}
+
+/// `replication.failover.detector`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DetectorConfig {
+    #[serde(default)]
+    pub kind: DetectorKind,
+    #[serde(default = "default_hb_interval")]
+    pub interval: Span,
+    /// heartbeat: silence before suspicion.
+    #[serde(default)]
+    pub timeout: Option<Span>,
+    /// phi: suspicion threshold (default 8).
+    #[serde(default)]
+    pub threshold: Option<f64>,
+    /// phi: inter-arrival samples kept (default 100).
+    #[serde(default)]
+    pub window: Option<u32>,
+    /// phi: floor of the deviation (default 20ms).
+    #[serde(default)]
+    pub min_std_dev: Option<Span>,
+    /// phi: expected pause added to the mean (default 0).
+    #[serde(default)]
+    pub pause: Option<Span>,
+}
+
+fn default_hb_interval() -> Span {
+    Span::from_millis(100)
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        serde_yaml::from_str("{}").expect("every field has a default")
+    }
 }
 
 /// `replication.anti_entropy`: periodic Merkle-tree comparison between replicas.
@@ -938,6 +1029,19 @@ pub struct ExpectSpec {
     /// Bound on the slowest convergence after a heal.
     #[serde(default)]
     pub after_heal: Option<Bound<Span>>,
+    /// Acknowledged writes lost to failures in total (RPO); bounding it (or
+    /// `lost_acked_writes`) lets the `no-lost-acked-writes` check tolerate that many.
+    #[serde(default)]
+    pub rpo_writes: Option<Bound<u64>>,
+    /// The longest RPO window of any failure.
+    #[serde(default)]
+    pub rpo_window: Option<Bound<Span>>,
+    /// The longest RTO of any failure ("never" fails a maximum).
+    #[serde(default)]
+    pub rto: Option<Bound<Span>>,
+    /// Writes accepted by a deposed primary; bounding it lets `single-primary` tolerate them.
+    #[serde(default)]
+    pub split_brain_writes: Option<Bound<u64>>,
     /// The exact trace digest (hex) this scenario and seed must reproduce.
     #[serde(default)]
     pub trace_digest: Option<String>,
@@ -1008,7 +1112,7 @@ pub struct NetworkModel {
     pub bandwidth_bps: Vec<u64>,
     /// Per message class (`MsgClass as usize`), if overridden: the latency per directed link
     /// (None: the link's own) and a delay added on top.
-    pub classes: [Option<ClassLatency>; 6],
+    pub classes: [Option<ClassLatency>; 7],
 }
 
 #[derive(Debug, Clone)]
@@ -1406,6 +1510,8 @@ fn replication_plan(
     };
     let origins: Vec<usize> = match &strategy {
         Strategy::MultiMaster | Strategy::Quorum { .. } => (0..n).collect(),
+        // With failover any region may become the primary.
+        Strategy::PrimaryBackup { .. } if rep.failover.is_some() => (0..n).collect(),
         Strategy::PrimaryBackup { primary, .. } => vec![primary.idx()],
         Strategy::Chain { order } => vec![order[0].idx()],
     };
@@ -1548,6 +1654,11 @@ fn replication_plan(
         }
     };
 
+    let failover = match (&rep.failover, &strategy) {
+        (Some(f), Strategy::PrimaryBackup { .. }) => Some(failover_plan(v, f, n, rep)?),
+        _ => None,
+    };
+
     Ok(Plan {
         n,
         strategy,
@@ -1562,6 +1673,124 @@ fn replication_plan(
         give_up_after,
         keys,
         anti_entropy,
+        failover,
+    })
+}
+
+/// Validates `replication.failover`.
+fn failover_plan(
+    v: &Validator,
+    f: &FailoverSpec,
+    n: usize,
+    rep: &ReplicationSpec,
+) -> Result<Failover, ScenarioError> {
+    let p = "replication.failover";
+    if rep.topology != Topology::Mesh {
+        return Err(v.err(
+            "replication.topology",
+            "failover needs `topology: mesh`: a new primary must reach every backup directly",
+        ));
+    }
+    if n < 2 {
+        return Err(v.err(p, "failover needs at least two regions"));
+    }
+    let d = &f.detector;
+    let dp = format!("{p}.detector");
+    if d.interval == Span::ZERO {
+        return Err(v.err(format!("{dp}.interval"), "must be longer than 0"));
+    }
+    let detector = match d.kind {
+        DetectorKind::Heartbeat => {
+            if d.threshold.is_some() || d.window.is_some() || d.min_std_dev.is_some() {
+                return Err(v.err(
+                    dp,
+                    "`threshold`, `window` and `min_std_dev` belong to `kind: phi`",
+                ));
+            }
+            let timeout = d.timeout.unwrap_or(Span(d.interval.0 * 10));
+            if timeout <= d.interval {
+                return Err(v.err(
+                    format!("{dp}.timeout"),
+                    format!(
+                        "must be longer than the heartbeat interval ({})",
+                        d.interval
+                    ),
+                ));
+            }
+            DetectorSpec::Heartbeat {
+                interval: d.interval,
+                timeout,
+            }
+        }
+        DetectorKind::Phi => {
+            if d.timeout.is_some() {
+                return Err(v.err(
+                    format!("{dp}.timeout"),
+                    "a phi detector has no fixed timeout; set `threshold`",
+                ));
+            }
+            let threshold = d.threshold.unwrap_or(8.0);
+            if !(threshold.is_finite() && threshold > 0.0 && threshold <= 30.0) {
+                return Err(v.err(
+                    format!("{dp}.threshold"),
+                    format!("must be above 0 and at most 30, got {threshold}"),
+                ));
+            }
+            let window = d.window.unwrap_or(100);
+            if window == 0 || window > 10_000 {
+                return Err(v.err(
+                    format!("{dp}.window"),
+                    format!("must be between 1 and 10000 samples, got {window}"),
+                ));
+            }
+            DetectorSpec::Phi {
+                interval: d.interval,
+                threshold,
+                window,
+                min_std_dev: d.min_std_dev.unwrap_or(Span::from_millis(20)).max(Span(1)),
+                pause: d.pause.unwrap_or(Span::ZERO),
+            }
+        }
+    };
+    let earliest = detector.earliest_suspicion();
+    let lease = f.lease.unwrap_or(Span(earliest.0 / 10 * 8));
+    if f.fencing == FencingSpec::Lease && (lease == Span::ZERO || lease >= earliest) {
+        return Err(v.err(
+            format!("{p}.lease"),
+            format!(
+                "must be above 0 and below the detector's earliest suspicion ({}), or a deposed \
+                 primary could still accept writes when its successor is elected",
+                earliest
+            ),
+        ));
+    }
+    let priority = match &f.priority {
+        None => (0..n).map(|i| RegionId(i as u16)).collect(),
+        Some(list) => {
+            let mut out: Vec<RegionId> = Vec::new();
+            for (i, name) in list.iter().enumerate() {
+                let r = v.region(&format!("{p}.priority[{i}]"), name)?;
+                if out.contains(&r) {
+                    return Err(v.err(
+                        format!("{p}.priority[{i}]"),
+                        format!("`{name}` is listed twice"),
+                    ));
+                }
+                out.push(r);
+            }
+            out
+        }
+    };
+    Ok(Failover {
+        detector,
+        lease,
+        fencing: f.fencing == FencingSpec::Lease,
+        rejoin: match f.rejoin {
+            RejoinSpec::Discard => Rejoin::Discard,
+            RejoinSpec::Reconcile => Rejoin::Reconcile,
+        },
+        priority,
+        stagger: f.stagger,
     })
 }
 
@@ -2107,7 +2336,7 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
     };
 
     // --- message classes and service times -----------------------------------------------------
-    let mut msg_classes: [Option<ClassLatency>; 6] = Default::default();
+    let mut msg_classes: [Option<ClassLatency>; 7] = Default::default();
     for (c, spec_c) in crate::replica::MsgClass::ALL
         .iter()
         .zip(spec.network.classes.all())

@@ -169,6 +169,8 @@ pub struct Engine<'s, R: Replica> {
     nodes: Vec<Node<R>>,
     slab: Vec<Option<Envelope<R::Msg>>>,
     free: Vec<u32>,
+    /// Messages in flight, heartbeats excepted (they never stop, and must not keep a drained
+    /// run going).
     in_flight: u64,
     net: Network,
     workload: Workload,
@@ -539,7 +541,9 @@ impl<'s, R: Replica> Engine<'s, R> {
     fn on_deliver(&mut self, slot: u32) {
         let env = self.slab[slot as usize].take().expect("live slot");
         self.free.push(slot);
-        self.in_flight -= 1;
+        if !env.msg.is_background() {
+            self.in_flight -= 1;
+        }
         self.counts.deliveries += 1;
         let (from, to) = (env.from, env.to);
         if env.seq != NOT_RECORDED {
@@ -738,7 +742,9 @@ impl<'s, R: Replica> Engine<'s, R> {
     }
 
     fn alloc(&mut self, env: Envelope<R::Msg>) -> u32 {
-        self.in_flight += 1;
+        if !env.msg.is_background() {
+            self.in_flight += 1;
+        }
         match self.free.pop() {
             Some(s) => {
                 self.slab[s as usize] = Some(env);
@@ -784,6 +790,7 @@ impl<'s, R: Replica> Engine<'s, R> {
         node.timer_gen
             .iter_mut()
             .for_each(|g| *g = g.wrapping_add(1));
+        self.obs.fo.set_alive(r, false);
         self.crashes.push(CrashMark {
             region: r,
             at: self.now,
@@ -798,6 +805,7 @@ impl<'s, R: Replica> Engine<'s, R> {
         if let Some(c) = self.crashes.iter_mut().rev().find(|c| c.region == r) {
             c.recovered = Some(self.now);
         }
+        self.obs.fo.set_alive(r, true);
         self.start_replica(r);
         self.heal_mark(format!("{why} {}", self.sc.region_name(r)));
     }

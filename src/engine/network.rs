@@ -49,7 +49,7 @@ pub struct Network {
     /// Partition side per region; regions on different sides cannot exchange messages.
     side: Vec<u32>,
     degraded: Vec<Vec<Degradation>>,
-    classes: [Option<ClassLatency>; 6],
+    classes: [Option<ClassLatency>; 7],
 }
 
 impl Network {

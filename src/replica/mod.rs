@@ -193,6 +193,25 @@ pub enum Note {
     AeFinished { rounds: u32, in_sync: bool },
     /// Anti-entropy installed newer values for `keys` keys here.
     AeRepaired { keys: u32 },
+    /// Failover: this region's detector began to suspect `peer`.
+    Suspect { peer: RegionId },
+    /// ...and heard from it again.
+    Trusted { peer: RegionId },
+    /// This region stood for election in `term`.
+    ElectionStarted { term: u64 },
+    /// This region became the primary of `term`. `prev` is where it cut the previous primary's
+    /// stream `(origin, epoch, last seq held)`: that primary's later writes are not history.
+    BecameLeader {
+        term: u64,
+        prev: Option<(RegionId, u32, u64)>,
+    },
+    /// This region stopped accepting writes as primary of `term`: deposed by a newer term, or
+    /// (`deposed: false`) its lease ran out.
+    SteppedDown { term: u64, deposed: bool },
+    /// A replicated write (`op`) was refused because a new primary was elected without it.
+    Fenced { op: OpId },
+    /// A discarded write was rewound: `key` went from stamp `old` back to `new`.
+    Rewound { key: Key, old: Stamp, new: Stamp },
 }
 
 /// What a replica asks its host to do.
@@ -284,16 +303,19 @@ pub enum MsgClass {
     ReadReply = 4,
     /// Merkle-tree comparison and repair.
     AntiEntropy = 5,
+    /// Failover: heartbeats, votes, catch-up and resynchronisation after a new primary.
+    Control = 6,
 }
 
 impl MsgClass {
-    pub const ALL: [MsgClass; 6] = [
+    pub const ALL: [MsgClass; 7] = [
         MsgClass::Replication,
         MsgClass::WriteRequest,
         MsgClass::WriteAck,
         MsgClass::ReadRequest,
         MsgClass::ReadReply,
         MsgClass::AntiEntropy,
+        MsgClass::Control,
     ];
 
     /// The name used in scenario files and reports.
@@ -305,6 +327,7 @@ impl MsgClass {
             MsgClass::ReadRequest => "read_request",
             MsgClass::ReadReply => "read_reply",
             MsgClass::AntiEntropy => "anti_entropy",
+            MsgClass::Control => "control",
         }
     }
 }
@@ -337,6 +360,11 @@ pub trait WireMessage {
     fn wire_bytes(&self) -> u64;
     /// A short name for traces ("replicate", "ack").
     fn kind(&self) -> &'static str;
+    /// Periodic traffic that never ends (heartbeats): a run can be drained while some is in
+    /// flight.
+    fn is_background(&self) -> bool {
+        false
+    }
     /// True if this message resends data already sent once.
     fn is_retransmission(&self) -> bool;
     /// A compact fingerprint of the content, folded into the trace digest.

@@ -74,6 +74,48 @@ pub struct Plan {
     /// Keys in the key space (anti-entropy splits it into ranges).
     pub keys: u64,
     pub anti_entropy: Option<AntiEntropy>,
+    /// Primary-backup with automatic failover: detection, elections, leases and fencing.
+    pub failover: Option<Failover>,
+}
+
+/// What a deposed primary does with writes the new primary never received.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Rejoin {
+    /// Throw them away (and rewind every replica that applied them), as a Raft log truncation
+    /// or `pg_rewind` does: the new primary's history wins.
+    Discard,
+    /// Keep them and let last-writer-wins merge them in.
+    Reconcile,
+}
+
+/// Automatic failover of the primary.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Failover {
+    pub detector: super::detector::DetectorSpec,
+    /// A primary accepts writes only while a majority has answered a heartbeat it sent within
+    /// this long; a region does not vote while it has heard from a live primary within it.
+    pub lease: Span,
+    /// Leases on (above); `false` lets a partitioned primary keep accepting writes.
+    pub fencing: bool,
+    pub rejoin: Rejoin,
+    /// Preference order of candidates: the region at rank `i` waits `i * stagger` after
+    /// suspecting the primary before it stands for election.
+    pub priority: Vec<RegionId>,
+    pub stagger: Span,
+}
+
+impl Failover {
+    /// How long a candidate waits for votes before trying again with a new term.
+    pub fn election_timeout(&self, n: usize) -> Span {
+        Span(self.detector.interval().0 * 4 + self.stagger.0 * n as u64)
+    }
+
+    pub fn rank(&self, r: RegionId) -> u64 {
+        self.priority
+            .iter()
+            .position(|&p| p == r)
+            .unwrap_or(self.priority.len()) as u64
+    }
 }
 
 /// Periodic Merkle-tree anti-entropy between replicas that share keys.
@@ -259,6 +301,7 @@ impl Plan {
             },
             keys: 1024,
             anti_entropy: None,
+            failover: None,
         }
     }
 }

@@ -37,6 +37,9 @@ use crate::time::{Mono, Span};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
+mod failover;
+use failover::Fo;
+
 /// Static configuration of one replica.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -197,6 +200,92 @@ pub enum Msg {
         session: AeSession,
         in_sync: bool,
     },
+    /// Failover: every region's periodic heartbeat to every other region.
+    Heartbeat(Heartbeat),
+    /// Failover: a candidate asks for a vote in `term`; `pos` is how much history it holds.
+    /// A `pre` vote (Raft's pre-vote) only asks whether the vote would be granted: nobody's
+    /// term changes, so a region that cannot win never inflates terms and deposes a healthy
+    /// primary when it comes back.
+    VoteReq {
+        term: u64,
+        pos: Pos,
+        pre: bool,
+    },
+    Vote {
+        term: u64,
+        granted: bool,
+        pre: bool,
+    },
+    /// Failover: to the primary, from a region missing the tail of the previous primary's
+    /// stream `(origin, epoch)` after `after`.
+    CatchUpReq {
+        origin: RegionId,
+        epoch: u32,
+        after: u64,
+    },
+    /// The missing entries, or (when the primary no longer has them) its whole state, which
+    /// stands for everything up to `upto`.
+    CatchUp {
+        origin: RegionId,
+        epoch: u32,
+        upto: u64,
+        entries: Vec<Entry>,
+        snapshot: Vec<(Key, Cell)>,
+        value_bytes: u32,
+    },
+    /// Failover: to the primary, from a region that applied writes the primary discarded:
+    /// send your values of these keys.
+    Resync {
+        keys: Vec<Key>,
+    },
+    ResyncCells {
+        cells: Vec<(Key, Option<Cell>)>,
+        value_bytes: u32,
+    },
+    /// The forwarded write `op` reached a region that is not (or no longer) the primary.
+    NotPrimary {
+        op: OpId,
+    },
+}
+
+/// How much of the replicated history a region holds: (term of the primary stream it follows,
+/// entries of that stream it holds contiguously). Compared lexicographically in elections.
+pub type Pos = (u64, u64);
+
+/// Entries of `(origin, epoch)` with sequence numbers in `from..=to` are not part of the
+/// history: a new primary was elected without them.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Fence {
+    pub origin: RegionId,
+    pub epoch: u32,
+    pub from: u64,
+    pub to: Option<u64>,
+}
+
+impl Fence {
+    pub fn covers(&self, id: EntryId) -> bool {
+        id.origin == self.origin
+            && id.epoch == self.epoch
+            && id.seq >= self.from
+            && self.to.is_none_or(|t| id.seq <= t)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Heartbeat {
+    pub term: u64,
+    /// The primary of `term` as the sender knows it (itself if it is leading).
+    pub leader: Option<RegionId>,
+    /// The sender's incarnation (a new primary's stream is `(sender, epoch)`).
+    pub epoch: u32,
+    /// The sender's monotonic clock when it sent this.
+    pub sent: Mono,
+    /// The newest `sent` the sender received from the receiver: the receiver's lease evidence.
+    pub echo: Option<Mono>,
+    pub pos: Pos,
+    /// Primary only: the newest entry of its stream that a majority holds.
+    pub commit: u64,
+    pub fences: Arc<Vec<Fence>>,
 }
 
 /// Names an anti-entropy session (its initiator and number) and counts its messages so far.
@@ -243,7 +332,30 @@ impl WireMessage for Msg {
                     + cells.len() as u64 * (32 + *value_bytes as u64)
             }
             Msg::AeDone { .. } => RPC_BYTES,
+            Msg::Heartbeat(h) => RPC_BYTES + 56 + 24 * h.fences.len() as u64,
+            Msg::VoteReq { .. } => RPC_BYTES + 24,
+            Msg::Vote { .. } => RPC_BYTES + 9,
+            Msg::CatchUpReq { .. } => RPC_BYTES + 16,
+            Msg::CatchUp {
+                entries,
+                snapshot,
+                value_bytes,
+                ..
+            } => {
+                RPC_BYTES
+                    + 16
+                    + entries.iter().map(|e| e.wire_bytes()).sum::<u64>()
+                    + snapshot.len() as u64 * (32 + *value_bytes as u64)
+            }
+            Msg::Resync { keys } => RPC_BYTES + 8 * keys.len() as u64,
+            Msg::ResyncCells { cells, value_bytes } => {
+                RPC_BYTES + cells.len() as u64 * (32 + *value_bytes as u64)
+            }
+            Msg::NotPrimary { .. } => RPC_BYTES + 8,
         }
+    }
+    fn is_background(&self) -> bool {
+        matches!(self, Msg::Heartbeat(_))
     }
     fn class(&self) -> MsgClass {
         match self {
@@ -255,6 +367,14 @@ impl WireMessage for Msg {
             Msg::AeHashes { .. } | Msg::AeCells { .. } | Msg::AeDone { .. } => {
                 MsgClass::AntiEntropy
             }
+            Msg::NotPrimary { .. } => MsgClass::WriteAck,
+            Msg::Heartbeat(_)
+            | Msg::VoteReq { .. }
+            | Msg::Vote { .. }
+            | Msg::CatchUpReq { .. }
+            | Msg::CatchUp { .. }
+            | Msg::Resync { .. }
+            | Msg::ResyncCells { .. } => MsgClass::Control,
         }
     }
     fn work(&self) -> Work {
@@ -266,6 +386,10 @@ impl WireMessage for Msg {
             Msg::Replicate { entries, .. } => writes(entries.len()),
             Msg::Forward { .. } | Msg::Repair { .. } => writes(1),
             Msg::AeCells { cells, .. } => writes(cells.len()),
+            Msg::CatchUp {
+                entries, snapshot, ..
+            } => writes(entries.len() + snapshot.len()),
+            Msg::ResyncCells { cells, .. } => writes(cells.len()),
             Msg::ReadReq { .. } => Work {
                 writes: 0,
                 reads: 1,
@@ -287,6 +411,15 @@ impl WireMessage for Msg {
             Msg::AeHashes { .. } => "ae-hashes",
             Msg::AeCells { .. } => "ae-cells",
             Msg::AeDone { .. } => "ae-done",
+            Msg::Heartbeat(_) => "heartbeat",
+            Msg::VoteReq { pre: true, .. } => "pre-vote-request",
+            Msg::VoteReq { .. } => "vote-request",
+            Msg::Vote { .. } => "vote",
+            Msg::CatchUpReq { .. } => "catch-up-request",
+            Msg::CatchUp { .. } => "catch-up",
+            Msg::Resync { .. } => "resync",
+            Msg::ResyncCells { .. } => "resync-cells",
+            Msg::NotPrimary { .. } => "not-primary",
         }
     }
     fn is_retransmission(&self) -> bool {
@@ -350,6 +483,38 @@ impl WireMessage for Msg {
                         .fold(0u64, |a, (k, c)| a.rotate_left(5) ^ k.0 ^ c.value.0)
             }
             Msg::AeDone { session, .. } => 13 << 60 ^ (session.id as u64) << 24 ^ session.round as u64,
+            Msg::Heartbeat(h) => {
+                14 << 60
+                    ^ h.term << 40
+                    ^ h.sent.0
+                    ^ h.pos.1.rotate_left(20)
+                    ^ h.leader.map_or(0, |l| l.0 as u64 + 1) << 52
+            }
+            Msg::VoteReq { term, pos, pre } => {
+                15 << 60 ^ term << 40 ^ pos.0 << 20 ^ pos.1 ^ (*pre as u64) << 59
+            }
+            Msg::Vote { term, granted, pre } => {
+                16 << 58 ^ term << 2 ^ (*granted as u64) << 1 ^ *pre as u64
+            }
+            Msg::CatchUpReq { origin, epoch, after } => {
+                17 << 58 ^ (origin.0 as u64) << 48 ^ (*epoch as u64) << 32 ^ after
+            }
+            Msg::CatchUp {
+                upto,
+                entries,
+                snapshot,
+                ..
+            } => 18 << 58 ^ upto ^ (entries.len() as u64) << 32 ^ (snapshot.len() as u64) << 16,
+            Msg::Resync { keys } => {
+                19 << 58 ^ keys.iter().fold(0u64, |a, k| a.rotate_left(5) ^ k.0)
+            }
+            Msg::ResyncCells { cells, .. } => {
+                20 << 58
+                    ^ cells.iter().fold(0u64, |a, (k, c)| {
+                        a.rotate_left(5) ^ k.0 ^ c.map_or(0, |c| c.value.0)
+                    })
+            }
+            Msg::NotPrimary { op } => 21 << 58 ^ op.0,
         }
     }
 }
@@ -385,6 +550,17 @@ impl SeqSet {
     pub fn upto(&self) -> u64 {
         self.upto
     }
+
+    /// Marks everything up to `upto` present (a snapshot stood in for those entries).
+    pub fn advance_to(&mut self, upto: u64) {
+        if upto > self.upto {
+            self.upto = upto;
+            self.above = self.above.split_off(&(upto + 1));
+            while self.above.remove(&(self.upto + 1)) {
+                self.upto += 1;
+            }
+        }
+    }
 }
 
 /// Which entries of each origin a replica has applied, per origin epoch.
@@ -413,6 +589,11 @@ pub struct Disk {
     pub seen: Seen,
     /// Per sender: (sender epoch, transport position received contiguously).
     pub recv: Vec<(u32, u64)>,
+    /// Failover: the current term and this region's vote in it.
+    pub term: u64,
+    pub voted: Option<RegionId>,
+    /// Failover: the primary stream followed (term, origin, epoch).
+    pub stream: (u64, RegionId, u32),
 }
 
 #[derive(Clone, Debug)]
@@ -424,6 +605,9 @@ pub enum Op {
     TruncateFront(RegionId, usize),
     Seen(EntryId),
     Recv(RegionId, u32, u64),
+    Term(u64, Option<RegionId>),
+    Stream(u64, RegionId, u32),
+    SeenUpto(RegionId, u32, u64),
 }
 
 impl Durable for Disk {
@@ -459,6 +643,17 @@ impl Durable for Disk {
                     self.seen.resize_with(o + 1, Vec::new);
                 }
                 seq_set(&mut self.seen[o], id.epoch).insert(id.seq);
+            }
+            Op::Term(t, v) => {
+                self.term = t;
+                self.voted = v;
+            }
+            Op::Stream(t, o, e) => self.stream = (t, o, e),
+            Op::SeenUpto(o, e, upto) => {
+                if self.seen.len() <= o.idx() {
+                    self.seen.resize_with(o.idx() + 1, Vec::new);
+                }
+                seq_set(&mut self.seen[o.idx()], e).advance_to(upto);
             }
             Op::Recv(s, e, p) => {
                 let i = s.idx();
@@ -585,6 +780,12 @@ pub struct Replicator {
     /// Forwarded writes already originated (a duplicated message must not write twice).
     forwarded_seen: BTreeSet<OpId>,
     ae: AeState,
+    /// Failover state (primary-backup with `failover`).
+    fo: Option<Box<Fo>>,
+    /// What the disk said about terms at recovery (read once by `fo_start`).
+    disk_term: u64,
+    disk_voted: Option<RegionId>,
+    disk_stream: (u64, RegionId, u32),
 }
 
 /// Anti-entropy bookkeeping.
@@ -728,6 +929,10 @@ impl Replicator {
                 },
                 ..AeState::default()
             },
+            fo: None,
+            disk_term: disk.term,
+            disk_voted: disk.voted,
+            disk_stream: disk.stream,
             cfg,
         }
     }
@@ -751,8 +956,27 @@ impl Replicator {
         self.cfg.flush_interval == Span::ZERO
     }
 
+    /// Makes what was just persisted durable now (fsync per write) or at the next flush.
+    fn durable_write(&mut self, now: Now, out: &mut Out) {
+        if self.sync_mode() {
+            self.sync(out);
+        } else {
+            self.dirty = true;
+            self.ensure_flush(now, out);
+        }
+    }
+
     fn me(&self) -> RegionId {
         self.cfg.id
+    }
+
+    /// The region answering `Level::Primary` reads: the current primary under failover.
+    fn primary(&self) -> Option<RegionId> {
+        match &self.fo {
+            Some(f) if f.leading => Some(self.me()),
+            Some(f) => f.leader.or(self.cfg.plan.read_primary()),
+            None => self.cfg.plan.read_primary(),
+        }
     }
 
     fn bit(r: RegionId) -> u64 {
@@ -1057,9 +1281,16 @@ impl Replicator {
                 out.note(Note::CorruptEntry);
                 continue;
             }
+            if self.fo.is_some() && self.fenced(e.id) {
+                // A deposed primary's write the history does not contain: acknowledged on the
+                // link (so it stops being resent) but never applied.
+                out.note(Note::Fenced { op: e.cell.value });
+                continue;
+            }
             if !self.mark_seen(e.id, out) {
                 continue; // already applied via another path
             }
+            self.fo_track(&e);
             let holder = self.cfg.plan.holds(me, e.key);
             if holder {
                 self.apply_lww(e.key, e.cell, out);
@@ -1279,6 +1510,7 @@ impl Replicator {
         }
         let mut e = Entry::new(id, key, cell, value_bytes);
         e.notify = waits;
+        self.fo_track(&e);
         let queued = self.route(&e, None, now, out);
         self.persist(out, || Op::OwnSeq(self.own_seq));
         if self.sync_mode() {
@@ -1328,7 +1560,7 @@ impl Replicator {
         let level = plan.read_level(level);
         let (targets, need) = match level {
             Level::Quorum | Level::All => (holders, plan.read_need(level, holders.count_ones())),
-            Level::Primary => match plan.read_primary() {
+            Level::Primary => match self.primary() {
                 Some(p) => (Replicator::bit(p), 1),
                 None => (Replicator::bit(me) & holders, 1),
             },
@@ -1428,6 +1660,9 @@ impl Replica for Replicator {
 
     fn on_start(&mut self, now: Now, out: &mut Out) {
         self.persist(out, || Op::Epoch(self.epoch));
+        if self.cfg.plan.failover.is_some() {
+            self.fo_start(now, out);
+        }
         self.sync(out);
         if let Some(ae) = &self.cfg.plan.anti_entropy {
             // Staggered, so regions do not all compare at the same instant.
@@ -1464,6 +1699,25 @@ impl Replica for Replicator {
                 ..
             } => self.on_ae_cells(now, from, session, &leaves, &cells, reply, out),
             Msg::AeDone { session, in_sync } => self.ae_finish(session, in_sync, out),
+            Msg::Heartbeat(hb) => self.on_heartbeat(now, from, hb, out),
+            Msg::VoteReq { term, pos, pre } => self.on_vote_req(now, from, term, pos, pre, out),
+            Msg::Vote { term, granted, pre } => self.on_vote(now, from, term, granted, pre, out),
+            Msg::CatchUpReq {
+                origin,
+                epoch,
+                after,
+            } => self.on_catch_up_req(from, origin, epoch, after, out),
+            Msg::CatchUp {
+                origin,
+                epoch,
+                upto,
+                entries,
+                snapshot,
+                ..
+            } => self.on_catch_up(now, origin, epoch, upto, entries, snapshot, out),
+            Msg::Resync { keys } => self.on_resync(from, keys, out),
+            Msg::ResyncCells { cells, .. } => self.on_resync_cells(now, cells, out),
+            Msg::NotPrimary { op } => self.on_not_primary(op, out),
             Msg::Replicate {
                 epoch,
                 first,
@@ -1486,7 +1740,12 @@ impl Replica for Replicator {
                 value_bytes,
                 level,
             } => {
-                if self.cfg.plan.originator(from) != Some(self.me()) {
+                if self.fo.is_some() {
+                    if !self.fo_may_write(now) {
+                        self.reject_forward(from, op, out);
+                        return;
+                    }
+                } else if self.cfg.plan.originator(from) != Some(self.me()) {
                     return; // not ours to originate (a misrouted request): the client times out
                 }
                 if !self.forwarded_seen.insert(op) {
@@ -1550,6 +1809,20 @@ impl Replica for Replicator {
             self.ae_tick(now, out);
             return;
         }
+        if self.fo.is_some() {
+            if id == self.hb_timer() {
+                self.hb_tick(now, out);
+                return;
+            }
+            if id == self.detect_timer() {
+                self.on_detect_timer(now, out);
+                return;
+            }
+            if id == self.elect_timer() {
+                self.on_elect_timer(now, out);
+                return;
+            }
+        }
         if id.0 >= self.batch_timer(0).0 {
             let p = (id.0 - self.batch_timer(0).0) as usize;
             self.out[p].batch_armed = false;
@@ -1606,8 +1879,15 @@ impl Replica for Replicator {
                 level,
             } => {
                 let me = self.me();
-                match self.cfg.plan.originator(me) {
+                let originator = match self.fo {
+                    Some(_) => self.fo_originator(),
+                    None => self.cfg.plan.originator(me),
+                };
+                match originator {
                     None => out.reply(Reply::Failed { op }),
+                    Some(o) if o == me && self.fo.is_some() && !self.fo_may_write(now) => {
+                        out.reply(Reply::Failed { op })
+                    }
                     Some(o) if o == me => self.originate(now, op, key, value_bytes, level, me, out),
                     Some(o) => {
                         out.send(
@@ -1638,6 +1918,7 @@ impl Replica for Replicator {
             && self.reads.is_empty()
             && self.peers().all(|p| !self.outstanding(p))
             && self.ae.owed == 0
+            && self.fo_quiescent()
     }
 
     fn cell_of(&self, key: Key) -> Option<Cell> {
@@ -1649,7 +1930,11 @@ impl Replica for Replicator {
         let me = self.me();
         match *op {
             ClientOp::Write { key, .. } => {
-                if plan.originator(me) == Some(me) && plan.holds(me, key) {
+                let originates = match self.fo {
+                    Some(ref f) => f.leading,
+                    None => plan.originator(me) == Some(me),
+                };
+                if originates && plan.holds(me, key) {
                     Work {
                         writes: 1,
                         reads: 0,
@@ -1659,7 +1944,7 @@ impl Replica for Replicator {
                 }
             }
             ClientOp::Read { key, level, .. } => {
-                let local = match (plan.read_level(level), plan.read_primary()) {
+                let local = match (plan.read_level(level), self.primary()) {
                     (Level::Primary, Some(p)) => p == me,
                     _ => plan.holds(me, key),
                 };

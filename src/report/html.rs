@@ -287,6 +287,60 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
         }
         o.push_str("</table>");
     }
+    if !s.failovers.is_empty() {
+        o.push_str(r#"<p>Every crash and partition: how long until it was suspected and a new primary elected, how long until writes succeeded again from every client region that lost them (RTO), and the acknowledged writes it lost (RPO) with the time they span.</p><table><tr><th class="num">at</th><th>kind</th><th>region</th><th class="num">detected after</th><th class="num">elected after</th><th>new primary</th><th class="num">RTO</th><th>writes back, per client region</th><th class="num">RPO writes</th><th class="num">RPO window</th><th class="num">split-brain writes</th></tr>"#);
+        let opt = |v: Option<f64>| v.map_or("-".to_string(), human_ms);
+        for f in &s.failovers {
+            let per: Vec<String> = f
+                .rto_by_region_ms
+                .iter()
+                .map(|(r, v)| format!("{r} {}", v.map_or("never".to_string(), human_ms)))
+                .collect();
+            let _ = write!(
+                o,
+                r#"<tr><td class="num">{}</td><td>{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td>{}</td><td class="num">{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
+                esc(&human_ms(f.at_ms)),
+                esc(&f.kind),
+                esc(f.region.as_deref().unwrap_or("-")),
+                esc(&opt(f.detected_after_ms)),
+                esc(&opt(f.elected_after_ms)),
+                esc(f.new_primary.as_deref().unwrap_or("-")),
+                esc(&if per.is_empty() {
+                    "no writes failed".to_string()
+                } else {
+                    f.rto_ms.map_or("never".to_string(), human_ms)
+                }),
+                esc(&per.join(", ")),
+                thousands(f.rpo_writes),
+                esc(&human_ms(f.rpo_window_ms)),
+                thousands(f.split_brain_writes)
+            );
+        }
+        o.push_str("</table>");
+    }
+    if let Some(fo) = &s.failover {
+        let _ = write!(
+            o,
+            "<p>Failover: {} suspicions ({} of a region that was up), {} elections, {} primaries, {} replicated writes fenced off, {} keys rewound, {} writes accepted by a deposed primary.</p>",
+            thousands(fo.suspicions),
+            thousands(fo.false_suspicions),
+            thousands(fo.elections),
+            thousands(fo.leaders),
+            thousands(fo.fenced_writes),
+            thousands(fo.rewound_keys),
+            thousands(fo.split_brain_writes)
+        );
+        o.push_str(r#"<table><tr><th class="num">at</th><th>leadership</th></tr>"#);
+        for e in fo.events.iter().filter(|e| !e.what.contains(" suspects ")) {
+            let _ = write!(
+                o,
+                r#"<tr><td class="num">{}</td><td>{}</td></tr>"#,
+                esc(&human_ms(e.at_ms)),
+                esc(&e.what)
+            );
+        }
+        o.push_str("</table>");
+    }
     let lu = &s.lost_updates;
     let _ = write!(
         o,

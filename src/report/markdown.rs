@@ -53,6 +53,24 @@ pub fn render(s: &RunSummary) -> String {
         "| acknowledged writes lost | {} |",
         thousands(s.lost_acked_writes)
     );
+    if !s.failovers.is_empty() {
+        let _ = writeln!(
+            o,
+            "| RPO: writes lost / longest window | {} / {} |",
+            thousands(s.rpo.writes),
+            human_ms(s.rpo.max_window_ms)
+        );
+        let _ = writeln!(
+            o,
+            "| RTO: longest / outages | {} / {} |",
+            if s.rto.unrecovered > 0 {
+                "never".to_string()
+            } else {
+                s.rto.max_ms.map_or("-".to_string(), human_ms)
+            },
+            s.rto.outages
+        );
+    }
     let _ = writeln!(
         o,
         "| lost updates (concurrent + skew) | {} ({} + {}) |",

@@ -402,6 +402,74 @@ pub fn render(s: &RunSummary) -> String {
     }
     let _ = writeln!(o);
 
+    if !s.failovers.is_empty() {
+        let _ = writeln!(o, "\nFailures: detection, failover, RPO and RTO");
+        let opt = |v: Option<f64>| v.map_or("-".to_string(), human_ms);
+        let _ = writeln!(
+            o,
+            "  {:<9} {:<10} {:<16} {:>9} {:>9} {:<16} {:>9} {:>10} {:>9} {:>10}",
+            "at",
+            "kind",
+            "region",
+            "detected",
+            "elected",
+            "new primary",
+            "RTO",
+            "RPO writes",
+            "window",
+            "split-brain"
+        );
+        for f in &s.failovers {
+            let _ = writeln!(
+                o,
+                "  {:<9} {:<10} {:<16} {:>9} {:>9} {:<16} {:>9} {:>10} {:>9} {:>10}",
+                human_ms(f.at_ms),
+                f.kind,
+                f.region.as_deref().unwrap_or("-"),
+                opt(f.detected_after_ms),
+                opt(f.elected_after_ms),
+                f.new_primary.as_deref().unwrap_or("-"),
+                if f.rto_by_region_ms.is_empty() {
+                    "none".to_string()
+                } else {
+                    f.rto_ms.map_or("never".to_string(), human_ms)
+                },
+                thousands(f.rpo_writes),
+                human_ms(f.rpo_window_ms),
+                thousands(f.split_brain_writes)
+            );
+            if !f.rto_by_region_ms.is_empty() {
+                let parts: Vec<String> = f
+                    .rto_by_region_ms
+                    .iter()
+                    .map(|(r, v)| format!("{r} {}", v.map_or("never".to_string(), human_ms)))
+                    .collect();
+                let _ = writeln!(o, "            writes back: {}", parts.join(", "));
+            }
+        }
+        if let Some(fo) = &s.failover {
+            let _ = writeln!(
+                o,
+                "  suspicions {} ({} false)  elections {}  primaries {}  fenced writes {}  rewound keys {}  split-brain writes {}",
+                thousands(fo.suspicions),
+                thousands(fo.false_suspicions),
+                thousands(fo.elections),
+                thousands(fo.leaders),
+                thousands(fo.fenced_writes),
+                thousands(fo.rewound_keys),
+                thousands(fo.split_brain_writes)
+            );
+            for e in fo
+                .events
+                .iter()
+                .filter(|e| !e.what.contains(" suspects "))
+                .take(12)
+            {
+                let _ = writeln!(o, "    {:>9}  {}", human_ms(e.at_ms), e.what);
+            }
+        }
+    }
+
     let _ = writeln!(o, "\nChecks");
     let mut checks: Vec<_> = s.checks.iter().collect();
     checks.sort_by_key(|c| c.passed);

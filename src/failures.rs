@@ -1,0 +1,450 @@
+//! Failures as observers see them: suspicions (true or false), elections, leadership, fenced
+//! and rewound writes, split-brain writes, and from these RPO and RTO per failure.
+//!
+//! Read-only like every observer: it learns leadership from the replicas' notes and whether a
+//! region is really down from the engine, and never touches simulation state.
+
+use crate::replica::{OpId, RegionId, Stamp};
+use crate::time::SimTime;
+
+/// One failover-related fact, in time order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FoKind {
+    /// `by` began to suspect `peer`; `alive`: the peer was up (a false suspicion).
+    Suspect {
+        by: RegionId,
+        peer: RegionId,
+        alive: bool,
+    },
+    ElectionStarted {
+        by: RegionId,
+        term: u64,
+    },
+    BecameLeader {
+        region: RegionId,
+        term: u64,
+        prev: Option<(RegionId, u32, u64)>,
+    },
+    SteppedDown {
+        region: RegionId,
+        term: u64,
+        deposed: bool,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct FoEvent {
+    pub at: SimTime,
+    pub kind: FoKind,
+}
+
+/// The run's failover log.
+#[derive(Clone, Debug, Default)]
+pub struct FailoverLog {
+    pub events: Vec<FoEvent>,
+    /// Per region: the term it currently leads, if any.
+    leading: Vec<Option<u64>>,
+    /// Per region: up (ground truth from the engine).
+    alive: Vec<bool>,
+    /// Writes stamped by a primary while a primary of a newer term was accepting writes.
+    pub split_brain: Vec<(SimTime, OpId)>,
+    /// Replicated writes refused at some region because they lie beyond a fence (deduplicated
+    /// when summarised).
+    pub fenced: Vec<OpId>,
+    pub rewound_keys: u64,
+    /// Cuts of primary streams: (time, origin, epoch, last seq in the history). Writes of that
+    /// stream beyond the cut were discarded (when the run discards).
+    pub cuts: Vec<(SimTime, RegionId, u32, u64)>,
+}
+
+impl FailoverLog {
+    pub fn new(n: usize) -> FailoverLog {
+        FailoverLog {
+            leading: vec![None; n],
+            alive: vec![true; n],
+            ..FailoverLog::default()
+        }
+    }
+
+    pub fn set_alive(&mut self, r: RegionId, alive: bool) {
+        self.alive[r.idx()] = alive;
+        if !alive {
+            // A crashed primary accepts nothing; it will not say so itself.
+            self.leading[r.idx()] = None;
+        }
+    }
+
+    pub fn suspect(&mut self, by: RegionId, peer: RegionId, at: SimTime) {
+        let alive = self.alive[peer.idx()];
+        self.events.push(FoEvent {
+            at,
+            kind: FoKind::Suspect { by, peer, alive },
+        });
+    }
+
+    pub fn election(&mut self, by: RegionId, term: u64, at: SimTime) {
+        self.events.push(FoEvent {
+            at,
+            kind: FoKind::ElectionStarted { by, term },
+        });
+    }
+
+    pub fn became_leader(
+        &mut self,
+        region: RegionId,
+        term: u64,
+        prev: Option<(RegionId, u32, u64)>,
+        at: SimTime,
+    ) {
+        self.leading[region.idx()] = Some(term);
+        if let Some((o, e, upto)) = prev {
+            self.cuts.push((at, o, e, upto));
+        }
+        self.events.push(FoEvent {
+            at,
+            kind: FoKind::BecameLeader { region, term, prev },
+        });
+    }
+
+    pub fn stepped_down(&mut self, region: RegionId, term: u64, deposed: bool, at: SimTime) {
+        self.leading[region.idx()] = None;
+        self.events.push(FoEvent {
+            at,
+            kind: FoKind::SteppedDown {
+                region,
+                term,
+                deposed,
+            },
+        });
+    }
+
+    /// A write was stamped at `r`: under failover, by a primary. If another region leads a
+    /// newer term, this primary is stale and the write is split brain.
+    pub fn stamped(&mut self, r: RegionId, op: OpId, at: SimTime) {
+        let Some(mine) = self.leading.get(r.idx()).copied().flatten() else {
+            return;
+        };
+        if self.leading.iter().any(|t| t.is_some_and(|t| t > mine)) {
+            self.split_brain.push((at, op));
+        }
+    }
+
+    /// Regions leading at once right now (the single-primary invariant wants at most one).
+    pub fn leaders_now(&self) -> usize {
+        self.leading.iter().filter(|t| t.is_some()).count()
+    }
+
+    /// Whether a write with `stamp` was cut from the history by a fence.
+    pub fn discarded(&self, stamp: Stamp) -> bool {
+        self.cut_of(stamp).is_some()
+    }
+
+    /// When the first cut that discarded a write with `stamp` was made.
+    pub fn cut_of(&self, stamp: Stamp) -> Option<SimTime> {
+        if stamp.is_none() {
+            return None;
+        }
+        let epoch16 = (stamp.tie >> 32) & 0xffff;
+        let seq = stamp.tie & 0xffff_ffff;
+        self.cuts
+            .iter()
+            .find(|&&(_, o, e, upto)| {
+                o == stamp.region() && (e as u64 & 0xffff) == epoch16 && seq > upto
+            })
+            .map(|c| c.0)
+    }
+
+    /// The primary at `t` (the newest region to become one at or before `t`, if still up).
+    pub fn leader_at(&self, t: SimTime) -> Option<RegionId> {
+        self.events
+            .iter()
+            .take_while(|e| e.at <= t)
+            .filter_map(|e| match e.kind {
+                FoKind::BecameLeader { region, .. } => Some(region),
+                _ => None,
+            })
+            .last()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Wall;
+
+    #[test]
+    fn a_stale_primary_writing_while_a_newer_one_leads_is_split_brain() {
+        let mut f = FailoverLog::new(3);
+        let (a, b) = (RegionId(0), RegionId(1));
+        f.became_leader(a, 1, None, SimTime(0));
+        f.stamped(a, OpId(1), SimTime(10));
+        assert!(f.split_brain.is_empty());
+        f.became_leader(b, 2, Some((a, 1, 5)), SimTime(20));
+        assert_eq!(f.leaders_now(), 2);
+        f.stamped(b, OpId(2), SimTime(21));
+        f.stamped(a, OpId(3), SimTime(22));
+        assert_eq!(f.split_brain, vec![(SimTime(22), OpId(3))]);
+        // The cut: a's writes of epoch 1 beyond seq 5 are discarded, earlier ones are not.
+        let s = |seq| Stamp::new(Wall(1), a, 1, seq);
+        assert!(!f.discarded(s(5)));
+        assert!(f.discarded(s(6)));
+        assert!(!f.discarded(Stamp::new(Wall(1), b, 1, 6)));
+        f.set_alive(a, false);
+        assert_eq!(f.leaders_now(), 1);
+    }
+}
+
+/// One failure (a crash or a partition) and what it cost, as written to `summary.json`.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct FailureOut {
+    pub at_ms: f64,
+    /// `crash` or `partition`.
+    pub kind: String,
+    /// The crashed region, or for a partition the primary it cut off (if any).
+    pub region: Option<String>,
+    pub label: String,
+    /// From the failure until some region suspected it (a crashed region, or anyone across a
+    /// partition).
+    pub detected_after_ms: Option<f64>,
+    /// The region elected primary after the failure, and when.
+    pub new_primary: Option<String>,
+    pub elected_after_ms: Option<f64>,
+    /// Until writes succeeded again from every client region that lost them (null: some
+    /// region's writes never recovered before the next failure or the end of the run).
+    pub rto_ms: Option<f64>,
+    /// Per client region whose writes failed: until they succeeded again.
+    pub rto_by_region_ms: std::collections::BTreeMap<String, Option<f64>>,
+    /// Acknowledged writes lost to this failure, and the time they span: from the oldest lost
+    /// acknowledgement to the failure (or to the newest lost one, if a cut-off primary kept
+    /// acknowledging after it).
+    pub rpo_writes: u64,
+    pub rpo_window_ms: f64,
+    /// Writes a stale primary accepted while a newer one led.
+    pub split_brain_writes: u64,
+}
+
+/// RPO over the run.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct RpoOut {
+    pub writes: u64,
+    pub max_window_ms: f64,
+}
+
+/// RTO over the run.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct RtoOut {
+    /// Failures after which some client region's writes failed.
+    pub outages: u64,
+    pub max_ms: Option<f64>,
+    pub mean_ms: Option<f64>,
+    /// Outages whose writes never recovered before the next failure or the end of the run.
+    pub unrecovered: u64,
+}
+
+/// Failover activity (runs with `replication.failover`).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct FailoverStats {
+    pub suspicions: u64,
+    /// Suspicions of a region that was up (slow or cut-off links, not a crash).
+    pub false_suspicions: u64,
+    pub elections: u64,
+    /// Times a region became primary (the first primary included).
+    pub leaders: u64,
+    pub split_brain_writes: u64,
+    /// Distinct replicated writes refused as beyond a fence.
+    pub fenced_writes: u64,
+    pub rewound_keys: u64,
+    /// Leadership changes and suspicions, in time order (at most 200).
+    pub events: Vec<FoEventOut>,
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct FoEventOut {
+    pub at_ms: f64,
+    pub what: String,
+}
+
+/// A failure as the summary needs it: when, what, which region, and the fault label.
+pub struct Failure {
+    pub at: SimTime,
+    pub kind: &'static str,
+    pub region: Option<RegionId>,
+    pub label: String,
+}
+
+/// Everything `summarise` needs from one write.
+pub struct WriteView {
+    pub client: RegionId,
+    pub issued: SimTime,
+    pub acked: Option<SimTime>,
+}
+
+/// RPO and RTO per failure. `lost` are the run's lost acknowledged writes (write index, ack
+/// time, time of the cut that discarded it if any); `writes` the whole write log in issue
+/// order; `end` the end of the run; `guard` the request timeout (a write issued that close to
+/// the next failure may have failed because of it, so it does not count against this one).
+pub fn summarise(
+    failures: &[Failure],
+    log: &FailoverLog,
+    writes: &[WriteView],
+    lost: &[(u32, SimTime, Option<SimTime>)],
+    names: &[String],
+    end: SimTime,
+    guard: crate::time::Span,
+) -> Vec<FailureOut> {
+    let ms = |t: u64| crate::metrics::ns_to_ms(t);
+    let mut out = Vec::with_capacity(failures.len());
+    for (i, f) in failures.iter().enumerate() {
+        let next = failures.get(i + 1).map_or(end, |g| g.at);
+        let within = |t: SimTime| t >= f.at && t < next;
+        let detected = log.events.iter().find_map(|e| match e.kind {
+            FoKind::Suspect { peer, .. }
+                if within(e.at) && (f.kind != "crash" || Some(peer) == f.region) =>
+            {
+                Some(e.at)
+            }
+            _ => None,
+        });
+        let elected = log.events.iter().find_map(|e| match e.kind {
+            FoKind::BecameLeader { region, .. } if within(e.at) => Some((e.at, region)),
+            _ => None,
+        });
+        // RTO per client region: from the failure until the first success issued after the
+        // last write that failed in this failure's window.
+        let mut by_region = std::collections::BTreeMap::new();
+        // The write log is in issue order: slice this failure's window once.
+        let lo = writes.partition_point(|w| w.issued < f.at);
+        let hi = writes.partition_point(|w| w.issued < next);
+        for (r, name) in names.iter().enumerate() {
+            let r = RegionId(r as u16);
+            let mine = writes[lo..hi]
+                .iter()
+                .filter(|w| w.client == r && within(w.issued))
+                .collect::<Vec<_>>();
+            let horizon = match failures.get(i + 1) {
+                Some(g) => SimTime(g.at.0.saturating_sub(guard.0)),
+                None => SimTime::MAX,
+            };
+            let Some(last_fail) = mine
+                .iter()
+                .rposition(|w| w.acked.is_none() && w.issued < horizon)
+            else {
+                continue;
+            };
+            let back = mine[last_fail + 1..]
+                .iter()
+                .filter_map(|w| w.acked)
+                .min()
+                .map(|a| ms(a.0 - f.at.0));
+            by_region.insert(name.clone(), back);
+        }
+        let rto_ms = if by_region.is_empty() {
+            Some(0.0)
+        } else if by_region.values().any(|v| v.is_none()) {
+            None
+        } else {
+            by_region.values().flatten().copied().reduce(f64::max)
+        };
+        let mut rpo_writes = 0;
+        let (mut oldest, mut newest) = (SimTime::MAX, f.at);
+        for &(_, acked, cut) in lost {
+            // A discarded write belongs to the failure before its cut; a write lost in a crash
+            // to the first failure at or after its acknowledgement.
+            let owner = match cut {
+                Some(c) => failures.iter().rposition(|g| g.at <= c),
+                None => failures
+                    .iter()
+                    .position(|g| g.at >= acked)
+                    .or(failures.len().checked_sub(1)),
+            };
+            if owner == Some(i) {
+                rpo_writes += 1;
+                oldest = oldest.min(acked);
+                newest = newest.max(acked);
+            }
+        }
+        // From the oldest lost acknowledgement to the failure, or to the newest one when a
+        // cut-off primary kept acknowledging writes after it.
+        let window = if rpo_writes == 0 {
+            0
+        } else {
+            newest.0.saturating_sub(oldest.0)
+        };
+        out.push(FailureOut {
+            at_ms: ms(f.at.0),
+            kind: f.kind.to_string(),
+            region: f.region.map(|r| names[r.idx()].clone()),
+            label: f.label.clone(),
+            detected_after_ms: detected.map(|t| ms(t.0 - f.at.0)),
+            new_primary: elected.map(|(_, r)| names[r.idx()].clone()),
+            elected_after_ms: elected.map(|(t, _)| ms(t.0 - f.at.0)),
+            rto_ms,
+            rto_by_region_ms: by_region,
+            rpo_writes,
+            rpo_window_ms: ms(window),
+            split_brain_writes: log.split_brain.iter().filter(|(t, _)| within(*t)).count() as u64,
+        });
+    }
+    out
+}
+
+/// Run-wide failover activity.
+pub fn stats(log: &FailoverLog, names: &[String]) -> FailoverStats {
+    let ms = |t: SimTime| crate::metrics::ns_to_ms(t.0);
+    let mut s = FailoverStats::default();
+    for e in &log.events {
+        let what = match &e.kind {
+            FoKind::Suspect { by, peer, alive } => {
+                s.suspicions += 1;
+                s.false_suspicions += *alive as u64;
+                format!(
+                    "{} suspects {}{}",
+                    names[by.idx()],
+                    names[peer.idx()],
+                    if *alive { " (false: it is up)" } else { "" }
+                )
+            }
+            FoKind::ElectionStarted { by, term } => {
+                s.elections += 1;
+                format!("{} stands for election (term {term})", names[by.idx()])
+            }
+            FoKind::BecameLeader { region, term, prev } => {
+                s.leaders += 1;
+                match prev {
+                    Some((o, _, upto)) => format!(
+                        "{} becomes primary (term {term}), {}'s stream cut after entry {upto}",
+                        names[region.idx()],
+                        names[o.idx()]
+                    ),
+                    None => format!("{} is primary (term {term})", names[region.idx()]),
+                }
+            }
+            FoKind::SteppedDown {
+                region,
+                term,
+                deposed,
+            } => format!(
+                "{} steps down as primary of term {term} ({})",
+                names[region.idx()],
+                if *deposed {
+                    "a newer term exists"
+                } else {
+                    "lease expired"
+                }
+            ),
+        };
+        if s.events.len() < 200 {
+            s.events.push(FoEventOut {
+                at_ms: ms(e.at),
+                what,
+            });
+        }
+    }
+    s.split_brain_writes = log.split_brain.len() as u64;
+    let mut fenced = log.fenced.clone();
+    fenced.sort_unstable();
+    fenced.dedup();
+    s.fenced_writes = fenced.len() as u64;
+    s.rewound_keys = log.rewound_keys;
+    s
+}

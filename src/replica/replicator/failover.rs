@@ -1,0 +1,863 @@
+//! Automatic failover for primary-backup: heartbeats and failure detection, terms and votes
+//! (the most up-to-date candidate wins), leader leases, fencing of a deposed primary's stream,
+//! and catch-up or rewind of backups to the new primary's history.
+//!
+//! History is a sequence of primary streams `(term, origin, epoch)`. A new primary cuts the
+//! previous stream at what it holds (a [`Fence`]); backups that hold more rewind (discard
+//! mode), backups that hold less catch up from the new primary. Safety of leases: a primary
+//! writes only while a majority echoed a heartbeat it sent within `lease`, and a region votes
+//! only after `lease` without hearing from a live primary, so with `lease` below the detector's
+//! earliest suspicion (validated) two primaries never accept writes at once (up to clock drift).
+
+use super::{Entry, EntryId, Fence, Heartbeat, Msg, Op, Out, Pos, Replicator};
+use crate::replica::detector::Detector;
+use crate::replica::plan::{Failover, Rejoin};
+use crate::replica::{Cell, Key, Note, Now, OpId, RegionId, Reply, Stamp, TimerId};
+use crate::time::{Mono, Span};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// Failover state of one replica.
+pub(super) struct Fo {
+    pub term: u64,
+    pub voted: Option<RegionId>,
+    /// The primary of `term`, if known.
+    pub leader: Option<RegionId>,
+    /// This region is the primary and may accept writes.
+    pub leading: bool,
+    pub candidate: bool,
+    /// Pre-vote round in progress (no term taken yet).
+    pub pre: bool,
+    pub votes: u64,
+    pub vote_sent: Mono,
+    /// The primary stream this region follows: (term, origin, epoch).
+    pub stream: (u64, RegionId, u32),
+    pub fences: Arc<Vec<Fence>>,
+    pub detectors: Vec<Detector>,
+    pub suspected: u64,
+    /// Per peer: the newest of this region's heartbeat send times the peer echoed.
+    pub echo: Vec<Mono>,
+    /// Per peer: its newest heartbeat send time, echoed back to it.
+    pub peer_sent: Vec<Option<Mono>>,
+    pub peer_pos: Vec<Pos>,
+    /// When this region last heard from a live primary (or granted a vote).
+    pub leader_contact: Mono,
+    /// Entries of the followed stream above its commit point (rewind and catch-up need them).
+    pub recent: VecDeque<Entry>,
+    /// The tail of the previous stream (a new primary serves catch-up from it).
+    pub prev: VecDeque<Entry>,
+    pub commit: u64,
+    /// Keys waiting for the primary's values after discarding fenced writes.
+    pub rewind: Option<Vec<Key>>,
+    pub catchup_sent: Option<Mono>,
+    pub detect_armed: Option<Mono>,
+    pub elect_armed: bool,
+}
+
+impl Fo {
+    pub fn new(n: usize, now: Mono) -> Fo {
+        Fo {
+            term: 0,
+            voted: None,
+            leader: None,
+            leading: false,
+            candidate: false,
+            pre: false,
+            votes: 0,
+            vote_sent: now,
+            stream: (0, RegionId(0), 0),
+            fences: Arc::new(Vec::new()),
+            detectors: vec![Detector::new(now); n],
+            suspected: 0,
+            echo: vec![now; n],
+            peer_sent: vec![None; n],
+            peer_pos: vec![(0, 0); n],
+            leader_contact: now,
+            recent: VecDeque::new(),
+            prev: VecDeque::new(),
+            commit: 0,
+            rewind: None,
+            catchup_sent: None,
+            detect_armed: None,
+            elect_armed: false,
+        }
+    }
+}
+
+fn majority(n: usize) -> u32 {
+    n as u32 / 2 + 1
+}
+
+impl Replicator {
+    pub(super) fn hb_timer(&self) -> TimerId {
+        TimerId(2 * self.n() as u32 + 3)
+    }
+    pub(super) fn detect_timer(&self) -> TimerId {
+        TimerId(2 * self.n() as u32 + 4)
+    }
+    pub(super) fn elect_timer(&self) -> TimerId {
+        TimerId(2 * self.n() as u32 + 5)
+    }
+
+    fn fspec(&self) -> &Failover {
+        self.cfg
+            .plan
+            .failover
+            .as_ref()
+            .expect("failover configured")
+    }
+
+    fn fo(&mut self) -> &mut Fo {
+        self.fo.as_mut().expect("failover configured")
+    }
+
+    /// With failover: the region this one should send its clients' writes to (itself when it
+    /// is the primary), or None while no primary is known.
+    pub(super) fn fo_originator(&self) -> Option<RegionId> {
+        let f = self.fo.as_ref()?;
+        if f.leading {
+            Some(self.me())
+        } else {
+            f.leader.filter(|&l| l != self.me())
+        }
+    }
+
+    /// Whether this region may stamp a client write now.
+    pub(super) fn fo_may_write(&self, now: Now) -> bool {
+        let f = self.fo.as_ref().expect("failover configured");
+        f.leading && (!self.fspec().fencing || self.lease_ok(now))
+    }
+
+    fn lease_ok(&self, now: Now) -> bool {
+        let f = self.fo.as_ref().expect("failover configured");
+        let lease = self.fspec().lease;
+        let fresh = self
+            .peers()
+            .filter(|&p| f.echo[p].0 + lease.0 > now.mono.0)
+            .count() as u32;
+        fresh + 1 >= majority(self.n())
+    }
+
+    /// This region's history position.
+    pub(super) fn fo_pos(&self) -> Pos {
+        let f = self.fo.as_ref().expect("failover configured");
+        let (t, o, e) = f.stream;
+        (t, self.upto_of(o, e))
+    }
+
+    fn upto_of(&self, origin: RegionId, epoch: u32) -> u64 {
+        self.seen[origin.idx()]
+            .iter()
+            .rev()
+            .find(|(e, _)| *e == epoch)
+            .map_or(0, |(_, s)| s.upto())
+    }
+
+    /// Whether `id` lies beyond a fence (only when discarding).
+    pub(super) fn fenced(&self, id: EntryId) -> bool {
+        match &self.fo {
+            Some(f) if self.fspec().rejoin == Rejoin::Discard => {
+                f.fences.iter().any(|fc| fc.covers(id))
+            }
+            _ => false,
+        }
+    }
+
+    /// A fresh entry of the followed stream was applied (or originated) here.
+    pub(super) fn fo_track(&mut self, e: &Entry) {
+        if let Some(f) = self.fo.as_mut() {
+            let (_, o, ep) = f.stream;
+            if e.id.origin == o && e.id.epoch == ep && e.id.seq > f.commit {
+                f.recent.push_back(e.clone());
+            }
+        }
+    }
+
+    pub(super) fn fo_quiescent(&self) -> bool {
+        self.fo.as_ref().is_none_or(|f| {
+            f.rewind.is_none() && f.catchup_sent.is_none() && !f.candidate && !f.pre
+        })
+    }
+
+    pub(super) fn fo_start(&mut self, now: Now, out: &mut Out) {
+        let n = self.n();
+        let mut f = Fo::new(n, now.mono);
+        let plan = Arc::clone(&self.cfg.plan);
+        if self.disk_term == 0 {
+            // First boot: the configured primary leads term 1, no election needed.
+            let primary = plan.read_primary().expect("primary-backup");
+            f.term = 1;
+            f.leader = Some(primary);
+            f.leading = primary == self.me();
+            f.stream = (1, primary, 1);
+            self.persist(out, || Op::Term(1, None));
+            self.persist(out, || Op::Stream(1, primary, 1));
+            if f.leading {
+                out.note(Note::BecameLeader {
+                    term: 1,
+                    prev: None,
+                });
+            }
+        } else {
+            // A restart: never resume leading (a successor may exist); listen first.
+            f.term = self.disk_term;
+            f.voted = self.disk_voted;
+            f.stream = self.disk_stream;
+        }
+        self.fo = Some(Box::new(f));
+        self.hb_tick(now, out);
+        self.arm_detect(now, out);
+    }
+
+    fn arm_detect(&mut self, now: Now, out: &mut Out) {
+        let spec = self.fspec().detector.clone();
+        let earliest = spec.earliest_suspicion();
+        let peers: Vec<usize> = self.peers().collect();
+        let f = self.fo();
+        let mut at: Option<Mono> = None;
+        for p in peers {
+            if f.suspected & (1 << p) == 0 {
+                let t = f.detectors[p].suspect_at(&spec);
+                at = Some(at.map_or(t, |a: Mono| a.min(t)));
+            }
+        }
+        let t = Mono(f.leader_contact.0 + earliest.0);
+        if f.leader.is_none() && !f.leading && !f.candidate && t > now.mono {
+            // No primary known (after a restart): stand for election if none shows up.
+            at = Some(at.map_or(t, |a| a.min(t)));
+        }
+        if let Some(t) = at {
+            let t = t.max(now.mono);
+            if f.detect_armed.is_none_or(|a| a > t) {
+                f.detect_armed = Some(t);
+                let id = self.detect_timer();
+                out.set_timer(id, t);
+            }
+        }
+    }
+
+    pub(super) fn on_detect_timer(&mut self, now: Now, out: &mut Out) {
+        let spec = self.fspec().detector.clone();
+        let earliest = spec.earliest_suspicion();
+        let peers: Vec<usize> = self.peers().collect();
+        self.fo().detect_armed = None;
+        let mut leader_lost = false;
+        for p in peers {
+            let f = self.fo();
+            if f.suspected & (1 << p) != 0 || f.detectors[p].suspect_at(&spec) > now.mono {
+                continue;
+            }
+            f.suspected |= 1 << p;
+            if f.leader == Some(RegionId(p as u16)) && !f.leading {
+                leader_lost = true;
+            }
+            out.note(Note::Suspect {
+                peer: RegionId(p as u16),
+            });
+        }
+        let f = self.fo();
+        if f.leader.is_none()
+            && !f.leading
+            && !f.candidate
+            && now.mono.0 >= f.leader_contact.0 + earliest.0
+        {
+            leader_lost = true;
+        }
+        if leader_lost {
+            self.schedule_election(now, out);
+        }
+        self.arm_detect(now, out);
+    }
+
+    fn schedule_election(&mut self, now: Now, out: &mut Out) {
+        let delay = Span(self.fspec().stagger.0 * self.fspec().rank(self.me()));
+        let id = self.elect_timer();
+        let f = self.fo();
+        if f.elect_armed || f.leading || f.candidate || f.pre {
+            return;
+        }
+        f.elect_armed = true;
+        out.set_timer(id, now.mono + delay);
+    }
+
+    fn leader_alive(&self) -> bool {
+        let f = self.fo.as_ref().expect("failover configured");
+        f.leading || f.leader.is_some_and(|l| f.suspected & (1 << l.0) == 0)
+    }
+
+    pub(super) fn on_elect_timer(&mut self, now: Now, out: &mut Out) {
+        let lease = self.fspec().lease;
+        let timeout = self.fspec().election_timeout(self.n());
+        let me = self.me();
+        let id = self.elect_timer();
+        let n = self.n();
+        let f = self.fo();
+        f.elect_armed = false;
+        if f.leading {
+            return;
+        }
+        if f.candidate || f.pre {
+            // No majority in time: start over (with a pre-vote again).
+            f.candidate = false;
+            f.pre = false;
+        } else if self.leader_alive() {
+            return;
+        }
+        let f = self.fo();
+        if now.mono.0 < f.leader_contact.0 + lease.0 {
+            // Still inside a lease this region may have granted: wait it out.
+            f.elect_armed = true;
+            out.set_timer(id, Mono(f.leader_contact.0 + lease.0));
+            return;
+        }
+        // Retry later whatever happens; a region that hears no majority keeps quiet meanwhile.
+        f.elect_armed = true;
+        out.set_timer(id, now.mono + timeout);
+        let heard = (n as u32 - 1) - (f.suspected & !(1u64 << me.0)).count_ones();
+        if heard + 1 < majority(n) {
+            return;
+        }
+        f.pre = true;
+        f.votes = 1 << me.0;
+        f.vote_sent = now.mono;
+        let term = f.term + 1;
+        let pos = self.fo_pos();
+        for p in self.peers() {
+            out.send(
+                RegionId(p as u16),
+                Msg::VoteReq {
+                    term,
+                    pos,
+                    pre: true,
+                },
+            );
+        }
+        if n == 1 {
+            self.start_election(now, out);
+        }
+    }
+
+    /// A pre-vote won: take the next term and ask for real votes.
+    fn start_election(&mut self, now: Now, out: &mut Out) {
+        let me = self.me();
+        let f = self.fo();
+        f.pre = false;
+        f.term += 1;
+        f.voted = Some(me);
+        f.leader = None;
+        f.candidate = true;
+        f.votes = 1 << me.0;
+        f.vote_sent = now.mono;
+        let term = f.term;
+        self.persist(out, || Op::Term(term, Some(me)));
+        self.sync(out);
+        out.note(Note::ElectionStarted { term });
+        let pos = self.fo_pos();
+        for p in self.peers() {
+            out.send(
+                RegionId(p as u16),
+                Msg::VoteReq {
+                    term,
+                    pos,
+                    pre: false,
+                },
+            );
+        }
+        if self.n() == 1 {
+            self.become_leader(now, out);
+        }
+    }
+
+    pub(super) fn on_vote_req(
+        &mut self,
+        now: Now,
+        from: RegionId,
+        term: u64,
+        pos: Pos,
+        pre: bool,
+        out: &mut Out,
+    ) {
+        let lease = self.fspec().lease;
+        let my_pos = self.fo_pos();
+        let alive = self.leader_alive();
+        let f = self.fo();
+        let sticky = f.leading
+            || (alive && f.leader != Some(from))
+            || now.mono.0 < f.leader_contact.0 + lease.0;
+        if term < f.term || (pre && term == f.term) || sticky {
+            // A region that still hears a live primary ignores the election (leader
+            // stickiness), so a partitioned region cannot depose a healthy primary.
+            let t = f.term;
+            out.send(
+                from,
+                Msg::Vote {
+                    term: t,
+                    granted: false,
+                    pre,
+                },
+            );
+            return;
+        }
+        if pre {
+            // Would grant: the history is at least as complete as ours. Nothing changes here.
+            let granted = pos >= my_pos;
+            out.send(from, Msg::Vote { term, granted, pre });
+            return;
+        }
+        if term > f.term {
+            self.adopt_term(term, None, out);
+        }
+        let f = self.fo();
+        let grant = f.voted.is_none_or(|v| v == from) && pos >= my_pos;
+        if grant {
+            f.voted = Some(from);
+            f.leader_contact = now.mono;
+            self.persist(out, || Op::Term(term, Some(from)));
+            self.sync(out);
+        }
+        out.send(
+            from,
+            Msg::Vote {
+                term,
+                granted: grant,
+                pre: false,
+            },
+        );
+    }
+
+    pub(super) fn on_vote(
+        &mut self,
+        now: Now,
+        from: RegionId,
+        term: u64,
+        granted: bool,
+        pre: bool,
+        out: &mut Out,
+    ) {
+        let n = self.n();
+        let f = self.fo();
+        if pre {
+            if f.pre && granted && term == f.term + 1 {
+                f.votes |= 1 << from.0;
+                if f.votes.count_ones() >= majority(n) {
+                    self.start_election(now, out);
+                }
+            }
+            return;
+        }
+        if term > f.term {
+            self.adopt_term(term, None, out);
+            return;
+        }
+        if !(f.candidate && term == f.term && granted) {
+            return;
+        }
+        f.votes |= 1 << from.0;
+        f.echo[from.idx()] = f.echo[from.idx()].max(f.vote_sent);
+        if f.votes.count_ones() >= majority(n) {
+            self.become_leader(now, out);
+        }
+    }
+
+    fn become_leader(&mut self, now: Now, out: &mut Out) {
+        let me = self.me();
+        let epoch = self.epoch;
+        let own_seq = self.own_seq;
+        let (st, so, se) = self.fo.as_ref().expect("failover").stream;
+        let upto = self.upto_of(so, se);
+        let f = self.fo();
+        f.candidate = false;
+        f.leading = true;
+        f.leader = Some(me);
+        let mut fences: Vec<Fence> = f.fences.as_ref().clone();
+        // Writes this region stamped in earlier terms of this incarnation beyond a fence stay
+        // fenced; what it writes from now on is history again.
+        for fc in fences.iter_mut() {
+            if fc.origin == me && fc.epoch == epoch && fc.to.is_none() {
+                fc.to = Some(own_seq);
+            }
+        }
+        let prev = if (so, se) != (me, epoch) && st > 0 {
+            fences.push(Fence {
+                origin: so,
+                epoch: se,
+                from: upto + 1,
+                to: None,
+            });
+            Some((so, se, upto))
+        } else {
+            None
+        };
+        f.fences = Arc::new(fences);
+        f.prev = std::mem::take(&mut f.recent);
+        f.stream = (f.term, me, epoch);
+        f.commit = own_seq;
+        let term = f.term;
+        self.persist(out, || Op::Stream(term, me, epoch));
+        out.note(Note::BecameLeader { term, prev });
+        self.hb_tick(now, out);
+    }
+
+    /// Learns of a newer term (whose primary may not be known yet).
+    fn adopt_term(&mut self, term: u64, leader: Option<RegionId>, out: &mut Out) {
+        let f = self.fo();
+        let old = f.term;
+        let was_leading = f.leading;
+        f.term = term;
+        f.voted = None;
+        f.leader = leader;
+        f.leading = false;
+        f.candidate = false;
+        f.pre = false;
+        self.persist(out, || Op::Term(term, None));
+        if was_leading {
+            out.note(Note::SteppedDown {
+                term: old,
+                deposed: true,
+            });
+        }
+    }
+
+    pub(super) fn hb_tick(&mut self, now: Now, out: &mut Out) {
+        let interval = self.fspec().detector.interval();
+        let fencing = self.fspec().fencing;
+        let n = self.n();
+        let id = self.hb_timer();
+        out.set_timer(id, now.mono + interval);
+        if self.fo.as_ref().expect("failover").leading && fencing && !self.lease_ok(now) {
+            let f = self.fo();
+            f.leading = false;
+            f.leader = None;
+            let term = f.term;
+            out.note(Note::SteppedDown {
+                term,
+                deposed: false,
+            });
+            self.schedule_election(now, out);
+        }
+        let me = self.me();
+        let own = self.upto_of(me, self.epoch);
+        let epoch = self.epoch;
+        let peers: Vec<usize> = self.peers().collect();
+        let pos = self.fo_pos();
+        let f = self.fo();
+        if f.leading {
+            // Commit point: the highest seq that a majority (this region included) holds.
+            let mut held: Vec<u64> = peers
+                .iter()
+                .map(|&p| {
+                    if f.peer_pos[p].0 == f.term {
+                        f.peer_pos[p].1
+                    } else {
+                        0
+                    }
+                })
+                .collect();
+            held.push(own);
+            held.sort_unstable_by(|a, b| b.cmp(a));
+            f.commit = f.commit.max(held[majority(n) as usize - 1]);
+            let c = f.commit;
+            while f.recent.front().is_some_and(|e| e.id.seq <= c) {
+                f.recent.pop_front();
+            }
+        }
+        for p in peers {
+            let hb = Heartbeat {
+                term: f.term,
+                leader: if f.leading { Some(me) } else { f.leader },
+                epoch,
+                sent: now.mono,
+                echo: f.peer_sent[p],
+                pos,
+                commit: f.commit,
+                fences: Arc::clone(&f.fences),
+            };
+            out.send(RegionId(p as u16), Msg::Heartbeat(hb));
+        }
+    }
+
+    pub(super) fn on_heartbeat(&mut self, now: Now, from: RegionId, hb: Heartbeat, out: &mut Out) {
+        let spec = self.fspec().detector.clone();
+        let p = from.idx();
+        let f = self.fo();
+        f.detectors[p].heartbeat(&spec, now.mono);
+        f.peer_sent[p] = Some(hb.sent);
+        if let Some(e) = hb.echo {
+            f.echo[p] = f.echo[p].max(e);
+        }
+        f.peer_pos[p] = hb.pos;
+        if f.suspected & (1 << p) != 0 {
+            f.suspected &= !(1 << p);
+            out.note(Note::Trusted { peer: from });
+        }
+        if hb.term < f.term {
+            return;
+        }
+        if hb.term > f.term {
+            self.adopt_term(hb.term, hb.leader, out);
+        }
+        let f = self.fo();
+        if hb.leader == Some(from) {
+            if f.leader != Some(from) {
+                f.leader = Some(from);
+                f.candidate = false;
+            }
+            f.leader_contact = now.mono;
+            self.follow(now, from, &hb, out);
+        } else if f.leader == Some(from) {
+            // The primary says it no longer leads (its lease ran out): elect a successor.
+            f.leader = None;
+            self.schedule_election(now, out);
+        } else if f.leader.is_none() && hb.leader.is_some() && !f.leading {
+            f.leader = hb.leader;
+        }
+    }
+
+    /// Brings this region's history in line with the primary's: adopt its fences, rewind what
+    /// it discarded, catch up what it holds, then follow its stream.
+    fn follow(&mut self, now: Now, leader: RegionId, hb: &Heartbeat, out: &mut Out) {
+        let discard = self.fspec().rejoin == Rejoin::Discard;
+        let f = self.fo();
+        if !Arc::ptr_eq(&f.fences, &hb.fences) && f.fences.as_ref() != hb.fences.as_ref() {
+            f.fences = Arc::clone(&hb.fences);
+        }
+        let fences = Arc::clone(&f.fences);
+        let stream = f.stream;
+        let mut caught_up = true;
+        if discard && self.fo.as_ref().expect("fo").rewind.is_none() {
+            // Writes this region applied that the history does not contain.
+            let mut keys: Vec<Key> = Vec::new();
+            for fc in fences.iter() {
+                if self.upto_of(fc.origin, fc.epoch) >= fc.from {
+                    let f = self.fo.as_ref().expect("fo");
+                    let queued = self.out.iter().flat_map(|o| o.queue.iter());
+                    keys.extend(
+                        f.recent
+                            .iter()
+                            .chain(f.prev.iter())
+                            .chain(queued)
+                            .filter(|e| fc.covers(e.id))
+                            .map(|e| e.key),
+                    );
+                }
+            }
+            if !keys.is_empty() {
+                keys.sort_unstable();
+                keys.dedup();
+                // Only what is still stamped by a fenced write needs the primary's value.
+                keys.retain(|&k| self.fenced_stamp(self.cell(k).stamp));
+                if !keys.is_empty() {
+                    out.send(leader, Msg::Resync { keys: keys.clone() });
+                    self.fo().rewind = Some(keys);
+                }
+            }
+        }
+        if let Some(last) = fences.last() {
+            if stream.0 < hb.term {
+                let have = self.upto_of(last.origin, last.epoch);
+                if have + 1 < last.from {
+                    caught_up = false;
+                    let f = self.fo();
+                    if f.catchup_sent
+                        .is_none_or(|t| now.mono.0 > t.0 + 1_000_000_000)
+                    {
+                        f.catchup_sent = Some(now.mono);
+                        out.send(
+                            leader,
+                            Msg::CatchUpReq {
+                                origin: last.origin,
+                                epoch: last.epoch,
+                                after: have,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        let f = self.fo();
+        if caught_up && f.rewind.is_none() && f.stream.0 < hb.term {
+            f.stream = (hb.term, leader, hb.epoch);
+            f.prev = std::mem::take(&mut f.recent);
+            f.commit = 0;
+            f.catchup_sent = None;
+            let (t, o, e) = f.stream;
+            self.persist(out, || Op::Stream(t, o, e));
+        }
+        let f = self.fo();
+        if f.stream.0 == hb.term {
+            f.commit = f.commit.max(hb.commit);
+            let c = f.commit;
+            while f.recent.front().is_some_and(|e| e.id.seq <= c) {
+                f.recent.pop_front();
+            }
+        }
+    }
+
+    /// Whether a stored stamp was written by a fenced entry.
+    fn fenced_stamp(&self, s: Stamp) -> bool {
+        if s.is_none() {
+            return false;
+        }
+        let f = self.fo.as_ref().expect("fo");
+        f.fences.iter().any(|fc| {
+            fc.origin == s.region()
+                && (fc.epoch & 0xffff) as u64 == (s.tie >> 32) & 0xffff
+                && fc.covers(EntryId {
+                    origin: fc.origin,
+                    epoch: fc.epoch,
+                    seq: s.tie & 0xffff_ffff,
+                })
+        })
+    }
+
+    pub(super) fn on_catch_up_req(
+        &mut self,
+        from: RegionId,
+        origin: RegionId,
+        epoch: u32,
+        after: u64,
+        out: &mut Out,
+    ) {
+        let f = self.fo.as_ref().expect("fo");
+        let Some(fc) = f
+            .fences
+            .iter()
+            .rev()
+            .find(|fc| fc.origin == origin && fc.epoch == epoch)
+        else {
+            return;
+        };
+        let upto = fc.from - 1;
+        let tail: Vec<Entry> = f
+            .prev
+            .iter()
+            .filter(|e| e.id.origin == origin && e.id.epoch == epoch)
+            .filter(|e| e.id.seq > after && e.id.seq <= upto)
+            .cloned()
+            .collect();
+        let complete = tail.first().is_some_and(|e| e.id.seq == after + 1)
+            && tail.len() as u64 == upto - after;
+        let value_bytes = self.cfg.plan.value_bytes;
+        let msg = if complete || after >= upto {
+            Msg::CatchUp {
+                origin,
+                epoch,
+                upto,
+                entries: tail,
+                snapshot: Vec::new(),
+                value_bytes,
+            }
+        } else {
+            // The tail is gone (committed and trimmed): send the whole state instead.
+            let snapshot: Vec<(Key, Cell)> = self
+                .cells
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| !c.stamp.is_none())
+                .map(|(k, c)| (Key(k as u64), *c))
+                .collect();
+            Msg::CatchUp {
+                origin,
+                epoch,
+                upto,
+                entries: Vec::new(),
+                snapshot,
+                value_bytes,
+            }
+        };
+        out.send(from, msg);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn on_catch_up(
+        &mut self,
+        now: Now,
+        origin: RegionId,
+        epoch: u32,
+        upto: u64,
+        entries: Vec<Entry>,
+        snapshot: Vec<(Key, Cell)>,
+        out: &mut Out,
+    ) {
+        for e in entries {
+            if e.verify() && self.mark_seen(e.id, out) {
+                self.apply_lww(e.key, e.cell, out);
+                self.fo_track(&e);
+            }
+        }
+        for (k, c) in snapshot {
+            self.apply_lww(k, c, out);
+        }
+        let set = super::seq_set(&mut self.seen[origin.idx()], epoch);
+        if set.upto() < upto {
+            set.advance_to(upto);
+            self.persist(out, || Op::SeenUpto(origin, epoch, upto));
+        }
+        self.fo().catchup_sent = None;
+        self.durable_write(now, out);
+    }
+
+    pub(super) fn on_resync(&mut self, from: RegionId, keys: Vec<Key>, out: &mut Out) {
+        let cells = keys.iter().map(|&k| (k, self.local_cell(k))).collect();
+        out.send(
+            from,
+            Msg::ResyncCells {
+                cells,
+                value_bytes: self.cfg.plan.value_bytes,
+            },
+        );
+    }
+
+    pub(super) fn on_resync_cells(
+        &mut self,
+        now: Now,
+        cells: Vec<(Key, Option<Cell>)>,
+        out: &mut Out,
+    ) {
+        if self.fo().rewind.take().is_none() {
+            return;
+        }
+        for (k, c) in cells {
+            let mine = self.cell(k);
+            if self.fenced_stamp(mine.stamp) {
+                self.install(k, c.unwrap_or_else(Cell::default_none), out);
+            } else if let Some(c) = c {
+                self.apply_lww(k, c, out);
+            }
+        }
+        self.durable_write(now, out);
+    }
+
+    /// Replaces a key's value unconditionally (rewinding a discarded write).
+    fn install(&mut self, key: Key, cell: Cell, out: &mut Out) {
+        let i = key.0 as usize;
+        if self.cells.len() <= i {
+            self.cells.resize(i + 1, Cell::default_none());
+        }
+        let old = self.cells[i];
+        if !old.stamp.is_none() {
+            self.digest = self.digest.wrapping_sub(super::cell_digest(key, &old));
+        }
+        if !cell.stamp.is_none() {
+            self.digest = self.digest.wrapping_add(super::cell_digest(key, &cell));
+        }
+        self.cells[i] = cell;
+        self.persist(out, || Op::Cell(key, cell));
+        out.note(Note::Rewound {
+            key,
+            old: old.stamp,
+            new: cell.stamp,
+        });
+    }
+
+    /// A forwarded write reached this region, which does not lead.
+    pub(super) fn reject_forward(&self, from: RegionId, op: OpId, out: &mut Out) {
+        out.send(from, Msg::NotPrimary { op });
+    }
+
+    pub(super) fn on_not_primary(&mut self, op: OpId, out: &mut Out) {
+        if self.forwards.remove(&op) {
+            out.reply(Reply::Failed { op });
+        }
+    }
+}
