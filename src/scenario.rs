@@ -1655,7 +1655,15 @@ fn replication_plan(
     };
 
     let failover = match (&rep.failover, &strategy) {
-        (Some(f), Strategy::PrimaryBackup { .. }) => Some(failover_plan(v, f, n, rep)?),
+        (Some(f), Strategy::PrimaryBackup { .. }) => {
+            let rtt = (0..n)
+                .flat_map(|a| (0..n).map(move |b| (a, b)))
+                .filter(|(a, b)| a != b)
+                .map(|(a, b)| nominal[a * n + b] + nominal[b * n + a])
+                .max()
+                .unwrap_or(0);
+            Some(failover_plan(v, f, n, rep, Span(rtt))?)
+        }
         _ => None,
     };
 
@@ -1683,6 +1691,7 @@ fn failover_plan(
     f: &FailoverSpec,
     n: usize,
     rep: &ReplicationSpec,
+    max_rtt: Span,
 ) -> Result<Failover, ScenarioError> {
     let p = "replication.failover";
     if rep.topology != Topology::Mesh {
@@ -1747,20 +1756,44 @@ fn failover_plan(
                 interval: d.interval,
                 threshold,
                 window,
-                min_std_dev: d.min_std_dev.unwrap_or(Span::from_millis(20)).max(Span(1)),
+                min_std_dev: d.min_std_dev.unwrap_or(Span::from_millis(100)).max(Span(1)),
                 pause: d.pause.unwrap_or(Span::ZERO),
             }
         }
     };
+    let hm = |x: Span| crate::units::human_ms(x.as_ms_f64());
     let earliest = detector.earliest_suspicion();
-    let lease = f.lease.unwrap_or(Span(earliest.0 / 10 * 8));
+    // A primary renews its lease from heartbeat echoes. At a heartbeat tick the freshest echo
+    // it is sure to hold is of a heartbeat sent two intervals plus a round trip ago (the peer
+    // echoes on its own next tick): a shorter lease and a healthy primary keeps losing it.
+    let need = Span(2 * d.interval.0 + max_rtt.0);
+    let lease = f.lease.unwrap_or(if earliest.0 / 10 * 8 > need.0 {
+        Span(earliest.0 / 10 * 8)
+    } else {
+        Span((need.0 + earliest.0) / 2)
+    });
+    if f.fencing == FencingSpec::Lease && lease <= need {
+        return Err(v.err(
+            format!("{p}.lease"),
+            format!(
+                "{} is too short: a primary renews its lease from heartbeat echoes, which \
+                 can be two heartbeat intervals ({}) plus the longest round trip ({}) old; \
+                 lengthen the detector's timeout (or raise a phi detector's threshold or \
+                 min_std_dev) so that a lease fits below its earliest suspicion ({})",
+                hm(lease),
+                hm(d.interval),
+                hm(max_rtt),
+                hm(earliest)
+            ),
+        ));
+    }
     if f.fencing == FencingSpec::Lease && (lease == Span::ZERO || lease >= earliest) {
         return Err(v.err(
             format!("{p}.lease"),
             format!(
                 "must be above 0 and below the detector's earliest suspicion ({}), or a deposed \
                  primary could still accept writes when its successor is elected",
-                earliest
+                hm(earliest)
             ),
         ));
     }

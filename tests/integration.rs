@@ -483,6 +483,38 @@ fn bad_mode_and_topology_settings_are_clear_errors() {
             "there are only 2 backups",
         ),
         ("{ topology: star }", "unknown variant `star`"),
+        (
+            "{ mode: primary-backup, topology: ring, failover: {} }",
+            "failover needs `topology: mesh`",
+        ),
+        (
+            "{ mode: primary-backup, failover: { detector: { timeout: 1s }, lease: 1s } }",
+            "replication.failover.lease: must be above 0 and below the detector's earliest suspicion (1.00s)",
+        ),
+        (
+            "{ mode: primary-backup, failover: { detector: { kind: phi, timeout: 1s } } }",
+            "replication.failover.detector.timeout: a phi detector has no fixed timeout",
+        ),
+        (
+            "{ mode: primary-backup, failover: { detector: { timeout: 50ms } } }",
+            "replication.failover.detector.timeout: must be longer than the heartbeat interval",
+        ),
+        (
+            "{ mode: primary-backup, failover: { priority: [a, a] } }",
+            "replication.failover.priority[1]: `a` is listed twice",
+        ),
+        (
+            "{ mode: primary-backup, failover: { fencing: maybe } }",
+            "unknown variant `maybe`",
+        ),
+        (
+            "{ mode: primary-backup, failover: { detector: { kind: phi, threshold: 0 } } }",
+            "replication.failover.detector.threshold: must be above 0",
+        ),
+        (
+            "{ mode: primary-backup, failover: { detector: { kind: phi, min_std_dev: 5ms } } }",
+            "replication.failover.lease: ",
+        ),
     ] {
         let err = Scenario::parse(&base(rep), "t.yaml")
             .err()
@@ -1668,4 +1700,218 @@ fn cli_huge_jobs_is_capped_not_a_panic() {
         assert_eq!(code, 0, "{cmd}: {stdout}{stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failover: detection, elections, fencing, RPO and RTO.
+
+/// Three regions at a constant 20 ms one way, primary-backup with automatic failover.
+fn failover_world(sync: &str, failover: &str, faults: &str, seed: u64) -> RunSummary {
+    simulate(
+        &format!(
+            r#"
+name: failover
+duration: 30s
+regions: [{{ name: r0 }}, {{ name: r1 }}, {{ name: r2 }}]
+network: {{ latency: {{ default: 20ms }} }}
+replication:
+  mode: primary-backup
+  sync: {sync}
+  failover: {failover}
+workload: {{ keys: 100000, rate_per_region: 50 }}
+faults: {faults}
+"#
+        ),
+        Some(seed),
+    )
+}
+
+/// A heartbeat detector suspects a crashed primary exactly one timeout after the last heartbeat
+/// arrived: between timeout + latency - interval and timeout + latency after the crash. The
+/// next region in priority order stands one stagger later and wins after a pre-vote and a vote
+/// round trip: 200 ms + 2 x 40 ms.
+#[test]
+fn heartbeat_detection_takes_the_timeout_and_election_two_round_trips() {
+    let s = failover_world(
+        "async",
+        "{ detector: { interval: 100ms, timeout: 1s }, stagger: 200ms }",
+        "[{ at: 10.05s, crash: r0 }]",
+        1,
+    );
+    let f = &s.failovers[0];
+    let d = f.detected_after_ms.expect("detected");
+    assert!((920.0..=1020.0).contains(&d), "detected after {d}ms");
+    assert_eq!(f.new_primary.as_deref(), Some("r1"));
+    let e = f.elected_after_ms.expect("elected");
+    assert!(
+        (e - (d + 280.0)).abs() < 1e-6,
+        "elected {e}ms, detected {d}ms"
+    );
+    // r1's and r2's clients write again once r1 leads; r0's clients only when r0 is back.
+    assert!(f.rto_by_region_ms["r1"].unwrap() >= e);
+    assert!(f.rto_by_region_ms["r2"].unwrap() >= e);
+    assert_eq!(f.rto_by_region_ms["r0"], None, "r0 stays down: {f:?}");
+    let fo = s.failover.as_ref().unwrap();
+    assert_eq!((fo.elections, fo.leaders, fo.false_suspicions), (1, 2, 0));
+    assert!(s.passed, "{:?}", s.checks);
+}
+
+/// Elections need a majority: with the primary on the minority side of a partition the
+/// majority side elects and the old primary steps down when its lease runs out; with no side
+/// holding a majority nobody is elected and writes fail until the heal.
+#[test]
+fn a_minority_never_elects_a_primary() {
+    let five = |partition: &str| {
+        simulate(
+            &format!(
+                r#"
+name: minority
+duration: 20s
+regions: [{{ name: r0 }}, {{ name: r1 }}, {{ name: r2 }}, {{ name: r3 }}, {{ name: r4 }}]
+network: {{ latency: {{ default: 15ms }} }}
+replication: {{ mode: primary-backup, failover: {{}} }}
+workload: {{ keys: 100000, rate_per_region: 20 }}
+faults: [{{ at: 5s, partition: {partition}, for: 8s }}]
+"#
+            ),
+            None,
+        )
+    };
+    let s = five("[[r0, r1], [r2, r3, r4]]");
+    let f = &s.failovers[0];
+    let new = f.new_primary.clone().expect("the majority side elects");
+    assert!(["r2", "r3", "r4"].contains(&new.as_str()), "{new}");
+    let fo = s.failover.as_ref().unwrap();
+    assert!(fo
+        .events
+        .iter()
+        .any(|e| e.what.contains("r0 steps down") && e.what.contains("lease expired")));
+    assert_eq!(fo.split_brain_writes, 0);
+    // (Async: what r0 acknowledged in its last lease is lost; that is the next test's subject.)
+    let ok = |s: &RunSummary, name: &str| s.checks.iter().any(|c| c.name == name && c.passed);
+    assert!(
+        ok(&s, "convergence") && ok(&s, "single-primary"),
+        "{:?}",
+        s.checks
+    );
+
+    let s = five("[[r0, r1], [r2, r3], [r4]]");
+    let f = &s.failovers[0];
+    // Nobody is elected while the regions are split three ways; after the heal at 13 s the
+    // most up-to-date region (the old primary) wins again.
+    assert!(f.elected_after_ms.unwrap() >= 8000.0, "{f:?}");
+    assert_eq!(f.new_primary.as_deref(), Some("r0"));
+    // Every region's writes stop (the primary lost its lease) until the heal at 13 s.
+    for (r, back) in &f.rto_by_region_ms {
+        assert!(back.unwrap() >= 8000.0, "{r}: {back:?}");
+    }
+    assert!(
+        ok(&s, "convergence") && ok(&s, "single-primary"),
+        "{:?}",
+        s.checks
+    );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+    /// Semi-sync over three regions acknowledges a write once a majority holds it durably, and
+    /// the most up-to-date candidate wins: no crash of any region at any time loses an
+    /// acknowledged write, and no two primaries accept writes at once.
+    #[test]
+    fn semi_sync_failover_never_loses_an_acknowledged_write(
+        crash_ms in 2_000u64..25_000,
+        down_ms in 500u64..8_000,
+        region in 0usize..3,
+        second in proptest::option::of((2_000u64..25_000, 0usize..3)),
+        seed in 1u64..1000,
+    ) {
+        let mut faults = format!("[{{ at: {crash_ms}ms, crash: r{region}, for: {down_ms}ms }}");
+        if let Some((at, r)) = second {
+            faults.push_str(&format!(", {{ at: {at}ms, crash: r{r}, for: 1s }}"));
+        }
+        faults.push(']');
+        let s = failover_world("semi-sync", "{}", &faults, seed);
+        proptest::prop_assert_eq!(s.lost_acked_writes, 0, "{}", faults);
+        proptest::prop_assert!(s.passed, "{} {:?}", faults, s.checks);
+    }
+}
+
+/// Async: a crashed primary's last writes were already on the wire, so a crash loses nothing;
+/// a partition drops them, and the cut-off primary keeps acknowledging until its lease runs
+/// out. The RPO window is then at most the lease plus a heartbeat interval plus the one-way
+/// latency, and every lost write falls in it.
+#[test]
+fn async_rpo_is_bounded_by_the_lease_and_the_replication_lag() {
+    let crash = failover_world(
+        "async",
+        "{ lease: 800ms }",
+        "[{ at: 10s, crash: r0, for: 5s }]",
+        3,
+    );
+    assert_eq!(crash.rpo.writes, 0, "{:?}", crash.failovers);
+    let cut = failover_world(
+        "async",
+        "{ lease: 800ms }",
+        "[{ at: 10s, partition: [[r0], [r1, r2]], for: 5s }]",
+        3,
+    );
+    let f = &cut.failovers[0];
+    assert!(f.rpo_writes > 0, "{f:?}");
+    assert!(f.rpo_window_ms <= 800.0 + 100.0 + 20.0, "{f:?}");
+    // r0's clients write 50/s (Poisson): the window bounds how many could be lost.
+    assert!(
+        f.rpo_writes as f64 <= 2.0 * 50.0 * (f.rpo_window_ms / 1000.0) + 5.0,
+        "{f:?}"
+    );
+    assert_eq!(cut.lost_acked_writes, f.rpo_writes);
+    assert!(!cut.passed, "an unbounded loss fails no-lost-acked-writes");
+}
+
+/// The shipped split-brain scenario: without fencing the cut-off primary keeps taking writes
+/// while a second primary leads; with leases it steps down first and no write is split brain.
+#[test]
+fn split_brain_appears_without_fencing_and_never_with_it() {
+    let text = std::fs::read_to_string(shipped("split-brain.yaml")).unwrap();
+    let none = simulate(&text, None);
+    let fo = none.failover.as_ref().unwrap();
+    assert!(fo.split_brain_writes > 500, "{fo:?}");
+    assert!(none.rpo.writes >= fo.split_brain_writes);
+    assert!(
+        none.passed,
+        "the scenario expects split brain: {:?}",
+        none.expectations
+    );
+    let fenced = simulate(&text.replace("fencing: none", "fencing: lease"), None);
+    let fo2 = fenced.failover.as_ref().unwrap();
+    assert_eq!(fo2.split_brain_writes, 0);
+    assert!(fenced.rpo.writes < none.rpo.writes / 10, "{:?}", fenced.rpo);
+    assert!(
+        fenced.checks.iter().all(|c| c.passed),
+        "{:?}",
+        fenced.checks
+    );
+    // Reconciling instead of discarding keeps the split-brain writes: nothing acknowledged is
+    // lost, last-writer-wins merges them.
+    let kept = simulate(&text.replace("rejoin: discard", "rejoin: reconcile"), None);
+    assert_eq!(kept.lost_acked_writes, 0);
+    assert!(kept.convergence.converged);
+}
+
+/// A phi-accrual detector on a steady link suspects a crash a little after one interval
+/// (deviation at its floor) and is deterministic like everything else.
+#[test]
+fn phi_detector_fails_over_and_failover_runs_are_deterministic() {
+    let phi = "{ detector: { kind: phi, interval: 100ms, threshold: 8, min_std_dev: 50ms } }";
+    let a = failover_world("async", phi, "[{ at: 10s, crash: r0 }]", 5);
+    let f = &a.failovers[0];
+    let d = f.detected_after_ms.unwrap();
+    // Mean 100 ms, deviation at its 50 ms floor: phi 8 is about 280 ms past the mean after
+    // the last heartbeat, which arrived up to one interval before the crash.
+    assert!((280.0..=400.0).contains(&d), "{d}");
+    assert_eq!(a.failover.as_ref().unwrap().leaders, 2, "no flapping lease");
+    assert_eq!(f.new_primary.as_deref(), Some("r1"));
+    let b = failover_world("async", phi, "[{ at: 10s, crash: r0 }]", 5);
+    assert_eq!(a.trace_digest, b.trace_digest);
+    let c = failover_world("async", phi, "[{ at: 10s, crash: r0 }]", 6);
+    assert_ne!(a.trace_digest, c.trace_digest);
 }

@@ -282,7 +282,9 @@ impl Replicator {
 
     fn leader_alive(&self) -> bool {
         let f = self.fo.as_ref().expect("failover configured");
-        f.leading || f.leader.is_some_and(|l| f.suspected & (1 << l.0) == 0)
+        f.leading
+            || f.leader
+                .is_some_and(|l| l != self.me() && f.suspected & (1 << l.0) == 0)
     }
 
     pub(super) fn on_elect_timer(&mut self, now: Now, out: &mut Out) {
@@ -579,6 +581,7 @@ impl Replicator {
     pub(super) fn on_heartbeat(&mut self, now: Now, from: RegionId, hb: Heartbeat, out: &mut Out) {
         let spec = self.fspec().detector.clone();
         let p = from.idx();
+        let me = self.me();
         let f = self.fo();
         f.detectors[p].heartbeat(&spec, now.mono);
         f.peer_sent[p] = Some(hb.sent);
@@ -608,7 +611,8 @@ impl Replicator {
             // The primary says it no longer leads (its lease ran out): elect a successor.
             f.leader = None;
             self.schedule_election(now, out);
-        } else if f.leader.is_none() && hb.leader.is_some() && !f.leading {
+        } else if f.leader.is_none() && !f.leading && hb.leader.is_some_and(|l| l != me) {
+            // Second-hand news of a primary: forward writes there until we hear it ourselves.
             f.leader = hb.leader;
         }
     }
