@@ -309,8 +309,7 @@ pub fn summarise(
             FoKind::BecameLeader { region, .. } if within(e.at) => Some((e.at, region)),
             _ => None,
         });
-        // RTO per client region: from the failure until the first success issued after the
-        // last write that failed in this failure's window.
+        // RTO per client region: from the failure until writes succeed again.
         let mut by_region = std::collections::BTreeMap::new();
         // The write log is in issue order: slice this failure's window once.
         let lo = writes.partition_point(|w| w.issued < f.at);
@@ -325,13 +324,15 @@ pub fn summarise(
                 Some(g) => SimTime(g.at.0.saturating_sub(guard.0)),
                 None => SimTime::MAX,
             };
-            let Some(last_fail) = mine
+            // The outage ends at the first success issued after the first failure (a later
+            // blip, such as a recovered region's first moments, does not extend it).
+            let Some(first_fail) = mine
                 .iter()
-                .rposition(|w| w.acked.is_none() && w.issued < horizon)
+                .position(|w| w.acked.is_none() && w.issued < horizon)
             else {
                 continue;
             };
-            let back = mine[last_fail + 1..]
+            let back = mine[first_fail + 1..]
                 .iter()
                 .filter_map(|w| w.acked)
                 .min()

@@ -757,6 +757,10 @@ pub struct WorkloadSpec {
     pub mix: MixSpec,
     #[serde(default = "default_value_bytes")]
     pub value_bytes: u32,
+    /// Clients of a region that has been down this long (health check plus DNS TTL) send
+    /// their operations to the nearest region that is up; absent, they wait for their region.
+    #[serde(default)]
+    pub reroute_after: Option<Span>,
 }
 
 fn default_value_bytes() -> u32 {
@@ -1176,6 +1180,9 @@ pub struct Workload {
     pub value_bytes: u32,
     /// Operation classes with non-zero weight, in a fixed order: (is_write, level, weight).
     pub classes: Vec<(bool, Level, f64)>,
+    pub reroute_after: Option<Span>,
+    /// Nominal one-way latency `from * n + to` (rerouted clients pay it each way).
+    pub nominal: Vec<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -2254,6 +2261,13 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
     let nominal: Vec<u64> = (0..n * n)
         .map(|i| latency[i].as_ref().map_or(0, |l| l.spec.nominal().0))
         .collect();
+    let nominal_latency = nominal.clone();
+    if spec.workload.reroute_after == Some(Span::ZERO) {
+        return Err(v.err(
+            "workload.reroute_after",
+            "must be longer than 0 (a health check takes time)",
+        ));
+    }
     let plan = replication_plan(
         &v,
         rep,
@@ -2755,6 +2769,8 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
             write_fraction,
             value_bytes: w.value_bytes,
             classes,
+            reroute_after: w.reroute_after,
+            nominal: nominal_latency,
         },
         faults,
         expect: spec.expect.clone(),

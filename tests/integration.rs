@@ -1915,3 +1915,32 @@ fn phi_detector_fails_over_and_failover_runs_are_deterministic() {
     let c = failover_world("async", phi, "[{ at: 10s, crash: r0 }]", 6);
     assert_ne!(a.trace_digest, c.trace_digest);
 }
+
+/// Clients of a crashed region move to the nearest region that is up once it has been down
+/// for `reroute_after`: their writes fail for that long, then succeed at one round trip to the
+/// new region (multi-master acknowledges there at once), and come home when it recovers.
+#[test]
+fn rerouted_clients_write_again_after_the_health_check_delay() {
+    let s = simulate(
+        r#"
+name: reroute
+duration: 30s
+regions: [{ name: r0 }, { name: r1 }, { name: r2 }]
+network: { latency: { links: { "r0 <-> r1": 20ms, "r0 <-> r2": 50ms, "r1 <-> r2": 40ms } } }
+workload: { keys: 100000, rate_per_region: 50, reroute_after: 2s }
+faults: [{ at: 10s, crash: r0, for: 10s }]
+"#,
+        None,
+    );
+    let f = &s.failovers[0];
+    let back = f.rto_by_region_ms["r0"].expect("r0's clients write again");
+    // The first write issued after 12 s, plus 40 ms to r1 and back.
+    assert!((2040.0..2200.0).contains(&back), "{back}");
+    assert_eq!(f.rto_ms, Some(back));
+    // Only writes issued in the first 2 s of the outage failed (Poisson, 50/s).
+    assert!((60..=140).contains(&s.writes.failed), "{:?}", s.writes);
+    // A rerouted write takes exactly the round trip; local ones are instant.
+    let w = level(&s, "write", "default");
+    assert_eq!(w.latency_ms.max, 40.0, "{:?}", w.latency_ms);
+    assert!(s.passed, "{:?}", s.checks);
+}

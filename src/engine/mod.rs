@@ -44,6 +44,10 @@ enum Event {
     },
     /// The `for` of fault `i` has run out.
     FaultEnd(u32),
+    /// A rerouted client operation (index into `rerouted_ops`) reaches its region.
+    RerouteOp(u32),
+    /// The answer to a rerouted operation (index into `rerouted_replies`) reaches its client.
+    RerouteReply(u32),
     EndOfRun,
 }
 
@@ -197,6 +201,15 @@ pub struct Engine<'s, R: Replica> {
     /// Inputs waiting in service queues (the run has not drained while any are).
     queued_inputs: u64,
     pub service_stats: Vec<ServiceStats>,
+    /// Per region: down since (for client rerouting).
+    down_since: Vec<Option<SimTime>>,
+    /// Rerouted operations in flight to their region, by event number: (region, op).
+    rerouted_ops: BTreeMap<u32, (RegionId, ClientOp)>,
+    /// Rerouted operations awaiting a reply: op -> client home region.
+    rerouted: BTreeMap<OpId, RegionId>,
+    /// Replies on their way back to rerouted clients, by event number: (home region, reply).
+    rerouted_replies: BTreeMap<u32, (RegionId, Reply)>,
+    reroute_seq: u32,
 }
 
 /// One region's service queue over the run.
@@ -294,6 +307,11 @@ impl<'s, R: Replica> Engine<'s, R> {
             }),
             queued_inputs: 0,
             service_stats: vec![ServiceStats::default(); n],
+            down_since: vec![None; n],
+            rerouted_ops: BTreeMap::new(),
+            rerouted: BTreeMap::new(),
+            rerouted_replies: BTreeMap::new(),
+            reroute_seq: 0,
         }
     }
 
@@ -337,6 +355,8 @@ impl<'s, R: Replica> Engine<'s, R> {
                 Event::Fault(i) => self.on_fault(i as usize),
                 Event::FaultEnd(i) => self.on_fault_end(i as usize),
                 Event::Served { region, gen } => self.on_served(region, gen),
+                Event::RerouteOp(i) => self.on_reroute_op(i),
+                Event::RerouteReply(i) => self.on_reroute_reply(i),
                 Event::EndOfRun => self.on_end_of_run(),
             }
             processed += 1;
@@ -348,6 +368,8 @@ impl<'s, R: Replica> Engine<'s, R> {
             if self.phase == Phase::Quiesce
                 && self.in_flight == 0
                 && self.queued_inputs == 0
+                && self.rerouted_ops.is_empty()
+                && self.rerouted_replies.is_empty()
                 && self.all_quiescent()
             {
                 drained = true;
@@ -442,6 +464,21 @@ impl<'s, R: Replica> Engine<'s, R> {
         self.trace.client(self.now, r, id, key, is_write);
         self.obs.on_issue(r, id, key, is_write, level, self.now);
         if self.nodes[r.idx()].replica.is_none() {
+            if let Some(t) = self.reroute_target(r) {
+                // The client's health check has given up on its region: it goes to the nearest
+                // region that is up, paying the trip there (and back for the answer).
+                if !is_write {
+                    let issue = self.obs.read_issue(key, level, self.now);
+                    self.pending_reads.insert(id, issue);
+                }
+                self.rerouted.insert(id, r);
+                let lat = self.sc.workload.nominal[r.idx() * self.sc.n() + t.idx()];
+                self.reroute_seq = self.reroute_seq.wrapping_add(1);
+                let i = self.reroute_seq;
+                self.rerouted_ops.insert(i, (t, op));
+                self.queue.push(self.now + Span(lat), Event::RerouteOp(i));
+                return;
+            }
             if let Some(f) = self.crash_fault[r.idx()] {
                 self.effects[f] += 1;
             }
@@ -464,6 +501,47 @@ impl<'s, R: Replica> Engine<'s, R> {
             }
         }
         self.dispatch(r, |rep, now, out| rep.on_client_op(now, op, out));
+    }
+
+    /// Where region `r`'s clients go while `r` is down, if they have been rerouted.
+    fn reroute_target(&self, r: RegionId) -> Option<RegionId> {
+        let after = self.sc.workload.reroute_after?;
+        let since = self.down_since[r.idx()]?;
+        if self.now < since + after {
+            return None;
+        }
+        self.sc.plan.nearest[r.idx()]
+            .iter()
+            .copied()
+            .find(|t| self.nodes[t.idx()].replica.is_some())
+    }
+
+    fn on_reroute_op(&mut self, i: u32) {
+        let (t, op) = self.rerouted_ops.remove(&i).expect("live reroute");
+        let id = match op {
+            ClientOp::Write { op, .. } | ClientOp::Read { op, .. } => op,
+        };
+        if self.nodes[t.idx()].replica.is_none() {
+            // That region went down too on the way.
+            let home = self.rerouted.remove(&id).expect("rerouted op");
+            let read = self.pending_reads.remove(&id);
+            self.obs
+                .on_reply(home, Reply::Failed { op: id }, read, self.now);
+            return;
+        }
+        self.dispatch(t, |rep, now, out| rep.on_client_op(now, op, out));
+    }
+
+    fn on_reroute_reply(&mut self, i: u32) {
+        let (home, reply) = self.rerouted_replies.remove(&i).expect("live reply");
+        self.trace.reply(self.now, home, &reply);
+        let read = match reply {
+            Reply::ReadOk { op, .. } | Reply::Failed { op } if op.is_read() => {
+                self.pending_reads.remove(&op)
+            }
+            _ => None,
+        };
+        self.obs.on_reply(home, reply, read, self.now);
     }
 
     /// Queues an input for region `r`'s replica; it starts service at once if the replica is idle.
@@ -632,6 +710,20 @@ impl<'s, R: Replica> Engine<'s, R> {
                     bump(&mut self.nodes[r.idx()].timer_gen, id);
                 }
                 Action::Reply(reply) => {
+                    let op = match reply {
+                        Reply::WriteOk { op, .. }
+                        | Reply::ReadOk { op, .. }
+                        | Reply::Failed { op } => op,
+                    };
+                    if let Some(home) = self.rerouted.remove(&op) {
+                        let lat = self.sc.workload.nominal[r.idx() * self.sc.n() + home.idx()];
+                        self.reroute_seq = self.reroute_seq.wrapping_add(1);
+                        let i = self.reroute_seq;
+                        self.rerouted_replies.insert(i, (home, reply));
+                        self.queue
+                            .push(self.now + Span(lat), Event::RerouteReply(i));
+                        continue;
+                    }
                     self.trace.reply(self.now, r, &reply);
                     let read = match reply {
                         Reply::ReadOk { op, .. } | Reply::Failed { op } if op.is_read() => {
@@ -782,8 +874,9 @@ impl<'s, R: Replica> Engine<'s, R> {
                     ClientOp::Write { op, .. } | ClientOp::Read { op, .. } => op,
                 };
                 let read = self.pending_reads.remove(&id);
+                let home = self.rerouted.remove(&id).unwrap_or(r);
                 self.obs
-                    .on_reply(r, Reply::Failed { op: id }, read, self.now);
+                    .on_reply(home, Reply::Failed { op: id }, read, self.now);
             }
         }
         let node = &mut self.nodes[r.idx()];
@@ -791,6 +884,7 @@ impl<'s, R: Replica> Engine<'s, R> {
             .iter_mut()
             .for_each(|g| *g = g.wrapping_add(1));
         self.obs.fo.set_alive(r, false);
+        self.down_since[r.idx()] = Some(self.now);
         self.crashes.push(CrashMark {
             region: r,
             at: self.now,
@@ -806,6 +900,7 @@ impl<'s, R: Replica> Engine<'s, R> {
             c.recovered = Some(self.now);
         }
         self.obs.fo.set_alive(r, true);
+        self.down_since[r.idx()] = None;
         self.start_replica(r);
         self.heal_mark(format!("{why} {}", self.sc.region_name(r)));
     }

@@ -131,6 +131,8 @@ mod tests {
             .into_iter()
             .filter(|c| c.2 > 0.0)
             .collect(),
+            reroute_after: None,
+            nominal: vec![0; 4],
         }
     }
 

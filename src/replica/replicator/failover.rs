@@ -865,3 +865,229 @@ impl Replicator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{sends, Config, Disk, Replicator};
+    use super::*;
+    use crate::replica::detector::DetectorSpec;
+    use crate::replica::plan::{Plan, Strategy, Sync};
+    use crate::replica::{Action, Outbox, Replica, WireMessage};
+    use crate::time::Wall;
+
+    fn cfg(id: u16) -> Config {
+        let mut plan = Plan::mesh(
+            3,
+            Strategy::PrimaryBackup {
+                primary: RegionId(0),
+                forward: true,
+                sync: Sync::Async,
+            },
+        );
+        plan.failover = Some(Failover {
+            detector: DetectorSpec::Heartbeat {
+                interval: Span::from_millis(100),
+                timeout: Span::from_secs(1),
+            },
+            lease: Span::from_millis(800),
+            fencing: true,
+            rejoin: Rejoin::Discard,
+            priority: vec![RegionId(0), RegionId(1), RegionId(2)],
+            stagger: Span::from_millis(200),
+        });
+        Config {
+            id: RegionId(id),
+            window: 64,
+            max_batch: 16,
+            rto_initial: Span::from_secs(1),
+            rto_min: Span::from_millis(200),
+            rto_max: Span::from_secs(5),
+            flush_interval: Span::ZERO,
+            durable: true,
+            plan: Arc::new(plan),
+        }
+    }
+
+    fn at(ms: u64) -> Now {
+        Now {
+            mono: Mono(ms * 1_000_000),
+            wall: Wall(ms as i64 * 1_000_000),
+        }
+    }
+
+    fn timers(out: &Out) -> Vec<(TimerId, Mono)> {
+        out.actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::SetTimer { id, at } => Some((*id, *at)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn notes(out: &Out) -> Vec<Note> {
+        out.actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Note(n) => Some(*n),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The exact actions of one failover, as a backup sees it: silence from the primary for
+    /// the timeout is a suspicion and an election timer one stagger later; that timer sends
+    /// pre-votes (no term taken); a granted pre-vote makes it a candidate of term 2 asking
+    /// for real votes; a granted vote makes it primary, cutting the old stream where it is.
+    #[test]
+    fn a_backup_suspects_pre_votes_votes_and_leads_in_exact_steps() {
+        let mut r1 = Replicator::recover(&cfg(1), &Disk::default());
+        let mut out = Outbox::default();
+        r1.on_start(at(0), &mut out);
+        assert_eq!(
+            sends(&out)
+                .iter()
+                .map(|(to, m)| (to.0, m.kind()))
+                .collect::<Vec<_>>(),
+            vec![(0, "heartbeat"), (2, "heartbeat")]
+        );
+        assert!(timers(&out).contains(&(r1.detect_timer(), Mono(1_000_000_000))));
+        // r2 keeps talking; r0 (the primary) never does.
+        for t in (100..=1000).step_by(100) {
+            let hb = Heartbeat {
+                term: 1,
+                leader: Some(RegionId(0)),
+                epoch: 1,
+                sent: Mono(t * 1_000_000),
+                echo: None,
+                pos: (1, 0),
+                commit: 0,
+                fences: Arc::new(Vec::new()),
+            };
+            let mut o = Outbox::default();
+            r1.on_message(at(t), RegionId(2), Msg::Heartbeat(hb), &mut o);
+        }
+        let mut out = Outbox::default();
+        r1.on_timer(at(1000), r1.detect_timer(), &mut out);
+        assert_eq!(notes(&out), vec![Note::Suspect { peer: RegionId(0) }]);
+        // Rank 1: one stagger (200 ms) before standing.
+        assert!(timers(&out).contains(&(r1.elect_timer(), Mono(1_200_000_000))));
+
+        let mut out = Outbox::default();
+        r1.on_timer(at(1200), r1.elect_timer(), &mut out);
+        let pre = sends(&out);
+        assert_eq!(pre.len(), 2);
+        for (_, m) in &pre {
+            assert_eq!(
+                **m,
+                Msg::VoteReq {
+                    term: 2,
+                    pos: (1, 0),
+                    pre: true
+                }
+            );
+        }
+        assert!(notes(&out).is_empty(), "a pre-vote changes no term");
+
+        let mut out = Outbox::default();
+        let grant = |pre| Msg::Vote {
+            term: 2,
+            granted: true,
+            pre,
+        };
+        r1.on_message(at(1240), RegionId(2), grant(true), &mut out);
+        assert_eq!(notes(&out), vec![Note::ElectionStarted { term: 2 }]);
+        assert!(out
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::Persist(Op::Term(2, Some(RegionId(1)))))));
+        assert!(matches!(out.actions.last(), Some(Action::Send { .. })));
+        let real: Vec<_> = sends(&out)
+            .into_iter()
+            .map(|(to, m)| (to.0, m.clone()))
+            .collect();
+        assert_eq!(
+            real,
+            vec![
+                (
+                    0,
+                    Msg::VoteReq {
+                        term: 2,
+                        pos: (1, 0),
+                        pre: false
+                    }
+                ),
+                (
+                    2,
+                    Msg::VoteReq {
+                        term: 2,
+                        pos: (1, 0),
+                        pre: false
+                    }
+                ),
+            ]
+        );
+
+        let mut out = Outbox::default();
+        r1.on_message(at(1280), RegionId(2), grant(false), &mut out);
+        assert_eq!(
+            notes(&out),
+            vec![Note::BecameLeader {
+                term: 2,
+                prev: Some((RegionId(0), 1, 0))
+            }]
+        );
+        assert!(r1.fo_may_write(at(1280)));
+        // It announces itself at once, with the fence on r0's stream.
+        let hb = sends(&out);
+        assert_eq!(hb.len(), 2);
+        match hb[0].1 {
+            Msg::Heartbeat(h) => {
+                assert_eq!((h.term, h.leader), (2, Some(RegionId(1))));
+                assert_eq!(
+                    h.fences.as_ref(),
+                    &vec![Fence {
+                        origin: RegionId(0),
+                        epoch: 1,
+                        from: 1,
+                        to: None
+                    }]
+                );
+            }
+            ref m => panic!("{m:?}"),
+        }
+    }
+
+    /// A region still hearing a live primary refuses to vote, pre-vote or not.
+    #[test]
+    fn a_region_that_hears_its_primary_refuses_votes() {
+        let mut r2 = Replicator::recover(&cfg(2), &Disk::default());
+        let mut out = Outbox::default();
+        r2.on_start(at(0), &mut out);
+        let mut out = Outbox::default();
+        r2.on_message(
+            at(300),
+            RegionId(1),
+            Msg::VoteReq {
+                term: 2,
+                pos: (1, 5),
+                pre: true,
+            },
+            &mut out,
+        );
+        assert_eq!(
+            sends(&out)
+                .into_iter()
+                .map(|(to, m)| (to.0, m.clone()))
+                .collect::<Vec<_>>(),
+            vec![(
+                1,
+                Msg::Vote {
+                    term: 1,
+                    granted: false,
+                    pre: true
+                }
+            )]
+        );
+    }
+}
