@@ -313,6 +313,41 @@ pub fn fault_spans(s: &RunSummary) -> (Vec<Shade>, Vec<(f64, String)>) {
     (shades, instants)
 }
 
+/// Per failure that cost writes: the RTO span `(from s, to s, label)`; a failure whose writes
+/// never came back spans to the end of the run ("RTO never").
+pub fn rto_spans(s: &RunSummary) -> Vec<(f64, f64, String)> {
+    let end_s = s.sim_time_ns as f64 / 1e9;
+    s.failovers
+        .iter()
+        .filter(|f| !f.rto_by_region_ms.is_empty())
+        .map(|f| {
+            let from = f.at_ms / 1e3;
+            match f.rto_ms {
+                Some(r) => (
+                    from,
+                    from + r / 1e3,
+                    format!("RTO {}", crate::units::human_ms(r)),
+                ),
+                None => (from, end_s, "RTO: never recovered".to_string()),
+            }
+        })
+        .collect()
+}
+
+/// Elections after failures: `(t s, "<region> primary")`.
+pub fn failover_marks(s: &RunSummary) -> Vec<(f64, String)> {
+    s.failovers
+        .iter()
+        .filter_map(|f| {
+            let t = f.elected_after_ms?;
+            Some((
+                (f.at_ms + t) / 1e3,
+                format!("{} primary", f.new_primary.as_deref().unwrap_or("?")),
+            ))
+        })
+        .collect()
+}
+
 /// Fraction of a region's client operations that succeeded, per bucket with any: `(t s, f)`.
 pub fn availability(series: &RegionSeries, bucket_ms: f64) -> Vec<(f64, f64)> {
     series
@@ -691,11 +726,45 @@ fn draw_availability<DB: DrawingBackend>(
         .draw()
         .map_err(e)?;
     let (shades, _) = fault_spans(s);
-    let crashes: Vec<Shade> = shades
+    let outages: Vec<Shade> = shades
         .into_iter()
-        .filter(|x| x.kind == ShadeKind::Crash)
+        .filter(|x| matches!(x.kind, ShadeKind::Crash | ShadeKind::Partition))
         .collect();
-    shade_spans(&mut chart, &crashes, 1.08)?;
+    shade_spans(&mut chart, &outages, 1.08)?;
+    // RTO spans as bars along the bottom, elections as vertical marks.
+    let rto_colour = RGBColor(200, 40, 40);
+    for (i, (from, to, label)) in rto_spans(s).iter().enumerate() {
+        let y = 0.04 + 0.05 * (i % 3) as f64;
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(*from, y - 0.012), (*to, y + 0.012)],
+                rto_colour.mix(0.8).filled(),
+            )))
+            .map_err(e)?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                label.clone(),
+                (*from, y + 0.045),
+                ("sans-serif", 11).into_font().color(&rto_colour),
+            )))
+            .map_err(e)?;
+    }
+    let mark = RGBColor(30, 110, 60);
+    for (t, label) in failover_marks(s) {
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(t, 0.0), (t, 1.08)],
+                mark.stroke_width(2),
+            )))
+            .map_err(e)?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                label,
+                (t + end_s * 0.004, 0.55),
+                ("sans-serif", 11).into_font().color(&mark),
+            )))
+            .map_err(e)?;
+    }
     for (i, region) in s.regions.iter().enumerate() {
         let Some(series) = rd.series.get(region) else {
             continue;
@@ -980,6 +1049,37 @@ mod tests {
         )
         .unwrap();
         crate::run(&sc, crate::RunOptions::default()).unwrap()
+    }
+
+    /// The crash of b (5 s to 6 s) cost b's clients writes until it recovered; with no
+    /// failover there is no election mark. A failover summary's election becomes a mark at
+    /// failure + elected-after, and an unrecovered outage spans to the end.
+    #[test]
+    fn rto_spans_and_failover_marks_follow_the_failures() {
+        let mut s = summary();
+        let spans = rto_spans(&s);
+        let crash = spans
+            .iter()
+            .find(|x| x.0 == 5.0)
+            .expect("the crash cost writes");
+        let rto = s.failovers.iter().find(|f| f.kind == "crash").unwrap();
+        let back = rto.rto_ms.unwrap();
+        assert!(back >= 1000.0, "b is down for 1 s: {back}");
+        assert_eq!(crash.1, 5.0 + back / 1e3);
+        assert!(failover_marks(&s).is_empty());
+        s.failovers[0].elected_after_ms = Some(1500.0);
+        s.failovers[0].new_primary = Some("b".into());
+        s.failovers[0].rto_ms = None;
+        s.failovers[0].rto_by_region_ms.insert("a".into(), None);
+        let at = s.failovers[0].at_ms / 1e3;
+        assert_eq!(
+            failover_marks(&s),
+            vec![(at + 1.5, "b primary".to_string())]
+        );
+        let end = s.sim_time_ns as f64 / 1e9;
+        assert!(rto_spans(&s)
+            .iter()
+            .any(|x| x.0 == at && x.1 == end && x.2 == "RTO: never recovered"));
     }
 
     #[test]
