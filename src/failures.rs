@@ -389,6 +389,21 @@ pub fn summarise(
     out
 }
 
+impl FailoverStats {
+    /// The headline counts, labelled, in the order reports show them.
+    pub fn counts(&self) -> [(&'static str, u64); 7] {
+        [
+            ("suspicions", self.suspicions),
+            ("false suspicions (region was up)", self.false_suspicions),
+            ("elections", self.elections),
+            ("primaries", self.leaders),
+            ("replicated writes fenced off", self.fenced_writes),
+            ("keys rewound", self.rewound_keys),
+            ("split-brain writes", self.split_brain_writes),
+        ]
+    }
+}
+
 /// Run-wide failover activity.
 pub fn stats(log: &FailoverLog, names: &[String]) -> FailoverStats {
     let ms = |t: SimTime| crate::metrics::ns_to_ms(t.0);

@@ -420,7 +420,12 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
                 .zip(&names)
                 .map(|(d, n)| format!("{n}={}", d.map_or("down".into(), |d| format!("{d:016x}"))))
                 .collect();
-            format!("region states differ after quiesce: {}", parts.join(", "))
+            format!(
+                "region states differ after quiesce: {}; {} keys differ, first: key {} (seed {seed})",
+                parts.join(", "),
+                out.divergent_keys,
+                out.first_divergent_key.unwrap_or(0)
+            )
         },
     });
     checks.push(Check {

@@ -1944,3 +1944,16 @@ faults: [{ at: 10s, crash: r0, for: 10s }]
     assert_eq!(w.latency_ms.max, 40.0, "{:?}", w.latency_ms);
     assert!(s.passed, "{:?}", s.checks);
 }
+
+/// Seeds of the failover weather sweep that once ended diverged: a region judged a newer
+/// primary's entries against fences it had not learned yet (and refused them for good), or
+/// kept a value from a fenced write that arrived outside the stream it followed.
+#[test]
+fn failover_under_weather_converges_on_the_seeds_that_once_diverged() {
+    let text = std::fs::read_to_string(shipped("failover-weather.yaml")).unwrap();
+    for seed in [51, 115, 117, 186] {
+        let s = simulate(&text, Some(seed));
+        assert!(s.passed, "seed {seed}: {:?}", s.checks);
+        assert!(s.failover.as_ref().unwrap().elections >= 1, "seed {seed}");
+    }
+}

@@ -410,6 +410,25 @@ impl<'s, R: Replica> Engine<'s, R> {
                 }
             }
         }
+        if self.sc.plan.holders.is_none()
+            && region_digests_differ(&self.nodes)
+            && self.nodes.iter().all(|nd| nd.replica.is_some())
+        {
+            // Name the first key the regions disagree on, for the convergence check's message.
+            for k in 0..self.sc.workload.keys {
+                let first = self.nodes[0]
+                    .replica
+                    .as_ref()
+                    .and_then(|x| x.cell_of(Key(k)));
+                if self.nodes[1..]
+                    .iter()
+                    .any(|nd| nd.replica.as_ref().and_then(|x| x.cell_of(Key(k))) != first)
+                {
+                    divergent_keys += 1;
+                    first_divergent_key.get_or_insert(k);
+                }
+            }
+        }
         let (trace_digest, trace_error) = self.trace.finish();
         RunOutput {
             observer: self.obs,
@@ -534,14 +553,19 @@ impl<'s, R: Replica> Engine<'s, R> {
 
     fn on_reroute_reply(&mut self, i: u32) {
         let (home, reply) = self.rerouted_replies.remove(&i).expect("live reply");
-        self.trace.reply(self.now, home, &reply);
+        self.client_hears(home, reply);
+    }
+
+    /// A reply reaches its client in region `r`.
+    fn client_hears(&mut self, r: RegionId, reply: Reply) {
+        self.trace.reply(self.now, r, &reply);
         let read = match reply {
             Reply::ReadOk { op, .. } | Reply::Failed { op } if op.is_read() => {
                 self.pending_reads.remove(&op)
             }
             _ => None,
         };
-        self.obs.on_reply(home, reply, read, self.now);
+        self.obs.on_reply(r, reply, read, self.now);
     }
 
     /// Queues an input for region `r`'s replica; it starts service at once if the replica is idle.
@@ -724,14 +748,7 @@ impl<'s, R: Replica> Engine<'s, R> {
                             .push(self.now + Span(lat), Event::RerouteReply(i));
                         continue;
                     }
-                    self.trace.reply(self.now, r, &reply);
-                    let read = match reply {
-                        Reply::ReadOk { op, .. } | Reply::Failed { op } if op.is_read() => {
-                            self.pending_reads.remove(&op)
-                        }
-                        _ => None,
-                    };
-                    self.obs.on_reply(r, reply, read, self.now);
+                    self.client_hears(r, reply);
                 }
                 // Disk contents are read only when a crashed region restarts; in a run that
                 // can never crash one, keeping them is unobservable work and is skipped.
@@ -992,6 +1009,14 @@ impl<'s, R: Replica> Engine<'s, R> {
             self.recover(RegionId(i as u16), "quiesce: recover");
         }
     }
+}
+
+fn region_digests_differ<R: Replica>(nodes: &[Node<R>]) -> bool {
+    let mut d = nodes
+        .iter()
+        .map(|nd| nd.replica.as_ref().map(|r| r.state_digest()));
+    let first = d.next().flatten();
+    d.any(|x| x != first)
 }
 
 fn bump(gens: &mut Vec<u32>, id: TimerId) -> u32 {

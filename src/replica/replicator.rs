@@ -139,6 +139,10 @@ pub enum Msg {
         retransmit: bool,
         /// Size on the wire after compression.
         wire: u32,
+        /// Failover: the sender's term. A receiver whose fences come from an older term cannot
+        /// judge the entries against fences it has not learned yet, so it leaves them
+        /// unacknowledged for now.
+        term: u64,
     },
     /// Everything up to transport position `upto` of the sender's epoch `epoch` is durable here.
     Ack {
@@ -1120,6 +1124,7 @@ impl Replicator {
                 lost_after: self.lost_after,
                 retransmit,
                 wire: (48 + payload * permille / 1000).min(u32::MAX as u64) as u32,
+                term: self.fo.as_ref().map_or(0, |f| f.term),
             };
             out.send(RegionId(p as u16), msg);
             let o = &mut self.out[p];
@@ -1147,6 +1152,7 @@ impl Replicator {
                 lost_after: self.lost_after,
                 retransmit: false,
                 wire: 48,
+                term: self.fo.as_ref().map_or(0, |f| f.term),
             },
         );
     }
@@ -1718,6 +1724,11 @@ impl Replica for Replicator {
             Msg::Resync { keys } => self.on_resync(from, keys, out),
             Msg::ResyncCells { cells, .. } => self.on_resync_cells(now, cells, out),
             Msg::NotPrimary { op } => self.on_not_primary(op, out),
+            Msg::Replicate { term, .. }
+                if self.fo.as_ref().is_some_and(|f| term > f.fences_term) =>
+            {
+                // Judged later, against the newer term's fences (the sender will resend).
+            }
             Msg::Replicate {
                 epoch,
                 first,

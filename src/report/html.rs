@@ -319,17 +319,12 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
         o.push_str("</table>");
     }
     if let Some(fo) = &s.failover {
-        let _ = write!(
-            o,
-            "<p>Failover: {} suspicions ({} of a region that was up), {} elections, {} primaries, {} replicated writes fenced off, {} keys rewound, {} writes accepted by a deposed primary.</p>",
-            thousands(fo.suspicions),
-            thousands(fo.false_suspicions),
-            thousands(fo.elections),
-            thousands(fo.leaders),
-            thousands(fo.fenced_writes),
-            thousands(fo.rewound_keys),
-            thousands(fo.split_brain_writes)
-        );
+        let parts: Vec<String> = fo
+            .counts()
+            .iter()
+            .map(|(what, n)| format!("{what} {}", thousands(*n)))
+            .collect();
+        let _ = write!(o, "<p>Failover: {}.</p>", esc(&parts.join(", ")));
         o.push_str(r#"<table><tr><th class="num">at</th><th>leadership</th></tr>"#);
         for e in fo.events.iter().filter(|e| !e.what.contains(" suspects ")) {
             let _ = write!(

@@ -448,17 +448,12 @@ pub fn render(s: &RunSummary) -> String {
             }
         }
         if let Some(fo) = &s.failover {
-            let _ = writeln!(
-                o,
-                "  suspicions {} ({} false)  elections {}  primaries {}  fenced writes {}  rewound keys {}  split-brain writes {}",
-                thousands(fo.suspicions),
-                thousands(fo.false_suspicions),
-                thousands(fo.elections),
-                thousands(fo.leaders),
-                thousands(fo.fenced_writes),
-                thousands(fo.rewound_keys),
-                thousands(fo.split_brain_writes)
-            );
+            let parts: Vec<String> = fo
+                .counts()
+                .iter()
+                .map(|(what, n)| format!("{what} {}", thousands(*n)))
+                .collect();
+            let _ = writeln!(o, "  {}", parts.join(", "));
             for e in fo
                 .events
                 .iter()

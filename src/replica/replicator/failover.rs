@@ -33,6 +33,9 @@ pub(super) struct Fo {
     /// The primary stream this region follows: (term, origin, epoch).
     pub stream: (u64, RegionId, u32),
     pub fences: Arc<Vec<Fence>>,
+    /// The term whose primary these fences come from: entries sent in a newer term cannot be
+    /// judged by them yet.
+    pub fences_term: u64,
     pub detectors: Vec<Detector>,
     pub suspected: u64,
     /// Per peer: the newest of this region's heartbeat send times the peer echoed.
@@ -47,8 +50,12 @@ pub(super) struct Fo {
     /// The tail of the previous stream (a new primary serves catch-up from it).
     pub prev: VecDeque<Entry>,
     pub commit: u64,
-    /// Keys waiting for the primary's values after discarding fenced writes.
+    /// Keys waiting for the primary's values after discarding fenced writes, and when they
+    /// were last asked for (a lost request is asked again).
     pub rewind: Option<Vec<Key>>,
+    pub rewind_sent: Mono,
+    /// The fences changed (or this region restarted): look for fenced values once.
+    pub scan: bool,
     pub catchup_sent: Option<Mono>,
     pub detect_armed: Option<Mono>,
     pub elect_armed: bool,
@@ -67,6 +74,7 @@ impl Fo {
             vote_sent: now,
             stream: (0, RegionId(0), 0),
             fences: Arc::new(Vec::new()),
+            fences_term: 0,
             detectors: vec![Detector::new(now); n],
             suspected: 0,
             echo: vec![now; n],
@@ -77,6 +85,8 @@ impl Fo {
             prev: VecDeque::new(),
             commit: 0,
             rewind: None,
+            rewind_sent: now,
+            scan: true,
             catchup_sent: None,
             detect_armed: None,
             elect_armed: false,
@@ -190,6 +200,7 @@ impl Replicator {
             f.leader = Some(primary);
             f.leading = primary == self.me();
             f.stream = (1, primary, 1);
+            f.fences_term = 1;
             self.persist(out, || Op::Term(1, None));
             self.persist(out, || Op::Stream(1, primary, 1));
             if f.leading {
@@ -323,19 +334,17 @@ impl Replicator {
         f.votes = 1 << me.0;
         f.vote_sent = now.mono;
         let term = f.term + 1;
-        let pos = self.fo_pos();
-        for p in self.peers() {
-            out.send(
-                RegionId(p as u16),
-                Msg::VoteReq {
-                    term,
-                    pos,
-                    pre: true,
-                },
-            );
-        }
+        self.ask_votes(term, true, out);
         if n == 1 {
             self.start_election(now, out);
+        }
+    }
+
+    /// Asks every other region for a (pre-)vote in `term`.
+    fn ask_votes(&self, term: u64, pre: bool, out: &mut Out) {
+        let pos = self.fo_pos();
+        for p in self.peers() {
+            out.send(RegionId(p as u16), Msg::VoteReq { term, pos, pre });
         }
     }
 
@@ -354,17 +363,7 @@ impl Replicator {
         self.persist(out, || Op::Term(term, Some(me)));
         self.sync(out);
         out.note(Note::ElectionStarted { term });
-        let pos = self.fo_pos();
-        for p in self.peers() {
-            out.send(
-                RegionId(p as u16),
-                Msg::VoteReq {
-                    term,
-                    pos,
-                    pre: false,
-                },
-            );
-        }
+        self.ask_votes(term, false, out);
         if self.n() == 1 {
             self.become_leader(now, out);
         }
@@ -491,6 +490,7 @@ impl Replicator {
             None
         };
         f.fences = Arc::new(fences);
+        f.fences_term = f.term;
         f.prev = std::mem::take(&mut f.recent);
         f.stream = (f.term, me, epoch);
         f.commit = own_seq;
@@ -622,38 +622,37 @@ impl Replicator {
     fn follow(&mut self, now: Now, leader: RegionId, hb: &Heartbeat, out: &mut Out) {
         let discard = self.fspec().rejoin == Rejoin::Discard;
         let f = self.fo();
+        f.fences_term = f.fences_term.max(hb.term);
         if !Arc::ptr_eq(&f.fences, &hb.fences) && f.fences.as_ref() != hb.fences.as_ref() {
             f.fences = Arc::clone(&hb.fences);
+            f.scan = true;
         }
         let fences = Arc::clone(&f.fences);
         let stream = f.stream;
         let mut caught_up = true;
-        if discard && self.fo.as_ref().expect("fo").rewind.is_none() {
-            // Writes this region applied that the history does not contain.
-            let mut keys: Vec<Key> = Vec::new();
-            for fc in fences.iter() {
-                if self.upto_of(fc.origin, fc.epoch) >= fc.from {
-                    let f = self.fo.as_ref().expect("fo");
-                    let queued = self.out.iter().flat_map(|o| o.queue.iter());
-                    keys.extend(
-                        f.recent
-                            .iter()
-                            .chain(f.prev.iter())
-                            .chain(queued)
-                            .filter(|e| fc.covers(e.id))
-                            .map(|e| e.key),
-                    );
-                }
+        if let Some(keys) = &f.rewind {
+            if now.mono.0 > f.rewind_sent.0 + 1_000_000_000 {
+                out.send(leader, Msg::Resync { keys: keys.clone() });
+                f.rewind_sent = now.mono;
             }
+        }
+        if discard && f.rewind.is_none() && f.scan && !fences.is_empty() {
+            // Values written by entries the history does not contain, however they got here
+            // (as the followed stream, before a restart, or in flight when the fence was cut):
+            // a scan of the stored stamps, only when the fences change.
+            f.scan = false;
+            let keys: Vec<Key> = self
+                .cells
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| self.fenced_stamp(c.stamp))
+                .map(|(k, _)| Key(k as u64))
+                .collect();
             if !keys.is_empty() {
-                keys.sort_unstable();
-                keys.dedup();
-                // Only what is still stamped by a fenced write needs the primary's value.
-                keys.retain(|&k| self.fenced_stamp(self.cell(k).stamp));
-                if !keys.is_empty() {
-                    out.send(leader, Msg::Resync { keys: keys.clone() });
-                    self.fo().rewind = Some(keys);
-                }
+                out.send(leader, Msg::Resync { keys: keys.clone() });
+                let f = self.fo();
+                f.rewind = Some(keys);
+                f.rewind_sent = now.mono;
             }
         }
         if let Some(last) = fences.last() {
