@@ -390,6 +390,15 @@ pub fn summarise(
 }
 
 impl FailoverStats {
+    /// The headline counts as one line: "suspicions 4, false suspicions (region was up) 4, ...".
+    pub fn headline(&self) -> String {
+        self.counts()
+            .iter()
+            .map(|(what, n)| format!("{what} {}", crate::units::thousands(*n)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The headline counts, labelled, in the order reports show them.
     pub fn counts(&self) -> [(&'static str, u64); 7] {
         [

@@ -319,12 +319,7 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
         o.push_str("</table>");
     }
     if let Some(fo) = &s.failover {
-        let parts: Vec<String> = fo
-            .counts()
-            .iter()
-            .map(|(what, n)| format!("{what} {}", thousands(*n)))
-            .collect();
-        let _ = write!(o, "<p>Failover: {}.</p>", esc(&parts.join(", ")));
+        let _ = write!(o, "<p>Failover: {}.</p>", esc(&fo.headline()));
         o.push_str(r#"<table><tr><th class="num">at</th><th>leadership</th></tr>"#);
         for e in fo.events.iter().filter(|e| !e.what.contains(" suspects ")) {
             let _ = write!(

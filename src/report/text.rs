@@ -448,12 +448,7 @@ pub fn render(s: &RunSummary) -> String {
             }
         }
         if let Some(fo) = &s.failover {
-            let parts: Vec<String> = fo
-                .counts()
-                .iter()
-                .map(|(what, n)| format!("{what} {}", thousands(*n)))
-                .collect();
-            let _ = writeln!(o, "  {}", parts.join(", "));
+            let _ = writeln!(o, "  {}", fo.headline());
             for e in fo
                 .events
                 .iter()
