@@ -30,6 +30,16 @@ pub enum FoKind {
         term: u64,
         deposed: bool,
     },
+    /// An operator asked `region` to become primary (`planned`: a handover from a live one).
+    Promote {
+        region: RegionId,
+        planned: bool,
+    },
+    /// Primary `from` stopped taking writes to hand over to `to`.
+    HandingOver {
+        from: RegionId,
+        to: RegionId,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -52,9 +62,30 @@ pub struct FailoverLog {
     /// when summarised).
     pub fenced: Vec<OpId>,
     pub rewound_keys: u64,
-    /// Cuts of primary streams: (time, origin, epoch, last seq in the history). Writes of that
-    /// stream beyond the cut were discarded (when the run discards).
-    pub cuts: Vec<(SimTime, RegionId, u32, u64)>,
+    /// Cuts of primary streams: (time, origin, epoch, last seq in the history, and where the
+    /// history resumes if that primary led again in the same incarnation). Writes of that
+    /// stream in between were discarded (when the run discards).
+    pub cuts: Vec<(SimTime, RegionId, u32, u64, Option<u64>)>,
+    /// Per region: the (epoch, counter) of the newest write it stamped.
+    last_stamp: Vec<Option<(u64, u64)>>,
+    /// Rebuilds of regions whose disk was lost, in start order.
+    pub restores: Vec<RestoreRec>,
+}
+
+/// One rebuild of a lost region.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RestoreRec {
+    pub region: RegionId,
+    /// When the rebuild began (new machines: the end of the loss).
+    pub started: SimTime,
+    /// The backup it started from (when it was taken), if any.
+    pub backup: Option<SimTime>,
+    /// When the backup image had been downloaded and the region came up.
+    pub up: SimTime,
+    /// When every peer had sent what it lacked.
+    pub done: Option<SimTime>,
+    pub keys: u64,
+    pub bytes: u64,
 }
 
 impl FailoverLog {
@@ -62,6 +93,7 @@ impl FailoverLog {
         FailoverLog {
             leading: vec![None; n],
             alive: vec![true; n],
+            last_stamp: vec![None; n],
             ..FailoverLog::default()
         }
     }
@@ -97,8 +129,17 @@ impl FailoverLog {
         at: SimTime,
     ) {
         self.leading[region.idx()] = Some(term);
+        // Leading again in the same incarnation: what it writes from now on is history again
+        // (the replicas close their fence the same way).
+        if let Some((e, c)) = self.last_stamp[region.idx()] {
+            for cut in self.cuts.iter_mut() {
+                if cut.1 == region && cut.2 as u64 & 0xffff == e && cut.4.is_none() {
+                    cut.4 = Some(c);
+                }
+            }
+        }
         if let Some((o, e, upto)) = prev {
-            self.cuts.push((at, o, e, upto));
+            self.cuts.push((at, o, e, upto, None));
         }
         self.events.push(FoEvent {
             at,
@@ -118,9 +159,45 @@ impl FailoverLog {
         });
     }
 
+    pub fn restore_started(
+        &mut self,
+        region: RegionId,
+        started: SimTime,
+        backup: Option<SimTime>,
+        up: SimTime,
+    ) {
+        self.restores.push(RestoreRec {
+            region,
+            started,
+            backup,
+            up,
+            done: None,
+            keys: 0,
+            bytes: 0,
+        });
+    }
+
+    pub fn restored(&mut self, region: RegionId, keys: u64, bytes: u64, at: SimTime) {
+        if let Some(r) = self
+            .restores
+            .iter_mut()
+            .rev()
+            .find(|r| r.region == region && r.done.is_none())
+        {
+            r.done = Some(at);
+            r.keys = keys;
+            r.bytes = bytes;
+        }
+    }
+
+    pub fn note(&mut self, kind: FoKind, at: SimTime) {
+        self.events.push(FoEvent { at, kind });
+    }
+
     /// A write was stamped at `r`: under failover, by a primary. If another region leads a
     /// newer term, this primary is stale and the write is split brain.
-    pub fn stamped(&mut self, r: RegionId, op: OpId, at: SimTime) {
+    pub fn stamped(&mut self, r: RegionId, op: OpId, stamp: Stamp, at: SimTime) {
+        self.last_stamp[r.idx()] = Some(((stamp.tie >> 32) & 0xffff, stamp.tie & 0xffff_ffff));
         let Some(mine) = self.leading.get(r.idx()).copied().flatten() else {
             return;
         };
@@ -148,8 +225,11 @@ impl FailoverLog {
         let seq = stamp.tie & 0xffff_ffff;
         self.cuts
             .iter()
-            .find(|&&(_, o, e, upto)| {
-                o == stamp.region() && (e as u64 & 0xffff) == epoch16 && seq > upto
+            .find(|&&(_, o, e, upto, to)| {
+                o == stamp.region()
+                    && (e as u64 & 0xffff) == epoch16
+                    && seq > upto
+                    && to.is_none_or(|t| seq <= t)
             })
             .map(|c| c.0)
     }
@@ -176,21 +256,26 @@ mod tests {
     fn a_stale_primary_writing_while_a_newer_one_leads_is_split_brain() {
         let mut f = FailoverLog::new(3);
         let (a, b) = (RegionId(0), RegionId(1));
+        let s = |seq| Stamp::new(Wall(1), a, 1, seq);
         f.became_leader(a, 1, None, SimTime(0));
-        f.stamped(a, OpId(1), SimTime(10));
+        f.stamped(a, OpId(1), s(1), SimTime(10));
         assert!(f.split_brain.is_empty());
         f.became_leader(b, 2, Some((a, 1, 5)), SimTime(20));
         assert_eq!(f.leaders_now(), 2);
-        f.stamped(b, OpId(2), SimTime(21));
-        f.stamped(a, OpId(3), SimTime(22));
+        f.stamped(b, OpId(2), Stamp::new(Wall(1), b, 1, 1), SimTime(21));
+        f.stamped(a, OpId(3), s(7), SimTime(22));
         assert_eq!(f.split_brain, vec![(SimTime(22), OpId(3))]);
         // The cut: a's writes of epoch 1 beyond seq 5 are discarded, earlier ones are not.
-        let s = |seq| Stamp::new(Wall(1), a, 1, seq);
         assert!(!f.discarded(s(5)));
         assert!(f.discarded(s(6)));
         assert!(!f.discarded(Stamp::new(Wall(1), b, 1, 6)));
         f.set_alive(a, false);
         assert_eq!(f.leaders_now(), 1);
+        // a leads again in the same incarnation (after a handover back, say): its writes from
+        // then on are history, the ones between the cut and its return stay discarded.
+        f.became_leader(a, 3, Some((b, 1, 1)), SimTime(30));
+        assert!(f.discarded(s(7)));
+        assert!(!f.discarded(s(8)));
     }
 }
 
@@ -221,6 +306,26 @@ pub struct FailureOut {
     pub rpo_window_ms: f64,
     /// Writes a stale primary accepted while a newer one led.
     pub split_brain_writes: u64,
+    /// A region loss: how the region was rebuilt (absent for other failures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<RestoreOut>,
+}
+
+/// The rebuild of a lost region.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct RestoreOut {
+    /// When new machines took over (the end of the loss).
+    pub started_at_ms: f64,
+    /// The snapshot it started from: when it was taken (null: none, it started empty).
+    pub backup_taken_at_ms: Option<f64>,
+    /// Downloading the snapshot.
+    pub download_ms: f64,
+    /// From the start of the rebuild until every peer had sent what it lacked (null: not
+    /// finished by the end of the run).
+    pub restore_ms: Option<f64>,
+    /// Values and bytes fetched from peers (the change since the snapshot).
+    pub keys_from_peers: u64,
+    pub bytes_from_peers: u64,
 }
 
 /// RPO over the run.
@@ -254,6 +359,9 @@ pub struct FailoverStats {
     /// Distinct replicated writes refused as beyond a fence.
     pub fenced_writes: u64,
     pub rewound_keys: u64,
+    /// Planned handovers a primary began (operator promotions with the primary in reach).
+    #[serde(default)]
+    pub handovers: u64,
     /// Leadership changes and suspicions, in time order (at most 200).
     pub events: Vec<FoEventOut>,
 }
@@ -295,11 +403,18 @@ pub fn summarise(
     let ms = |t: u64| crate::metrics::ns_to_ms(t);
     let mut out = Vec::with_capacity(failures.len());
     for (i, f) in failures.iter().enumerate() {
-        let next = failures.get(i + 1).map_or(end, |g| g.at);
+        // An operator's promote does not end a failure's window (in manual mode it is how the
+        // failure ends); it ends another promote's.
+        let following = failures[i + 1..]
+            .iter()
+            .find(|g| g.kind != "promote" || f.kind == "promote");
+        let next = following.map_or(end, |g| g.at);
         let within = |t: SimTime| t >= f.at && t < next;
         let detected = log.events.iter().find_map(|e| match e.kind {
             FoKind::Suspect { peer, .. }
-                if within(e.at) && (f.kind != "crash" || Some(peer) == f.region) =>
+                if within(e.at)
+                    && f.kind != "promote"
+                    && (f.kind != "crash" || Some(peer) == f.region) =>
             {
                 Some(e.at)
             }
@@ -320,7 +435,7 @@ pub fn summarise(
                 .iter()
                 .filter(|w| w.client == r && within(w.issued))
                 .collect::<Vec<_>>();
-            let horizon = match failures.get(i + 1) {
+            let horizon = match following {
                 Some(g) => SimTime(g.at.0.saturating_sub(guard.0)),
                 None => SimTime::MAX,
             };
@@ -384,9 +499,50 @@ pub fn summarise(
             rpo_writes,
             rpo_window_ms: ms(window),
             split_brain_writes: log.split_brain.iter().filter(|(t, _)| within(*t)).count() as u64,
+            restore: (f.kind == "region-loss")
+                .then(|| {
+                    log.restores
+                        .iter()
+                        .find(|r| Some(r.region) == f.region && r.started >= f.at)
+                })
+                .flatten()
+                .map(|r| RestoreOut {
+                    started_at_ms: ms(r.started.0),
+                    backup_taken_at_ms: r.backup.map(|t| ms(t.0)),
+                    download_ms: ms(r.up.0 - r.started.0),
+                    restore_ms: r.done.map(|d| ms(d.0 - r.started.0)),
+                    keys_from_peers: r.keys,
+                    bytes_from_peers: r.bytes,
+                }),
         });
     }
     out
+}
+
+impl RestoreOut {
+    /// One line: "from the backup taken at 1.50min (downloaded in 364ms), then 32 values
+    /// (4.1 KiB) from peers: restored after 512ms".
+    pub fn describe(&self) -> String {
+        let hm = crate::units::human_ms;
+        let from = match self.backup_taken_at_ms {
+            Some(t) => format!(
+                "from the backup taken at {} (downloaded in {})",
+                hm(t),
+                hm(self.download_ms)
+            ),
+            None => "from nothing (no backup)".to_string(),
+        };
+        format!(
+            "rebuilt {from}, then {} values ({}) from peers: restored {}",
+            crate::units::thousands(self.keys_from_peers),
+            crate::units::human_bytes(self.bytes_from_peers),
+            self.restore_ms
+                .map_or("not by the end of the run".to_string(), |r| format!(
+                    "after {}",
+                    hm(r)
+                ))
+        )
+    }
 }
 
 impl FailoverStats {
@@ -400,11 +556,12 @@ impl FailoverStats {
     }
 
     /// The headline counts, labelled, in the order reports show them.
-    pub fn counts(&self) -> [(&'static str, u64); 7] {
+    pub fn counts(&self) -> [(&'static str, u64); 8] {
         [
             ("suspicions", self.suspicions),
             ("false suspicions (region was up)", self.false_suspicions),
             ("elections", self.elections),
+            ("planned handovers", self.handovers),
             ("primaries", self.leaders),
             ("replicated writes fenced off", self.fenced_writes),
             ("keys rewound", self.rewound_keys),
@@ -457,6 +614,23 @@ pub fn stats(log: &FailoverLog, names: &[String]) -> FailoverStats {
                     "lease expired"
                 }
             ),
+            FoKind::Promote { region, planned } => format!(
+                "operator: promote {} ({})",
+                names[region.idx()],
+                if *planned {
+                    "planned handover"
+                } else {
+                    "forced: no live primary in reach"
+                }
+            ),
+            FoKind::HandingOver { from, to } => {
+                s.handovers += 1;
+                format!(
+                    "{} stops taking writes to hand over to {}",
+                    names[from.idx()],
+                    names[to.idx()]
+                )
+            }
         };
         if s.events.len() < 200 {
             s.events.push(FoEventOut {

@@ -85,10 +85,14 @@ pub fn simulate(sc: &Scenario, opts: RunOptions) -> Result<Simulated, RunError> 
     let output = {
         let rep = &sc.replication;
         let flush = sc.durability.flush_interval;
-        let durable = sc
-            .faults
-            .iter()
-            .any(|f| matches!(f.action, scenario::FaultAction::Crash { .. }));
+        // Disk contents matter only if a region restarts from them or they are backed up.
+        let durable = sc.backup.is_some()
+            || sc.faults.iter().any(|f| {
+                matches!(
+                    f.action,
+                    scenario::FaultAction::Crash { .. } | scenario::FaultAction::RegionLoss { .. }
+                )
+            });
         Engine::<Replicator>::new(sc, seed, trace, |id| ReplicaConfig {
             id,
             window: rep.window,

@@ -27,6 +27,8 @@ pub struct WriteRec {
     pub acked: SimTime,
     pub visible: SimTime,
     pub covered: u64,
+    /// This try failed and the client retried it as a later write.
+    pub retried: bool,
 }
 
 impl WriteRec {
@@ -244,6 +246,9 @@ pub struct Observer {
     pub writes_issued: u64,
     pub writes_acked: u64,
     pub writes_failed: u64,
+    /// Client retries of writes and of reads.
+    pub write_retries: u64,
+    pub read_retries: u64,
     pub reads_total: u64,
     pub reads_stale: u64,
     pub reads_failed: u64,
@@ -299,6 +304,8 @@ impl Observer {
             writes_issued: 0,
             writes_acked: 0,
             writes_failed: 0,
+            write_retries: 0,
+            read_retries: 0,
             reads_total: 0,
             reads_stale: 0,
             reads_failed: 0,
@@ -396,7 +403,33 @@ impl Observer {
             acked: SimTime::MAX,
             visible: SimTime::MAX,
             covered: 0,
+            retried: false,
         });
+    }
+
+    /// A client retries write `old` as the new write `new` (a retried write is a new write:
+    /// the failed try may still be applied somewhere). The retry keeps the first try's issue
+    /// time, so its latency includes the failed tries and the backoff, and it is not counted
+    /// as issued again.
+    pub fn on_retry_write(&mut self, old: OpId, new: OpId) {
+        debug_assert_eq!(new.0, self.writes.len() as u64);
+        self.writes[old.0 as usize].retried = true;
+        let o = &self.writes[old.0 as usize];
+        let rec = WriteRec {
+            key: o.key,
+            origin: o.client,
+            client: o.client,
+            level: o.level,
+            issued: o.issued,
+            stamp: Stamp::NONE,
+            seen: Stamp::NONE,
+            acked: SimTime::MAX,
+            visible: SimTime::MAX,
+            covered: 0,
+            retried: false,
+        };
+        self.writes.push(rec);
+        self.write_retries += 1;
     }
 
     #[inline]
@@ -439,7 +472,7 @@ impl Observer {
                 seen,
             } => {
                 let k = key.0 as usize;
-                self.fo.stamped(r, op, now);
+                self.fo.stamped(r, op, stamp, now);
                 let rec = &mut self.writes[op.0 as usize];
                 rec.stamp = stamp;
                 rec.seen = seen;
@@ -483,6 +516,13 @@ impl Observer {
             Note::AeRepaired { keys } => self.ae.keys_repaired += keys as u64,
             Note::Suspect { peer } => self.fo.suspect(r, peer, now),
             Note::Trusted { .. } => {}
+            Note::Restored { keys, bytes } => self.fo.restored(r, keys, bytes, now),
+            Note::PromoteRequested { planned } => self
+                .fo
+                .note(crate::failures::FoKind::Promote { region: r, planned }, now),
+            Note::HandingOver { to } => self
+                .fo
+                .note(crate::failures::FoKind::HandingOver { from: r, to }, now),
             Note::ElectionStarted { term } => self.fo.election(r, term, now),
             Note::BecameLeader { term, prev } => self.fo.became_leader(r, term, prev, now),
             Note::SteppedDown { term, deposed } => self.fo.stepped_down(r, term, deposed, now),

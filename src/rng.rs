@@ -23,6 +23,8 @@ pub enum Concern {
     Clocks = 4,
     /// Replica service times (sub = region).
     Service = 5,
+    /// Client retry jitter (sub = the client's home region).
+    Retry = 6,
 }
 
 /// Returns the stream for `(concern, sub)` of the run seeded with `seed`.

@@ -392,10 +392,6 @@ pub struct CostSpec {
     pub links: BTreeMap<String, f64>,
 }
 
-fn yes() -> bool {
-    true
-}
-
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LatencySpec {
@@ -571,15 +567,62 @@ pub struct ReplicationSpec {
     pub log_retention: Option<Span>,
     #[serde(default)]
     pub anti_entropy: Option<AntiEntropySpec>,
-    /// primary-backup: automatic failover.
-    #[serde(default)]
+    /// primary-backup: automatic (or `manual`) failover.
+    #[serde(default, deserialize_with = "failover_spec")]
     pub failover: Option<FailoverSpec>,
+}
+
+/// `replication.failover: auto | manual` is short for `{ mode: auto | manual }`.
+fn failover_spec<'de, D: Deserializer<'de>>(d: D) -> Result<Option<FailoverSpec>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Option<FailoverSpec>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("`auto`, `manual`, or a map of failover settings")
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            let mode = match s {
+                "auto" => FailoverMode::Auto,
+                "manual" => FailoverMode::Manual,
+                _ => {
+                    return Err(E::invalid_value(
+                        serde::de::Unexpected::Str(s),
+                        &"`auto` or `manual`",
+                    ))
+                }
+            };
+            let mut spec: FailoverSpec =
+                serde_yaml::from_str("{}").expect("every field has a default");
+            spec.mode = mode;
+            Ok(Some(spec))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, m: A) -> Result<Self::Value, A::Error> {
+            FailoverSpec::deserialize(serde::de::value::MapAccessDeserializer::new(m)).map(Some)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// `replication.failover.mode`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailoverMode {
+    /// Regions elect a new primary when they suspect the old one.
+    #[default]
+    Auto,
+    /// Only an operator's `promote` fault elects one.
+    Manual,
 }
 
 /// `replication.failover`: detection, election and fencing for primary-backup.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FailoverSpec {
+    #[serde(default)]
+    pub mode: FailoverMode,
     #[serde(default)]
     pub detector: DetectorConfig,
     /// Default: 80% of the detector's earliest suspicion.
@@ -735,13 +778,46 @@ impl Default for RetransmitSpec {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DurabilitySpec {
     /// 0 (default): every write is fsynced before it is acknowledged. Otherwise writes are
     /// acknowledged at once and fsynced in groups every `flush_interval`.
     #[serde(default)]
     pub flush_interval: Span,
+    /// Periodic disk snapshots shipped to an object store, restored after a `region_loss`.
+    #[serde(default)]
+    pub backup: Option<BackupSpec>,
+}
+
+/// `durability.backup`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSpec {
+    /// How often every region snapshots its disk.
+    pub every: Span,
+    /// The region whose object store holds the snapshots (cross-region: pick another one
+    /// than the regions you expect to lose).
+    pub store: String,
+    /// Upload and download rate between a region and the store.
+    pub bandwidth: Rate,
+}
+
+/// A validated backup policy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backup {
+    pub every: Span,
+    pub store: RegionId,
+    pub bits_per_sec: u64,
+}
+
+impl Backup {
+    /// Time to move `bytes` between region `r` and the store: the nominal one-way latency
+    /// plus the bytes at the configured rate.
+    pub fn transfer(&self, bytes: u64, latency_ns: u64) -> Span {
+        let ns = (bytes as u128 * 8 * 1_000_000_000 / self.bits_per_sec as u128) as u64;
+        Span(latency_ns.saturating_add(ns))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -759,8 +835,59 @@ pub struct WorkloadSpec {
     pub value_bytes: u32,
     /// Clients of a region that has been down this long (health check plus DNS TTL) send
     /// their operations to the nearest region that is up; absent, they wait for their region.
+    /// A region that is up but cannot serve writes (it knows no reachable primary) counts as
+    /// down to the health check.
     #[serde(default)]
     pub reroute_after: Option<Span>,
+    /// Clients retry failed operations with exponential backoff.
+    #[serde(default)]
+    pub retry: Option<RetrySpec>,
+}
+
+/// `workload.retry`: how a client retries an operation that failed or timed out.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySpec {
+    /// Tries in all, the first included (an SDK's `max_attempts`).
+    pub attempts: u32,
+    /// The wait before the first retry; it doubles on every further one.
+    #[serde(default = "default_backoff")]
+    pub backoff: Span,
+    /// The longest wait (default: 20 x `backoff`).
+    #[serde(default)]
+    pub max_backoff: Option<Span>,
+    /// Full jitter (default): each wait is drawn uniformly between 0 and its backoff, so
+    /// clients that failed together do not retry together. `false`: exactly the backoff.
+    #[serde(default = "yes")]
+    pub jitter: bool,
+}
+
+fn default_backoff() -> Span {
+    Span::from_millis(100)
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A validated retry policy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Retry {
+    pub attempts: u32,
+    pub backoff: Span,
+    pub max_backoff: Span,
+    pub jitter: bool,
+}
+
+impl Retry {
+    /// The backoff before retry number `k` (1 for the first retry), before jitter.
+    pub fn backoff(&self, k: u32) -> Span {
+        let b = self
+            .backoff
+            .0
+            .saturating_mul(1u64 << (k.saturating_sub(1)).min(40));
+        Span(b.min(self.max_backoff.0))
+    }
 }
 
 fn default_value_bytes() -> u32 {
@@ -907,6 +1034,26 @@ pub struct FaultSpec {
     pub clock_step: Option<ClockStepSpec>,
     #[serde(default)]
     pub degrade: Option<DegradeSpec>,
+    /// Operator: make this region the primary (a planned handover when the primary is in
+    /// reach, else a forced promotion). Needs `replication.failover`.
+    #[serde(default)]
+    pub promote: Option<String>,
+    /// The region loses its disk as well as its process (a fire, a deleted volume). With
+    /// `for`, new machines take over after that long; it restores from the newest backup
+    /// (`durability.backup`), if any, then from its peers.
+    #[serde(default)]
+    pub region_loss: Option<String>,
+    /// Operator: move the primary around these regions, one promote every `every`, starting
+    /// with the first region at `at`.
+    #[serde(default)]
+    pub follow_the_sun: Option<FollowTheSunSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowTheSunSpec {
+    pub regions: Vec<String>,
+    pub every: Span,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -1155,6 +1302,14 @@ pub enum FaultAction {
         add_latency: Option<Span>,
         loss: Option<f64>,
     },
+    /// An operator orders `region` to become the primary.
+    Promote {
+        region: RegionId,
+    },
+    /// `region` crashes and loses its disk.
+    RegionLoss {
+        region: RegionId,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -1181,6 +1336,7 @@ pub struct Workload {
     /// Operation classes with non-zero weight, in a fixed order: (is_write, level, weight).
     pub classes: Vec<(bool, Level, f64)>,
     pub reroute_after: Option<Span>,
+    pub retry: Option<Retry>,
     /// Nominal one-way latency `from * n + to` (rerouted clients pay it each way).
     pub nominal: Vec<u64>,
 }
@@ -1197,6 +1353,7 @@ pub struct Scenario {
     pub network: NetworkModel,
     pub replication: ReplicationSpec,
     pub durability: DurabilitySpec,
+    pub backup: Option<Backup>,
     /// The replication plan every replica is configured with.
     pub plan: Arc<Plan>,
     /// US dollars per GB per directed link (`from * n + to`), if a `cost` block was given.
@@ -1831,6 +1988,7 @@ fn failover_plan(
         },
         priority,
         stagger: f.stagger,
+        manual: f.mode == FailoverMode::Manual,
     })
 }
 
@@ -2262,6 +2420,42 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
         .map(|i| latency[i].as_ref().map_or(0, |l| l.spec.nominal().0))
         .collect();
     let nominal_latency = nominal.clone();
+    let retry = match &spec.workload.retry {
+        None => None,
+        Some(r) => {
+            let p = "workload.retry";
+            if r.attempts == 0 || r.attempts > 100 {
+                return Err(v.err(
+                    format!("{p}.attempts"),
+                    format!(
+                        "must be between 1 and 100 (tries in all, the first included), got {}",
+                        r.attempts
+                    ),
+                ));
+            }
+            if r.backoff == Span::ZERO {
+                return Err(v.err(format!("{p}.backoff"), "must be longer than 0"));
+            }
+            let max_backoff = r
+                .max_backoff
+                .unwrap_or(Span(r.backoff.0.saturating_mul(20)));
+            if max_backoff < r.backoff {
+                return Err(v.err(
+                    format!("{p}.max_backoff"),
+                    format!(
+                        "{max_backoff} is shorter than the first backoff ({})",
+                        r.backoff
+                    ),
+                ));
+            }
+            Some(Retry {
+                attempts: r.attempts,
+                backoff: r.backoff,
+                max_backoff,
+                jitter: r.jitter,
+            })
+        }
+    };
     if spec.workload.reroute_after == Some(Span::ZERO) {
         return Err(v.err(
             "workload.reroute_after",
@@ -2450,6 +2644,24 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
         }
     };
 
+    let backup = match &spec.durability.backup {
+        None => None,
+        Some(b) => {
+            let p = "durability.backup";
+            if b.every < Span::from_secs(1) {
+                return Err(v.err(
+                    format!("{p}.every"),
+                    format!("{} is too often: at least 1s between snapshots", b.every),
+                ));
+            }
+            Some(Backup {
+                every: b.every,
+                store: v.region(&format!("{p}.store"), &b.store)?,
+                bits_per_sec: b.bandwidth.bits_per_sec,
+            })
+        }
+    };
+
     // --- faults ------------------------------------------------------------------------------
     let end = SimTime(spec.duration.0);
     let mut faults = Vec::new();
@@ -2475,6 +2687,9 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
             f.recover.is_some(),
             f.clock_step.is_some(),
             f.degrade.is_some(),
+            f.promote.is_some(),
+            f.follow_the_sun.is_some(),
+            f.region_loss.is_some(),
         ]
         .iter()
         .filter(|x| **x)
@@ -2483,11 +2698,66 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
             return Err(v.err(
                 path,
                 format!(
-                    "needs exactly one of partition, heal, crash, recover, clock_step, degrade (found {actions})"
+                    "needs exactly one of partition, heal, crash, region_loss, recover, clock_step, degrade, promote, follow_the_sun (found {actions})"
                 ),
             ));
         }
-        let (action, label) = if let Some(groups) = &f.partition {
+        if (f.promote.is_some() || f.follow_the_sun.is_some()) && plan.failover.is_none() {
+            return Err(v.err(
+                path,
+                "`promote` and `follow_the_sun` need `replication.failover` (auto or manual)",
+            ));
+        }
+        if let Some(fs) = &f.follow_the_sun {
+            let p = format!("{path}.follow_the_sun");
+            if f.for_.is_some() {
+                return Err(v.err(format!("{path}.for"), "`follow_the_sun` takes no `for`"));
+            }
+            if fs.regions.is_empty() {
+                return Err(v.err(format!("{p}.regions"), "name at least one region"));
+            }
+            if fs.every < Span::from_secs(1) {
+                return Err(v.err(
+                    format!("{p}.every"),
+                    format!("{} is too often: at least 1s between moves", fs.every),
+                ));
+            }
+            let mut regions = Vec::new();
+            for (j, name) in fs.regions.iter().enumerate() {
+                regions.push((v.region(&format!("{p}.regions[{j}]"), name)?, name.clone()));
+            }
+            // One promote per move, until the end of the run.
+            let mut t = at;
+            let mut j = 0;
+            while t < end {
+                let (region, name) = regions[j % regions.len()].clone();
+                let label = format!("promote {name} (follow the sun)");
+                faults.push(Fault {
+                    index: i,
+                    at: t,
+                    until: None,
+                    action: FaultAction::Promote { region },
+                    what: label.clone(),
+                    label,
+                });
+                t += fs.every;
+                j += 1;
+            }
+            continue;
+        }
+        let (action, label) = if let Some(r) = &f.region_loss {
+            let region = v.region(&format!("{path}.region_loss"), r)?;
+            (
+                FaultAction::RegionLoss { region },
+                format!("region loss {r}"),
+            )
+        } else if let Some(r) = &f.promote {
+            if f.for_.is_some() {
+                return Err(v.err(format!("{path}.for"), "`promote` takes no `for`"));
+            }
+            let region = v.region(&format!("{path}.promote"), r)?;
+            (FaultAction::Promote { region }, format!("promote {r}"))
+        } else if let Some(groups) = &f.partition {
             let p = format!("{path}.partition");
             if groups.len() < 2 && groups.iter().map(|g| g.len()).sum::<usize>() >= n {
                 return Err(v.err(p, "a partition needs at least two sides"));
@@ -2758,7 +3028,8 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
             classes: msg_classes,
         },
         replication: spec.replication.clone(),
-        durability: spec.durability,
+        durability: spec.durability.clone(),
+        backup,
         plan: Arc::new(plan),
         cost_per_gb,
         service,
@@ -2770,6 +3041,7 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
             value_bytes: w.value_bytes,
             classes,
             reroute_after: w.reroute_after,
+            retry,
             nominal: nominal_latency,
         },
         faults,

@@ -88,6 +88,8 @@ fn fault_spec(sc: &Scenario, f: &crate::scenario::Fault) -> FaultSpec {
                 loss: *loss,
             });
         }
+        FaultAction::Promote { region } => spec.promote = Some(name(*region)),
+        FaultAction::RegionLoss { region } => spec.region_loss = Some(name(*region)),
     }
     spec
 }

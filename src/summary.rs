@@ -100,6 +100,9 @@ pub struct Writes {
     pub issued: u64,
     pub acked: u64,
     pub failed: u64,
+    /// Client retries (`workload.retry`): a write counts once above, however many tries.
+    #[serde(default)]
+    pub retries: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -107,6 +110,8 @@ pub struct Reads {
     pub total: u64,
     pub stale: u64,
     pub failed: u64,
+    #[serde(default)]
+    pub retries: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -464,19 +469,39 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
                     region: obs.fo.leader_at(f.at),
                     label: f.label.clone(),
                 }),
+                crate::scenario::FaultAction::RegionLoss { region } => {
+                    Some(crate::failures::Failure {
+                        at: f.at,
+                        kind: "region-loss",
+                        region: Some(*region),
+                        label: f.label.clone(),
+                    })
+                }
+                crate::scenario::FaultAction::Promote { region } => {
+                    Some(crate::failures::Failure {
+                        at: f.at,
+                        kind: "promote",
+                        region: Some(*region),
+                        label: f.label.clone(),
+                    })
+                }
                 _ => None,
             }
         })
         .collect();
-    let views: Vec<crate::failures::WriteView> = obs
+    // A try that failed and was retried is not an outcome; its retry (issued with the first
+    // try's time, later in the log) is. Sorted back into issue order.
+    let mut views: Vec<crate::failures::WriteView> = obs
         .writes
         .iter()
+        .filter(|w| !w.retried)
         .map(|w| crate::failures::WriteView {
             client: w.client,
             issued: w.issued,
             acked: w.is_acked().then_some(w.acked),
         })
         .collect();
+    views.sort_by_key(|w| w.issued);
     let failovers = crate::failures::summarise(
         &failures,
         &obs.fo,
@@ -604,11 +629,13 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
             issued: obs.writes_issued,
             acked: obs.writes_acked,
             failed: obs.writes_failed,
+            retries: obs.write_retries,
         },
         reads: Reads {
             total: obs.reads_total,
             stale: obs.reads_stale,
             failed: obs.reads_failed,
+            retries: obs.read_retries,
         },
         visibility_ms: vis,
         visibility_by_origin_ms,

@@ -1957,3 +1957,282 @@ fn failover_under_weather_converges_on_the_seeds_that_once_diverged() {
         assert!(s.failover.as_ref().unwrap().elections >= 1, "seed {seed}");
     }
 }
+
+fn operator_world(failover: &str, workload: &str, faults: &str) -> RunSummary {
+    simulate(
+        &format!(
+            r#"
+name: operator
+duration: 30s
+regions: [{{ name: r0 }}, {{ name: r1 }}, {{ name: r2 }}]
+network: {{ latency: {{ default: 20ms }} }}
+replication:
+  mode: primary-backup
+  sync: async
+  failover: {failover}
+workload: {workload}
+faults: {faults}
+"#
+        ),
+        Some(1),
+    )
+}
+
+/// A planned handover under async replication loses nothing: the primary stops taking writes,
+/// tells the target how much to wait for, and the target stands once it holds it all. With
+/// 20 ms links: the request (20 ms), the primary's answer (20 ms), then one vote round trip.
+#[test]
+fn planned_handover_moves_the_primary_and_loses_nothing() {
+    let s = operator_world(
+        "manual",
+        "{ keys: 100000, rate_per_region: 200, retry: { attempts: 5, backoff: 50ms } }",
+        "[{ at: 10s, promote: r1 }]",
+    );
+    let f = &s.failovers[0];
+    assert_eq!(
+        (f.kind.as_str(), f.new_primary.as_deref()),
+        ("promote", Some("r1"))
+    );
+    assert_eq!(f.elected_after_ms, Some(80.0), "{f:?}");
+    assert_eq!((f.rpo_writes, s.lost_acked_writes), (0, 0));
+    let fo = s.failover.as_ref().unwrap();
+    assert_eq!(
+        (fo.handovers, fo.elections, fo.split_brain_writes),
+        (1, 1, 0)
+    );
+    // Writes sent to r0 during the handover were refused and retried at r1: none failed.
+    assert_eq!(s.writes.failed, 0, "{:?}", s.writes);
+    assert!(s.writes.retries > 0);
+    assert!(s.passed, "{:?}", s.checks);
+}
+
+/// With `failover: manual` a crashed primary is replaced only when an operator says so: no
+/// election until the promote (a forced one: no live primary in reach), and the crash's RTO
+/// runs until then. Without a promote, the restarted primary takes its role back.
+#[test]
+fn manual_failover_waits_for_the_operator() {
+    let wl = "{ keys: 100000, rate_per_region: 50 }";
+    let s = operator_world(
+        "manual",
+        wl,
+        "[{ at: 10s, crash: r0, for: 15s }, { at: 16s, promote: r2 }]",
+    );
+    let crash = &s.failovers[0];
+    assert!(crash.detected_after_ms.is_some());
+    // Nobody elects before the operator's promote at 16 s (one vote round trip).
+    assert_eq!(crash.elected_after_ms, Some(6040.0));
+    // r1's clients write again once r2 leads; r0's only when r0 is back (no rerouting here).
+    let rto = crash.rto_by_region_ms["r1"].expect("writes came back");
+    assert!((6040.0..6200.0).contains(&rto), "RTO {rto}");
+    let promote = &s.failovers[1];
+    assert_eq!(promote.new_primary.as_deref(), Some("r2"));
+    // Forced: one vote round trip.
+    assert_eq!(promote.elected_after_ms, Some(40.0));
+    assert_eq!(s.failover.as_ref().unwrap().handovers, 0);
+
+    let s = operator_world("manual", wl, "[{ at: 10s, crash: r0, for: 5s }]");
+    let fo = s.failover.as_ref().unwrap();
+    assert_eq!(fo.elections, 1, "{:?}", fo.events);
+    let back = fo
+        .events
+        .iter()
+        .find(|e| e.what.starts_with("r0 becomes primary"))
+        .unwrap();
+    // r0 restarts at 15 s, listens for the detector's earliest suspicion, then takes back the
+    // role in one vote round trip.
+    assert!((16000.0..16100.0).contains(&back.at_ms), "{back:?}");
+    assert!(s.passed, "{:?}", s.checks);
+}
+
+/// Retries turn an outage shorter than the backoff into latency. r0 (multi-master) is down
+/// from 10 s to 12 s; its clients try twice, 1 s apart: a write issued in the first second
+/// fails twice, one issued in the second succeeds on its retry, exactly 1 s late.
+#[test]
+fn client_retries_turn_short_outages_into_latency() {
+    let world = |retry: &str| {
+        simulate(
+            &format!(
+                r#"
+name: retries
+duration: 20s
+regions: [{{ name: r0 }}, {{ name: r1 }}]
+network: {{ latency: {{ default: 20ms }} }}
+workload: {{ keys: 100000, rate_per_region: 100, mix: {{ write: 1 }}{retry} }}
+faults: [{{ at: 10s, crash: r0, for: 2s }}]
+"#
+            ),
+            Some(4),
+        )
+    };
+    let plain = world("");
+    let retried = world(", retry: { attempts: 2, backoff: 1s, jitter: false }");
+    // The workload draws the same operations either way (retries have their own stream).
+    assert_eq!(plain.writes.issued, retried.writes.issued);
+    // Every write that failed at once was retried once.
+    assert_eq!(retried.writes.retries, plain.writes.failed);
+    assert!(retried.writes.failed > 0 && retried.writes.failed < plain.writes.failed);
+    assert_eq!(
+        retried.writes.acked + retried.writes.failed,
+        retried.writes.issued
+    );
+    let w = level(&retried, "write", "default");
+    assert_eq!(w.latency_ms.max, 1000.0, "{:?}", w.latency_ms);
+}
+
+/// A region that is up but cannot reach the primary says so on its health endpoint: after
+/// `reroute_after` its clients go to the nearest region that can take writes.
+#[test]
+fn clients_of_a_region_cut_off_from_the_primary_are_rerouted() {
+    let s = operator_world(
+        "{ detector: { interval: 100ms, timeout: 1s } }",
+        "{ keys: 100000, rate_per_region: 50, reroute_after: 2s }",
+        "[{ at: 10s, partition: [[r2], [r0, r1]], for: 15s }]",
+    );
+    let f = &s.failovers[0];
+    let back = f.rto_by_region_ms["r2"].expect("r2's clients write again");
+    // Suspicion after about 1 s, the health check's 2 s, then a round trip to r1.
+    assert!((2850.0..3200.0).contains(&back), "{back}");
+    assert!(s.passed, "{:?}", s.checks);
+}
+
+/// A region that loses its disk comes back from its newest complete snapshot plus what its
+/// peers hold beyond it; losing every region at once loses what was written after the last
+/// snapshot (the backup RPO), and nothing before it.
+#[test]
+fn region_loss_restores_from_backup_and_peers() {
+    let world = |faults: &str| {
+        simulate(
+            &format!(
+                r#"
+name: restore
+duration: 40s
+regions: [{{ name: r0 }}, {{ name: r1 }}, {{ name: r2 }}]
+network: {{ latency: {{ default: 20ms }} }}
+durability: {{ backup: {{ every: 10s, store: r1, bandwidth: 1 Gbps }} }}
+workload: {{ keys: 1000000, rate_per_region: 100, mix: {{ write: 1 }} }}
+faults: {faults}
+"#
+            ),
+            Some(2),
+        )
+    };
+    let s = world("[{ at: 25s, region_loss: r2, for: 5s }]");
+    let r = s.failovers[0].restore.as_ref().expect("rebuilt");
+    assert_eq!(
+        (r.started_at_ms, r.backup_taken_at_ms),
+        (30000.0, Some(20000.0))
+    );
+    assert!(r.download_ms > 20.0 && r.download_ms < 100.0, "{r:?}");
+    assert!(r.keys_from_peers > 1000, "{r:?}");
+    assert!(r.restore_ms.is_some());
+    assert_eq!(s.lost_acked_writes, 0);
+    assert!(s.passed, "{:?}", s.checks);
+
+    let s = world(
+        "[{ at: 25s, region_loss: r0, for: 5s }, { at: 25s, region_loss: r1, for: 5s }, \
+         { at: 25s, region_loss: r2, for: 5s }]",
+    );
+    // About 5 s x 300 writes/s acknowledged after the 20 s snapshot, all gone.
+    assert!((1200..1800).contains(&s.rpo.writes), "{:?}", s.rpo);
+    assert!(
+        s.rpo.max_window_ms > 4900.0 && s.rpo.max_window_ms <= 5000.0,
+        "{:?}",
+        s.rpo
+    );
+    assert!(s.convergence.converged, "{:?}", s.checks);
+}
+
+/// Operator actions, retries, region loss and backups: bad values name their YAML path.
+#[test]
+fn operator_retry_and_backup_settings_are_validated() {
+    let base = |replication: &str, workload: &str, extra: &str| {
+        format!(
+            r#"
+name: t
+duration: 60s
+regions: [{{ name: a }}, {{ name: b }}, {{ name: c }}]
+network: {{ latency: {{ default: 20ms }} }}
+replication: {replication}
+workload: {{ keys: 100, rate_per_region: 10{workload} }}
+{extra}
+"#
+        )
+    };
+    let pb = "{ mode: primary-backup, failover: manual }";
+    for (text, want) in [
+        (
+            base("{ mode: primary-backup, failover: sometimes }", "", ""),
+            "expected `auto` or `manual`",
+        ),
+        (
+            base(
+                "{ mode: primary-backup }",
+                "",
+                "faults: [{ at: 1s, promote: b }]",
+            ),
+            "faults[0]: `promote` and `follow_the_sun` need `replication.failover`",
+        ),
+        (
+            base(pb, "", "faults: [{ at: 1s, promote: z }]"),
+            "faults[0].promote: unknown region `z`",
+        ),
+        (
+            base(pb, "", "faults: [{ at: 1s, promote: b, for: 2s }]"),
+            "faults[0].for: `promote` takes no `for`",
+        ),
+        (
+            base(
+                pb,
+                "",
+                "faults: [{ at: 1s, follow_the_sun: { regions: [b, c], every: 100ms } }]",
+            ),
+            "faults[0].follow_the_sun.every: 100ms is too often",
+        ),
+        (
+            base(
+                pb,
+                "",
+                "faults: [{ at: 1s, follow_the_sun: { regions: [], every: 10s } }]",
+            ),
+            "faults[0].follow_the_sun.regions: name at least one region",
+        ),
+        (
+            base(pb, ", retry: { attempts: 0 }", ""),
+            "workload.retry.attempts: must be between 1 and 100",
+        ),
+        (
+            base(
+                pb,
+                ", retry: { attempts: 3, backoff: 1s, max_backoff: 10ms }",
+                "",
+            ),
+            "workload.retry.max_backoff: 10ms is shorter than the first backoff (1s)",
+        ),
+        (
+            base(pb, "", "faults: [{ at: 1s, region_loss: q }]"),
+            "faults[0].region_loss: unknown region `q`",
+        ),
+        (
+            base(
+                pb,
+                "",
+                "durability: { backup: { every: 10ms, store: a, bandwidth: 1 Gbps } }",
+            ),
+            "durability.backup.every: 10ms is too often",
+        ),
+        (
+            base(
+                pb,
+                "",
+                "durability: { backup: { every: 10s, store: a, bandwidth: fast } }",
+            ),
+            "is not a data rate",
+        ),
+    ] {
+        let err = Scenario::parse(&text, "t.yaml")
+            .err()
+            .unwrap_or_else(|| panic!("accepted:\n{text}"));
+        let msg = err.to_string();
+        assert!(msg.contains(want), "want `{want}`, got: {msg}");
+    }
+}

@@ -48,6 +48,12 @@ enum Event {
     RerouteOp(u32),
     /// The answer to a rerouted operation (index into `rerouted_replies`) reaches its client.
     RerouteReply(u32),
+    /// A client retries an operation (index into `retry_queue`).
+    Retry(u32),
+    /// Every region snapshots its disk to the backup store.
+    Backup,
+    /// A lost region's backup image has been downloaded: it comes up.
+    Rebuild(RegionId),
     EndOfRun,
 }
 
@@ -78,6 +84,9 @@ enum Input<M> {
     Client(ClientOp),
     Msg(RegionId, M),
 }
+
+/// A disk snapshot: when taken, when it reached the store, its size, the image.
+type Snapshot<D> = (SimTime, SimTime, u64, D);
 
 struct Node<R: Replica> {
     /// Inputs queued for service, the head being served (only with service times).
@@ -210,6 +219,24 @@ pub struct Engine<'s, R: Replica> {
     /// Replies on their way back to rerouted clients, by event number: (home region, reply).
     rerouted_replies: BTreeMap<u32, (RegionId, Reply)>,
     reroute_seq: u32,
+    /// Per region: since when its health endpoint has said it cannot take writes.
+    unhealthy_since: Vec<Option<SimTime>>,
+    /// Retries waiting out their backoff, by event number: (home region, op).
+    retry_queue: BTreeMap<u32, (RegionId, ClientOp)>,
+    /// Which try each retried operation in progress is on (2 for the first retry).
+    attempt: BTreeMap<OpId, u32>,
+    /// Per home region: the clients' jitter stream.
+    retry_rng: Vec<crate::rng::SimRng>,
+    /// Per region: how many times a replica was started (a rebuilt one takes a newer
+    /// incarnation than any it had).
+    starts: Vec<u32>,
+    /// Per region: its disk is gone (a region loss) and it has not been rebuilt yet.
+    lost: Vec<bool>,
+    /// Per region: a rebuild is under way (downloading its backup).
+    rebuilding: Vec<bool>,
+    /// Per region: snapshots (taken, in the store from, size in bytes, disk image), oldest
+    /// first; only the newest complete one and those still uploading are kept.
+    backups: Vec<Vec<Snapshot<R::Durable>>>,
 }
 
 /// One region's service queue over the run.
@@ -288,10 +315,13 @@ impl<'s, R: Replica> Engine<'s, R> {
             counts: EventCounts::default(),
             pending_reads: BTreeMap::new(),
             active_partition: None,
-            crashable: sc
-                .faults
-                .iter()
-                .any(|f| matches!(f.action, FaultAction::Crash { .. })),
+            crashable: sc.backup.is_some()
+                || sc.faults.iter().any(|f| {
+                    matches!(
+                        f.action,
+                        FaultAction::Crash { .. } | FaultAction::RegionLoss { .. }
+                    )
+                }),
             heals: Vec::new(),
             crashes: Vec::new(),
             faults: Vec::new(),
@@ -312,6 +342,19 @@ impl<'s, R: Replica> Engine<'s, R> {
             rerouted: BTreeMap::new(),
             rerouted_replies: BTreeMap::new(),
             reroute_seq: 0,
+            unhealthy_since: vec![None; n],
+            retry_queue: BTreeMap::new(),
+            attempt: BTreeMap::new(),
+            retry_rng: match sc.workload.retry {
+                Some(_) => (0..n)
+                    .map(|i| crate::rng::stream(seed, crate::rng::Concern::Retry, i as u32))
+                    .collect(),
+                None => Vec::new(),
+            },
+            starts: vec![0; n],
+            lost: vec![false; n],
+            rebuilding: vec![false; n],
+            backups: (0..n).map(|_| Vec::new()).collect(),
         }
     }
 
@@ -339,6 +382,11 @@ impl<'s, R: Replica> Engine<'s, R> {
         for (i, f) in self.sc.faults.iter().enumerate() {
             self.queue.push(f.at, Event::Fault(i as u32));
         }
+        if let Some(b) = self.sc.backup {
+            if SimTime(b.every.0) < end {
+                self.queue.push(SimTime(b.every.0), Event::Backup);
+            }
+        }
         self.queue.push(end, Event::EndOfRun);
 
         let mut drained = false;
@@ -357,6 +405,9 @@ impl<'s, R: Replica> Engine<'s, R> {
                 Event::Served { region, gen } => self.on_served(region, gen),
                 Event::RerouteOp(i) => self.on_reroute_op(i),
                 Event::RerouteReply(i) => self.on_reroute_reply(i),
+                Event::Retry(i) => self.on_retry(i),
+                Event::Backup => self.on_backup(end),
+                Event::Rebuild(r) => self.rebuild(r),
                 Event::EndOfRun => self.on_end_of_run(),
             }
             processed += 1;
@@ -370,6 +421,7 @@ impl<'s, R: Replica> Engine<'s, R> {
                 && self.queued_inputs == 0
                 && self.rerouted_ops.is_empty()
                 && self.rerouted_replies.is_empty()
+                && self.retry_queue.is_empty()
                 && self.all_quiescent()
             {
                 drained = true;
@@ -457,6 +509,7 @@ impl<'s, R: Replica> Engine<'s, R> {
     }
 
     fn start_replica(&mut self, r: RegionId) {
+        self.starts[r.idx()] += 1;
         let node = &mut self.nodes[r.idx()];
         let replica = R::recover(&node.cfg, &node.durable);
         self.obs
@@ -482,32 +535,50 @@ impl<'s, R: Replica> Engine<'s, R> {
         };
         self.trace.client(self.now, r, id, key, is_write);
         self.obs.on_issue(r, id, key, is_write, level, self.now);
-        if self.nodes[r.idx()].replica.is_none() {
-            if let Some(t) = self.reroute_target(r) {
-                // The client's health check has given up on its region: it goes to the nearest
-                // region that is up, paying the trip there (and back for the answer).
-                if !is_write {
-                    let issue = self.obs.read_issue(key, level, self.now);
-                    self.pending_reads.insert(id, issue);
-                }
-                self.rerouted.insert(id, r);
-                let lat = self.sc.workload.nominal[r.idx() * self.sc.n() + t.idx()];
-                self.reroute_seq = self.reroute_seq.wrapping_add(1);
-                let i = self.reroute_seq;
-                self.rerouted_ops.insert(i, (t, op));
-                self.queue.push(self.now + Span(lat), Event::RerouteOp(i));
-                return;
-            }
-            if let Some(f) = self.crash_fault[r.idx()] {
-                self.effects[f] += 1;
-            }
-            self.obs.on_unavailable(r, id, level, self.now);
-            self.trace.reply(self.now, r, &Reply::Failed { op: id });
-            return;
-        }
         if !is_write {
             let issue = self.obs.read_issue(key, level, self.now);
             self.pending_reads.insert(id, issue);
+        }
+        self.submit(r, op);
+    }
+
+    /// A client of region `r` sends `op`: to its region, or, once the health check has given
+    /// up on that region, to the nearest healthy one.
+    fn submit(&mut self, r: RegionId, op: ClientOp) {
+        let id = match op {
+            ClientOp::Write { op, .. } | ClientOp::Read { op, .. } => op,
+        };
+        let up = match &self.nodes[r.idx()].replica {
+            None => false,
+            Some(rep) => {
+                if self.sc.workload.reroute_after.is_some() {
+                    if rep.serves_writes() {
+                        self.unhealthy_since[r.idx()] = None;
+                    } else if self.unhealthy_since[r.idx()].is_none() {
+                        self.unhealthy_since[r.idx()] = Some(self.now);
+                    }
+                }
+                true
+            }
+        };
+        if let Some(t) = self.reroute_target(r) {
+            // The client's health check has given up on its region: it goes to the nearest
+            // healthy region, paying the trip there (and back for the answer).
+            self.rerouted.insert(id, r);
+            let lat = self.sc.workload.nominal[r.idx() * self.sc.n() + t.idx()];
+            self.reroute_seq = self.reroute_seq.wrapping_add(1);
+            let i = self.reroute_seq;
+            self.rerouted_ops.insert(i, (t, op));
+            self.queue.push(self.now + Span(lat), Event::RerouteOp(i));
+            return;
+        }
+        if !up {
+            if let Some(f) = self.crash_fault[r.idx()] {
+                self.effects[f] += 1;
+            }
+            self.trace.reply(self.now, r, &Reply::Failed { op: id });
+            self.client_failed(r, id);
+            return;
         }
         if self.service.is_some() {
             let work = self.nodes[r.idx()]
@@ -522,17 +593,98 @@ impl<'s, R: Replica> Engine<'s, R> {
         self.dispatch(r, |rep, now, out| rep.on_client_op(now, op, out));
     }
 
+    /// Operation `id` of a client in region `r` failed: it is retried after a backoff if the
+    /// policy allows another try, otherwise the failure is final.
+    fn client_failed(&mut self, r: RegionId, id: OpId) {
+        if let (Some(retry), Phase::Running) = (self.sc.workload.retry, self.phase) {
+            let tries = self.attempt.remove(&id).unwrap_or(1);
+            if tries < retry.attempts && (!id.is_read() || self.pending_reads.contains_key(&id)) {
+                let base = retry.backoff(tries).0;
+                let wait = if retry.jitter {
+                    // Full jitter: uniform in [0, base] (the modulo bias is below 2^-20).
+                    use rand::Rng;
+                    self.retry_rng[r.idx()].next_u64() % (base + 1)
+                } else {
+                    base
+                };
+                let op = if id.is_read() {
+                    let issue = &self.pending_reads[&id];
+                    ClientOp::Read {
+                        op: id,
+                        key: issue.key,
+                        level: issue.level,
+                    }
+                } else {
+                    let new = self.workload.new_write_id();
+                    self.obs.on_retry_write(id, new);
+                    let rec = &self.obs.writes[new.0 as usize];
+                    ClientOp::Write {
+                        op: new,
+                        key: Key(rec.key as u64),
+                        value_bytes: self.sc.workload.value_bytes,
+                        level: rec.level,
+                    }
+                };
+                let new_id = match op {
+                    ClientOp::Write { op, .. } => op,
+                    ClientOp::Read { op, .. } => {
+                        self.obs.read_retries += 1; // on_retry_write counts the writes
+                        op
+                    }
+                };
+                self.attempt.insert(new_id, tries + 1);
+                self.reroute_seq = self.reroute_seq.wrapping_add(1);
+                let i = self.reroute_seq;
+                self.retry_queue.insert(i, (r, op));
+                self.queue.push(self.now + Span(wait), Event::Retry(i));
+                return;
+            }
+        }
+        self.attempt.remove(&id);
+        let read = if id.is_read() {
+            self.pending_reads.remove(&id)
+        } else {
+            None
+        };
+        match read {
+            Some(issue) => self
+                .obs
+                .on_reply(r, Reply::Failed { op: id }, Some(issue), self.now),
+            None => {
+                let level = if id.is_read() {
+                    crate::replica::Level::Default
+                } else {
+                    self.obs.writes[id.0 as usize].level
+                };
+                self.obs.on_unavailable(r, id, level, self.now)
+            }
+        }
+    }
+
+    fn on_retry(&mut self, i: u32) {
+        let (r, op) = self.retry_queue.remove(&i).expect("live retry");
+        let (id, key, is_write) = match op {
+            ClientOp::Write { op, key, .. } => (op, key, true),
+            ClientOp::Read { op, key, .. } => (op, key, false),
+        };
+        self.trace.client(self.now, r, id, key, is_write);
+        self.submit(r, op);
+    }
+
     /// Where region `r`'s clients go while `r` is down, if they have been rerouted.
     fn reroute_target(&self, r: RegionId) -> Option<RegionId> {
         let after = self.sc.workload.reroute_after?;
-        let since = self.down_since[r.idx()]?;
+        let since = self.down_since[r.idx()].or(self.unhealthy_since[r.idx()])?;
         if self.now < since + after {
             return None;
         }
-        self.sc.plan.nearest[r.idx()]
-            .iter()
-            .copied()
-            .find(|t| self.nodes[t.idx()].replica.is_some())
+        self.sc.plan.nearest[r.idx()].iter().copied().find(|&t| {
+            t != r
+                && self.nodes[t.idx()]
+                    .replica
+                    .as_ref()
+                    .is_some_and(|rep| rep.serves_writes())
+        })
     }
 
     fn on_reroute_op(&mut self, i: u32) {
@@ -543,9 +695,7 @@ impl<'s, R: Replica> Engine<'s, R> {
         if self.nodes[t.idx()].replica.is_none() {
             // That region went down too on the way.
             let home = self.rerouted.remove(&id).expect("rerouted op");
-            let read = self.pending_reads.remove(&id);
-            self.obs
-                .on_reply(home, Reply::Failed { op: id }, read, self.now);
+            self.client_failed(home, id);
             return;
         }
         self.dispatch(t, |rep, now, out| rep.on_client_op(now, op, out));
@@ -559,6 +709,13 @@ impl<'s, R: Replica> Engine<'s, R> {
     /// A reply reaches its client in region `r`.
     fn client_hears(&mut self, r: RegionId, reply: Reply) {
         self.trace.reply(self.now, r, &reply);
+        let op = match reply {
+            Reply::Failed { op } => return self.client_failed(r, op),
+            Reply::WriteOk { op, .. } | Reply::ReadOk { op, .. } => op,
+        };
+        if !self.attempt.is_empty() {
+            self.attempt.remove(&op);
+        }
         let read = match reply {
             Reply::ReadOk { op, .. } | Reply::Failed { op } if op.is_read() => {
                 self.pending_reads.remove(&op)
@@ -890,10 +1047,8 @@ impl<'s, R: Replica> Engine<'s, R> {
                 let id = match op {
                     ClientOp::Write { op, .. } | ClientOp::Read { op, .. } => op,
                 };
-                let read = self.pending_reads.remove(&id);
                 let home = self.rerouted.remove(&id).unwrap_or(r);
-                self.obs
-                    .on_reply(home, Reply::Failed { op: id }, read, self.now);
+                self.client_failed(home, id);
             }
         }
         let node = &mut self.nodes[r.idx()];
@@ -910,7 +1065,25 @@ impl<'s, R: Replica> Engine<'s, R> {
     }
 
     fn recover(&mut self, r: RegionId, why: &str) {
-        if self.nodes[r.idx()].replica.is_some() {
+        if self.nodes[r.idx()].replica.is_some() || self.rebuilding[r.idx()] {
+            return;
+        }
+        if self.lost[r.idx()] {
+            // New machines: download the newest complete backup, then come up from it.
+            self.rebuilding[r.idx()] = true;
+            let (taken, wait) = match (self.sc.backup, self.newest_backup(r)) {
+                (Some(b), Some(i)) => {
+                    let (taken, _, bytes, _) = &self.backups[r.idx()][i];
+                    let lat = self.sc.workload.nominal[b.store.idx() * self.sc.n() + r.idx()];
+                    (Some(*taken), b.transfer(*bytes, lat))
+                }
+                _ => (None, Span::ZERO),
+            };
+            self.obs
+                .fo
+                .restore_started(r, self.now, taken, self.now + wait);
+            self.heal_mark(format!("{why} {} (rebuild)", self.sc.region_name(r)));
+            self.queue.push(self.now + wait, Event::Rebuild(r));
             return;
         }
         if let Some(c) = self.crashes.iter_mut().rev().find(|c| c.region == r) {
@@ -920,6 +1093,65 @@ impl<'s, R: Replica> Engine<'s, R> {
         self.down_since[r.idx()] = None;
         self.start_replica(r);
         self.heal_mark(format!("{why} {}", self.sc.region_name(r)));
+    }
+
+    /// The newest backup of `r` that had reached the store by now.
+    fn newest_backup(&self, r: RegionId) -> Option<usize> {
+        self.backups[r.idx()]
+            .iter()
+            .rposition(|(_, stored, _, _)| *stored <= self.now)
+    }
+
+    /// A lost region comes up on new machines from its backup image (or empty) and fetches
+    /// the rest from its peers.
+    fn rebuild(&mut self, r: RegionId) {
+        self.rebuilding[r.idx()] = false;
+        self.lost[r.idx()] = false;
+        let image = match self.newest_backup(r) {
+            Some(i) => self.backups[r.idx()][i].3.clone(),
+            None => R::Durable::default(),
+        };
+        let node = &mut self.nodes[r.idx()];
+        node.durable = image;
+        if let Some(c) = self.crashes.iter_mut().rev().find(|c| c.region == r) {
+            c.recovered = Some(self.now);
+        }
+        self.obs.fo.set_alive(r, true);
+        self.down_since[r.idx()] = None;
+        self.starts[r.idx()] += 1;
+        let node = &mut self.nodes[r.idx()];
+        let replica = R::rebuild(&node.cfg, &node.durable, self.starts[r.idx()] + 1);
+        self.obs
+            .resync(r, replica.cells().map(|(k, c)| (k, c.stamp)), self.now);
+        node.replica = Some(replica);
+        self.dispatch(r, |rep, now, out| rep.on_start(now, out));
+    }
+
+    /// Every live region snapshots its durable state and uploads it to the store.
+    fn on_backup(&mut self, end: SimTime) {
+        let Some(b) = self.sc.backup else {
+            return;
+        };
+        if self.phase == Phase::Running && self.now + b.every < end {
+            self.queue.push(self.now + b.every, Event::Backup);
+        }
+        let per_cell = 32 + self.sc.workload.value_bytes as u64;
+        for i in 0..self.nodes.len() {
+            let Some(rep) = self.nodes[i].replica.as_ref() else {
+                continue;
+            };
+            let bytes = rep.cells().count() as u64 * per_cell;
+            let lat = self.sc.workload.nominal[i * self.sc.n() + b.store.idx()];
+            let stored = self.now + b.transfer(bytes, lat);
+            let image = self.nodes[i].durable.clone();
+            let now = self.now;
+            let list = &mut self.backups[i];
+            // Keep the newest complete snapshot and the ones still uploading.
+            if let Some(k) = list.iter().rposition(|(_, s, _, _)| *s <= now) {
+                list.drain(..k);
+            }
+            list.push((now, stored, bytes, image));
+        }
     }
 
     fn on_fault(&mut self, i: usize) {
@@ -958,6 +1190,19 @@ impl<'s, R: Replica> Engine<'s, R> {
                 self.crash(*region)
             }
             FaultAction::Recover { region } => self.recover(*region, "recover"),
+            FaultAction::RegionLoss { region } => {
+                let r = *region;
+                if self.nodes[r.idx()].replica.is_some() {
+                    self.crash_fault[r.idx()] = Some(i);
+                }
+                self.crash(r);
+                // The disk goes with it, and any snapshot still uploading from it.
+                let node = &mut self.nodes[r.idx()];
+                node.durable = R::Durable::default();
+                self.lost[r.idx()] = true;
+                let now = self.now;
+                self.backups[r.idx()].retain(|(_, stored, _, _)| *stored <= now);
+            }
             FaultAction::ClockStep { region, by_ns } => self.nodes[region.idx()].clock.step(*by_ns),
             FaultAction::Degrade {
                 links,
@@ -970,6 +1215,16 @@ impl<'s, R: Replica> Engine<'s, R> {
                     .map(|d: &DistSpec| d.compile().expect("validated"));
                 self.net
                     .degrade(i, links, sampler, add_latency.unwrap_or(Span::ZERO), *loss);
+            }
+            FaultAction::Promote { region } => {
+                // The control plane reaches a region that is up; a down one never hears it.
+                if self.nodes[region.idx()].replica.is_some() {
+                    self.effects[i] += 1;
+                    let r = *region;
+                    self.dispatch(r, |rep, now, out| {
+                        rep.on_command(now, crate::replica::Command::Promote, out)
+                    });
+                }
             }
         }
     }
@@ -987,7 +1242,9 @@ impl<'s, R: Replica> Engine<'s, R> {
                 let label = format!("end of {}", f.what);
                 self.heal_mark(label);
             }
-            FaultAction::Crash { region } => self.recover(*region, "recover"),
+            FaultAction::Crash { region } | FaultAction::RegionLoss { region } => {
+                self.recover(*region, "recover")
+            }
             FaultAction::Degrade { .. } => {
                 self.net.undegrade(i);
                 let label = format!("end of {}", f.what);

@@ -92,8 +92,7 @@ impl Workload {
             (c.1, c.2)
         };
         if is_write {
-            let op = OpId(self.next_write);
-            self.next_write += 1;
+            let op = self.new_write_id();
             ClientOp::Write {
                 op,
                 key: Key(key),
@@ -112,6 +111,15 @@ impl Workload {
     }
 }
 
+impl Workload {
+    /// The id of the next write (a retried write is a new write and takes one too).
+    pub fn new_write_id(&mut self) -> OpId {
+        let op = OpId(self.next_write);
+        self.next_write += 1;
+        op
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +132,7 @@ mod tests {
             rates: vec![rate, 0.0],
             write_fraction: write,
             value_bytes: 10,
+            retry: None,
             classes: [
                 (true, Level::Default, write),
                 (false, Level::Default, 1.0 - write),

@@ -159,6 +159,15 @@ pub enum ClientOp {
     },
 }
 
+/// An operator's instruction to one region (a control-plane call such as `pg_ctl promote`
+/// or a managed database's "fail over to" button).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Become the primary: a planned handover from the current primary if it is reachable
+    /// (it drains first, so nothing is lost), otherwise a forced promotion.
+    Promote,
+}
+
 /// The answer a client receives.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Reply {
@@ -193,6 +202,8 @@ pub enum Note {
     AeFinished { rounds: u32, in_sync: bool },
     /// Anti-entropy installed newer values for `keys` keys here.
     AeRepaired { keys: u32 },
+    /// A rebuilt region has heard from every peer: `keys` values and `bytes` came in.
+    Restored { keys: u64, bytes: u64 },
     /// Failover: this region's detector began to suspect `peer`.
     Suspect { peer: RegionId },
     /// ...and heard from it again.
@@ -205,6 +216,11 @@ pub enum Note {
         term: u64,
         prev: Option<(RegionId, u32, u64)>,
     },
+    /// An operator asked this region to become primary: `planned` if it asked the live
+    /// primary to hand over, else it forces an election.
+    PromoteRequested { planned: bool },
+    /// This primary stopped taking writes to hand over to `to`.
+    HandingOver { to: RegionId },
     /// This region stopped accepting writes as primary of `term`: deposed by a newer term, or
     /// (`deposed: false`) its lease ran out.
     SteppedDown { term: u64, deposed: bool },
@@ -283,7 +299,7 @@ impl<M, P> Outbox<M, P> {
 }
 
 /// Stable storage as a replica defines it: a value that persisted operations are applied to.
-pub trait Durable: Default {
+pub trait Durable: Default + Clone {
     type Op;
     fn apply(&mut self, op: Self::Op);
 }
@@ -301,7 +317,7 @@ pub enum MsgClass {
     /// A read sent to another region's replica.
     ReadRequest = 3,
     ReadReply = 4,
-    /// Merkle-tree comparison and repair.
+    /// Merkle-tree comparison and repair, and state transfer to a rebuilt region.
     AntiEntropy = 5,
     /// Failover: heartbeats, votes, catch-up and resynchronisation after a new primary.
     Control = 6,
@@ -381,6 +397,13 @@ pub trait Replica: Sized {
 
     /// Builds a replica from what survived on its disk; a fresh one recovers from empty storage.
     fn recover(cfg: &Self::Config, disk: &Self::Durable) -> Self;
+    /// Builds a replica whose disk was lost, from a backup `image` (or an empty one), under
+    /// an incarnation of at least `min_epoch` (its old ones may be known to peers). It should
+    /// fetch what it lacks from its peers; by default it just recovers from the image.
+    fn rebuild(cfg: &Self::Config, image: &Self::Durable, min_epoch: u32) -> Self {
+        let _ = min_epoch;
+        Self::recover(cfg, image)
+    }
 
     fn on_start(&mut self, now: Now, out: &mut Outbox<Self::Msg, <Self::Durable as Durable>::Op>);
     fn on_message(
@@ -402,6 +425,14 @@ pub trait Replica: Sized {
         op: ClientOp,
         out: &mut Outbox<Self::Msg, <Self::Durable as Durable>::Op>,
     );
+    /// An operator command; replicas without a control plane ignore it.
+    fn on_command(
+        &mut self,
+        _now: Now,
+        _cmd: Command,
+        _out: &mut Outbox<Self::Msg, <Self::Durable as Durable>::Op>,
+    ) {
+    }
 
     /// An order-independent digest of the replicated state; equal digests mean equal states.
     fn state_digest(&self) -> u64;
@@ -414,6 +445,12 @@ pub trait Replica: Sized {
     /// The work a client operation costs this replica (applying a write it originates, serving
     /// a read from its own copy); zero for what it only passes on.
     fn client_work(&self, op: &ClientOp) -> Work;
+    /// What the region's health endpoint answers: whether it can take writes now (it is, or
+    /// can reach, a primary it believes alive). Client health checks reroute away from a
+    /// region that says no.
+    fn serves_writes(&self) -> bool {
+        true
+    }
 }
 
 /// A 64-bit mixer (the finaliser of SplitMix64): cheap, well distributed, stable forever.

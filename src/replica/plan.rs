@@ -102,6 +102,9 @@ pub struct Failover {
     /// suspecting the primary before it stands for election.
     pub priority: Vec<RegionId>,
     pub stagger: Span,
+    /// Only an operator's `promote` elects a new primary; detection still runs and is
+    /// reported, and a region that cannot reach the primary still refuses writes.
+    pub manual: bool,
 }
 
 impl Failover {

@@ -30,14 +30,15 @@
 
 use super::plan::{Need, Plan};
 use super::{
-    cell_digest, mix64, Action, Cell, ClientOp, Durable, Key, Level, MsgClass, Note, Now, OpId,
-    Outbox, RegionId, Replica, Reply, Stamp, TimerId, WireMessage, Work,
+    cell_digest, mix64, Action, Cell, ClientOp, Command, Durable, Key, Level, MsgClass, Note, Now,
+    OpId, Outbox, RegionId, Replica, Reply, Stamp, TimerId, WireMessage, Work,
 };
 use crate::time::{Mono, Span};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 mod failover;
+mod restore;
 use failover::Fo;
 
 /// Static configuration of one replica.
@@ -214,6 +215,10 @@ pub enum Msg {
         term: u64,
         pos: Pos,
         pre: bool,
+        /// An operator-ordered promotion (a planned handover, or a manual failover): voters
+        /// set aside leader stickiness and the up-to-date check, as Raft does for a
+        /// leadership transfer.
+        transfer: bool,
     },
     Vote {
         term: u64,
@@ -249,6 +254,26 @@ pub enum Msg {
     /// The forwarded write `op` reached a region that is not (or no longer) the primary.
     NotPrimary {
         op: OpId,
+    },
+    /// A rebuilt region (its disk was lost) asks for the values it lacks; `have` is what it
+    /// has seen: per origin and incarnation, the contiguous prefix.
+    StateReq {
+        have: Vec<(RegionId, u32, u64)>,
+    },
+    /// The answer: the cells whose newest write the asker has not seen, and what this region
+    /// has seen (so the asker does not apply those entries again).
+    State {
+        cells: Vec<(Key, Cell)>,
+        seen: Vec<(RegionId, u32, u64)>,
+        value_bytes: u32,
+    },
+    /// Failover: to the primary, from a region an operator asked to promote: hand over.
+    TransferReq,
+    /// From the primary handing over (it has stopped taking writes): stand for election in
+    /// the next term as soon as you hold my stream up to `upto`.
+    TimeoutNow {
+        term: u64,
+        upto: u64,
     },
 }
 
@@ -337,7 +362,17 @@ impl WireMessage for Msg {
             }
             Msg::AeDone { .. } => RPC_BYTES,
             Msg::Heartbeat(h) => RPC_BYTES + 56 + 24 * h.fences.len() as u64,
-            Msg::VoteReq { .. } => RPC_BYTES + 24,
+            Msg::VoteReq { .. } => RPC_BYTES + 25,
+            Msg::TransferReq => RPC_BYTES,
+            Msg::StateReq { have } => RPC_BYTES + 16 * have.len() as u64,
+            Msg::State {
+                cells,
+                seen,
+                value_bytes,
+            } => {
+                RPC_BYTES + cells.len() as u64 * (32 + *value_bytes as u64) + 16 * seen.len() as u64
+            }
+            Msg::TimeoutNow { .. } => RPC_BYTES + 16,
             Msg::Vote { .. } => RPC_BYTES + 9,
             Msg::CatchUpReq { .. } => RPC_BYTES + 16,
             Msg::CatchUp {
@@ -368,12 +403,16 @@ impl WireMessage for Msg {
             Msg::Forward { .. } => MsgClass::WriteRequest,
             Msg::ReadReq { .. } => MsgClass::ReadRequest,
             Msg::ReadResp { .. } => MsgClass::ReadReply,
-            Msg::AeHashes { .. } | Msg::AeCells { .. } | Msg::AeDone { .. } => {
-                MsgClass::AntiEntropy
-            }
+            Msg::AeHashes { .. }
+            | Msg::AeCells { .. }
+            | Msg::AeDone { .. }
+            | Msg::StateReq { .. }
+            | Msg::State { .. } => MsgClass::AntiEntropy,
             Msg::NotPrimary { .. } => MsgClass::WriteAck,
             Msg::Heartbeat(_)
             | Msg::VoteReq { .. }
+            | Msg::TransferReq
+            | Msg::TimeoutNow { .. }
             | Msg::Vote { .. }
             | Msg::CatchUpReq { .. }
             | Msg::CatchUp { .. }
@@ -418,6 +457,10 @@ impl WireMessage for Msg {
             Msg::Heartbeat(_) => "heartbeat",
             Msg::VoteReq { pre: true, .. } => "pre-vote-request",
             Msg::VoteReq { .. } => "vote-request",
+            Msg::TransferReq => "transfer-request",
+            Msg::StateReq { .. } => "state-request",
+            Msg::State { .. } => "state",
+            Msg::TimeoutNow { .. } => "timeout-now",
             Msg::Vote { .. } => "vote",
             Msg::CatchUpReq { .. } => "catch-up-request",
             Msg::CatchUp { .. } => "catch-up",
@@ -494,9 +537,32 @@ impl WireMessage for Msg {
                     ^ h.pos.1.rotate_left(20)
                     ^ h.leader.map_or(0, |l| l.0 as u64 + 1) << 52
             }
-            Msg::VoteReq { term, pos, pre } => {
-                15 << 60 ^ term << 40 ^ pos.0 << 20 ^ pos.1 ^ (*pre as u64) << 59
+            Msg::VoteReq {
+                term,
+                pos,
+                pre,
+                transfer,
+            } => {
+                15 << 60
+                    ^ term << 40
+                    ^ pos.0 << 20
+                    ^ pos.1
+                    ^ (*pre as u64) << 59
+                    ^ (*transfer as u64) << 58
             }
+            Msg::TransferReq => 22 << 58,
+            Msg::StateReq { have } => {
+                24 << 58
+                    ^ have
+                        .iter()
+                        .fold(0u64, |a, (o, e, u)| a.rotate_left(7) ^ (o.0 as u64) << 48 ^ (*e as u64) << 32 ^ u)
+            }
+            Msg::State { cells, seen, .. } => {
+                25 << 58
+                    ^ cells.iter().fold(0u64, |a, (k, c)| a.rotate_left(5) ^ k.0 ^ c.value.0)
+                    ^ (seen.len() as u64) << 40
+            }
+            Msg::TimeoutNow { term, upto } => 23 << 58 ^ term << 32 ^ upto,
             Msg::Vote { term, granted, pre } => {
                 16 << 58 ^ term << 2 ^ (*granted as u64) << 1 ^ *pre as u64
             }
@@ -790,6 +856,9 @@ pub struct Replicator {
     disk_term: u64,
     disk_voted: Option<RegionId>,
     disk_stream: (u64, RegionId, u32),
+    /// Rebuilt after losing its disk (from a backup image or from nothing).
+    rebuilt: bool,
+    restore: Option<restore::Restore>,
 }
 
 /// Anti-entropy bookkeeping.
@@ -937,6 +1006,8 @@ impl Replicator {
             disk_term: disk.term,
             disk_voted: disk.voted,
             disk_stream: disk.stream,
+            rebuilt: false,
+            restore: None,
             cfg,
         }
     }
@@ -1664,8 +1735,31 @@ impl Replica for Replicator {
         Replicator::from_disk(cfg.clone(), disk)
     }
 
+    fn rebuild(cfg: &Config, image: &Disk, min_epoch: u32) -> Replicator {
+        let mut r = Replicator::from_disk(cfg.clone(), image);
+        r.epoch = r.epoch.max(min_epoch);
+        r.rebuilt = true;
+        for o in r.out.iter_mut() {
+            o.hello_pending = true;
+        }
+        let n = r.n();
+        let all = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+        r.restore = Some(restore::Restore {
+            waiting: all & !(1u64 << r.me().0),
+            sent: Mono(0),
+            keys: 0,
+            bytes: 0,
+            heard: 0,
+            noted: false,
+        });
+        r
+    }
+
     fn on_start(&mut self, now: Now, out: &mut Out) {
         self.persist(out, || Op::Epoch(self.epoch));
+        if self.restore.is_some() {
+            self.restore_ask(now, out);
+        }
         if self.cfg.plan.failover.is_some() {
             self.fo_start(now, out);
         }
@@ -1684,6 +1778,9 @@ impl Replica for Replicator {
     }
 
     fn on_message(&mut self, now: Now, from: RegionId, msg: Msg, out: &mut Out) {
+        if self.restore.is_some() {
+            self.restore_heard(from);
+        }
         if self.ae.unreachable & Replicator::bit(from) != 0 {
             // A peer that had stopped answering is back: compare at once rather than wait.
             self.ae.unreachable &= !Replicator::bit(from);
@@ -1706,7 +1803,16 @@ impl Replica for Replicator {
             } => self.on_ae_cells(now, from, session, &leaves, &cells, reply, out),
             Msg::AeDone { session, in_sync } => self.ae_finish(session, in_sync, out),
             Msg::Heartbeat(hb) => self.on_heartbeat(now, from, hb, out),
-            Msg::VoteReq { term, pos, pre } => self.on_vote_req(now, from, term, pos, pre, out),
+            Msg::VoteReq {
+                term,
+                pos,
+                pre,
+                transfer,
+            } => self.on_vote_req(now, from, term, pos, pre, transfer, out),
+            Msg::TransferReq => self.on_transfer_req(now, from, out),
+            Msg::StateReq { have } => self.on_state_req(from, have, out),
+            Msg::State { cells, seen, .. } => self.on_state(now, from, cells, seen, out),
+            Msg::TimeoutNow { term, upto } => self.on_timeout_now(now, from, term, upto, out),
             Msg::Vote { term, granted, pre } => self.on_vote(now, from, term, granted, pre, out),
             Msg::CatchUpReq {
                 origin,
@@ -1737,12 +1843,17 @@ impl Replica for Replicator {
                 durable_own,
                 lost_after,
                 ..
-            } => self.on_replicate(
-                now,
-                from,
-                (epoch, first, floor, entries, durable_own, lost_after),
-                out,
-            ),
+            } => {
+                self.on_replicate(
+                    now,
+                    from,
+                    (epoch, first, floor, entries, durable_own, lost_after),
+                    out,
+                );
+                if self.fo.as_ref().is_some_and(|f| f.transfer_wait.is_some()) {
+                    self.fo_check_transfer(now, out);
+                }
+            }
             Msg::Ack { epoch, upto } => self.on_ack(now, from.idx(), epoch, upto, out),
             Msg::Durable { epoch, seqs } => self.on_durable(from, epoch, &seqs, out),
             Msg::Forward {
@@ -1818,6 +1929,10 @@ impl Replica for Replicator {
         }
         if id == self.ae_timer() {
             self.ae_tick(now, out);
+            return;
+        }
+        if id == self.restore_timer() {
+            self.on_restore_timer(now, out);
             return;
         }
         if self.fo.is_some() {
@@ -1929,6 +2044,7 @@ impl Replica for Replicator {
             && self.reads.is_empty()
             && self.peers().all(|p| !self.outstanding(p))
             && self.ae.owed == 0
+            && self.restore.is_none()
             && self.fo_quiescent()
     }
 
@@ -1969,6 +2085,21 @@ impl Replica for Replicator {
                 }
             }
         }
+    }
+
+    fn on_command(&mut self, now: Now, cmd: Command, out: &mut Out) {
+        match cmd {
+            Command::Promote => {
+                if let Some(f) = self.fo.as_mut() {
+                    f.promote = None; // a new order: its own tries
+                    self.fo_promote(now, out);
+                }
+            }
+        }
+    }
+
+    fn serves_writes(&self) -> bool {
+        self.fo.is_none() || self.fo_serves_writes()
     }
 
     fn cells(&self) -> Box<dyn Iterator<Item = (Key, Cell)> + '_> {

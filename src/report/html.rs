@@ -288,7 +288,7 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
         o.push_str("</table>");
     }
     if !s.failovers.is_empty() {
-        o.push_str(r#"<p>Every crash and partition: how long until it was suspected and a new primary elected, how long until writes succeeded again from every client region that lost them (RTO), and the acknowledged writes it lost (RPO) with the time they span.</p><table><tr><th class="num">at</th><th>kind</th><th>region</th><th class="num">detected after</th><th class="num">elected after</th><th>new primary</th><th class="num">RTO</th><th>writes back, per client region</th><th class="num">RPO writes</th><th class="num">RPO window</th><th class="num">split-brain writes</th></tr>"#);
+        o.push_str(r#"<p>Every crash, region loss, partition and operator promotion: how long until it was suspected and a new primary elected, how long until writes succeeded again from every client region that lost them (RTO), and the acknowledged writes it lost (RPO) with the time they span.</p><table><tr><th class="num">at</th><th>kind</th><th>region</th><th class="num">detected after</th><th class="num">elected after</th><th>new primary</th><th class="num">RTO</th><th>writes back, per client region</th><th class="num">RPO writes</th><th class="num">RPO window</th><th class="num">split-brain writes</th></tr>"#);
         let opt = |v: Option<f64>| v.map_or("-".to_string(), human_ms);
         for f in &s.failovers {
             let per: Vec<String> = f
@@ -315,6 +315,13 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
                 esc(&human_ms(f.rpo_window_ms)),
                 thousands(f.split_brain_writes)
             );
+            if let Some(r) = &f.restore {
+                let _ = write!(
+                    o,
+                    r#"<tr><td></td><td colspan="10">{}</td></tr>"#,
+                    esc(&r.describe())
+                );
+            }
         }
         o.push_str("</table>");
     }

@@ -95,6 +95,14 @@ pub fn render(s: &RunSummary) -> String {
         thousands(s.reads.stale),
         thousands(s.reads.failed)
     );
+    if s.writes.retries + s.reads.retries > 0 {
+        let _ = writeln!(
+            o,
+            "  retries {:>11} writes  {:>11} reads (each operation counts once above)",
+            thousands(s.writes.retries),
+            thousands(s.reads.retries)
+        );
+    }
 
     if !s.levels.is_empty() {
         let _ = writeln!(
@@ -407,7 +415,7 @@ pub fn render(s: &RunSummary) -> String {
         let opt = |v: Option<f64>| v.map_or("-".to_string(), human_ms);
         let _ = writeln!(
             o,
-            "  {:<9} {:<10} {:<16} {:>9} {:>9} {:<16} {:>9} {:>10} {:>9} {:>10}",
+            "  {:<9} {:<11} {:<16} {:>9} {:>9} {:<16} {:>9} {:>10} {:>9} {:>10}",
             "at",
             "kind",
             "region",
@@ -422,7 +430,7 @@ pub fn render(s: &RunSummary) -> String {
         for f in &s.failovers {
             let _ = writeln!(
                 o,
-                "  {:<9} {:<10} {:<16} {:>9} {:>9} {:<16} {:>9} {:>10} {:>9} {:>10}",
+                "  {:<9} {:<11} {:<16} {:>9} {:>9} {:<16} {:>9} {:>10} {:>9} {:>10}",
                 human_ms(f.at_ms),
                 f.kind,
                 f.region.as_deref().unwrap_or("-"),
@@ -445,6 +453,9 @@ pub fn render(s: &RunSummary) -> String {
                     .map(|(r, v)| format!("{r} {}", v.map_or("never".to_string(), human_ms)))
                     .collect();
                 let _ = writeln!(o, "            writes back: {}", parts.join(", "));
+            }
+            if let Some(r) = &f.restore {
+                let _ = writeln!(o, "            {}", r.describe());
             }
         }
         if let Some(fo) = &s.failover {

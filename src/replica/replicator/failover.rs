@@ -59,6 +59,17 @@ pub(super) struct Fo {
     pub catchup_sent: Option<Mono>,
     pub detect_armed: Option<Mono>,
     pub elect_armed: bool,
+    /// Primary: handing over to this region since then (no writes meanwhile).
+    pub handover: Option<(RegionId, Mono)>,
+    /// A promotion target: stand as soon as the primary's stream `term` is held up to `upto`.
+    pub transfer_wait: Option<(u64, u64)>,
+    /// The election in progress was ordered by an operator (retried as such).
+    pub transfer_election: bool,
+    /// An operator's promote this region is still carrying out: when last tried, and tries.
+    pub promote: Option<(Mono, u32)>,
+    /// Manual mode: this region restarted as the primary of its last stream; with no newer
+    /// primary heard it takes the role back (as its operator configured it).
+    pub resume: bool,
 }
 
 impl Fo {
@@ -90,6 +101,11 @@ impl Fo {
             catchup_sent: None,
             detect_armed: None,
             elect_armed: false,
+            handover: None,
+            transfer_wait: None,
+            transfer_election: false,
+            promote: None,
+            resume: false,
         }
     }
 }
@@ -135,7 +151,7 @@ impl Replicator {
     /// Whether this region may stamp a client write now.
     pub(super) fn fo_may_write(&self, now: Now) -> bool {
         let f = self.fo.as_ref().expect("failover configured");
-        f.leading && (!self.fspec().fencing || self.lease_ok(now))
+        f.leading && f.handover.is_none() && (!self.fspec().fencing || self.lease_ok(now))
     }
 
     fn lease_ok(&self, now: Now) -> bool {
@@ -193,7 +209,7 @@ impl Replicator {
         let n = self.n();
         let mut f = Fo::new(n, now.mono);
         let plan = Arc::clone(&self.cfg.plan);
-        if self.disk_term == 0 {
+        if self.disk_term == 0 && !self.rebuilt {
             // First boot: the configured primary leads term 1, no election needed.
             let primary = plan.read_primary().expect("primary-backup");
             f.term = 1;
@@ -214,6 +230,9 @@ impl Replicator {
             f.term = self.disk_term;
             f.voted = self.disk_voted;
             f.stream = self.disk_stream;
+            f.resume = plan.failover.as_ref().is_some_and(|x| x.manual)
+                && self.disk_stream.1 == self.me()
+                && self.disk_stream.0 == self.disk_term;
         }
         self.fo = Some(Box::new(f));
         self.hb_tick(now, out);
@@ -274,13 +293,24 @@ impl Replicator {
         {
             leader_lost = true;
         }
-        if leader_lost {
+        if leader_lost && self.fspec().manual {
+            // Only an operator elects; a restarted primary takes its role back unless a newer
+            // one has shown up.
+            let f = self.fo();
+            if f.resume && f.leader.is_none() && !f.candidate {
+                f.resume = false;
+                self.start_election(now, out, true);
+            }
+        } else if leader_lost {
             self.schedule_election(now, out);
         }
         self.arm_detect(now, out);
     }
 
     fn schedule_election(&mut self, now: Now, out: &mut Out) {
+        if self.fspec().manual {
+            return;
+        }
         let delay = Span(self.fspec().stagger.0 * self.fspec().rank(self.me()));
         let id = self.elect_timer();
         let f = self.fo();
@@ -289,6 +319,11 @@ impl Replicator {
         }
         f.elect_armed = true;
         out.set_timer(id, now.mono + delay);
+    }
+
+    /// Whether writes sent here now reach a primary this region believes alive.
+    pub(super) fn fo_serves_writes(&self) -> bool {
+        self.leader_alive()
     }
 
     fn leader_alive(&self) -> bool {
@@ -300,13 +335,24 @@ impl Replicator {
 
     pub(super) fn on_elect_timer(&mut self, now: Now, out: &mut Out) {
         let lease = self.fspec().lease;
-        let timeout = self.fspec().election_timeout(self.n());
+        // Retry periods differ by rank: two candidates that split a vote once drift apart
+        // instead of splitting every round (Raft randomises; a replica has no randomness).
         let me = self.me();
+        let timeout = Span(
+            self.fspec().election_timeout(self.n()).0
+                + self.fspec().stagger.0 * self.fspec().rank(me),
+        );
         let id = self.elect_timer();
         let n = self.n();
         let f = self.fo();
         f.elect_armed = false;
         if f.leading {
+            return;
+        }
+        if f.candidate && f.transfer_election {
+            // An operator's election keeps its standing until it wins or a primary appears.
+            f.candidate = false;
+            self.start_election(now, out, true);
             return;
         }
         if f.candidate || f.pre {
@@ -334,24 +380,41 @@ impl Replicator {
         f.votes = 1 << me.0;
         f.vote_sent = now.mono;
         let term = f.term + 1;
-        self.ask_votes(term, true, out);
+        self.ask_votes(term, true, false, out);
         if n == 1 {
-            self.start_election(now, out);
+            self.start_election(now, out, false);
         }
     }
 
     /// Asks every other region for a (pre-)vote in `term`.
-    fn ask_votes(&self, term: u64, pre: bool, out: &mut Out) {
+    fn ask_votes(&self, term: u64, pre: bool, transfer: bool, out: &mut Out) {
         let pos = self.fo_pos();
         for p in self.peers() {
-            out.send(RegionId(p as u16), Msg::VoteReq { term, pos, pre });
+            out.send(
+                RegionId(p as u16),
+                Msg::VoteReq {
+                    term,
+                    pos,
+                    pre,
+                    transfer,
+                },
+            );
         }
     }
 
-    /// A pre-vote won: take the next term and ask for real votes.
-    fn start_election(&mut self, now: Now, out: &mut Out) {
+    /// A pre-vote won (or an operator ordered it): take the next term and ask for votes.
+    fn start_election(&mut self, now: Now, out: &mut Out, transfer: bool) {
         let me = self.me();
+        let timeout = self.fspec().election_timeout(self.n());
+        let id = self.elect_timer();
         let f = self.fo();
+        if transfer {
+            // Retried by the election timer until it wins or a primary appears.
+            f.elect_armed = true;
+            out.set_timer(id, now.mono + timeout);
+        }
+        f.transfer_election = transfer;
+        f.transfer_wait = None;
         f.pre = false;
         f.term += 1;
         f.voted = Some(me);
@@ -363,12 +426,13 @@ impl Replicator {
         self.persist(out, || Op::Term(term, Some(me)));
         self.sync(out);
         out.note(Note::ElectionStarted { term });
-        self.ask_votes(term, false, out);
+        self.ask_votes(term, false, transfer, out);
         if self.n() == 1 {
             self.become_leader(now, out);
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn on_vote_req(
         &mut self,
         now: Now,
@@ -376,15 +440,19 @@ impl Replicator {
         term: u64,
         pos: Pos,
         pre: bool,
+        transfer: bool,
         out: &mut Out,
     ) {
         let lease = self.fspec().lease;
         let my_pos = self.fo_pos();
         let alive = self.leader_alive();
         let f = self.fo();
-        let sticky = f.leading
-            || (alive && f.leader != Some(from))
-            || now.mono.0 < f.leader_contact.0 + lease.0;
+        // An operator's promotion overrides stickiness: the primary handing over has stopped
+        // writing, and a forced promotion is the operator's call.
+        let sticky = !transfer
+            && (f.leading
+                || (alive && f.leader != Some(from))
+                || now.mono.0 < f.leader_contact.0 + lease.0);
         if term < f.term || (pre && term == f.term) || sticky {
             // A region that still hears a live primary ignores the election (leader
             // stickiness), so a partitioned region cannot depose a healthy primary.
@@ -409,7 +477,7 @@ impl Replicator {
             self.adopt_term(term, None, out);
         }
         let f = self.fo();
-        let grant = f.voted.is_none_or(|v| v == from) && pos >= my_pos;
+        let grant = f.voted.is_none_or(|v| v == from) && (transfer || pos >= my_pos);
         if grant {
             f.voted = Some(from);
             f.leader_contact = now.mono;
@@ -441,7 +509,7 @@ impl Replicator {
             if f.pre && granted && term == f.term + 1 {
                 f.votes |= 1 << from.0;
                 if f.votes.count_ones() >= majority(n) {
-                    self.start_election(now, out);
+                    self.start_election(now, out, false);
                 }
             }
             return;
@@ -468,6 +536,9 @@ impl Replicator {
         let upto = self.upto_of(so, se);
         let f = self.fo();
         f.candidate = false;
+        f.transfer_election = false;
+        f.promote = None;
+        f.resume = false;
         f.leading = true;
         f.leader = Some(me);
         let mut fences: Vec<Fence> = f.fences.as_ref().clone();
@@ -511,6 +582,9 @@ impl Replicator {
         f.leading = false;
         f.candidate = false;
         f.pre = false;
+        f.transfer_election = false;
+        f.handover = None;
+        f.resume = false;
         self.persist(out, || Op::Term(term, None));
         if was_leading {
             out.note(Note::SteppedDown {
@@ -526,7 +600,24 @@ impl Replicator {
         let n = self.n();
         let id = self.hb_timer();
         out.set_timer(id, now.mono + interval);
-        if self.fo.as_ref().expect("failover").leading && fencing && !self.lease_ok(now) {
+        let timeout = self.fspec().election_timeout(n);
+        let f = self.fo();
+        if f.handover
+            .is_some_and(|(_, t)| now.mono.0 > t.0 + 2 * timeout.0)
+        {
+            // The successor never took over: take writes again (our term is still current).
+            f.handover = None;
+        }
+        if f.promote.is_some_and(|(t, _)| now.mono.0 > t.0 + timeout.0) {
+            self.fo_promote(now, out);
+        }
+        // In manual mode a primary without its lease only pauses writes (`fo_may_write`):
+        // nobody would elect a successor.
+        if self.fo.as_ref().expect("failover").leading
+            && fencing
+            && !self.fspec().manual
+            && !self.lease_ok(now)
+        {
             let f = self.fo();
             f.leading = false;
             f.leader = None;
@@ -854,6 +945,85 @@ impl Replicator {
     }
 
     /// A forwarded write reached this region, which does not lead.
+    /// Operator: make this region the primary. With a live primary in reach it asks for a
+    /// planned handover; without one it forces an election (voters waive the up-to-date
+    /// check, so writes only the old primary held are lost and counted).
+    pub(super) fn fo_promote(&mut self, now: Now, out: &mut Out) {
+        let alive = self.leader_alive();
+        let f = self.fo();
+        if f.leading || f.candidate {
+            f.promote = None;
+            return;
+        }
+        let tries = f.promote.map_or(0, |(_, k)| k) + 1;
+        if tries > 5 {
+            // Give up, as an operator's runbook would after a few attempts.
+            f.promote = None;
+            return;
+        }
+        f.promote = Some((now.mono, tries));
+        match f.leader {
+            Some(l) if alive => {
+                out.note(Note::PromoteRequested { planned: true });
+                out.send(l, Msg::TransferReq);
+            }
+            _ => {
+                out.note(Note::PromoteRequested { planned: false });
+                self.start_election(now, out, true);
+            }
+        }
+    }
+
+    /// The primary hears that an operator wants `from` to take over: it stops taking writes
+    /// and tells `from` how much of its stream to wait for.
+    pub(super) fn on_transfer_req(&mut self, now: Now, from: RegionId, out: &mut Out) {
+        let upto = self.upto_of(self.me(), self.epoch);
+        let f = self.fo();
+        if !f.leading {
+            return; // the target retries, and forces an election if no primary is left
+        }
+        if f.handover.is_none_or(|(to, _)| to != from) {
+            f.handover = Some((from, now.mono));
+            out.note(Note::HandingOver { to: from });
+        }
+        let term = f.term;
+        out.send(from, Msg::TimeoutNow { term, upto });
+    }
+
+    pub(super) fn on_timeout_now(
+        &mut self,
+        now: Now,
+        from: RegionId,
+        term: u64,
+        upto: u64,
+        out: &mut Out,
+    ) {
+        let f = self.fo();
+        if term != f.term || f.leader != Some(from) || f.leading {
+            return;
+        }
+        f.transfer_wait = Some((term, upto));
+        self.fo_check_transfer(now, out);
+    }
+
+    /// A promotion target stands once it holds everything the old primary wrote.
+    pub(super) fn fo_check_transfer(&mut self, now: Now, out: &mut Out) {
+        let Some(f) = self.fo.as_ref() else {
+            return;
+        };
+        let Some((term, upto)) = f.transfer_wait else {
+            return;
+        };
+        let (st, so, se) = f.stream;
+        if f.term != term || f.candidate || f.leading {
+            self.fo().transfer_wait = None;
+            return;
+        }
+        if st == term && Some(so) == f.leader && self.upto_of(so, se) >= upto {
+            self.start_election(now, out, true);
+        }
+    }
+
     pub(super) fn reject_forward(&self, from: RegionId, op: OpId, out: &mut Out) {
         out.send(from, Msg::NotPrimary { op });
     }
@@ -891,6 +1061,7 @@ mod tests {
             lease: Span::from_millis(800),
             fencing: true,
             rejoin: Rejoin::Discard,
+            manual: false,
             priority: vec![RegionId(0), RegionId(1), RegionId(2)],
             stagger: Span::from_millis(200),
         });
@@ -982,7 +1153,8 @@ mod tests {
                 Msg::VoteReq {
                     term: 2,
                     pos: (1, 0),
-                    pre: true
+                    pre: true,
+                    transfer: false,
                 }
             );
         }
@@ -1013,7 +1185,8 @@ mod tests {
                     Msg::VoteReq {
                         term: 2,
                         pos: (1, 0),
-                        pre: false
+                        pre: false,
+                        transfer: false,
                     }
                 ),
                 (
@@ -1021,7 +1194,8 @@ mod tests {
                     Msg::VoteReq {
                         term: 2,
                         pos: (1, 0),
-                        pre: false
+                        pre: false,
+                        transfer: false,
                     }
                 ),
             ]
@@ -1071,6 +1245,7 @@ mod tests {
                 term: 2,
                 pos: (1, 5),
                 pre: true,
+                transfer: false,
             },
             &mut out,
         );
@@ -1084,7 +1259,7 @@ mod tests {
                 Msg::Vote {
                     term: 1,
                     granted: false,
-                    pre: true
+                    pre: true,
                 }
             )]
         );

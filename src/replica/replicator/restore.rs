@@ -1,0 +1,164 @@
+//! Rebuilding a region whose disk is gone: it starts from a backup image (or empty) under a
+//! new incarnation, then asks every peer for the values it lacks (a state transfer: the change
+//! log since the backup, as values) until each has answered.
+//!
+//! A peer sends only the cells whose newest write the rebuilt region has not seen (judged from
+//! the seen-prefix summary it sends), so a restore from a recent backup ships little. Asking
+//! every peer, not one, matters for multi-master: each origin is the one region sure to hold
+//! all of its own writes.
+
+use super::{seq_set, Msg, Op, Out, Replicator};
+use crate::replica::{Cell, Key, Note, Now, RegionId, Stamp, TimerId};
+use crate::time::Mono;
+
+/// A restore in progress.
+pub(super) struct Restore {
+    /// Peers that have not answered yet.
+    pub waiting: u64,
+    pub sent: Mono,
+    pub keys: u64,
+    pub bytes: u64,
+    /// Peers heard from (any message) since the rebuild began.
+    pub heard: u64,
+    /// `Restored` has been reported (the peers still owing were all silent: down or cut off;
+    /// they are still asked, but the region holds what the reachable ones have).
+    pub noted: bool,
+}
+
+/// How long to wait for a peer's answer before asking again (it may be down or cut off).
+const RETRY_NS: u64 = 1_000_000_000;
+
+impl Replicator {
+    pub(super) fn restore_timer(&self) -> TimerId {
+        TimerId(2 * self.n() as u32 + 6)
+    }
+
+    /// What this region has seen: per origin and incarnation, the contiguous prefix.
+    fn seen_summary(&self) -> Vec<(RegionId, u32, u64)> {
+        let mut v = Vec::new();
+        for (o, per) in self.seen.iter().enumerate() {
+            for (e, set) in per {
+                if set.upto() > 0 {
+                    v.push((RegionId(o as u16), *e, set.upto()));
+                }
+            }
+        }
+        v
+    }
+
+    /// Starts (or re-asks) the state transfer from every peer still owing an answer.
+    pub(super) fn restore_ask(&mut self, now: Now, out: &mut Out) {
+        let Some(r) = self.restore.as_mut() else {
+            return;
+        };
+        r.sent = now.mono;
+        let waiting = r.waiting;
+        let have = self.seen_summary();
+        for p in self.peers() {
+            if waiting & (1 << p) != 0 {
+                out.send(RegionId(p as u16), Msg::StateReq { have: have.clone() });
+            }
+        }
+        let id = self.restore_timer();
+        out.set_timer(id, Mono(now.mono.0 + RETRY_NS));
+    }
+
+    pub(super) fn on_restore_timer(&mut self, now: Now, out: &mut Out) {
+        let Some(r) = self.restore.as_mut() else {
+            return;
+        };
+        if !r.noted
+            && r.waiting & r.heard == 0
+            && r.waiting.count_ones() < self.cfg.plan.n as u32 - 1
+        {
+            r.noted = true;
+            out.note(Note::Restored {
+                keys: r.keys,
+                bytes: r.bytes,
+            });
+        }
+        self.restore_ask(now, out);
+    }
+
+    /// Any message from `from` shows it is reachable.
+    #[inline]
+    pub(super) fn restore_heard(&mut self, from: RegionId) {
+        if let Some(r) = self.restore.as_mut() {
+            r.heard |= 1 << from.0;
+        }
+    }
+
+    /// A peer asks for the values a rebuilt region lacks.
+    pub(super) fn on_state_req(
+        &mut self,
+        from: RegionId,
+        have: Vec<(RegionId, u32, u64)>,
+        out: &mut Out,
+    ) {
+        let covered = |s: Stamp| {
+            let epoch16 = (s.tie >> 32) & 0xffff;
+            let counter = s.tie & 0xffff_ffff;
+            have.iter().any(|&(o, e, upto)| {
+                o == s.region() && e as u64 & 0xffff == epoch16 && counter <= upto
+            })
+        };
+        let cells: Vec<(Key, Cell)> = self
+            .cells
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.stamp.is_none() && !covered(c.stamp))
+            .map(|(k, c)| (Key(k as u64), *c))
+            .collect();
+        out.send(
+            from,
+            Msg::State {
+                cells,
+                seen: self.seen_summary(),
+                value_bytes: self.cfg.plan.value_bytes,
+            },
+        );
+    }
+
+    /// A peer's answer: merge its values (newest stamp wins) and what it has seen.
+    pub(super) fn on_state(
+        &mut self,
+        now: Now,
+        from: RegionId,
+        cells: Vec<(Key, Cell)>,
+        seen: Vec<(RegionId, u32, u64)>,
+        out: &mut Out,
+    ) {
+        let Some(r) = self.restore.as_mut() else {
+            return; // a duplicate, or an answer to a request already satisfied
+        };
+        if r.waiting & (1 << from.0) == 0 {
+            return;
+        }
+        r.waiting &= !(1 << from.0);
+        r.keys += cells.len() as u64;
+        r.bytes += cells.len() as u64 * (32 + self.cfg.plan.value_bytes as u64);
+        for (k, c) in cells {
+            self.apply_lww(k, c, out);
+        }
+        for (o, e, upto) in seen {
+            let set = seq_set(&mut self.seen[o.idx()], e);
+            if set.upto() < upto {
+                set.advance_to(upto);
+                self.persist(out, || Op::SeenUpto(o, e, upto));
+            }
+        }
+        self.durable_write(now, out);
+        let r = self.restore.as_ref().expect("checked above");
+        if r.waiting == 0 {
+            if !r.noted {
+                out.note(Note::Restored {
+                    keys: r.keys,
+                    bytes: r.bytes,
+                });
+            }
+            self.restore = None;
+            let id = self.restore_timer();
+            out.cancel_timer(id);
+        }
+    }
+}
