@@ -32,6 +32,23 @@ pub struct WriteRec {
 }
 
 impl WriteRec {
+    /// A write a client in region `client` has just issued: not stamped, acked or seen yet.
+    fn issued(key: u32, client: RegionId, level: Level, issued: SimTime) -> WriteRec {
+        WriteRec {
+            key,
+            origin: client,
+            client,
+            level,
+            issued,
+            stamp: Stamp::NONE,
+            seen: Stamp::NONE,
+            acked: SimTime::MAX,
+            visible: SimTime::MAX,
+            covered: 0,
+            retried: false,
+        }
+    }
+
     pub fn is_acked(&self) -> bool {
         self.acked != SimTime::MAX
     }
@@ -392,19 +409,8 @@ impl Observer {
         }
         debug_assert_eq!(op.0, self.writes.len() as u64);
         self.writes_issued += 1;
-        self.writes.push(WriteRec {
-            key: key.0 as u32,
-            origin: r,
-            client: r,
-            level,
-            issued: now,
-            stamp: Stamp::NONE,
-            seen: Stamp::NONE,
-            acked: SimTime::MAX,
-            visible: SimTime::MAX,
-            covered: 0,
-            retried: false,
-        });
+        self.writes
+            .push(WriteRec::issued(key.0 as u32, r, level, now));
     }
 
     /// A client retries write `old` as the new write `new` (a retried write is a new write:
@@ -415,19 +421,7 @@ impl Observer {
         debug_assert_eq!(new.0, self.writes.len() as u64);
         self.writes[old.0 as usize].retried = true;
         let o = &self.writes[old.0 as usize];
-        let rec = WriteRec {
-            key: o.key,
-            origin: o.client,
-            client: o.client,
-            level: o.level,
-            issued: o.issued,
-            stamp: Stamp::NONE,
-            seen: Stamp::NONE,
-            acked: SimTime::MAX,
-            visible: SimTime::MAX,
-            covered: 0,
-            retried: false,
-        };
+        let rec = WriteRec::issued(o.key, o.client, o.level, o.issued);
         self.writes.push(rec);
         self.write_retries += 1;
     }
