@@ -455,38 +455,20 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
         .faults
         .iter()
         .filter_map(|f| {
-            let action = &sc.faults.get(f.fault)?.action;
-            match action {
-                crate::scenario::FaultAction::Crash { region } => Some(crate::failures::Failure {
-                    at: f.at,
-                    kind: "crash",
-                    region: Some(*region),
-                    label: f.label.clone(),
-                }),
-                crate::scenario::FaultAction::Partition { .. } => Some(crate::failures::Failure {
-                    at: f.at,
-                    kind: "partition",
-                    region: obs.fo.leader_at(f.at),
-                    label: f.label.clone(),
-                }),
-                crate::scenario::FaultAction::RegionLoss { region } => {
-                    Some(crate::failures::Failure {
-                        at: f.at,
-                        kind: "region-loss",
-                        region: Some(*region),
-                        label: f.label.clone(),
-                    })
-                }
-                crate::scenario::FaultAction::Promote { region } => {
-                    Some(crate::failures::Failure {
-                        at: f.at,
-                        kind: "promote",
-                        region: Some(*region),
-                        label: f.label.clone(),
-                    })
-                }
-                _ => None,
-            }
+            use crate::scenario::FaultAction;
+            let (kind, region) = match &sc.faults.get(f.fault)?.action {
+                FaultAction::Crash { region } => ("crash", Some(*region)),
+                FaultAction::RegionLoss { region } => ("region-loss", Some(*region)),
+                FaultAction::Promote { region } => ("promote", Some(*region)),
+                FaultAction::Partition { .. } => ("partition", obs.fo.leader_at(f.at)),
+                _ => return None,
+            };
+            Some(crate::failures::Failure {
+                at: f.at,
+                kind,
+                region,
+                label: f.label.clone(),
+            })
         })
         .collect();
     // A try that failed and was retried is not an outcome; its retry (issued with the first

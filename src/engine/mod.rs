@@ -369,7 +369,7 @@ impl<'s, R: Replica> Engine<'s, R> {
         let end = SimTime(self.sc.duration.0);
         let hard_end = end + self.sc.quiesce_limit;
         for i in 0..n {
-            self.start_replica(RegionId(i as u16));
+            self.start_replica(RegionId(i as u16), false);
         }
         for i in 0..n {
             let r = RegionId(i as u16);
@@ -508,10 +508,17 @@ impl<'s, R: Replica> Engine<'s, R> {
             .all(|nd| nd.replica.as_ref().is_some_and(|r| r.is_quiescent()))
     }
 
-    fn start_replica(&mut self, r: RegionId) {
+    /// Starts region `r`'s replica from its disk; `rebuilt`: the disk is a restored image (or
+    /// empty) after a region loss, and the replica takes an incarnation newer than any before.
+    fn start_replica(&mut self, r: RegionId, rebuilt: bool) {
         self.starts[r.idx()] += 1;
+        let starts = self.starts[r.idx()];
         let node = &mut self.nodes[r.idx()];
-        let replica = R::recover(&node.cfg, &node.durable);
+        let replica = if rebuilt {
+            R::rebuild(&node.cfg, &node.durable, starts + 1)
+        } else {
+            R::recover(&node.cfg, &node.durable)
+        };
         self.obs
             .resync(r, replica.cells().map(|(k, c)| (k, c.stamp)), self.now);
         node.replica = Some(replica);
@@ -1086,13 +1093,18 @@ impl<'s, R: Replica> Engine<'s, R> {
             self.queue.push(self.now + wait, Event::Rebuild(r));
             return;
         }
+        self.start_replica_after_crash(r, false);
+        self.heal_mark(format!("{why} {}", self.sc.region_name(r)));
+    }
+
+    /// A down region comes back: its crash is closed and its replica started.
+    fn start_replica_after_crash(&mut self, r: RegionId, rebuilt: bool) {
         if let Some(c) = self.crashes.iter_mut().rev().find(|c| c.region == r) {
             c.recovered = Some(self.now);
         }
         self.obs.fo.set_alive(r, true);
         self.down_since[r.idx()] = None;
-        self.start_replica(r);
-        self.heal_mark(format!("{why} {}", self.sc.region_name(r)));
+        self.start_replica(r, rebuilt);
     }
 
     /// The newest backup of `r` that had reached the store by now.
@@ -1111,20 +1123,8 @@ impl<'s, R: Replica> Engine<'s, R> {
             Some(i) => self.backups[r.idx()][i].3.clone(),
             None => R::Durable::default(),
         };
-        let node = &mut self.nodes[r.idx()];
-        node.durable = image;
-        if let Some(c) = self.crashes.iter_mut().rev().find(|c| c.region == r) {
-            c.recovered = Some(self.now);
-        }
-        self.obs.fo.set_alive(r, true);
-        self.down_since[r.idx()] = None;
-        self.starts[r.idx()] += 1;
-        let node = &mut self.nodes[r.idx()];
-        let replica = R::rebuild(&node.cfg, &node.durable, self.starts[r.idx()] + 1);
-        self.obs
-            .resync(r, replica.cells().map(|(k, c)| (k, c.stamp)), self.now);
-        node.replica = Some(replica);
-        self.dispatch(r, |rep, now, out| rep.on_start(now, out));
+        self.nodes[r.idx()].durable = image;
+        self.start_replica_after_crash(r, true);
     }
 
     /// Every live region snapshots its durable state and uploads it to the store.
