@@ -40,6 +40,14 @@ pub enum FoKind {
         from: RegionId,
         to: RegionId,
     },
+    /// Chain mode: head `head` reconfigured the chain.
+    ChainChanged {
+        head: RegionId,
+        members: u8,
+        joining: u8,
+        tail: RegionId,
+        reads: RegionId,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -253,6 +261,39 @@ mod tests {
     use crate::time::Wall;
 
     #[test]
+    fn rto_phases_run_from_mark_to_mark_and_add_up() {
+        // Detected at 1 s, elected at 1.3 s, first writes back at 1.5 s, last at 5 s.
+        let p = RtoPhases::split(5000.0, Some(1000.0), Some(1300.0), Some(1500.0));
+        assert_eq!(
+            p,
+            RtoPhases {
+                detection_ms: Some(1000.0),
+                election_ms: Some(300.0),
+                promotion_ms: Some(200.0),
+                rerouting_ms: 3500.0,
+            }
+        );
+        // No election (a backup crashed): the clients' move is all rerouting.
+        let p = RtoPhases::split(3000.0, Some(900.0), None, Some(3000.0));
+        assert_eq!(
+            (
+                p.detection_ms,
+                p.election_ms,
+                p.promotion_ms,
+                p.rerouting_ms
+            ),
+            (Some(900.0), None, None, 2100.0)
+        );
+        // Marks past the RTO (writes came back before anyone suspected) are clamped.
+        let p = RtoPhases::split(400.0, Some(900.0), None, Some(400.0));
+        assert_eq!((p.detection_ms, p.rerouting_ms), (Some(400.0), 0.0));
+        assert_eq!(
+            RtoPhases::split(5000.0, Some(1000.0), Some(1300.0), Some(1500.0)).describe(true),
+            "detection 1.00s + election 300ms + promotion 200ms + rerouting 3.50s"
+        );
+    }
+
+    #[test]
     fn a_stale_primary_writing_while_a_newer_one_leads_is_split_brain() {
         let mut f = FailoverLog::new(3);
         let (a, b) = (RegionId(0), RegionId(1));
@@ -309,6 +350,85 @@ pub struct FailureOut {
     /// A region loss: how the region was rebuilt (absent for other failures).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<RestoreOut>,
+    /// Chain mode: when the head first reconfigured the chain after the failure.
+    #[serde(default)]
+    pub reconfigured_after_ms: Option<f64>,
+    /// When the first client region that lost writes had them succeed again (not counting a
+    /// crashed region's own clients, who only come back by moving or with their region).
+    #[serde(default)]
+    pub writes_resumed_after_ms: Option<f64>,
+    /// The RTO split into consecutive phases that add up to it (absent with no outage).
+    #[serde(default)]
+    pub rto_phases: Option<RtoPhases>,
+}
+
+/// An outage's RTO as consecutive phases (a phase that did not happen is null).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct RtoPhases {
+    /// From the failure until some region suspected it.
+    pub detection_ms: Option<f64>,
+    /// From the suspicion until a new primary was elected (or, in chain mode, the head
+    /// reconfigured the chain around the failed region).
+    pub election_ms: Option<f64>,
+    /// From then until the first client region wrote successfully again: the new primary's
+    /// lease and catch-up, and clients learning where it is.
+    pub promotion_ms: Option<f64>,
+    /// From then until every client region wrote again: health checks, DNS and retries moving
+    /// clients whose region stayed unavailable, or the region coming back.
+    pub rerouting_ms: f64,
+}
+
+impl RtoPhases {
+    /// Splits `rto` at the marks (ms after the failure) that happened; each phase runs from
+    /// the previous mark, so the phases add up to `rto`. Promotion needs an election: without
+    /// one, the first writes back were moved clients, which is rerouting.
+    pub fn split(
+        rto: f64,
+        detected: Option<f64>,
+        elected: Option<f64>,
+        resumed: Option<f64>,
+    ) -> RtoPhases {
+        let mut prev = 0.0f64;
+        let mut phase = |mark: Option<f64>| {
+            mark.map(|m| {
+                let m = m.clamp(prev, rto);
+                let d = m - prev;
+                prev = m;
+                d
+            })
+        };
+        let detection_ms = phase(detected);
+        let election_ms = phase(elected);
+        let promotion_ms = phase(elected.and(resumed));
+        RtoPhases {
+            detection_ms,
+            election_ms,
+            promotion_ms,
+            rerouting_ms: rto - prev,
+        }
+    }
+
+    /// "detection 933ms + election 247ms + promotion 120ms + rerouting 3.89s".
+    pub fn describe(&self, elected: bool) -> String {
+        let hm = crate::units::human_ms;
+        let mut parts = Vec::new();
+        if let Some(d) = self.detection_ms {
+            parts.push(format!("detection {}", hm(d)));
+        }
+        if let Some(e) = self.election_ms {
+            let what = if elected {
+                "election"
+            } else {
+                "chain reconfiguration"
+            };
+            parts.push(format!("{what} {}", hm(e)));
+        }
+        if let Some(p) = self.promotion_ms {
+            parts.push(format!("promotion {}", hm(p)));
+        }
+        parts.push(format!("rerouting {}", hm(self.rerouting_ms)));
+        parts.join(" + ")
+    }
 }
 
 /// The rebuild of a lost region.
@@ -362,6 +482,9 @@ pub struct FailoverStats {
     /// Planned handovers a primary began (operator promotions with the primary in reach).
     #[serde(default)]
     pub handovers: u64,
+    /// Chain mode: times the head reconfigured the chain (a region left, or joined at the tail).
+    #[serde(default)]
+    pub chain_changes: u64,
     /// Leadership changes and suspicions, in time order (at most 200).
     pub events: Vec<FoEventOut>,
 }
@@ -424,6 +547,10 @@ pub fn summarise(
             FoKind::BecameLeader { region, .. } if within(e.at) => Some((e.at, region)),
             _ => None,
         });
+        let reconfigured = log.events.iter().find_map(|e| match e.kind {
+            FoKind::ChainChanged { .. } if within(e.at) && f.kind != "promote" => Some(e.at),
+            _ => None,
+        });
         // RTO per client region: from the failure until writes succeed again.
         let mut by_region = std::collections::BTreeMap::new();
         // The write log is in issue order: slice this failure's window once.
@@ -461,6 +588,22 @@ pub fn summarise(
         } else {
             by_region.values().flatten().copied().reduce(f64::max)
         };
+        // The first writes back that the failover brought: a crashed region's own clients
+        // come back only by moving (or by the region's return).
+        let resumed = by_region
+            .iter()
+            .filter(|(r, _)| f.kind == "partition" || f.region.map(|x| &names[x.idx()]) != Some(*r))
+            .filter_map(|(_, v)| *v)
+            .reduce(f64::min);
+        let since = |t: SimTime| ms(t.0 - f.at.0);
+        let rto_phases = rto_ms.filter(|_| !by_region.is_empty()).map(|rto| {
+            RtoPhases::split(
+                rto,
+                detected.map(since),
+                elected.map(|(t, _)| t).or(reconfigured).map(since),
+                resumed,
+            )
+        });
         let mut rpo_writes = 0;
         let (mut oldest, mut newest) = (SimTime::MAX, f.at);
         for &(_, acked, cut) in lost {
@@ -514,6 +657,9 @@ pub fn summarise(
                     keys_from_peers: r.keys,
                     bytes_from_peers: r.bytes,
                 }),
+            reconfigured_after_ms: reconfigured.map(since),
+            writes_resumed_after_ms: resumed,
+            rto_phases,
         });
     }
     out
@@ -623,6 +769,33 @@ pub fn stats(log: &FailoverLog, names: &[String]) -> FailoverStats {
                     "forced: no live primary in reach"
                 }
             ),
+            FoKind::ChainChanged {
+                head,
+                members,
+                joining,
+                tail,
+                reads,
+            } => {
+                s.chain_changes += 1;
+                format!(
+                    "{} reconfigures the chain: {members} member{}, tail {}{}{}",
+                    names[head.idx()],
+                    if *members == 1 { "" } else { "s" },
+                    names[tail.idx()],
+                    if reads != tail {
+                        format!(
+                            " (reads stay at {} until it has caught up)",
+                            names[reads.idx()]
+                        )
+                    } else {
+                        String::new()
+                    },
+                    match joining {
+                        0 => String::new(),
+                        j => format!(", {j} catching up to join"),
+                    }
+                )
+            }
             FoKind::HandingOver { from, to } => {
                 s.handovers += 1;
                 format!(

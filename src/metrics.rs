@@ -521,6 +521,21 @@ impl Observer {
             Note::BecameLeader { term, prev } => self.fo.became_leader(r, term, prev, now),
             Note::SteppedDown { term, deposed } => self.fo.stepped_down(r, term, deposed, now),
             Note::Fenced { op } => self.fo.fenced.push(op),
+            Note::ChainChanged {
+                members,
+                joining,
+                tail,
+                reads,
+            } => self.fo.note(
+                crate::failures::FoKind::ChainChanged {
+                    head: r,
+                    members,
+                    joining,
+                    tail,
+                    reads,
+                },
+                now,
+            ),
             Note::Rewound { key, old: _, new } => {
                 self.fo.rewound_keys += 1;
                 let k = key.0 as usize;

@@ -1633,6 +1633,9 @@ fn replication_plan(
 
     // Links of the replication topology.
     let links = match (&strategy, rep.topology) {
+        // With failover the head reconfigures the chain around failures: any region may feed
+        // any other.
+        (Strategy::Chain { .. }, _) if rep.failover.is_some() => topology::mesh(n),
         (Strategy::Chain { order }, _) => {
             let o: Vec<usize> = order.iter().map(|r| r.idx()).collect();
             // Entries only flow down the chain.
@@ -1675,7 +1678,9 @@ fn replication_plan(
     let origins: Vec<usize> = match &strategy {
         Strategy::MultiMaster | Strategy::Quorum { .. } => (0..n).collect(),
         // With failover any region may become the primary.
-        Strategy::PrimaryBackup { .. } if rep.failover.is_some() => (0..n).collect(),
+        Strategy::PrimaryBackup { .. } | Strategy::Chain { .. } if rep.failover.is_some() => {
+            (0..n).collect()
+        }
         Strategy::PrimaryBackup { primary, .. } => vec![primary.idx()],
         Strategy::Chain { order } => vec![order[0].idx()],
     };
@@ -1819,14 +1824,14 @@ fn replication_plan(
     };
 
     let failover = match (&rep.failover, &strategy) {
-        (Some(f), Strategy::PrimaryBackup { .. }) => {
+        (Some(f), Strategy::PrimaryBackup { .. } | Strategy::Chain { .. }) => {
             let rtt = (0..n)
                 .flat_map(|a| (0..n).map(move |b| (a, b)))
                 .filter(|(a, b)| a != b)
                 .map(|(a, b)| nominal[a * n + b] + nominal[b * n + a])
                 .max()
                 .unwrap_or(0);
-            Some(failover_plan(v, f, n, rep, Span(rtt))?)
+            Some(failover_plan(v, f, n, rep, &strategy, Span(rtt))?)
         }
         _ => None,
     };
@@ -1855,10 +1860,15 @@ fn failover_plan(
     f: &FailoverSpec,
     n: usize,
     rep: &ReplicationSpec,
+    strategy: &Strategy,
     max_rtt: Span,
 ) -> Result<Failover, ScenarioError> {
     let p = "replication.failover";
-    if rep.topology != Topology::Mesh {
+    let chain = match strategy {
+        Strategy::Chain { order } => Some(order),
+        _ => None,
+    };
+    if rep.topology != Topology::Mesh && chain.is_none() {
         return Err(v.err(
             "replication.topology",
             "failover needs `topology: mesh`: a new primary must reach every backup directly",
@@ -1962,7 +1972,11 @@ fn failover_plan(
         ));
     }
     let priority = match &f.priority {
-        None => (0..n).map(|i| RegionId(i as u16)).collect(),
+        // A chain's head is best succeeded by its successor, which holds the most.
+        None => match chain {
+            Some(order) => order.clone(),
+            None => (0..n).map(|i| RegionId(i as u16)).collect(),
+        },
         Some(list) => {
             let mut out: Vec<RegionId> = Vec::new();
             for (i, name) in list.iter().enumerate() {

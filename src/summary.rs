@@ -873,6 +873,15 @@ fn replication_out(sc: &Scenario) -> ReplicationOut {
             if let Some(a) = &sc.plan.anti_entropy {
                 d.push_str(&format!(", anti-entropy every {}", a.interval));
             }
+            if let Some(f) = &sc.plan.failover {
+                d.push_str(match (f.manual, &sc.plan.strategy) {
+                    (true, _) => ", manual failover",
+                    (false, Strategy::Chain { .. }) => {
+                        ", automatic failover (the head reconfigures the chain)"
+                    }
+                    (false, _) => ", automatic failover",
+                });
+            }
             d
         },
     }
@@ -889,13 +898,25 @@ fn level_meaning(sc: &Scenario, write: bool, level: crate::replica::Level) -> St
             return "rejected outside the primary".into();
         }
         match plan.write_need(level, h) {
+            Need::Region(r) if plan.failover.is_some() => {
+                format!("committed at the tail ({} at first)", sc.region_name(r))
+            }
             Need::Region(r) => format!("committed at the tail ({})", sc.region_name(r)),
+            Need::All(_) => "committed at the tail and the read region".into(),
             Need::Count(1) => "held by the originating region".into(),
             Need::Count(k) => format!("held durably by {k} of {h} replicas"),
         }
     } else {
         match plan.read_level(level) {
             Level::Primary => match plan.read_primary() {
+                Some(p) if plan.failover.is_some() => format!(
+                    "read at the {} ({} at first)",
+                    match plan.chain_order() {
+                        Some(_) => "tail",
+                        None => "primary",
+                    },
+                    sc.region_name(p)
+                ),
                 Some(p) => format!("read at {}", sc.region_name(p)),
                 None => "local replica".into(),
             },

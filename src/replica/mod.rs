@@ -224,6 +224,14 @@ pub enum Note {
     /// This region stopped accepting writes as primary of `term`: deposed by a newer term, or
     /// (`deposed: false`) its lease ran out.
     SteppedDown { term: u64, deposed: bool },
+    /// Chain mode: this head reconfigured the chain to `members` members ending at `tail`,
+    /// with `joining` regions catching up behind it; `reads` answers reads.
+    ChainChanged {
+        members: u8,
+        joining: u8,
+        tail: RegionId,
+        reads: RegionId,
+    },
     /// A replicated write (`op`) was refused because a new primary was elected without it.
     Fenced { op: OpId },
     /// A discarded write was rewound: `key` went from stamp `old` back to `new`.

@@ -74,7 +74,8 @@ pub struct Plan {
     /// Keys in the key space (anti-entropy splits it into ranges).
     pub keys: u64,
     pub anti_entropy: Option<AntiEntropy>,
-    /// Primary-backup with automatic failover: detection, elections, leases and fencing.
+    /// Primary-backup or chain with failover: detection, elections, leases and fencing (in a
+    /// chain the elected primary is the head, and it reconfigures the chain around failures).
     pub failover: Option<Failover>,
 }
 
@@ -153,6 +154,9 @@ pub enum Need {
     Count(u32),
     /// This region specifically (the chain's tail).
     Region(RegionId),
+    /// Every region in the mask (a reconfigured chain: its new tail, and the region still
+    /// answering reads until the new tail has caught up).
+    All(u64),
 }
 
 impl Plan {
@@ -198,6 +202,23 @@ impl Plan {
                 primary, forward, ..
             } => (*forward || at == *primary).then_some(*primary),
             Strategy::Chain { order } => Some(order[0]),
+        }
+    }
+
+    /// The region that takes writes when the run starts: the primary or the chain's head.
+    pub fn first_writer(&self) -> Option<RegionId> {
+        match &self.strategy {
+            Strategy::PrimaryBackup { primary, .. } => Some(*primary),
+            Strategy::Chain { order } => order.first().copied(),
+            _ => None,
+        }
+    }
+
+    /// The configured chain, head first (chain mode only).
+    pub fn chain_order(&self) -> Option<&[RegionId]> {
+        match &self.strategy {
+            Strategy::Chain { order } => Some(order),
+            _ => None,
         }
     }
 

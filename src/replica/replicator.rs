@@ -37,8 +37,10 @@ use crate::time::{Mono, Span};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
+mod chain;
 mod failover;
 mod restore;
+pub use chain::ChainView;
 use failover::Fo;
 
 /// Static configuration of one replica.
@@ -315,6 +317,8 @@ pub struct Heartbeat {
     /// Primary only: the newest entry of its stream that a majority holds.
     pub commit: u64,
     pub fences: Arc<Vec<Fence>>,
+    /// Chain mode, from the head: the chain as it configured it.
+    pub chain: Option<Arc<ChainView>>,
 }
 
 /// Names an anti-entropy session (its initiator and number) and counts its messages so far.
@@ -361,7 +365,12 @@ impl WireMessage for Msg {
                     + cells.len() as u64 * (32 + *value_bytes as u64)
             }
             Msg::AeDone { .. } => RPC_BYTES,
-            Msg::Heartbeat(h) => RPC_BYTES + 56 + 24 * h.fences.len() as u64,
+            Msg::Heartbeat(h) => {
+                RPC_BYTES
+                    + 56
+                    + 24 * h.fences.len() as u64
+                    + h.chain.as_ref().map_or(0, |c| c.wire_bytes())
+            }
             Msg::VoteReq { .. } => RPC_BYTES + 25,
             Msg::TransferReq => RPC_BYTES,
             Msg::StateReq { have } => RPC_BYTES + 16 * have.len() as u64,
@@ -536,6 +545,12 @@ impl WireMessage for Msg {
                     ^ h.sent.0
                     ^ h.pos.1.rotate_left(20)
                     ^ h.leader.map_or(0, |l| l.0 as u64 + 1) << 52
+                    ^ h.chain.as_ref().map_or(0, |c| {
+                        c.order
+                            .iter()
+                            .fold(c.members as u64, |a, r| a.rotate_left(5) ^ r.0 as u64)
+                            .rotate_left(13)
+                    })
             }
             Msg::VoteReq {
                 term,
@@ -619,6 +634,11 @@ impl SeqSet {
 
     pub fn upto(&self) -> u64 {
         self.upto
+    }
+
+    /// The highest sequence number present.
+    pub fn max(&self) -> u64 {
+        self.above.last().copied().unwrap_or(self.upto)
     }
 
     /// Marks everything up to `upto` present (a snapshot stood in for those entries).
@@ -1047,6 +1067,9 @@ impl Replicator {
 
     /// The region answering `Level::Primary` reads: the current primary under failover.
     fn primary(&self) -> Option<RegionId> {
+        if self.chain_on() {
+            return self.chain_reads();
+        }
         match &self.fo {
             Some(f) if f.leading => Some(self.me()),
             Some(f) => f.leader.or(self.cfg.plan.read_primary()),
@@ -1119,6 +1142,16 @@ impl Replicator {
     /// Queues a fresh entry (originated here, or received from `from`) on every link of its
     /// origin's route tree below this region that leads to a holder of its key.
     fn route(&mut self, e: &Entry, from: Option<RegionId>, now: Now, out: &mut Out) -> u64 {
+        if self.chain_on() {
+            // The chain as its head configured it replaces the static route tree.
+            return match self.chain_succ() {
+                Some(s) if Some(s) != from => {
+                    self.enqueue(s.idx(), e.clone(), now, out);
+                    Replicator::bit(s)
+                }
+                _ => 0,
+            };
+        }
         let plan = Arc::clone(&self.cfg.plan);
         let holders = plan.holders(e.key);
         let mut queued = 0u64;
@@ -1365,6 +1398,11 @@ impl Replicator {
                 continue;
             }
             if !self.mark_seen(e.id, out) {
+                if e.notify && e.id.origin != me && self.chain_on() {
+                    // A reconfigured chain's new tail may hold this from a catch-up, and the
+                    // head waits to hear it from the tail.
+                    self.notify_pending.push(e.id);
+                }
                 continue; // already applied via another path
             }
             self.fo_track(&e);
@@ -1545,6 +1583,7 @@ impl Replicator {
         match need {
             Need::Count(k) => have.count_ones() >= k,
             Need::Region(r) => have & Replicator::bit(r) != 0,
+            Need::All(mask) => have & mask == mask,
         }
     }
 
@@ -1577,7 +1616,10 @@ impl Replicator {
         };
         let cell = Cell { stamp, value: op };
         let holders = self.cfg.plan.holders(key);
-        let need = self.cfg.plan.write_need(level, holders.count_ones());
+        let need = match self.chain_on() {
+            true => self.chain_need(),
+            false => self.cfg.plan.write_need(level, holders.count_ones()),
+        };
         let have = holders & Replicator::bit(me);
         let waits = !Replicator::satisfied(need, have);
         self.mark_seen(id, out);
@@ -1635,6 +1677,16 @@ impl Replicator {
         let me = self.me();
         let holders = plan.holders(key);
         let level = plan.read_level(level);
+        if level == Level::Primary
+            && self.chain_on()
+            && (self.chain_reads().is_none()
+                || (self.chain_reads() == Some(me) && !self.chain_serves_reads(now)))
+        {
+            // A chain region that restarted has not heard where the chain reads yet (its own
+            // copy may be far behind), or it is the read region but cut off from the head.
+            out.reply(Reply::Failed { op });
+            return;
+        }
         let (targets, need) = match level {
             Level::Quorum | Level::All => (holders, plan.read_need(level, holders.count_ones())),
             Level::Primary => match self.primary() {
@@ -1887,6 +1939,11 @@ impl Replica for Replicator {
                 if self.forwards.remove(&op) {
                     out.reply(Reply::WriteOk { op, stamp });
                 }
+            }
+            Msg::ReadReq { op, .. } if self.chain_on() && !self.chain_serves_reads(now) => {
+                // No longer where the chain reads (it left, a new tail took over, or it lost
+                // touch with the head): the client learns of the new chain and retries.
+                out.send(from, Msg::NotPrimary { op });
             }
             Msg::ReadReq { op, key } => {
                 let cell = self.local_cell(key);

@@ -315,6 +315,14 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
                 esc(&human_ms(f.rpo_window_ms)),
                 thousands(f.split_brain_writes)
             );
+            if let (Some(p), Some(rto)) = (&f.rto_phases, f.rto_ms) {
+                let _ = write!(
+                    o,
+                    r#"<tr><td></td><td colspan="10">RTO {} = {}</td></tr>"#,
+                    esc(&human_ms(rto)),
+                    esc(&p.describe(f.new_primary.is_some()))
+                );
+            }
             if let Some(r) = &f.restore {
                 let _ = write!(
                     o,

@@ -454,6 +454,14 @@ pub fn render(s: &RunSummary) -> String {
                     .collect();
                 let _ = writeln!(o, "            writes back: {}", parts.join(", "));
             }
+            if let (Some(p), Some(rto)) = (&f.rto_phases, f.rto_ms) {
+                let _ = writeln!(
+                    o,
+                    "            RTO {} = {}",
+                    human_ms(rto),
+                    p.describe(f.new_primary.is_some())
+                );
+            }
             if let Some(r) = &f.restore {
                 let _ = writeln!(o, "            {}", r.describe());
             }

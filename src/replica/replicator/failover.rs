@@ -9,7 +9,7 @@
 //! only after `lease` without hearing from a live primary, so with `lease` below the detector's
 //! earliest suspicion (validated) two primaries never accept writes at once (up to clock drift).
 
-use super::{Entry, EntryId, Fence, Heartbeat, Msg, Op, Out, Pos, Replicator};
+use super::{ChainView, Entry, EntryId, Fence, Heartbeat, Msg, Op, Out, Pos, Replicator};
 use crate::replica::detector::Detector;
 use crate::replica::plan::{Failover, Rejoin};
 use crate::replica::{Cell, Key, Note, Now, OpId, RegionId, Reply, Stamp, TimerId};
@@ -70,6 +70,17 @@ pub(super) struct Fo {
     /// Manual mode: this region restarted as the primary of its last stream; with no newer
     /// primary heard it takes the role back (as its operator configured it).
     pub resume: bool,
+    /// Chain mode: the chain as the head configured it (empty until heard after a restart).
+    pub view: Option<Arc<ChainView>>,
+    /// Head, chain mode: per region, its own stream's position when that region queued to
+    /// join (it becomes the tail once it holds that much).
+    pub join_mark: Vec<u64>,
+    /// Head, chain mode: per region, its own stream's position when that region became the
+    /// tail (it answers reads once it holds that much).
+    pub read_mark: Vec<u64>,
+    /// Chain mode: the term and the highest entry of the followed stream held at the last
+    /// heartbeat. A hole still below it a heartbeat later is no reordering: fetch it.
+    pub gap_mark: (u64, u64),
 }
 
 impl Fo {
@@ -106,6 +117,10 @@ impl Fo {
             transfer_election: false,
             promote: None,
             resume: false,
+            view: None,
+            join_mark: vec![0; n],
+            read_mark: vec![0; n],
+            gap_mark: (0, 0),
         }
     }
 }
@@ -154,7 +169,7 @@ impl Replicator {
         f.leading && f.handover.is_none() && (!self.fspec().fencing || self.lease_ok(now))
     }
 
-    fn lease_ok(&self, now: Now) -> bool {
+    pub(super) fn lease_ok(&self, now: Now) -> bool {
         let f = self.fo.as_ref().expect("failover configured");
         let lease = self.fspec().lease;
         let fresh = self
@@ -171,12 +186,20 @@ impl Replicator {
         (t, self.upto_of(o, e))
     }
 
-    fn upto_of(&self, origin: RegionId, epoch: u32) -> u64 {
+    pub(super) fn upto_of(&self, origin: RegionId, epoch: u32) -> u64 {
         self.seen[origin.idx()]
             .iter()
             .rev()
             .find(|(e, _)| *e == epoch)
             .map_or(0, |(_, s)| s.upto())
+    }
+
+    fn max_of(&self, origin: RegionId, epoch: u32) -> u64 {
+        self.seen[origin.idx()]
+            .iter()
+            .rev()
+            .find(|(e, _)| *e == epoch)
+            .map_or(0, |(_, s)| s.max())
     }
 
     /// Whether `id` lies beyond a fence (only when discarding).
@@ -209,9 +232,20 @@ impl Replicator {
         let n = self.n();
         let mut f = Fo::new(n, now.mono);
         let plan = Arc::clone(&self.cfg.plan);
+        if plan.chain_order().is_some() {
+            f.view = Some(Arc::new(ChainView::default()));
+        }
         if self.disk_term == 0 && !self.rebuilt {
             // First boot: the configured primary leads term 1, no election needed.
-            let primary = plan.read_primary().expect("primary-backup");
+            let primary = plan.first_writer().expect("primary-backup or chain");
+            if let Some(order) = plan.chain_order() {
+                f.view = Some(Arc::new(ChainView {
+                    term: 1,
+                    order: order.to_vec(),
+                    members: order.len(),
+                    reads: order.len() - 1,
+                }));
+            }
             f.term = 1;
             f.leader = Some(primary);
             f.leading = primary == self.me();
@@ -303,6 +337,10 @@ impl Replicator {
             }
         } else if leader_lost {
             self.schedule_election(now, out);
+        }
+        if self.chain_reconfigure(now, out) {
+            // Tell the chain now rather than at the next heartbeat: writes wait on it.
+            self.hb_tick(now, out);
         }
         self.arm_detect(now, out);
     }
@@ -539,6 +577,8 @@ impl Replicator {
         f.transfer_election = false;
         f.promote = None;
         f.resume = false;
+        // A catch-up it asked of the old primary is moot: its own history is the history now.
+        f.catchup_sent = None;
         f.leading = true;
         f.leader = Some(me);
         let mut fences: Vec<Fence> = f.fences.as_ref().clone();
@@ -568,6 +608,7 @@ impl Replicator {
         let term = f.term;
         self.persist(out, || Op::Stream(term, me, epoch));
         out.note(Note::BecameLeader { term, prev });
+        self.chain_reconfigure(now, out);
         self.hb_tick(now, out);
     }
 
@@ -628,13 +669,22 @@ impl Replicator {
             });
             self.schedule_election(now, out);
         }
+        self.chain_reconfigure(now, out);
         let me = self.me();
         let own = self.upto_of(me, self.epoch);
         let epoch = self.epoch;
         let peers: Vec<usize> = self.peers().collect();
         let pos = self.fo_pos();
+        let chain_commit = self.chain_on().then(|| self.chain_commit(own));
         let f = self.fo();
-        if f.leading {
+        if let (true, Some(c)) = (f.leading, chain_commit) {
+            // A chain commits at its tail, which holds the least of any member.
+            f.commit = f.commit.max(c);
+            let c = f.commit;
+            while f.recent.front().is_some_and(|e| e.id.seq <= c) {
+                f.recent.pop_front();
+            }
+        } else if f.leading {
             // Commit point: the highest seq that a majority (this region included) holds.
             let mut held: Vec<u64> = peers
                 .iter()
@@ -664,6 +714,10 @@ impl Replicator {
                 pos,
                 commit: f.commit,
                 fences: Arc::clone(&f.fences),
+                chain: match f.leading {
+                    true => f.view.clone(),
+                    false => None,
+                },
             };
             out.send(RegionId(p as u16), Msg::Heartbeat(hb));
         }
@@ -698,6 +752,12 @@ impl Replicator {
             }
             f.leader_contact = now.mono;
             self.follow(now, from, &hb, out);
+            let f = self.fo();
+            if let Some(v) = hb.chain.as_ref().filter(|v| v.term == f.term) {
+                if f.view.as_ref().is_some_and(|mine| mine != v) {
+                    self.chain_install(Arc::clone(v), now, out);
+                }
+            }
         } else if f.leader == Some(from) {
             // The primary says it no longer leads (its lease ran out): elect a successor.
             f.leader = None;
@@ -777,6 +837,37 @@ impl Replicator {
             let (t, o, e) = f.stream;
             self.persist(out, || Op::Stream(t, o, e));
         }
+        let chain = self.chain_on();
+        let f = self.fo();
+        if chain && f.stream.0 == hb.term && f.stream.1 == leader {
+            // Chain: a region that was out of the chain lacks part of the stream below the
+            // commit point (nobody forwarded it), and one whose predecessor held entries from
+            // a catch-up of its own was never forwarded those (only fresh entries travel on):
+            // pull the hole from the head.
+            let (t, o, e) = f.stream;
+            let have = self.upto_of(o, e);
+            let top = self.max_of(o, e);
+            let f = self.fo();
+            let hole = f.gap_mark.0 == t && have < f.gap_mark.1;
+            f.gap_mark = (t, top);
+            if !(have < hb.commit || hole) {
+                // Whatever was asked for has arrived, by the answer or down the chain.
+                f.catchup_sent = None;
+            } else if f
+                .catchup_sent
+                .is_none_or(|t| now.mono.0 > t.0 + 1_000_000_000)
+            {
+                f.catchup_sent = Some(now.mono);
+                out.send(
+                    leader,
+                    Msg::CatchUpReq {
+                        origin: o,
+                        epoch: e,
+                        after: have,
+                    },
+                );
+            }
+        }
         let f = self.fo();
         if f.stream.0 == hb.term {
             f.commit = f.commit.max(hb.commit);
@@ -813,17 +904,22 @@ impl Replicator {
         out: &mut Out,
     ) {
         let f = self.fo.as_ref().expect("fo");
-        let Some(fc) = f
-            .fences
-            .iter()
-            .rev()
-            .find(|fc| fc.origin == origin && fc.epoch == epoch)
-        else {
-            return;
+        let own = f.leading && origin == self.me() && epoch == self.epoch;
+        let upto = if own {
+            // Chain: a region rejoining the chain asks for the head's own stream.
+            self.upto_of(origin, epoch)
+        } else {
+            match f
+                .fences
+                .iter()
+                .rev()
+                .find(|fc| fc.origin == origin && fc.epoch == epoch)
+            {
+                Some(fc) => fc.from - 1,
+                None => return,
+            }
         };
-        let upto = fc.from - 1;
-        let tail: Vec<Entry> = f
-            .prev
+        let tail: Vec<Entry> = if own { &f.recent } else { &f.prev }
             .iter()
             .filter(|e| e.id.origin == origin && e.id.epoch == epoch)
             .filter(|e| e.id.seq > after && e.id.seq <= upto)
@@ -854,7 +950,9 @@ impl Replicator {
                 origin,
                 epoch,
                 upto,
-                entries: Vec::new(),
+                // A chain head's entries above its commit point come along as entries: the
+                // asker forwards what it learns down the chain, which a snapshot cannot do.
+                entries: if own { tail } else { Vec::new() },
                 snapshot,
                 value_bytes,
             }
@@ -873,10 +971,21 @@ impl Replicator {
         snapshot: Vec<(Key, Cell)>,
         out: &mut Out,
     ) {
+        let chain = self.chain_on();
+        let mut queued = 0;
         for e in entries {
             if e.verify() && self.mark_seen(e.id, out) {
                 self.apply_lww(e.key, e.cell, out);
                 self.fo_track(&e);
+                if chain {
+                    // In a chain every region forwards what it learns first, however it
+                    // learned it: its successor will not get it from anyone else.
+                    queued |= self.route(&e, None, now, out);
+                    if e.notify {
+                        // The head may be waiting for this region as its (new) tail.
+                        self.notify_pending.push(e.id);
+                    }
+                }
             }
         }
         for (k, c) in snapshot {
@@ -889,6 +998,10 @@ impl Replicator {
         }
         self.fo().catchup_sent = None;
         self.durable_write(now, out);
+        if self.sync_mode() {
+            self.send_notifies(out);
+        }
+        self.transmit_mask(queued, now, out);
     }
 
     pub(super) fn on_resync(&mut self, from: RegionId, keys: Vec<Key>, out: &mut Out) {
@@ -1029,7 +1142,7 @@ impl Replicator {
     }
 
     pub(super) fn on_not_primary(&mut self, op: OpId, out: &mut Out) {
-        if self.forwards.remove(&op) {
+        if self.forwards.remove(&op) || self.reads.remove(&op).is_some() {
             out.reply(Reply::Failed { op });
         }
     }
@@ -1133,6 +1246,7 @@ mod tests {
                 pos: (1, 0),
                 commit: 0,
                 fences: Arc::new(Vec::new()),
+                chain: None,
             };
             let mut o = Outbox::default();
             r1.on_message(at(t), RegionId(2), Msg::Heartbeat(hb), &mut o);
