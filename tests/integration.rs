@@ -1812,6 +1812,21 @@ faults: [{{ at: 5s, partition: {partition}, for: 8s }}]
     );
 }
 
+/// A crash of `r{region}` at `crash_ms` for `down_ms`, and maybe a second 1 s crash.
+fn crash_faults(
+    crash_ms: u64,
+    down_ms: u64,
+    region: usize,
+    second: Option<(u64, usize)>,
+) -> String {
+    let mut faults = format!("[{{ at: {crash_ms}ms, crash: r{region}, for: {down_ms}ms }}");
+    if let Some((at, r)) = second {
+        faults.push_str(&format!(", {{ at: {at}ms, crash: r{r}, for: 1s }}"));
+    }
+    faults.push(']');
+    faults
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
     /// Semi-sync over three regions acknowledges a write once a majority holds it durably, and
@@ -1825,11 +1840,7 @@ proptest::proptest! {
         second in proptest::option::of((2_000u64..25_000, 0usize..3)),
         seed in 1u64..1000,
     ) {
-        let mut faults = format!("[{{ at: {crash_ms}ms, crash: r{region}, for: {down_ms}ms }}");
-        if let Some((at, r)) = second {
-            faults.push_str(&format!(", {{ at: {at}ms, crash: r{r}, for: 1s }}"));
-        }
-        faults.push(']');
+        let faults = crash_faults(crash_ms, down_ms, region, second);
         let s = failover_world("semi-sync", "{}", &faults, seed);
         proptest::prop_assert_eq!(s.lost_acked_writes, 0, "{}", faults);
         proptest::prop_assert!(s.passed, "{} {:?}", faults, s.checks);
@@ -1944,11 +1955,7 @@ proptest::proptest! {
         second in proptest::option::of((2_000u64..25_000, 0usize..3)),
         seed in 1u64..1000,
     ) {
-        let mut faults = format!("[{{ at: {crash_ms}ms, crash: r{region}, for: {down_ms}ms }}");
-        if let Some((at, r)) = second {
-            faults.push_str(&format!(", {{ at: {at}ms, crash: r{r}, for: 1s }}"));
-        }
-        faults.push(']');
+        let faults = crash_faults(crash_ms, down_ms, region, second);
         let s = chain_world("[r0, r1, r2]", &faults, seed);
         proptest::prop_assert_eq!(s.lost_acked_writes, 0, "{}", faults);
         proptest::prop_assert_eq!(s.reads.stale, 0, "{}", faults);

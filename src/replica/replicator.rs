@@ -2499,6 +2499,47 @@ impl Replicator {
     }
 }
 
+/// Three regions 100 ms heartbeats apart in failover tests: a 1 s heartbeat timeout, an 800 ms
+/// lease with fencing, discard on rejoin, priority by index, 200 ms stagger.
+#[cfg(test)]
+pub(crate) fn failover_test_config(id: u16, strategy: super::plan::Strategy) -> Config {
+    use crate::replica::detector::DetectorSpec;
+    let r = RegionId;
+    let mut plan = Plan::mesh(3, strategy);
+    plan.failover = Some(super::plan::Failover {
+        detector: DetectorSpec::Heartbeat {
+            interval: Span::from_millis(100),
+            timeout: Span::from_secs(1),
+        },
+        lease: Span::from_millis(800),
+        fencing: true,
+        rejoin: super::plan::Rejoin::Discard,
+        manual: false,
+        priority: vec![r(0), r(1), r(2)],
+        stagger: Span::from_millis(200),
+    });
+    Config {
+        id: r(id),
+        window: 64,
+        max_batch: 16,
+        rto_initial: Span::from_secs(1),
+        rto_min: Span::from_millis(200),
+        rto_max: Span::from_secs(5),
+        flush_interval: Span::ZERO,
+        durable: true,
+        plan: Arc::new(plan),
+    }
+}
+
+/// Test time: `ms` milliseconds on both clocks.
+#[cfg(test)]
+pub(crate) fn test_now(ms: u64) -> Now {
+    Now {
+        mono: Mono(ms * 1_000_000),
+        wall: crate::time::Wall(ms as i64 * 1_000_000),
+    }
+}
+
 /// Collects the sends in an outbox (test and debugging helper).
 pub fn sends(out: &Outbox<Msg, Op>) -> Vec<(RegionId, &Msg)> {
     out.actions

@@ -271,49 +271,22 @@ impl Replicator {
 mod tests {
     use super::super::{sends, Config, Disk, Heartbeat, Msg};
     use super::*;
-    use crate::replica::detector::DetectorSpec;
-    use crate::replica::plan::{Failover, Plan, Rejoin, Strategy};
+    use crate::replica::plan::Strategy;
     use crate::replica::{Action, ClientOp, Key, Level, OpId, Outbox, Replica, Reply, WireMessage};
-    use crate::time::{Mono, Span, Wall};
+    use crate::time::Mono;
 
     fn cfg(id: u16) -> Config {
         let r = RegionId;
-        let mut plan = Plan::mesh(
-            3,
+        super::super::failover_test_config(
+            id,
             Strategy::Chain {
                 order: vec![r(0), r(1), r(2)],
             },
-        );
-        plan.failover = Some(Failover {
-            detector: DetectorSpec::Heartbeat {
-                interval: Span::from_millis(100),
-                timeout: Span::from_secs(1),
-            },
-            lease: Span::from_millis(800),
-            fencing: true,
-            rejoin: Rejoin::Discard,
-            manual: false,
-            priority: vec![r(0), r(1), r(2)],
-            stagger: Span::from_millis(200),
-        });
-        Config {
-            id: r(id),
-            window: 64,
-            max_batch: 16,
-            rto_initial: Span::from_secs(1),
-            rto_min: Span::from_millis(200),
-            rto_max: Span::from_secs(5),
-            flush_interval: Span::ZERO,
-            durable: true,
-            plan: Arc::new(plan),
-        }
+        )
     }
 
     fn at(ms: u64) -> Now {
-        Now {
-            mono: Mono(ms * 1_000_000),
-            wall: Wall(ms as i64 * 1_000_000),
-        }
+        super::super::test_now(ms)
     }
 
     /// The head's exact steps when its middle region goes silent: a write goes to the middle

@@ -1152,50 +1152,22 @@ impl Replicator {
 mod tests {
     use super::super::{sends, Config, Disk, Replicator};
     use super::*;
-    use crate::replica::detector::DetectorSpec;
-    use crate::replica::plan::{Plan, Strategy, Sync};
+    use crate::replica::plan::{Strategy, Sync};
     use crate::replica::{Action, Outbox, Replica, WireMessage};
-    use crate::time::Wall;
 
     fn cfg(id: u16) -> Config {
-        let mut plan = Plan::mesh(
-            3,
+        super::super::failover_test_config(
+            id,
             Strategy::PrimaryBackup {
                 primary: RegionId(0),
                 forward: true,
                 sync: Sync::Async,
             },
-        );
-        plan.failover = Some(Failover {
-            detector: DetectorSpec::Heartbeat {
-                interval: Span::from_millis(100),
-                timeout: Span::from_secs(1),
-            },
-            lease: Span::from_millis(800),
-            fencing: true,
-            rejoin: Rejoin::Discard,
-            manual: false,
-            priority: vec![RegionId(0), RegionId(1), RegionId(2)],
-            stagger: Span::from_millis(200),
-        });
-        Config {
-            id: RegionId(id),
-            window: 64,
-            max_batch: 16,
-            rto_initial: Span::from_secs(1),
-            rto_min: Span::from_millis(200),
-            rto_max: Span::from_secs(5),
-            flush_interval: Span::ZERO,
-            durable: true,
-            plan: Arc::new(plan),
-        }
+        )
     }
 
     fn at(ms: u64) -> Now {
-        Now {
-            mono: Mono(ms * 1_000_000),
-            wall: Wall(ms as i64 * 1_000_000),
-        }
+        super::super::test_now(ms)
     }
 
     fn timers(out: &Out) -> Vec<(TimerId, Mono)> {
