@@ -2540,6 +2540,35 @@ pub(crate) fn test_now(ms: u64) -> Now {
     }
 }
 
+/// A heartbeat from a follower of r0's term-1 stream, sent at `sent_ms`, echoing r0's heartbeat
+/// of `echo_ms` (failover tests).
+#[cfg(test)]
+pub(crate) fn test_heartbeat(sent_ms: u64, echo_ms: Option<u64>) -> Heartbeat {
+    Heartbeat {
+        term: 1,
+        leader: Some(RegionId(0)),
+        epoch: 1,
+        sent: Mono(sent_ms * 1_000_000),
+        echo: echo_ms.map(|e| Mono(e * 1_000_000)),
+        pos: (1, 0),
+        commit: 0,
+        fences: Arc::new(Vec::new()),
+        chain: None,
+    }
+}
+
+/// The notes in an outbox (test helper).
+#[cfg(test)]
+pub(crate) fn notes(out: &Outbox<Msg, Op>) -> Vec<Note> {
+    out.actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Note(n) => Some(*n),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Collects the sends in an outbox (test and debugging helper).
 pub fn sends(out: &Outbox<Msg, Op>) -> Vec<(RegionId, &Msg)> {
     out.actions

@@ -228,26 +228,17 @@ impl Replicator {
     pub(super) fn chain_install(&mut self, view: Arc<ChainView>, now: Now, out: &mut Out) {
         let old_succ = self.chain_succ();
         let old_need = self.chain_need();
-        let f = self.fo.as_mut().expect("failover configured");
-        f.view = Some(view);
-        let resend: Vec<Entry> = match self.chain_succ() {
-            Some(s) if Some(s) != old_succ => self
-                .fo
-                .as_ref()
-                .expect("fo")
-                .recent
-                .iter()
-                .cloned()
-                .collect(),
-            _ => Vec::new(),
-        };
-        if let Some(s) = self.chain_succ() {
-            if !resend.is_empty() {
+        self.fo.as_mut().expect("failover configured").view = Some(view);
+        let recent = &self.fo.as_ref().expect("failover configured").recent;
+        match self.chain_succ() {
+            Some(s) if Some(s) != old_succ && !recent.is_empty() => {
+                let resend: Vec<Entry> = recent.iter().cloned().collect();
                 for e in resend {
                     self.enqueue(s.idx(), e, now, out);
                 }
                 self.transmit(s.idx(), now, out, true);
             }
+            _ => {}
         }
         let need = self.chain_need();
         if self.fo.as_ref().is_some_and(|f| f.leading) && need != old_need {
@@ -269,11 +260,10 @@ impl Replicator {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{sends, Config, Disk, Heartbeat, Msg};
+    use super::super::{notes, sends, test_heartbeat, Config, Disk, Msg};
     use super::*;
     use crate::replica::plan::Strategy;
     use crate::replica::{Action, ClientOp, Key, Level, OpId, Outbox, Replica, Reply, WireMessage};
-    use crate::time::Mono;
 
     fn cfg(id: u16) -> Config {
         let r = RegionId;
@@ -312,32 +302,14 @@ mod tests {
 
         // r2 keeps answering heartbeats (echoing r0's), r1 never does.
         for t in (100..=1000).step_by(100) {
-            let hb = Heartbeat {
-                term: 1,
-                leader: Some(RegionId(0)),
-                epoch: 1,
-                sent: Mono(t * 1_000_000),
-                echo: Some(Mono((t - 100) * 1_000_000)),
-                pos: (1, 0),
-                commit: 0,
-                fences: Arc::new(Vec::new()),
-                chain: None,
-            };
+            let hb = test_heartbeat(t, Some(t - 100));
             let mut o = Outbox::default();
             r0.on_message(at(t), RegionId(2), Msg::Heartbeat(hb), &mut o);
         }
         let mut out = Outbox::default();
         r0.on_timer(at(1010), r0.detect_timer(), &mut out);
-        let notes: Vec<Note> = out
-            .actions
-            .iter()
-            .filter_map(|a| match a {
-                Action::Note(n) => Some(*n),
-                _ => None,
-            })
-            .collect();
         assert_eq!(
-            notes,
+            notes(&out),
             vec![
                 Note::Suspect { peer: RegionId(1) },
                 Note::ChainChanged {

@@ -186,20 +186,22 @@ impl Replicator {
         (t, self.upto_of(o, e))
     }
 
-    pub(super) fn upto_of(&self, origin: RegionId, epoch: u32) -> u64 {
+    fn seen_of(&self, origin: RegionId, epoch: u32) -> Option<&super::SeqSet> {
         self.seen[origin.idx()]
             .iter()
             .rev()
             .find(|(e, _)| *e == epoch)
-            .map_or(0, |(_, s)| s.upto())
+            .map(|(_, s)| s)
     }
 
+    /// The contiguous prefix of `origin`'s stream `epoch` held here.
+    pub(super) fn upto_of(&self, origin: RegionId, epoch: u32) -> u64 {
+        self.seen_of(origin, epoch).map_or(0, |s| s.upto())
+    }
+
+    /// The highest entry of that stream held here (above `upto_of` when there is a hole).
     fn max_of(&self, origin: RegionId, epoch: u32) -> u64 {
-        self.seen[origin.idx()]
-            .iter()
-            .rev()
-            .find(|(e, _)| *e == epoch)
-            .map_or(0, |(_, s)| s.max())
+        self.seen_of(origin, epoch).map_or(0, |s| s.max())
     }
 
     /// Whether `id` lies beyond a fence (only when discarding).
@@ -1180,15 +1182,7 @@ mod tests {
             .collect()
     }
 
-    fn notes(out: &Out) -> Vec<Note> {
-        out.actions
-            .iter()
-            .filter_map(|a| match a {
-                Action::Note(n) => Some(*n),
-                _ => None,
-            })
-            .collect()
-    }
+    use super::super::{notes, test_heartbeat};
 
     /// The exact actions of one failover, as a backup sees it: silence from the primary for
     /// the timeout is a suspicion and an election timer one stagger later; that timer sends
@@ -1209,17 +1203,7 @@ mod tests {
         assert!(timers(&out).contains(&(r1.detect_timer(), Mono(1_000_000_000))));
         // r2 keeps talking; r0 (the primary) never does.
         for t in (100..=1000).step_by(100) {
-            let hb = Heartbeat {
-                term: 1,
-                leader: Some(RegionId(0)),
-                epoch: 1,
-                sent: Mono(t * 1_000_000),
-                echo: None,
-                pos: (1, 0),
-                commit: 0,
-                fences: Arc::new(Vec::new()),
-                chain: None,
-            };
+            let hb = test_heartbeat(t, None);
             let mut o = Outbox::default();
             r1.on_message(at(t), RegionId(2), Msg::Heartbeat(hb), &mut o);
         }
