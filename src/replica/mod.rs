@@ -5,6 +5,8 @@
 //! in `Now`), never touches a socket (it pushes `Action::Send`), and owns no randomness. The
 //! same code could sit behind a real event loop; the engine is one such loop.
 
+pub mod causal;
+pub mod crdt;
 pub mod detector;
 pub mod plan;
 pub mod replicator;
