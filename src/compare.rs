@@ -286,6 +286,14 @@ pub struct RunMetrics {
     pub anti_entropy_bytes_per_write: Option<f64>,
     #[serde(default)]
     pub anti_entropy_keys_repaired: Option<f64>,
+    /// Tables with data: counters' total error, set elements breaking add-wins semantics,
+    /// and keys left holding siblings.
+    #[serde(default)]
+    pub counter_error: Option<f64>,
+    #[serde(default)]
+    pub set_violations: Option<f64>,
+    #[serde(default)]
+    pub keys_with_siblings: Option<f64>,
 }
 
 /// Per fault kind: how many faults the run had and how many took effect.
@@ -351,6 +359,21 @@ impl RunMetrics {
                 .then_some(s.rto.max_ms)
                 .flatten(),
             split_brain_writes: s.failover.as_ref().map(|f| f.split_brain_writes as f64),
+            counter_error: s
+                .conflicts
+                .as_ref()
+                .filter(|c| c.counter_keys > 0)
+                .map(|c| c.counter_error as f64),
+            set_violations: s
+                .conflicts
+                .as_ref()
+                .filter(|c| c.set_keys > 0)
+                .map(|c| c.set_violations as f64),
+            keys_with_siblings: s
+                .conflicts
+                .as_ref()
+                .filter(|c| c.tables.iter().any(|t| t.shape == "register"))
+                .map(|c| c.keys_with_siblings as f64),
             lost_acked_writes: s.lost_acked_writes as f64,
             lost_updates: s.lost_updates.total as f64,
             skew_lost_updates: s.lost_updates.skew as f64,
@@ -396,6 +419,9 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     ("split_brain_writes", "split-brain writes", ""),
     ("lost_updates", "lost updates", ""),
     ("skew_lost_updates", "lost updates from clock skew", ""),
+    ("counter_error", "counter error (sum over keys)", ""),
+    ("set_violations", "set elements breaking add-wins", ""),
+    ("keys_with_siblings", "keys left with siblings", ""),
     ("failed_writes", "failed writes", ""),
 ];
 
@@ -434,6 +460,9 @@ pub fn metric_of(m: &RunMetrics, name: &str) -> Option<f64> {
         "split_brain_writes" => return m.split_brain_writes,
         "lost_updates" => m.lost_updates,
         "skew_lost_updates" => m.skew_lost_updates,
+        "counter_error" => return m.counter_error,
+        "set_violations" => return m.set_violations,
+        "keys_with_siblings" => return m.keys_with_siblings,
         "failed_writes" => m.failed_writes,
         _ => return None,
     })

@@ -4,6 +4,7 @@
 //! The observer mirrors each region's per-key stamp from the replicas' `Note`s, so it never
 //! inspects replica internals mid-run and never draws randomness: observing cannot perturb.
 
+use crate::replica::data::{Policy, Tables, WriteKind};
 use crate::replica::{Key, Level, MsgClass, Note, OpId, RegionId, Reply, Stamp};
 use crate::series::{SeriesCollector, StalenessCollector};
 use crate::time::{SimTime, Span};
@@ -29,11 +30,18 @@ pub struct WriteRec {
     pub covered: u64,
     /// This try failed and the client retried it as a later write.
     pub retried: bool,
+    pub kind: WriteKind,
 }
 
 impl WriteRec {
     /// A write a client in region `client` has just issued: not stamped, acked or seen yet.
-    fn issued(key: u32, client: RegionId, level: Level, issued: SimTime) -> WriteRec {
+    fn issued(
+        key: u32,
+        client: RegionId,
+        level: Level,
+        kind: WriteKind,
+        issued: SimTime,
+    ) -> WriteRec {
         WriteRec {
             key,
             origin: client,
@@ -46,6 +54,7 @@ impl WriteRec {
             visible: SimTime::MAX,
             covered: 0,
             retried: false,
+            kind,
         }
     }
 
@@ -242,8 +251,13 @@ pub struct LostUpdates {
     /// ...of which the two writes were concurrent (neither saw the other).
     pub concurrent: u64,
     /// ...of which the lost write had already seen a newer-stamped value: causally later,
-    /// lost only because its region's clock was behind.
+    /// lost only because its region's clock was behind. (First-writer-wins: the lost write was
+    /// acknowledged before the winner was even issued, and lost because its clock ran ahead.)
     pub skew: u64,
+    /// First-writer-wins: later writes dropped because the key already had a value they had
+    /// seen (the policy's intent, but acknowledged all the same).
+    #[serde(default)]
+    pub rejected: u64,
     pub max_skew_ms: f64,
     pub examples: Vec<LostUpdateExample>,
 }
@@ -295,6 +309,28 @@ pub struct Observer {
     pub staleness_pairs: Vec<StalenessCollector>,
     /// Suspicions, elections, leadership and fencing (failover runs).
     pub fo: crate::failures::FailoverLog,
+    /// Conflict policies per table, when any table is not plain last-writer-wins.
+    tables: Option<Arc<Tables>>,
+    pub conflicts: ConflictCounts,
+    /// Set tables: per (key, element), the writes that added it.
+    set_adds: std::collections::BTreeMap<(u32, u32), Vec<u32>>,
+    /// Set tables with merging values: (key, dot) of each add, to find the write again when a
+    /// region that lost it merges it back (after it was visible everywhere).
+    add_by_dot: std::collections::BTreeMap<(u32, u64), u32>,
+    /// (add, later write): the later remove or re-add of the same element had seen the add
+    /// where it was issued.
+    add_observed: std::collections::BTreeSet<(u32, u32)>,
+    /// Merging keys: the writes (key, dot) some live region reflects at the end.
+    final_dots: Option<std::collections::BTreeSet<(u32, u64)>>,
+}
+
+/// Conflicts as the replicas reported them while merging.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ConflictCounts {
+    /// Merges that left a key with concurrent values (siblings), summed over regions.
+    pub sibling_merges: u64,
+    /// The most concurrent values any key held anywhere.
+    pub max_siblings: u32,
 }
 
 impl Observer {
@@ -343,7 +379,126 @@ impl Observer {
             latest_acked_writer: vec![0; keys],
             staleness_pairs: (0..n * n).map(|_| StalenessCollector::default()).collect(),
             fo: crate::failures::FailoverLog::new(n),
+            tables: None,
+            conflicts: ConflictCounts::default(),
+            set_adds: Default::default(),
+            add_by_dot: Default::default(),
+            add_observed: Default::default(),
+            final_dots: None,
         }
+    }
+
+    /// The writes to merging keys that survive somewhere at the end: (key, dot).
+    pub fn set_final_dots(&mut self, dots: std::collections::BTreeSet<(u32, u64)>) {
+        self.final_dots = Some(dots);
+    }
+
+    /// Region `r` restarted and its merging key `key` now reflects exactly `dots`: writes it
+    /// had covered but lost are pending there again.
+    pub fn resync_dots(&mut self, r: RegionId, key: Key, dots: &[crate::replica::causal::Dot]) {
+        let bit = 1u64 << r.0;
+        let lost = |s: Stamp| {
+            dots.binary_search(&crate::replica::causal::Dot(s.tie))
+                .is_err()
+        };
+        for &(s, w) in &self.pending[key.0 as usize] {
+            let rec = &mut self.writes[w as usize];
+            if rec.covered & bit != 0 && lost(s) {
+                rec.covered &= !bit;
+            }
+        }
+        // Set adds visible everywhere have left `pending`, but the add-wins oracle asks what
+        // this region holds when it next removes: clear those it lost too.
+        let k = key.0 as u32;
+        for (_, adds) in self.set_adds.range((k, 0)..=(k, u32::MAX)) {
+            for &a in adds {
+                let rec = &mut self.writes[a as usize];
+                if rec.covered & bit != 0 && lost(rec.stamp) {
+                    rec.covered &= !bit;
+                }
+            }
+        }
+    }
+
+    /// Set tables with add-wins semantics: an element should be present iff some add of it
+    /// survives and no remove (nor re-add) issued where that add had been seen. Returns, per
+    /// key, the elements that should be present, and the add writes per (key, element).
+    pub fn add_wins_oracle(&self) -> std::collections::BTreeMap<u32, Vec<u32>> {
+        let mut want: std::collections::BTreeMap<u32, Vec<u32>> = Default::default();
+        for (&(k, e), adds) in &self.set_adds {
+            // Live: the add survives and no surviving remove or re-add had seen it.
+            let live = adds.iter().any(|&a| {
+                self.survives(&self.writes[a as usize])
+                    && !self
+                        .add_observed
+                        .range((a, 0)..=(a, u32::MAX))
+                        .any(|&(_, by)| self.survives(&self.writes[by as usize]))
+            });
+            let v = want.entry(k).or_default();
+            if live {
+                v.push(e);
+            }
+        }
+        want
+    }
+
+    /// The add writes of element `e` of key `k` (set tables).
+    pub fn adds_of(&self, k: u32, e: u32) -> Vec<u32> {
+        self.set_adds.get(&(k, e)).cloned().unwrap_or_default()
+    }
+
+    /// The acknowledged writes of key `k` overwritten by a write that never saw them (the
+    /// lost updates of one key, oldest first).
+    pub fn lost_update_ops(&self, k: u32) -> Vec<u32> {
+        let fin = self.final_stamps()[k as usize];
+        let mut ws: Vec<u32> = (0..self.writes.len() as u32)
+            .filter(|&i| {
+                let w = &self.writes[i as usize];
+                w.key == k && !w.stamp.is_none()
+            })
+            .collect();
+        let mut seen: Vec<Stamp> = ws.iter().map(|&i| self.writes[i as usize].seen).collect();
+        seen.sort_unstable();
+        ws.sort_by_key(|&i| self.writes[i as usize].stamp);
+        ws.retain(|&i| {
+            let w = &self.writes[i as usize];
+            w.is_acked() && w.stamp < fin && seen.binary_search(&w.stamp).is_err()
+        });
+        ws
+    }
+
+    /// Whether write `i`'s effect is still somewhere at the end of the run (merging keys by
+    /// dot; under last-writer-wins it survives as long as it was stamped).
+    pub fn survives(&self, w: &WriteRec) -> bool {
+        if w.stamp.is_none() {
+            return false;
+        }
+        match &self.final_dots {
+            Some(d) if self.merges(w.key as usize) => d.contains(&(w.key, w.stamp.tie)),
+            _ => true,
+        }
+    }
+
+    /// Judges keys by their tables' conflict policies (without this every key is LWW).
+    pub fn set_tables(&mut self, t: Arc<Tables>) {
+        if t.0.iter().any(|t| t.policy != Policy::Lww) || t.has_data() {
+            self.tables = Some(t);
+        }
+    }
+
+    /// The conflict policy of key `k`.
+    #[inline]
+    pub fn policy(&self, k: usize) -> Policy {
+        match &self.tables {
+            None => Policy::Lww,
+            Some(t) => t.policy(Key(k as u64)),
+        }
+    }
+
+    /// Whether key `k`'s values merge (its writes are tracked by dot, not by stamp order).
+    #[inline]
+    fn merges(&self, k: usize) -> bool {
+        self.tables.is_some() && self.policy(k).merges()
     }
 
     /// The regions that hold `key` (its writes are visible once all of them have applied it).
@@ -395,22 +550,23 @@ impl Observer {
     }
 
     /// A client issued an operation at region `r` (before the replica sees it).
+    /// `kind` is None for a read.
     pub fn on_issue(
         &mut self,
         r: RegionId,
         op: OpId,
         key: Key,
-        is_write: bool,
+        kind: Option<WriteKind>,
         level: Level,
         now: SimTime,
     ) {
-        if !is_write {
+        let Some(kind) = kind else {
             return;
-        }
+        };
         debug_assert_eq!(op.0, self.writes.len() as u64);
         self.writes_issued += 1;
         self.writes
-            .push(WriteRec::issued(key.0 as u32, r, level, now));
+            .push(WriteRec::issued(key.0 as u32, r, level, kind, now));
     }
 
     /// A client retries write `old` as the new write `new` (a retried write is a new write:
@@ -421,7 +577,7 @@ impl Observer {
         debug_assert_eq!(new.0, self.writes.len() as u64);
         self.writes[old.0 as usize].retried = true;
         let o = &self.writes[old.0 as usize];
-        let rec = WriteRec::issued(o.key, o.client, o.level, o.issued);
+        let rec = WriteRec::issued(o.key, o.client, o.level, o.kind, o.issued);
         self.writes.push(rec);
         self.write_retries += 1;
     }
@@ -471,10 +627,32 @@ impl Observer {
                 rec.stamp = stamp;
                 rec.seen = seen;
                 rec.origin = r;
-                // Regions that already hold a newer value cover this write from the start.
-                for q in 0..self.n {
-                    if self.mirror[k * self.n + q] >= stamp {
-                        self.cover(op.0 as u32, RegionId(q as u16), now);
+                let kind = rec.kind;
+                if let (Some(t), WriteKind::Insert(e) | WriteKind::Remove(e)) = (&self.tables, kind)
+                {
+                    if t.of(key).policy.add_wins() {
+                        // What this write's region held of the element: a remove takes those
+                        // adds away; a re-add replaces them.
+                        let bit = 1u64 << r.0;
+                        let adds = self.set_adds.entry((k as u32, e)).or_default();
+                        for &a in adds.iter() {
+                            if self.writes[a as usize].covered & bit != 0 {
+                                self.add_observed.insert((a, op.0 as u32));
+                            }
+                        }
+                        if matches!(kind, WriteKind::Insert(_)) {
+                            adds.push(op.0 as u32);
+                            self.add_by_dot.insert((k as u32, stamp.tie), op.0 as u32);
+                        }
+                    }
+                }
+                // Regions that already hold a newer value cover this write from the start
+                // (under last-writer-wins; a merging key covers each write when it merges it).
+                if !self.merges(k) {
+                    for q in 0..self.n {
+                        if self.mirror[k * self.n + q] >= stamp {
+                            self.cover(op.0 as u32, RegionId(q as u16), now);
+                        }
                     }
                 }
                 let mask = self.holders(k);
@@ -493,6 +671,24 @@ impl Observer {
                     } else {
                         i += 1;
                     }
+                }
+            }
+            Note::Merged { key, dot, siblings } => {
+                let k = key.0 as usize;
+                if siblings > 1 {
+                    self.conflicts.sibling_merges += 1;
+                }
+                self.conflicts.max_siblings = self.conflicts.max_siblings.max(siblings);
+                if let Some(i) = self.pending[k].iter().position(|(s, _)| s.tie == dot.0) {
+                    let (s, w) = self.pending[k][i];
+                    let m = &mut self.mirror[k * self.n + r.idx()];
+                    *m = (*m).max(s);
+                    if self.cover(w, r, now) {
+                        self.pending[k].swap_remove(i);
+                    }
+                } else if let Some(&w) = self.add_by_dot.get(&(k as u32, dot.0)) {
+                    // Visible everywhere already, then lost here and merged back.
+                    self.writes[w as usize].covered |= 1u64 << r.0;
                 }
             }
             Note::CorruptEntry => self.msgs.corrupt_entries += 1,
@@ -613,21 +809,36 @@ impl Observer {
                 // Stale: older than a write acknowledged before the read began. (A write acked
                 // while the read was in flight is concurrent with it; either answer is fresh.)
                 let latest = ri.baseline;
-                if got < latest {
-                    self.reads_stale += 1;
-                    lv.reads_stale += 1;
+                let behind = if self.tables.is_some() && self.policy(k).merges() {
+                    // A merged value is stale if it lacks any write acknowledged before the
+                    // read began (its newest stamp alone cannot tell).
+                    let bit = 1u64 << r.0;
+                    self.pending[k]
+                        .iter()
+                        .filter(|&&(_, w)| {
+                            let rec = &self.writes[w as usize];
+                            rec.acked <= ri.issued && rec.covered & bit == 0
+                        })
+                        .count() as u64
+                } else if got < latest {
                     // Versions behind: acknowledged latest values newer than what was read.
                     let v = &self.versions[k];
-                    let behind = (v.partition_point(|s| *s <= latest)
-                        - v.partition_point(|s| *s <= got)) as u64;
+                    (v.partition_point(|s| *s <= latest) - v.partition_point(|s| *s <= got)) as u64
+                } else {
+                    0
+                };
+                let lv = &mut self.levels[ri.level.index()];
+                if behind > 0 {
+                    self.reads_stale += 1;
+                    lv.reads_stale += 1;
                     lv.k_stale_sum += behind;
                     lv.k_stale_max = lv.k_stale_max.max(behind);
                 }
                 if !latest.is_none() {
                     let age = ri.issued.saturating_since(ri.baseline_acked).0;
-                    self.staleness.record(age, got >= latest);
+                    self.staleness.record(age, behind == 0);
                     self.staleness_pairs[ri.writer.idx() * self.n + r.idx()]
-                        .record(age, got >= latest);
+                        .record(age, behind == 0);
                 }
             }
             Reply::Failed { op } => {
@@ -686,13 +897,21 @@ impl Observer {
             .collect()
     }
 
-    /// Acknowledged writes whose effect survives nowhere: the key's final value is older.
+    /// Acknowledged writes whose effect survives nowhere: the key's final value is older (or,
+    /// for a merging key, no region reflects the write).
     pub fn lost_acked(&self) -> Vec<u32> {
         let fin = self.final_stamps();
         self.writes
             .iter()
             .enumerate()
-            .filter(|(_, w)| w.is_acked() && fin[w.key as usize] < w.stamp)
+            .filter(|(_, w)| {
+                w.is_acked()
+                    && if self.merges(w.key as usize) {
+                        !self.survives(w)
+                    } else {
+                        fin[w.key as usize] < w.stamp
+                    }
+            })
             .map(|(i, _)| i as u32)
             .collect()
     }
@@ -706,7 +925,7 @@ impl Observer {
             .writes
             .iter()
             .enumerate()
-            .filter(|(_, w)| !w.stamp.is_none())
+            .filter(|(_, w)| !w.stamp.is_none() && !self.merges(w.key as usize))
             .map(|(i, w)| (w.key, std::cmp::Reverse(w.stamp), i as u32))
             .collect();
         sorted.sort_unstable();
@@ -715,19 +934,48 @@ impl Observer {
         let mut i = 0;
         while i < order.len() {
             let key = self.writes[order[i] as usize].key;
-            // The highest `seen` among newer writes: anything at or below it was overwritten
-            // by a write that knew about it, which is not a lost update.
-            let mut max_seen_above = Stamp::NONE;
+            let group_end = i + order[i..]
+                .iter()
+                .position(|&j| self.writes[j as usize].key != key)
+                .unwrap_or(order.len() - i);
+            // The values some write of this key replaced knowingly (its region held them when
+            // it was stamped): those were overwritten by a write that knew about them.
+            let mut seen: Vec<Stamp> = order[i..group_end]
+                .iter()
+                .map(|&j| self.writes[j as usize].seen)
+                .collect();
+            seen.sort_unstable();
             let mut newest_above: Option<u32> = None;
-            while i < order.len() && self.writes[order[i] as usize].key == key {
+            while i < group_end {
                 let w = &self.writes[order[i] as usize];
                 let final_stamp = fin[key as usize];
                 let superseded = w.stamp < final_stamp;
-                if w.is_acked() && superseded && max_seen_above < w.stamp {
+                if w.is_acked() && superseded && seen.binary_search(&w.stamp).is_err() {
                     out.total += 1;
-                    let skew = w.seen > w.stamp;
+                    let fww = self.policy(key as usize) == Policy::Fww;
+                    if fww && w.seen > w.stamp {
+                        // It saw the value that beat it: first-writer-wins refuses later
+                        // writes by design.
+                        out.rejected += 1;
+                        newest_above = Some(order[i]);
+                        i += 1;
+                        continue;
+                    }
+                    let skew = if fww {
+                        // The earlier write in real time lost because its clock read later.
+                        newest_above.is_some_and(|j| self.writes[j as usize].issued > w.acked)
+                    } else {
+                        w.seen > w.stamp
+                    };
                     let skew_ms = skew.then(|| {
-                        ns_to_ms(w.seen.wall.0.saturating_sub(w.stamp.wall.0).max(0) as u64)
+                        let ahead = match (fww, newest_above) {
+                            // Negated clocks: how far its clock read ahead of the winner's.
+                            (true, Some(j)) => {
+                                self.writes[j as usize].stamp.wall.0 - w.stamp.wall.0
+                            }
+                            _ => w.seen.wall.0.saturating_sub(w.stamp.wall.0),
+                        };
+                        ns_to_ms(ahead.max(0) as u64)
                     });
                     if skew {
                         out.skew += 1;
@@ -748,7 +996,6 @@ impl Observer {
                         });
                     }
                 }
-                max_seen_above = max_seen_above.max(w.seen);
                 newest_above = Some(order[i]);
                 i += 1;
             }
@@ -821,7 +1068,14 @@ mod tests {
 
     fn write(o: &mut Observer, op: u64, r: u16, key: u64, s: Stamp, seen: Stamp, t: u64) {
         let (rid, k) = (RegionId(r), Key(key));
-        o.on_issue(rid, OpId(op), k, true, Level::Default, SimTime(t));
+        o.on_issue(
+            rid,
+            OpId(op),
+            k,
+            Some(WriteKind::Put),
+            Level::Default,
+            SimTime(t),
+        );
         o.on_note(
             rid,
             Note::WriteStamped {

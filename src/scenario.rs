@@ -7,6 +7,7 @@
 
 use crate::dist::{DistSpec, Sampler};
 use crate::presets;
+use crate::replica::data::{Policy, Shape, Table, Tables};
 use crate::replica::detector::DetectorSpec;
 use crate::replica::plan::{AntiEntropy, Failover, Plan, Rejoin, Strategy, Sync};
 use crate::replica::{Level, RegionId};
@@ -450,11 +451,115 @@ pub enum SyncSpec {
     Sync,
 }
 
+/// `replication.conflict`: how concurrent writes to a key are resolved (tables without a
+/// policy of their own in `replication.tables` use it).
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Conflict {
     #[default]
     Lww,
+    LwwHlc,
+    Fww,
+    Siblings,
+    Manual,
+    /// The CRDT that suits each table: multi-value registers, PN-counters, OR-Sets.
+    Crdt,
+}
+
+impl Conflict {
+    pub fn policy(self, shape: Shape) -> Policy {
+        match self {
+            Conflict::Lww => Policy::Lww,
+            Conflict::LwwHlc => Policy::LwwHlc,
+            Conflict::Fww => Policy::Fww,
+            // Counters and sets cannot keep siblings usefully: they use their CRDTs, as Riak's
+            // data types do beside its sibling-keeping objects.
+            Conflict::Siblings if shape == Shape::Register => Policy::Siblings,
+            Conflict::Manual if shape == Shape::Register => Policy::Manual,
+            Conflict::Siblings | Conflict::Manual | Conflict::Crdt => Policy::crdt_for(shape),
+        }
+    }
+}
+
+/// `workload.tables.<name>`: a range of keys with its own operations.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TableSpec {
+    pub keys: u64,
+    /// This table's share of each region's operations (shares are normalised).
+    #[serde(default = "one")]
+    pub share: f64,
+    pub ops: TableOps,
+    /// `add`/`remove`: elements are drawn uniformly from `0..elements`.
+    #[serde(default = "default_elements")]
+    pub elements: u32,
+    /// `incr`/`decr`: by how much.
+    #[serde(default = "one_u32")]
+    pub amount: u32,
+}
+
+fn default_elements() -> u32 {
+    32
+}
+
+fn one_u32() -> u32 {
+    1
+}
+
+/// A table's operation mix (weights add up to 1).
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TableOps {
+    #[serde(default)]
+    pub put: f64,
+    #[serde(default)]
+    pub get: f64,
+    #[serde(default)]
+    pub incr: f64,
+    #[serde(default)]
+    pub decr: f64,
+    #[serde(default)]
+    pub add: f64,
+    #[serde(default)]
+    pub remove: f64,
+}
+
+/// One operation a table's clients send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableOp {
+    Put,
+    Get,
+    Incr,
+    Decr,
+    Add,
+    Remove,
+}
+
+impl TableOps {
+    pub fn weights(&self) -> [(&'static str, TableOp, f64); 6] {
+        [
+            ("put", TableOp::Put, self.put),
+            ("get", TableOp::Get, self.get),
+            ("incr", TableOp::Incr, self.incr),
+            ("decr", TableOp::Decr, self.decr),
+            ("add", TableOp::Add, self.add),
+            ("remove", TableOp::Remove, self.remove),
+        ]
+    }
+}
+
+/// A validated table of the workload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableLoad {
+    pub name: String,
+    pub first: u64,
+    pub keys: u64,
+    /// Cumulative share (upper bound) among the tables.
+    pub share_upto: f64,
+    /// Cumulative operation weights: (upper bound, operation).
+    pub ops: Vec<(f64, TableOp)>,
+    pub elements: u32,
+    pub amount: u32,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
@@ -517,6 +622,10 @@ pub struct ReplicationSpec {
     pub routing: Routing,
     #[serde(default)]
     pub conflict: Conflict,
+    /// Per workload table, its own conflict policy (`lww`, `lww-hlc`, `fww`, `siblings`,
+    /// `manual`, `crdt`, `pn-counter`, `g-counter`, `or-set`, `g-set`, `2p-set`).
+    #[serde(default)]
+    pub tables: BTreeMap<String, String>,
     /// primary-backup: the primary (default: the first region).
     #[serde(default)]
     pub primary: Option<String>,
@@ -823,7 +932,12 @@ impl Backup {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadSpec {
+    /// The key space (with `tables`: their keys added up, and it may be left out).
+    #[serde(default)]
     pub keys: u64,
+    /// Named tables of keys with their own operations (counters, sets, registers).
+    #[serde(default)]
+    pub tables: BTreeMap<String, TableSpec>,
     #[serde(default)]
     pub key_distribution: KeyDistribution,
     pub rate_per_region: f64,
@@ -894,7 +1008,7 @@ fn default_value_bytes() -> u32 {
     100
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MixSpec {
     /// Writes at the mode's default consistency level.
@@ -1339,6 +1453,8 @@ pub struct Workload {
     pub retry: Option<Retry>,
     /// Nominal one-way latency `from * n + to` (rerouted clients pay it each way).
     pub nominal: Vec<u64>,
+    /// Named tables in key order (empty: one key space of puts and gets from `classes`).
+    pub tables: Vec<TableLoad>,
 }
 
 #[derive(Debug, Clone)]
@@ -1851,7 +1967,177 @@ fn replication_plan(
         keys,
         anti_entropy,
         failover,
+        // Set by the caller, which validates the tables with the workload.
+        tables: Arc::new(Tables::single(keys, Policy::Lww)),
     })
+}
+
+/// Validates `workload.tables` with `replication.conflict` and `replication.tables`: the
+/// tables in key order with their policies, what their clients do, and the key space's size.
+fn tables_plan(
+    v: &Validator,
+    spec: &ScenarioSpec,
+) -> Result<(Tables, Vec<TableLoad>, u64), ScenarioError> {
+    let (w, rep) = (&spec.workload, &spec.replication);
+    if w.tables.is_empty() {
+        if let Some(name) = rep.tables.keys().next() {
+            return Err(v.err(
+                format!("replication.tables.{name}"),
+                "there are no `workload.tables` to give a policy to",
+            ));
+        }
+        let policy = rep.conflict.policy(Shape::Register);
+        return Ok((Tables::single(w.keys, policy), Vec::new(), w.keys));
+    }
+    if w.mix != MixSpec::default() {
+        return Err(v.err(
+            "workload.mix",
+            "with `tables`, each table's `ops` sets what its clients do; remove `mix`",
+        ));
+    }
+    for name in rep.tables.keys() {
+        if !w.tables.contains_key(name) {
+            let known: Vec<&str> = w.tables.keys().map(|s| s.as_str()).collect();
+            return Err(v.err(
+                format!("replication.tables.{name}"),
+                format!("no workload table `{name}` (tables: {})", known.join(", ")),
+            ));
+        }
+    }
+    let total_share: f64 = w.tables.values().map(|t| t.share).sum();
+    let (mut tables, mut loads) = (Vec::new(), Vec::new());
+    let (mut first, mut share_upto) = (0u64, 0.0);
+    for (name, t) in &w.tables {
+        let p = format!("workload.tables.{name}");
+        if t.keys == 0 {
+            return Err(v.err(format!("{p}.keys"), "must be at least 1"));
+        }
+        if !(t.share.is_finite() && t.share > 0.0) {
+            return Err(v.err(format!("{p}.share"), "must be a number above 0"));
+        }
+        if t.elements == 0 {
+            return Err(v.err(format!("{p}.elements"), "must be at least 1"));
+        }
+        if t.amount == 0 {
+            return Err(v.err(format!("{p}.amount"), "must be at least 1"));
+        }
+        let mut ops = Vec::new();
+        let mut total = 0.0;
+        for (op, kind, weight) in t.ops.weights() {
+            v.probability(&format!("{p}.ops.{op}"), weight)?;
+            total += weight;
+            if weight > 0.0 {
+                ops.push((total, kind));
+            }
+        }
+        if (total - 1.0).abs() > 1e-9 {
+            return Err(v.err(
+                format!("{p}.ops"),
+                format!("the operation weights must add up to 1, got {total}"),
+            ));
+        }
+        if let Some(last) = ops.last_mut() {
+            last.0 = f64::INFINITY; // rounding must never leave a gap at the top
+        }
+        let o = &t.ops;
+        let shapes = [
+            (o.put > 0.0, Shape::Register),
+            (o.incr + o.decr > 0.0, Shape::Counter),
+            (o.add + o.remove > 0.0, Shape::Set),
+        ];
+        let used: Vec<Shape> = shapes.iter().filter(|s| s.0).map(|s| s.1).collect();
+        if used.len() > 1 {
+            return Err(v.err(
+                format!("{p}.ops"),
+                "a table is a register (put), a counter (incr, decr) or a set (add, remove); split it into tables",
+            ));
+        }
+        let shape = used.first().copied().unwrap_or(Shape::Register);
+        let policy = match rep.tables.get(name) {
+            None => rep.conflict.policy(shape),
+            Some(text) => parse_policy(text, shape).ok_or_else(|| {
+                v.err(
+                    format!("replication.tables.{name}"),
+                    format!(
+                        "unknown policy `{text}`; expected one of lww, lww-hlc, fww, siblings, manual, crdt, pn-counter, g-counter, or-set, g-set, 2p-set"
+                    ),
+                )
+            })?,
+        };
+        let at = if rep.tables.contains_key(name) {
+            format!("replication.tables.{name}")
+        } else {
+            "replication.conflict".to_string()
+        };
+        if !policy.fits(shape) {
+            return Err(v.err(
+                at,
+                format!(
+                    "`{}` cannot hold table `{name}`, which is a {} by its operations",
+                    policy.name(),
+                    shape.name()
+                ),
+            ));
+        }
+        if policy == Policy::GCounter && o.decr > 0.0 {
+            return Err(v.err(
+                at,
+                format!("a g-counter only grows, but `{name}` has `decr`"),
+            ));
+        }
+        if policy == Policy::GSet && o.remove > 0.0 {
+            return Err(v.err(at, format!("a g-set only grows, but `{name}` has `remove`")));
+        }
+        if (policy.merges() || shape != Shape::Register) && rep.mode != Mode::MultiMaster {
+            return Err(v.err(
+                at,
+                format!(
+                    "table `{name}` ({} under `{}`) needs `replication.mode: multi-master`: read-modify-write and merged values are modelled for active-active replication",
+                    shape.name(),
+                    policy.name()
+                ),
+            ));
+        }
+        share_upto += t.share / total_share;
+        tables.push(Table {
+            name: name.clone(),
+            first,
+            end: first + t.keys,
+            policy,
+            shape,
+        });
+        loads.push(TableLoad {
+            name: name.clone(),
+            first,
+            keys: t.keys,
+            share_upto,
+            ops,
+            elements: t.elements,
+            amount: t.amount,
+        });
+        first = first.saturating_add(t.keys);
+    }
+    if let Some(last) = loads.last_mut() {
+        last.share_upto = f64::INFINITY;
+    }
+    if w.keys != 0 && w.keys != first {
+        return Err(v.err(
+            "workload.keys",
+            format!(
+                "the tables hold {first} keys, but `keys` says {}; leave `keys` out",
+                w.keys
+            ),
+        ));
+    }
+    Ok((Tables(tables), loads, first))
+}
+
+/// A policy name from `replication.tables`.
+fn parse_policy(text: &str, shape: Shape) -> Option<Policy> {
+    if text == "crdt" {
+        return Some(Policy::crdt_for(shape));
+    }
+    Policy::ALL.into_iter().find(|p| p.name() == text)
 }
 
 /// Validates `replication.failover`.
@@ -2476,28 +2762,23 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
             "must be longer than 0 (a health check takes time)",
         ));
     }
-    let plan = replication_plan(
-        &v,
-        rep,
-        n,
-        &nominal,
-        spec.workload.keys,
-        spec.workload.value_bytes,
-    )?;
+    let (tables, table_loads, keys) = tables_plan(&v, &spec)?;
+    let mut plan = replication_plan(&v, rep, n, &nominal, keys, spec.workload.value_bytes)?;
+    plan.tables = Arc::new(tables);
 
     // --- workload ----------------------------------------------------------------------------
     let w = &spec.workload;
-    if w.keys == 0 {
+    if keys == 0 {
         return Err(v.err("workload.keys", "must be at least 1"));
     }
     // Per-key state is dense (observer mirror, replica tables): about 64 bytes per key per region.
-    let state_bytes = w.keys as f64 * n as f64 * 64.0;
-    if w.keys > u32::MAX as u64 || state_bytes > MAX_STATE_BYTES {
+    let state_bytes = keys as f64 * n as f64 * 64.0;
+    if keys > u32::MAX as u64 || state_bytes > MAX_STATE_BYTES {
         return Err(v.err(
             "workload.keys",
             format!(
                 "{} keys x {n} regions needs about {:.0} GiB of state, more than the {:.0} GiB allowed; lower `keys`",
-                w.keys,
+                keys,
                 state_bytes / (1u64 << 30) as f64,
                 MAX_STATE_BYTES / (1u64 << 30) as f64
             ),
@@ -2916,10 +3197,10 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
                 ));
             }
             if let Some(k) = q.key {
-                if k >= w.keys {
+                if k >= keys {
                     return Err(v.err(
                         "report.sequence.key",
-                        format!("key {k} is outside the key space 0..{}", w.keys),
+                        format!("key {k} is outside the key space 0..{keys}"),
                     ));
                 }
             }
@@ -3048,7 +3329,8 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
         cost_per_gb,
         service,
         workload: Workload {
-            keys: w.keys,
+            keys,
+            tables: table_loads,
             key_distribution: w.key_distribution,
             rates,
             write_fraction,
@@ -3069,6 +3351,7 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::replica::Key;
 
     const BASE: &str = r#"
 name: t
@@ -3086,6 +3369,114 @@ workload: { keys: 10, rate_per_region: 10 }
 
     fn err(extra: &str) -> String {
         with(extra).unwrap_err().to_string()
+    }
+
+    const TABLES: &str = r#"
+name: t
+duration: 10s
+regions: [{ name: a }, { name: b }]
+network: { latency: { default: 50ms } }
+workload:
+  rate_per_region: 10
+  tables:
+    cart: { keys: 4, ops: { add: 0.5, remove: 0.5 } }
+    stock: { keys: 3, share: 2, ops: { incr: 0.5, decr: 0.3, get: 0.2 } }
+"#;
+
+    fn tables(extra: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse(&format!("{TABLES}{extra}"), "t.yaml")
+    }
+
+    #[test]
+    fn tables_lay_out_the_key_space_with_their_policies() {
+        let s = tables("replication: { conflict: crdt }").unwrap();
+        assert_eq!(s.workload.keys, 7);
+        let t = &s.plan.tables;
+        assert_eq!(
+            (t.of(Key(3)).name.as_str(), t.policy(Key(3))),
+            ("cart", Policy::OrSet)
+        );
+        assert_eq!(t.policy(Key(4)), Policy::PnCounter);
+        assert!((s.workload.tables[0].share_upto - 1.0 / 3.0).abs() < 1e-12);
+        let s = tables("replication: { conflict: siblings, tables: { stock: lww } }").unwrap();
+        assert_eq!(
+            s.plan.tables.policy(Key(0)),
+            Policy::OrSet,
+            "siblings: sets use OR-Sets"
+        );
+        assert_eq!(s.plan.tables.policy(Key(6)), Policy::Lww);
+        assert_eq!(tables("").unwrap().plan.tables.policy(Key(0)), Policy::Lww);
+    }
+
+    #[test]
+    fn table_mistakes_are_clear_errors() {
+        let e = |x: &str| tables(x).unwrap_err().to_string();
+        let m = e("replication: { tables: { cart: bag } }");
+        assert!(
+            m.contains("replication.tables.cart") && m.contains("unknown policy `bag`"),
+            "{m}"
+        );
+        let m = e("replication: { tables: { cart: pn-counter } }");
+        assert!(
+            m.contains("`pn-counter` cannot hold table `cart`, which is a set"),
+            "{m}"
+        );
+        let m = e("replication: { tables: { stock: g-counter } }");
+        assert!(
+            m.contains("g-counter only grows") && m.contains("decr"),
+            "{m}"
+        );
+        let m = e("replication: { tables: { basket: or-set } }");
+        assert!(
+            m.contains("no workload table `basket` (tables: cart, stock)"),
+            "{m}"
+        );
+        let m = e("replication: { mode: primary-backup, conflict: crdt }");
+        assert!(m.contains("needs `replication.mode: multi-master`"), "{m}");
+        let m = e("replication: { mode: primary-backup }");
+        assert!(
+            m.contains("needs `replication.mode: multi-master`"),
+            "counter tables rewrite whole values: {m}"
+        );
+        let bad_ops = TABLES.replace("remove: 0.5", "remove: 0.4");
+        let m = Scenario::parse(&bad_ops, "t.yaml").unwrap_err().to_string();
+        assert!(
+            m.contains("workload.tables.cart.ops") && m.contains("add up to 1"),
+            "{m}"
+        );
+        let mixed = TABLES.replace("{ add: 0.5, remove: 0.5 }", "{ add: 0.5, incr: 0.5 }");
+        let m = Scenario::parse(&mixed, "t.yaml").unwrap_err().to_string();
+        assert!(
+            m.contains("a table is a register (put), a counter (incr, decr) or a set"),
+            "{m}"
+        );
+        let m = Scenario::parse(
+            &TABLES.replace(
+                "rate_per_region: 10",
+                "rate_per_region: 10\n  mix: { write: 0.5, read: 0.5 }",
+            ),
+            "t.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            m.contains("workload.mix") && m.contains("remove `mix`"),
+            "{m}"
+        );
+        let m = Scenario::parse(
+            &TABLES.replace("rate_per_region: 10", "rate_per_region: 10\n  keys: 9"),
+            "t.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            m.contains("the tables hold 7 keys, but `keys` says 9"),
+            "{m}"
+        );
+        let m = err("replication: { tables: { x: lww } }");
+        assert!(m.contains("no `workload.tables`"), "{m}");
+        let m = err("replication: { conflict: last-writer }");
+        assert!(m.contains("unknown variant `last-writer`"), "{m}");
     }
 
     #[test]

@@ -53,6 +53,9 @@ pub struct RunSummary {
     #[serde(default)]
     pub failover: Option<crate::failures::FailoverStats>,
     pub lost_updates: LostUpdates,
+    /// Conflict policies and data types (runs with tables, or a policy other than `lww`).
+    #[serde(default)]
+    pub conflicts: Option<ConflictsOut>,
     pub messages: MessageCounts,
     /// The replication strategy and topology this run used.
     #[serde(default)]
@@ -515,6 +518,7 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
     }
 
     let lost_updates = obs.lost_updates(&names);
+    let conflicts = conflict_checks(sc, out, &names, seed, &mut checks);
     let vis = obs.visibility().to_ms();
     let after_heal_ms: Vec<Option<f64>> = heals.iter().map(|h| h.converged_after_ms).collect();
     let duration_ns = sc.duration.0;
@@ -665,6 +669,7 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
             .as_ref()
             .map(|_| crate::failures::stats(&obs.fo, &names)),
         lost_updates,
+        conflicts,
         messages: obs.msgs.clone(),
         replication: replication_out(sc),
         levels: level_rows(sc, obs),
@@ -1269,4 +1274,215 @@ impl RunSummary {
         s.wall = WallClock::default();
         serde_json::to_string_pretty(&s).expect("summary serialises")
     }
+}
+
+/// One table and its policy, as reported.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct TableOut {
+    pub name: String,
+    pub policy: String,
+    pub shape: String,
+    pub keys: u64,
+    pub writes_acked: u64,
+}
+
+/// What conflict resolution did to the data.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ConflictsOut {
+    pub tables: Vec<TableOut>,
+    /// Merges that left a key holding concurrent values (siblings), over all regions.
+    pub sibling_merges: u64,
+    /// The most concurrent values one key held anywhere.
+    pub max_siblings: u32,
+    /// Keys still holding concurrent values at the end (waiting for a resolving write).
+    pub keys_with_siblings: u64,
+    /// Counter tables: keys, keys whose final value is not the sum of their acknowledged
+    /// increments and decrements, and the total absolute error.
+    pub counter_keys: u64,
+    pub counters_wrong: u64,
+    pub counter_error: u64,
+    /// Set tables judged by add-wins semantics: keys, and (key, element) pairs present when
+    /// they should not be or absent when they should be.
+    pub set_keys: u64,
+    pub set_violations: u64,
+}
+
+/// The data checkers (strong eventual consistency, exact counters, add-wins sets), each a
+/// named check; returns what they found. Runs without tables or other policies have none.
+fn conflict_checks(
+    sc: &Scenario,
+    out: &crate::engine::RunOutput,
+    names: &[String],
+    seed: u64,
+    checks: &mut Vec<Check>,
+) -> Option<ConflictsOut> {
+    use crate::replica::data::{Shape, View, WriteKind};
+    let tables = &sc.plan.tables;
+    let plain = tables.0.len() == 1
+        && tables.0[0].policy == crate::replica::data::Policy::Lww
+        && !tables.has_data();
+    if plain {
+        return None;
+    }
+    let obs = &out.observer;
+    let ms = |t: SimTime| ns_to_ms(t.0);
+    let mut c = ConflictsOut {
+        sibling_merges: obs.conflicts.sibling_merges,
+        max_siblings: obs.conflicts.max_siblings,
+        ..ConflictsOut::default()
+    };
+    let mut acked_per_key = vec![0u64; sc.workload.keys as usize];
+    let mut sums = vec![0i64; sc.workload.keys as usize];
+    for w in obs.writes.iter().filter(|w| w.is_acked()) {
+        acked_per_key[w.key as usize] += 1;
+        // Writes lost outright (no-lost-acked-writes reports them) are not the merge's fault.
+        if let (WriteKind::Incr(by), true) = (w.kind, obs.survives(w)) {
+            sums[w.key as usize] += by;
+        }
+    }
+    for t in &tables.0 {
+        c.tables.push(TableOut {
+            name: t.name.clone(),
+            policy: t.policy.name().into(),
+            shape: t.shape.name().into(),
+            keys: t.end - t.first,
+            writes_acked: acked_per_key[t.first as usize..t.end as usize].iter().sum(),
+        });
+    }
+    let views: BTreeMap<u64, &View> = out.final_views.iter().map(|(k, v)| (*k, v)).collect();
+    c.keys_with_siblings = views
+        .values()
+        .filter(|v| matches!(v, View::Values(x) if x.len() > 1))
+        .count() as u64;
+    if tables.has_data() {
+        let drained = out.drained;
+        checks.push(Check {
+            name: "strong-eventual-consistency".into(),
+            passed: drained && out.view_mismatch.is_none(),
+            detail: match (&out.view_mismatch, drained) {
+                (None, true) => format!(
+                    "every live replica holds the same value of each of the {} keys with data",
+                    views.len()
+                ),
+                (None, false) => "replication had not drained, so the run never went quiet".into(),
+                (Some(m), _) => format!(
+                    "key {} differs after quiesce: {} holds {:?}, {} holds {:?} (seed {seed})",
+                    m.key,
+                    names[m.a.idx()],
+                    m.a_view,
+                    names[m.b.idx()],
+                    m.b_view
+                ),
+            },
+        });
+    }
+    // Counters: the converged value must be the sum of every acknowledged increment.
+    let mut first_wrong: Option<(u64, i64, i64)> = None;
+    for t in tables.0.iter().filter(|t| t.shape == Shape::Counter) {
+        for k in t.first..t.end {
+            c.counter_keys += 1;
+            let actual = match views.get(&k) {
+                Some(View::Count(v)) => *v,
+                _ => 0,
+            };
+            let want = sums[k as usize];
+            if actual != want {
+                c.counters_wrong += 1;
+                c.counter_error += want.abs_diff(actual);
+                first_wrong.get_or_insert((k, want, actual));
+            }
+        }
+    }
+    if c.counter_keys > 0 {
+        checks.push(Check {
+            name: "counters-exact".into(),
+            passed: first_wrong.is_none(),
+            detail: match first_wrong {
+                None => format!(
+                    "all {} counters equal the sum of their acknowledged increments and decrements",
+                    c.counter_keys
+                ),
+                Some((k, want, actual)) => {
+                    let lost = if tables.policy(crate::replica::Key(k)).merges() {
+                        Vec::new()
+                    } else {
+                        obs.lost_update_ops(k as u32)
+                    };
+                    let example = lost.first().map_or(String::new(), |&i| {
+                        let w = &obs.writes[i as usize];
+                        format!(
+                            "; e.g. write {i} ({:?}) at {}, acked {:.3}ms, was overwritten by a write that never saw it",
+                            w.kind,
+                            names[w.origin.idx()],
+                            ms(w.acked)
+                        )
+                    });
+                    format!(
+                        "{} of {} counters are off by {} in all; first: key {k} is {actual}, its surviving acknowledged operations add up to {want}{example} (seed {seed})",
+                        c.counters_wrong, c.counter_keys, c.counter_error
+                    )
+                }
+            },
+        });
+    }
+    // Sets: present iff some surviving add was not seen by a remove (add-wins).
+    let oracle = obs.add_wins_oracle();
+    let mut first_bad: Option<(u64, u32, bool)> = None;
+    for t in tables
+        .0
+        .iter()
+        .filter(|t| t.shape == Shape::Set && t.policy.add_wins())
+    {
+        for k in t.first..t.end {
+            c.set_keys += 1;
+            let have: Vec<u32> = match views.get(&k) {
+                Some(View::Elems(e)) => e.clone(),
+                _ => Vec::new(),
+            };
+            let want = oracle.get(&(k as u32)).cloned().unwrap_or_default();
+            for &e in want.iter().filter(|e| !have.contains(e)) {
+                c.set_violations += 1;
+                first_bad.get_or_insert((k, e, true));
+            }
+            for &e in have.iter().filter(|e| !want.contains(e)) {
+                c.set_violations += 1;
+                first_bad.get_or_insert((k, e, false));
+            }
+        }
+    }
+    if c.set_keys > 0 {
+        checks.push(Check {
+            name: "or-set-semantics".into(),
+            passed: first_bad.is_none(),
+            detail: match first_bad {
+                None => format!(
+                    "in all {} set keys an element is present iff an add of it was seen by no remove",
+                    c.set_keys
+                ),
+                Some((k, e, missing)) => {
+                    let adds = obs.adds_of(k as u32, e);
+                    let example = adds.last().map_or(String::new(), |&i| {
+                        let w = &obs.writes[i as usize];
+                        format!(
+                            "; its last add was write {i} at {}, acked {:.3}ms",
+                            names[w.origin.idx()],
+                            ms(w.acked)
+                        )
+                    });
+                    format!(
+                        "{} wrong elements in {} set keys; first: key {k} element {e} is {} but should {}{example} (seed {seed})",
+                        c.set_violations,
+                        c.set_keys,
+                        if missing { "missing" } else { "present" },
+                        if missing {
+                            "be there (an add of it was never seen by a remove)"
+                        } else {
+                            "not (every add of it was removed)"
+                        }
+                    )
+                }
+            },
+        });
+    }
+    Some(c)
 }

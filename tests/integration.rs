@@ -1097,6 +1097,8 @@ fn shipped_scenarios_meet_their_expectations() {
         "clock-skew-lww.yaml",
         "bench-mesh3.yaml",
         "weather.yaml",
+        "shopping-cart.yaml",
+        "counters.yaml",
     ] {
         let sc = Scenario::load(&shipped(name)).unwrap();
         let s = run(&sc, RunOptions::default()).unwrap();

@@ -164,6 +164,21 @@ pub struct RunOutput {
     pub effects: Vec<u64>,
     /// Per region service-queue statistics, when service times are configured.
     pub service: Option<Vec<ServiceStats>>,
+    /// Keys of tables with data (counters, sets, siblings): the value the first live region
+    /// holds at the end, for the data checkers.
+    pub final_views: Vec<(u64, crate::replica::data::View)>,
+    /// The first such key two live regions disagree on, with the two regions and their values.
+    pub view_mismatch: Option<ViewMismatch>,
+}
+
+/// Two regions holding different values of one key at the end of a run.
+#[derive(Clone, Debug)]
+pub struct ViewMismatch {
+    pub key: u64,
+    pub a: RegionId,
+    pub b: RegionId,
+    pub a_view: Option<crate::replica::data::View>,
+    pub b_view: Option<crate::replica::data::View>,
 }
 
 /// Called every few thousand events with the current simulated time and event count.
@@ -294,19 +309,23 @@ impl<'s, R: Replica> Engine<'s, R> {
             in_flight: 0,
             net: Network::new(&sc.network, n, seed),
             workload: Workload::new(&sc.workload, seed),
-            obs: Observer::new(
-                n,
-                sc.workload.keys,
-                sc.plan.holders.clone(),
-                {
-                    // Poisson totals stay within a few percent of the mean; 10% headroom.
-                    let w = sc.workload.rates.iter().sum::<f64>()
-                        * sc.duration.as_secs_f64()
-                        * sc.workload.write_fraction;
-                    (w * 1.1).min(1e9) as usize
-                },
-                bucket_for(sc.duration),
-            ),
+            obs: {
+                let mut o = Observer::new(
+                    n,
+                    sc.workload.keys,
+                    sc.plan.holders.clone(),
+                    {
+                        // Poisson totals stay within a few percent of the mean; 10% headroom.
+                        let w = sc.workload.rates.iter().sum::<f64>()
+                            * sc.duration.as_secs_f64()
+                            * sc.workload.write_fraction;
+                        (w * 1.1).min(1e9) as usize
+                    },
+                    bucket_for(sc.duration),
+                );
+                o.set_tables(std::sync::Arc::clone(&sc.plan.tables));
+                o
+            },
             trace,
             outbox: Outbox {
                 actions: Vec::with_capacity(256),
@@ -481,8 +500,24 @@ impl<'s, R: Replica> Engine<'s, R> {
                 }
             }
         }
+        let (final_views, view_mismatch) = self.final_views();
+        if self.sc.plan.tables.0.iter().any(|t| t.policy.merges()) {
+            let mut dots = std::collections::BTreeSet::new();
+            for t in self.sc.plan.tables.0.iter().filter(|t| t.policy.merges()) {
+                for k in t.first..t.end {
+                    for nd in self.nodes.iter() {
+                        if let Some(rep) = nd.replica.as_ref() {
+                            dots.extend(rep.dots_of(Key(k)).into_iter().map(|d| (k as u32, d.0)));
+                        }
+                    }
+                }
+            }
+            self.obs.set_final_dots(dots);
+        }
         let (trace_digest, trace_error) = self.trace.finish();
         RunOutput {
+            final_views,
+            view_mismatch,
             observer: self.obs,
             counts: self.counts,
             trace_digest,
@@ -500,6 +535,55 @@ impl<'s, R: Replica> Engine<'s, R> {
             effects: self.effects,
             service: self.service.is_some().then_some(self.service_stats),
         }
+    }
+
+    /// The end-of-run values of keys whose tables keep data, and the first key on which two
+    /// live holders disagree (keys read through the replicas' public views, after the run).
+    fn final_views(&self) -> (Vec<(u64, crate::replica::data::View)>, Option<ViewMismatch>) {
+        let tables = &self.sc.plan.tables;
+        if !tables.has_data() {
+            return (Vec::new(), None);
+        }
+        let mut views = Vec::new();
+        let mut mismatch = None;
+        for t in tables
+            .0
+            .iter()
+            .filter(|t| t.policy.merges() || t.shape != crate::replica::data::Shape::Register)
+        {
+            for k in t.first..t.end {
+                let key = Key(k);
+                let mut first: Option<(RegionId, Option<crate::replica::data::View>)> = None;
+                for (i, nd) in self.nodes.iter().enumerate() {
+                    let Some(rep) = nd.replica.as_ref() else {
+                        continue;
+                    };
+                    let r = RegionId(i as u16);
+                    if !self.sc.plan.holds(r, key) {
+                        continue;
+                    }
+                    let v = rep.view_of(key);
+                    match &first {
+                        None => first = Some((r, v)),
+                        Some((a, av)) => {
+                            if mismatch.is_none() && *av != v {
+                                mismatch = Some(ViewMismatch {
+                                    key: k,
+                                    a: *a,
+                                    b: r,
+                                    a_view: av.clone(),
+                                    b_view: v,
+                                });
+                            }
+                        }
+                    }
+                }
+                if let Some((_, Some(v))) = first {
+                    views.push((k, v));
+                }
+            }
+        }
+        (views, mismatch)
     }
 
     fn all_quiescent(&self) -> bool {
@@ -521,6 +605,11 @@ impl<'s, R: Replica> Engine<'s, R> {
         };
         self.obs
             .resync(r, replica.cells().map(|(k, c)| (k, c.stamp)), self.now);
+        for t in self.sc.plan.tables.0.iter().filter(|t| t.policy.merges()) {
+            for k in t.first..t.end {
+                self.obs.resync_dots(r, Key(k), &replica.dots_of(Key(k)));
+            }
+        }
         node.replica = Some(replica);
         self.dispatch(r, |rep, now, out| rep.on_start(now, out));
     }
@@ -536,12 +625,19 @@ impl<'s, R: Replica> Engine<'s, R> {
         }
         let op = self.workload.next_op(r);
         self.counts.client_ops += 1;
-        let (id, key, is_write, level) = match op {
-            ClientOp::Write { op, key, level, .. } => (op, key, true, level),
-            ClientOp::Read { op, key, level } => (op, key, false, level),
+        let (id, key, kind, level) = match op {
+            ClientOp::Write {
+                op,
+                key,
+                level,
+                kind,
+                ..
+            } => (op, key, Some(kind), level),
+            ClientOp::Read { op, key, level } => (op, key, None, level),
         };
+        let is_write = kind.is_some();
         self.trace.client(self.now, r, id, key, is_write);
-        self.obs.on_issue(r, id, key, is_write, level, self.now);
+        self.obs.on_issue(r, id, key, kind, level, self.now);
         if !is_write {
             let issue = self.obs.read_issue(key, level, self.now);
             self.pending_reads.insert(id, issue);
@@ -630,6 +726,7 @@ impl<'s, R: Replica> Engine<'s, R> {
                         key: Key(rec.key as u64),
                         value_bytes: self.sc.workload.value_bytes,
                         level: rec.level,
+                        kind: rec.kind,
                     }
                 };
                 let new_id = match op {

@@ -2,9 +2,10 @@
 //! Each region draws from its own stream, so changing one region's rate leaves the others' alone.
 
 use crate::dist::unit_f64;
+use crate::replica::data::WriteKind;
 use crate::replica::{ClientOp, Key, Level, OpId, RegionId};
 use crate::rng::{stream, Concern, SimRng};
-use crate::scenario::{KeyDistribution, Workload as Spec};
+use crate::scenario::{KeyDistribution, TableLoad, TableOp, Workload as Spec};
 use crate::time::{SimTime, Span};
 use rand::Rng;
 use rand_distr::{Distribution, Exp, Zipf};
@@ -19,6 +20,28 @@ pub struct Workload {
     rngs: Vec<SimRng>,
     next_write: u64,
     next_read: u64,
+    /// Named tables (empty: one key space drawn with `zipf` and `classes`).
+    tables: Vec<(TableLoad, Option<Zipf<f64>>)>,
+}
+
+/// A uniform draw from `0..n` (one 64-bit draw, no modulo bias worth the name).
+fn below(rng: &mut SimRng, n: u64) -> u64 {
+    ((rng.next_u64() as u128 * n as u128) >> 64) as u64
+}
+
+fn zipf(keys: u64, kd: KeyDistribution) -> Option<Zipf<f64>> {
+    match kd {
+        KeyDistribution::Uniform => None,
+        KeyDistribution::Zipf(s) => Some(Zipf::new(keys as f64, s).expect("validated exponent")),
+    }
+}
+
+/// A key among `keys`: uniform, or Zipf ranks (1-based; rank 1, the hottest, is key 0).
+fn draw_key(rng: &mut SimRng, keys: u64, z: &Option<Zipf<f64>>) -> u64 {
+    match z {
+        None => below(rng, keys),
+        Some(z) => (z.sample(rng) as u64).clamp(1, keys) - 1,
+    }
 }
 
 impl Workload {
@@ -26,12 +49,12 @@ impl Workload {
         let n = spec.rates.len();
         Workload {
             keys: spec.keys,
-            zipf: match spec.key_distribution {
-                KeyDistribution::Uniform => None,
-                KeyDistribution::Zipf(s) => {
-                    Some(Zipf::new(spec.keys as f64, s).expect("validated exponent"))
-                }
-            },
+            zipf: zipf(spec.keys, spec.key_distribution),
+            tables: spec
+                .tables
+                .iter()
+                .map(|t| (t.clone(), zipf(t.keys, spec.key_distribution)))
+                .collect(),
             classes: {
                 let mut acc = 0.0;
                 let mut v: Vec<(f64, bool, Level)> = spec
@@ -72,12 +95,11 @@ impl Workload {
 
     /// Draws the next operation of region `r`'s clients.
     pub fn next_op(&mut self, r: RegionId) -> ClientOp {
+        if !self.tables.is_empty() {
+            return self.next_table_op(r);
+        }
         let rng = &mut self.rngs[r.idx()];
-        let key = match &self.zipf {
-            None => ((rng.next_u64() as u128 * self.keys as u128) >> 64) as u64,
-            // Zipf ranks are 1-based; rank 1 is the hottest key, key 0.
-            Some(z) => (z.sample(rng) as u64).clamp(1, self.keys) - 1,
-        };
+        let key = draw_key(rng, self.keys, &self.zipf);
         // One class needs no draw; otherwise one uniform draw picks it (writes first, so a plain
         // write/read mix draws exactly as `u < write_fraction`).
         let (is_write, level) = if self.classes.len() == 1 {
@@ -98,6 +120,7 @@ impl Workload {
                 key: Key(key),
                 value_bytes: self.value_bytes,
                 level,
+                kind: WriteKind::Put,
             }
         } else {
             let op = OpId(OpId::READ_BIT | self.next_read);
@@ -112,6 +135,57 @@ impl Workload {
 }
 
 impl Workload {
+    /// With tables: pick a table by share, a key in it, then one of its operations (each
+    /// choice among several costs one draw; a single option costs none).
+    fn next_table_op(&mut self, r: RegionId) -> ClientOp {
+        let rng = &mut self.rngs[r.idx()];
+        let t = if self.tables.len() == 1 {
+            0
+        } else {
+            let u = unit_f64(rng);
+            self.tables
+                .iter()
+                .position(|t| u < t.0.share_upto)
+                .expect("the last bound is infinite")
+        };
+        let (load, z) = &self.tables[t];
+        let key = Key(load.first + draw_key(rng, load.keys, z));
+        let op = if load.ops.len() == 1 {
+            load.ops[0].1
+        } else {
+            let u = unit_f64(rng);
+            load.ops
+                .iter()
+                .find(|o| u < o.0)
+                .expect("the last bound is infinite")
+                .1
+        };
+        let amount = load.amount as i64;
+        let kind = match op {
+            TableOp::Get => {
+                let op = OpId(OpId::READ_BIT | self.next_read);
+                self.next_read += 1;
+                return ClientOp::Read {
+                    op,
+                    key,
+                    level: Level::Default,
+                };
+            }
+            TableOp::Put => WriteKind::Put,
+            TableOp::Incr => WriteKind::Incr(amount),
+            TableOp::Decr => WriteKind::Incr(-amount),
+            TableOp::Add => WriteKind::Insert(below(rng, load.elements as u64) as u32),
+            TableOp::Remove => WriteKind::Remove(below(rng, load.elements as u64) as u32),
+        };
+        ClientOp::Write {
+            op: self.new_write_id(),
+            key,
+            value_bytes: self.value_bytes,
+            level: Level::Default,
+            kind,
+        }
+    }
+
     /// The id of the next write (a retried write is a new write and takes one too).
     pub fn new_write_id(&mut self) -> OpId {
         let op = OpId(self.next_write);
@@ -142,6 +216,7 @@ mod tests {
             .collect(),
             reroute_after: None,
             nominal: vec![0; 4],
+            tables: Vec::new(),
         }
     }
 

@@ -298,6 +298,28 @@ impl DotStore for PnCounter {
     fn dots(&self, _: &mut Vec<Dot>) {}
 }
 
+/// State-based types without dots join by their own merge; wrapped in `Causal` they gain a
+/// record of which operations they contain.
+macro_rules! plain_dot_store {
+    ($t:ty, $bottom:expr) => {
+        impl DotStore for $t {
+            fn join(&mut self, _: &CausalContext, other: &Self, _: &CausalContext) {
+                self.merge(other);
+            }
+            #[allow(clippy::redundant_closure_call)]
+            fn is_bottom(&self) -> bool {
+                ($bottom)(self)
+            }
+            fn dots(&self, _: &mut Vec<Dot>) {}
+        }
+    };
+}
+
+plain_dot_store!(GCounter, |s: &GCounter| s.0.is_empty());
+plain_dot_store!(GSet<u32>, |s: &GSet<u32>| s.0.is_empty());
+plain_dot_store!(TwoPSet<u32>, |s: &TwoPSet<u32>| s.added.is_empty()
+    && s.removed.is_empty());
+
 /// A dot store with the context of every event it reflects.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Causal<S> {

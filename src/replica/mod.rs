@@ -7,6 +7,7 @@
 
 pub mod causal;
 pub mod crdt;
+pub mod data;
 pub mod detector;
 pub mod plan;
 pub mod replicator;
@@ -153,6 +154,7 @@ pub enum ClientOp {
         key: Key,
         value_bytes: u32,
         level: Level,
+        kind: data::WriteKind,
     },
     Read {
         op: OpId,
@@ -191,6 +193,13 @@ pub enum Note {
     },
     /// The replica's value for `key` changed from stamp `old` to `new` (new > old).
     Applied { key: Key, old: Stamp, new: Stamp },
+    /// A key whose values merge (siblings, CRDTs) now reflects the write with dot `dot` (its
+    /// stamp's tie-break); `siblings` is how many concurrent values the key holds now.
+    Merged {
+        key: Key,
+        dot: causal::Dot,
+        siblings: u32,
+    },
     /// A received log entry failed its checksum and was discarded.
     CorruptEntry,
     /// Entries for a peer were given up after the write timeout (no hinted handoff): that peer
@@ -452,6 +461,15 @@ pub trait Replica: Sized {
     fn cells(&self) -> Box<dyn Iterator<Item = (Key, Cell)> + '_>;
     /// The stored cell of one key.
     fn cell_of(&self, key: Key) -> Option<Cell>;
+    /// The value of a key whose table keeps data (counters, sets, siblings), for checkers.
+    fn view_of(&self, _key: Key) -> Option<data::View> {
+        None
+    }
+    /// The writes a merging key reflects (by dot), for observers resynchronising after a
+    /// restart.
+    fn dots_of(&self, _key: Key) -> Vec<causal::Dot> {
+        Vec::new()
+    }
     /// The work a client operation costs this replica (applying a write it originates, serving
     /// a read from its own copy); zero for what it only passes on.
     fn client_work(&self, op: &ClientOp) -> Work;

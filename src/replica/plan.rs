@@ -5,6 +5,7 @@
 //! It is plain data, computed once from the scenario and shared by all replicas. A real service
 //! would load the same thing from its deployment configuration.
 
+use super::data::{Policy, Tables};
 use super::{Key, Level, RegionId};
 use crate::time::Span;
 use std::sync::Arc;
@@ -77,6 +78,8 @@ pub struct Plan {
     /// Primary-backup or chain with failover: detection, elections, leases and fencing (in a
     /// chain the elected primary is the head, and it reconfigures the chain around failures).
     pub failover: Option<Failover>,
+    /// Which keys belong to which table, and each table's conflict policy.
+    pub tables: Arc<Tables>,
 }
 
 /// What a deposed primary does with writes the new primary never received.
@@ -326,6 +329,7 @@ impl Plan {
             keys: 1024,
             anti_entropy: None,
             failover: None,
+            tables: Arc::new(Tables::single(1024, Policy::Lww)),
         }
     }
 }

@@ -28,12 +28,15 @@
 //! restarted origin announces what it lost, peers relay those orphans back to everyone. A write
 //! is therefore lost only if no region held it durably.
 
+use super::causal::{Actor, Dot, Hlc};
+use super::crdt::Digest;
+use super::data::{data_key_digest, Data, Policy, View, WriteKind};
 use super::plan::{Need, Plan};
 use super::{
     cell_digest, mix64, Action, Cell, ClientOp, Command, Durable, Key, Level, MsgClass, Note, Now,
     OpId, Outbox, RegionId, Replica, Reply, Stamp, TimerId, WireMessage, Work,
 };
-use crate::time::{Mono, Span};
+use crate::time::{Mono, Span, Wall};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
@@ -78,12 +81,21 @@ pub struct Entry {
     pub checksum: u32,
     /// The origin waits to hear that holders have this entry durably.
     pub notify: bool,
+    /// Tables with data: the whole new value (register policies) or the delta (merging ones).
+    pub data: Option<Arc<Data>>,
 }
 
 impl Entry {
-    fn compute_checksum(id: EntryId, key: Key, cell: &Cell, value_bytes: u32) -> u32 {
+    fn compute_checksum(
+        id: EntryId,
+        key: Key,
+        cell: &Cell,
+        value_bytes: u32,
+        data: Option<&Arc<Data>>,
+    ) -> u32 {
         let h = mix64(
-            id.seq
+            data.map_or(0, |d| d.digest())
+                ^ id.seq
                 ^ (id.origin.0 as u64) << 48
                 ^ (id.epoch as u64) << 32
                 ^ mix64(
@@ -98,23 +110,45 @@ impl Entry {
     }
 
     pub fn new(id: EntryId, key: Key, cell: Cell, value_bytes: u32) -> Entry {
+        Entry::with_data(id, key, cell, value_bytes, None)
+    }
+
+    pub fn with_data(
+        id: EntryId,
+        key: Key,
+        cell: Cell,
+        value_bytes: u32,
+        data: Option<Arc<Data>>,
+    ) -> Entry {
         Entry {
             id,
             key,
             cell,
             value_bytes,
-            checksum: Entry::compute_checksum(id, key, &cell, value_bytes),
+            checksum: Entry::compute_checksum(id, key, &cell, value_bytes, data.as_ref()),
             notify: false,
+            data,
         }
     }
 
     pub fn verify(&self) -> bool {
-        self.checksum == Entry::compute_checksum(self.id, self.key, &self.cell, self.value_bytes)
+        self.checksum
+            == Entry::compute_checksum(
+                self.id,
+                self.key,
+                &self.cell,
+                self.value_bytes,
+                self.data.as_ref(),
+            )
     }
 
-    /// Bytes on the wire: id, key, stamp, value id, checksum, then the value itself.
+    /// Bytes on the wire: id, key, stamp, value id, checksum, then the value itself (or, for
+    /// tables with data, the new value or delta instead).
     pub fn wire_bytes(&self) -> u64 {
-        44 + self.value_bytes as u64
+        44 + match &self.data {
+            None => self.value_bytes as u64,
+            Some(d) => d.wire_bytes(self.value_bytes),
+        }
     }
 }
 
@@ -163,6 +197,7 @@ pub enum Msg {
         key: Key,
         value_bytes: u32,
         level: Level,
+        kind: WriteKind,
     },
     /// The forwarded write `op` is committed.
     WriteDone {
@@ -198,6 +233,8 @@ pub enum Msg {
         session: AeSession,
         leaves: Vec<u32>,
         cells: Vec<(Key, Cell)>,
+        /// The data of those keys whose tables keep data, by key.
+        data: Vec<(Key, Arc<Data>)>,
         reply: bool,
         value_bytes: u32,
     },
@@ -266,6 +303,7 @@ pub enum Msg {
     /// has seen (so the asker does not apply those entries again).
     State {
         cells: Vec<(Key, Cell)>,
+        data: Vec<(Key, Arc<Data>)>,
         seen: Vec<(RegionId, u32, u64)>,
         value_bytes: u32,
     },
@@ -341,6 +379,17 @@ impl AeSession {
 /// Header bytes of a small request or response message.
 const RPC_BYTES: u64 = 32;
 
+/// Folds shipped data into a message fingerprint (zero when there is none).
+fn data_fingerprint(data: &[(Key, Arc<Data>)]) -> u64 {
+    data.iter()
+        .fold(0u64, |a, (k, d)| a.rotate_left(5) ^ k.0 ^ d.digest())
+}
+
+/// Wire bytes of the data shipped with anti-entropy or state transfer.
+fn data_bytes(data: &[(Key, Arc<Data>)], value_bytes: u32) -> u64 {
+    data.iter().map(|(_, d)| d.wire_bytes(value_bytes)).sum()
+}
+
 impl WireMessage for Msg {
     fn wire_bytes(&self) -> u64 {
         match self {
@@ -357,12 +406,14 @@ impl WireMessage for Msg {
             Msg::AeCells {
                 leaves,
                 cells,
+                data,
                 value_bytes,
                 ..
             } => {
                 RPC_BYTES
                     + 4 * leaves.len() as u64
                     + cells.len() as u64 * (32 + *value_bytes as u64)
+                    + data_bytes(data, *value_bytes)
             }
             Msg::AeDone { .. } => RPC_BYTES,
             Msg::Heartbeat(h) => {
@@ -376,10 +427,14 @@ impl WireMessage for Msg {
             Msg::StateReq { have } => RPC_BYTES + 16 * have.len() as u64,
             Msg::State {
                 cells,
+                data,
                 seen,
                 value_bytes,
             } => {
-                RPC_BYTES + cells.len() as u64 * (32 + *value_bytes as u64) + 16 * seen.len() as u64
+                RPC_BYTES
+                    + cells.len() as u64 * (32 + *value_bytes as u64)
+                    + 16 * seen.len() as u64
+                    + data_bytes(data, *value_bytes)
             }
             Msg::TimeoutNow { .. } => RPC_BYTES + 16,
             Msg::Vote { .. } => RPC_BYTES + 9,
@@ -531,12 +586,18 @@ impl WireMessage for Msg {
                     ^ (*level as u64) << 16
                     ^ nodes.iter().fold(0u64, |a, (i, h)| a.rotate_left(5) ^ h ^ *i as u64)
             }
-            Msg::AeCells { session, cells, .. } => {
+            Msg::AeCells {
+                session,
+                cells,
+                data,
+                ..
+            } => {
                 12 << 60
                     ^ (session.id as u64) << 24
                     ^ cells
                         .iter()
                         .fold(0u64, |a, (k, c)| a.rotate_left(5) ^ k.0 ^ c.value.0)
+                    ^ data_fingerprint(data)
             }
             Msg::AeDone { session, .. } => 13 << 60 ^ (session.id as u64) << 24 ^ session.round as u64,
             Msg::Heartbeat(h) => {
@@ -572,10 +633,13 @@ impl WireMessage for Msg {
                         .iter()
                         .fold(0u64, |a, (o, e, u)| a.rotate_left(7) ^ (o.0 as u64) << 48 ^ (*e as u64) << 32 ^ u)
             }
-            Msg::State { cells, seen, .. } => {
+            Msg::State {
+                cells, seen, data, ..
+            } => {
                 25 << 58
                     ^ cells.iter().fold(0u64, |a, (k, c)| a.rotate_left(5) ^ k.0 ^ c.value.0)
                     ^ (seen.len() as u64) << 40
+                    ^ data_fingerprint(data)
             }
             Msg::TimeoutNow { term, upto } => 23 << 58 ^ term << 32 ^ upto,
             Msg::Vote { term, granted, pre } => {
@@ -674,6 +738,8 @@ pub struct Disk {
     pub epoch: u32,
     pub own_seq: u64,
     pub cells: Vec<Cell>,
+    /// Per key of a table with data: its value (merging policies) or whole value (others).
+    pub data: Vec<Option<Arc<Data>>>,
     /// Per outgoing link: entries not yet acknowledged by that peer.
     pub links: Vec<VecDeque<Entry>>,
     pub seen: Seen,
@@ -691,6 +757,7 @@ pub enum Op {
     Epoch(u32),
     OwnSeq(u64),
     Cell(Key, Cell),
+    Data(Key, Arc<Data>),
     Append(RegionId, Entry),
     TruncateFront(RegionId, usize),
     Seen(EntryId),
@@ -715,6 +782,13 @@ impl Durable for Disk {
                     self.cells.resize(i + 1, Cell::default_none());
                 }
                 self.cells[i] = c;
+            }
+            Op::Data(k, d) => {
+                let i = k.0 as usize;
+                if self.data.len() <= i {
+                    self.data.resize(i + 1, None);
+                }
+                self.data[i] = Some(d);
             }
             Op::Append(p, e) => {
                 if self.links.len() <= p.idx() {
@@ -850,6 +924,10 @@ pub struct Replicator {
     lost_after: Option<LogMark>,
     counter: u32,
     cells: Vec<Cell>,
+    /// Per key of a table with data (empty when no table has any).
+    data: Vec<Option<Data>>,
+    /// The hybrid logical clock `lww-hlc` tables stamp with.
+    hlc: Hlc,
     digest: u64,
     out: Vec<Outgoing>,
     inc: Vec<Incoming>,
@@ -942,12 +1020,22 @@ impl Replicator {
         if cells.is_empty() {
             cells.reserve(1024);
         }
+        let data: Vec<Option<Data>> = disk
+            .data
+            .iter()
+            .map(|d| d.as_ref().map(|d| Data::clone(d)))
+            .collect();
+        let tables = Arc::clone(&cfg.plan.tables);
         let digest = cells
             .iter()
             .enumerate()
             .filter(|(_, c)| !c.stamp.is_none())
             .fold(0u64, |acc, (k, c)| {
-                acc.wrapping_add(cell_digest(Key(k as u64), c))
+                let key = Key(k as u64);
+                acc.wrapping_add(match data.get(k) {
+                    Some(Some(d)) if tables.policy(key).merges() => data_key_digest(key, d),
+                    _ => cell_digest(key, c),
+                })
             });
         let mut seen = disk.seen.clone();
         seen.resize_with(n, Vec::new);
@@ -991,6 +1079,8 @@ impl Replicator {
             lost_after: restarted.then_some((disk.epoch, disk.own_seq)),
             counter: 0,
             cells,
+            data,
+            hlc: Hlc::default(),
             digest,
             out,
             inc,
@@ -1099,14 +1189,14 @@ impl Replicator {
     }
 
     /// Last-writer-wins: install `cell` if its stamp is newer than what the key holds.
-    fn apply_lww(&mut self, key: Key, cell: Cell, out: &mut Out) {
+    fn apply_lww(&mut self, key: Key, cell: Cell, out: &mut Out) -> bool {
         let i = key.0 as usize;
         if self.cells.len() <= i {
             self.cells.resize(i + 1, Cell::default_none());
         }
         let old = self.cells[i];
         if cell.stamp <= old.stamp {
-            return;
+            return false;
         }
         if !old.stamp.is_none() {
             self.digest = self.digest.wrapping_sub(cell_digest(key, &old));
@@ -1119,6 +1209,98 @@ impl Replicator {
             old: old.stamp,
             new: cell.stamp,
         });
+        true
+    }
+
+    /// A key's contribution to the state digest: its data if its values merge, else its cell.
+    fn key_digest(&self, key: Key, c: &Cell) -> u64 {
+        match self.data_of(key) {
+            Some(d) if self.cfg.plan.tables.policy(key).merges() => data_key_digest(key, d),
+            _ => cell_digest(key, c),
+        }
+    }
+
+    fn data_slot(&mut self, key: Key) -> &mut Option<Data> {
+        let i = key.0 as usize;
+        if self.data.len() <= i {
+            self.data.resize(i + 1, None);
+        }
+        &mut self.data[i]
+    }
+
+    fn data_of(&self, key: Key) -> Option<&Data> {
+        self.data.get(key.0 as usize).and_then(|d| d.as_ref())
+    }
+
+    /// Installs a value that arrived from elsewhere (an entry, anti-entropy, a state
+    /// transfer): by its stamp under a register policy (with its whole value, if its table
+    /// keeps one), by merging under a merging policy. True if anything changed.
+    fn install_value(
+        &mut self,
+        key: Key,
+        cell: Cell,
+        data: Option<&Arc<Data>>,
+        out: &mut Out,
+    ) -> bool {
+        let policy = self.cfg.plan.tables.policy(key);
+        if !policy.merges() {
+            if policy == Policy::LwwHlc {
+                self.hlc.observe(cell.stamp.wall);
+            }
+            let applied = self.apply_lww(key, cell, out);
+            if applied {
+                if let Some(d) = data {
+                    *self.data_slot(key) = Some(Data::clone(d));
+                    self.persist(out, || Op::Data(key, Arc::clone(d)));
+                }
+            }
+            return applied;
+        }
+        let Some(d) = data else {
+            return false; // a merging key's value travels as data; a bare cell says nothing
+        };
+        self.merge_data(key, cell, |slot| Data::merge(slot, d), out)
+    }
+
+    /// Changes a merging key's data with `f` (which returns the writes that became part of
+    /// it), keeping the digest, the key's summary cell (its newest write) and the disk in step.
+    fn merge_data(
+        &mut self,
+        key: Key,
+        cell: Cell,
+        f: impl FnOnce(&mut Option<Data>) -> Vec<Dot>,
+        out: &mut Out,
+    ) -> bool {
+        let before = self.data_of(key).map(|d| data_key_digest(key, d));
+        let new = f(self.data_slot(key));
+        // A delta can change a value without bringing a write it lacks: a re-add seen late
+        // still takes away the adds it replaced. Only an unchanged value is a no-op.
+        let changed = self.data_of(key).map(|d| data_key_digest(key, d)) != before;
+        if new.is_empty() && !changed {
+            return false;
+        }
+        let d = self.data_of(key).expect("just merged");
+        let (after, siblings) = (data_key_digest(key, d), d.siblings() as u32);
+        let keep = self.cfg.durable.then(|| Arc::new(d.clone()));
+        self.digest = self
+            .digest
+            .wrapping_sub(before.unwrap_or(0))
+            .wrapping_add(after);
+        let i = key.0 as usize;
+        if self.cells.len() <= i {
+            self.cells.resize(i + 1, Cell::default_none());
+        }
+        if cell.stamp > self.cells[i].stamp {
+            self.cells[i] = cell;
+            self.persist(out, || Op::Cell(key, cell));
+        }
+        if let Some(d) = keep {
+            out.persist(Op::Data(key, d));
+        }
+        for dot in new {
+            out.note(Note::Merged { key, dot, siblings });
+        }
+        true
     }
 
     fn mark_seen(&mut self, id: EntryId, out: &mut Out) -> bool {
@@ -1408,7 +1590,7 @@ impl Replicator {
             self.fo_track(&e);
             let holder = self.cfg.plan.holds(me, e.key);
             if holder {
-                self.apply_lww(e.key, e.cell, out);
+                self.install_value(e.key, e.cell, e.data.as_ref(), out);
                 if e.notify && e.id.origin != me {
                     self.notify_pending.push(e.id);
                 }
@@ -1596,18 +1778,57 @@ impl Replicator {
         key: Key,
         value_bytes: u32,
         level: Level,
+        kind: WriteKind,
         client: RegionId,
         out: &mut Out,
     ) {
         let me = self.me();
-        self.counter = self.counter.wrapping_add(1);
-        let stamp = Stamp::new(now.wall, me, self.epoch, self.counter);
-        out.note(Note::WriteStamped {
-            op,
-            key,
-            stamp,
-            seen: self.cell(key).stamp,
-        });
+        let policy = self.cfg.plan.tables.policy(key);
+        let seen = self.cell(key).stamp;
+        let (stamp, data) = if policy.merges() {
+            // The write's dot (this incarnation's next operation on this key) is its stamp's
+            // tie-break, so observers can tell which writes a merged value reflects.
+            let actor = Actor::new(me, self.epoch);
+            let dot = Data::next_dot(self.data_of(key), actor);
+            let stamp = Stamp {
+                wall: now.wall,
+                tie: dot.0,
+            };
+            out.note(Note::WriteStamped {
+                op,
+                key,
+                stamp,
+                seen,
+            });
+            let mut delta = None;
+            let cell = Cell { stamp, value: op };
+            self.merge_data(
+                key,
+                cell,
+                |slot| {
+                    delta = Some(Data::update(slot, policy, actor, op, kind));
+                    vec![dot]
+                },
+                out,
+            );
+            (stamp, delta.map(Arc::new))
+        } else {
+            self.counter = self.counter.wrapping_add(1);
+            let wall = match policy {
+                Policy::LwwHlc => self.hlc.now(now.wall),
+                // The earliest stamp must win: order by the negated clock.
+                Policy::Fww => Wall(now.wall.0.saturating_neg()),
+                _ => now.wall,
+            };
+            let stamp = Stamp::new(wall, me, self.epoch, self.counter);
+            out.note(Note::WriteStamped {
+                op,
+                key,
+                stamp,
+                seen,
+            });
+            (stamp, Data::rewrite(self.data_of(key), kind).map(Arc::new))
+        };
         self.own_seq += 1;
         let id = EntryId {
             origin: me,
@@ -1623,11 +1844,11 @@ impl Replicator {
         let have = holders & Replicator::bit(me);
         let waits = !Replicator::satisfied(need, have);
         self.mark_seen(id, out);
-        if have != 0 {
+        if have != 0 && !policy.merges() {
             // Under LWW a write stamped below the current value loses at once, even locally.
-            self.apply_lww(key, cell, out);
+            self.install_value(key, cell, data.as_ref(), out);
         }
-        let mut e = Entry::new(id, key, cell, value_bytes);
+        let mut e = Entry::with_data(id, key, cell, value_bytes, data);
         e.notify = waits;
         self.fo_track(&e);
         let queued = self.route(&e, None, now, out);
@@ -1850,9 +2071,10 @@ impl Replica for Replicator {
                 session,
                 leaves,
                 cells,
+                data,
                 reply,
                 ..
-            } => self.on_ae_cells(now, from, session, &leaves, &cells, reply, out),
+            } => self.on_ae_cells(now, from, session, &leaves, &cells, &data, reply, out),
             Msg::AeDone { session, in_sync } => self.ae_finish(session, in_sync, out),
             Msg::Heartbeat(hb) => self.on_heartbeat(now, from, hb, out),
             Msg::VoteReq {
@@ -1863,7 +2085,9 @@ impl Replica for Replicator {
             } => self.on_vote_req(now, from, term, pos, pre, transfer, out),
             Msg::TransferReq => self.on_transfer_req(now, from, out),
             Msg::StateReq { have } => self.on_state_req(from, have, out),
-            Msg::State { cells, seen, .. } => self.on_state(now, from, cells, seen, out),
+            Msg::State {
+                cells, data, seen, ..
+            } => self.on_state(now, from, cells, data, seen, out),
             Msg::TimeoutNow { term, upto } => self.on_timeout_now(now, from, term, upto, out),
             Msg::Vote { term, granted, pre } => self.on_vote(now, from, term, granted, pre, out),
             Msg::CatchUpReq {
@@ -1913,6 +2137,7 @@ impl Replica for Replicator {
                 key,
                 value_bytes,
                 level,
+                kind,
             } => {
                 if self.fo.is_some() {
                     if !self.fo_may_write(now) {
@@ -1933,7 +2158,7 @@ impl Replica for Replicator {
                 {
                     self.forwarded_seen.pop_first();
                 }
-                self.originate(now, op, key, value_bytes, level, from, out);
+                self.originate(now, op, key, value_bytes, level, kind, from, out);
             }
             Msg::WriteDone { op, stamp } => {
                 if self.forwards.remove(&op) {
@@ -2060,6 +2285,7 @@ impl Replica for Replicator {
                 key,
                 value_bytes,
                 level,
+                kind,
             } => {
                 let me = self.me();
                 let originator = match self.fo {
@@ -2071,7 +2297,9 @@ impl Replica for Replicator {
                     Some(o) if o == me && self.fo.is_some() && !self.fo_may_write(now) => {
                         out.reply(Reply::Failed { op })
                     }
-                    Some(o) if o == me => self.originate(now, op, key, value_bytes, level, me, out),
+                    Some(o) if o == me => {
+                        self.originate(now, op, key, value_bytes, level, kind, me, out)
+                    }
                     Some(o) => {
                         out.send(
                             o,
@@ -2080,6 +2308,7 @@ impl Replica for Replicator {
                                 key,
                                 value_bytes,
                                 level,
+                                kind,
                             },
                         );
                         self.forwards.insert(op);
@@ -2107,6 +2336,18 @@ impl Replica for Replicator {
 
     fn cell_of(&self, key: Key) -> Option<Cell> {
         self.local_cell(key)
+    }
+
+    fn view_of(&self, key: Key) -> Option<View> {
+        self.data_of(key).map(|d| d.view())
+    }
+
+    fn dots_of(&self, key: Key) -> Vec<Dot> {
+        self.data_of(key)
+            .and_then(|d| d.ctx())
+            .map_or(Vec::new(), |c| {
+                c.dots_missing_from(&super::causal::CausalContext::default())
+            })
     }
 
     fn client_work(&self, op: &ClientOp) -> Work {
@@ -2258,7 +2499,7 @@ impl Replicator {
             }
             shared += 1;
             let l = Replicator::leaf_of(keys, ae.leaves, k as u64);
-            leaves[l] = leaves[l].wrapping_add(cell_digest(Key(k as u64), c));
+            leaves[l] = leaves[l].wrapping_add(self.key_digest(Key(k as u64), c));
         }
         let mut levels = vec![leaves];
         for _ in 0..depth {
@@ -2304,6 +2545,17 @@ impl Replicator {
             }
         }
         cells
+    }
+
+    /// The data of those of `cells` whose tables keep data (shipped alongside them).
+    fn data_for(&self, cells: &[(Key, Cell)]) -> Vec<(Key, Arc<Data>)> {
+        if self.data.is_empty() {
+            return Vec::new();
+        }
+        cells
+            .iter()
+            .filter_map(|(k, _)| self.data_of(*k).map(|d| (*k, Arc::new(d.clone()))))
+            .collect()
     }
 
     fn ae_start(&mut self, peer: RegionId, now: Now, out: &mut Out) {
@@ -2375,12 +2627,14 @@ impl Replicator {
         }
         if level as u32 == ae.depth() {
             let cells = self.ae_cells_in(from, &differ);
+            let data = self.data_for(&cells);
             out.send(
                 from,
                 Msg::AeCells {
                     session: session.next(),
                     leaves: differ,
                     cells,
+                    data,
                     reply: true,
                     value_bytes: self.cfg.plan.value_bytes,
                 },
@@ -2411,6 +2665,7 @@ impl Replicator {
         session: AeSession,
         leaves: &[u32],
         cells: &[(Key, Cell)],
+        data: &[(Key, Arc<Data>)],
         reply: bool,
         out: &mut Out,
     ) {
@@ -2420,9 +2675,18 @@ impl Replicator {
         let keys = self.cfg.plan.keys;
         let me = self.me();
         let mut repaired = 0u32;
+        let tables = Arc::clone(&self.cfg.plan.tables);
         for &(k, c) in cells {
-            if k.0 < keys && self.cfg.plan.holds(me, k) && c.stamp > self.cell(k).stamp {
-                self.apply_lww(k, c, out);
+            if k.0 >= keys || !self.cfg.plan.holds(me, k) {
+                continue;
+            }
+            let d = data
+                .binary_search_by_key(&k, |(dk, _)| *dk)
+                .ok()
+                .map(|i| &data[i].1);
+            // A merging key's newest stamp says nothing about what else it holds: merge.
+            let merges = tables.policy(k).merges();
+            if (merges || c.stamp > self.cell(k).stamp) && self.install_value(k, c, d, out) {
                 repaired += 1;
             }
         }
@@ -2445,18 +2709,22 @@ impl Replicator {
         let newer: Vec<(Key, Cell)> = self
             .ae_cells_in(from, &leaves)
             .into_iter()
-            .filter(|(k, c)| theirs.get(k).is_none_or(|s| c.stamp > *s))
+            .filter(|(k, c)| {
+                tables.policy(*k).merges() || theirs.get(k).is_none_or(|s| c.stamp > *s)
+            })
             .collect();
         if newer.is_empty() {
             self.ae_finish(session, false, out);
             return;
         }
+        let data = self.data_for(&newer);
         out.send(
             from,
             Msg::AeCells {
                 session: session.next(),
                 leaves,
                 cells: newer,
+                data,
                 reply: false,
                 value_bytes: self.cfg.plan.value_bytes,
             },
@@ -2616,6 +2884,7 @@ mod tests {
                 key: Key(key),
                 value_bytes: 10,
                 level: Level::Default,
+                kind: WriteKind::Put,
             },
             &mut out,
         );
@@ -2631,6 +2900,143 @@ mod tests {
                 _ => {}
             }
         }
+    }
+
+    /// Feeds what a replica reported (notes, client replies) to an observer at true time `t`.
+    fn observe(o: &mut crate::metrics::Observer, r: u16, t_ms: u64, out: &Out) {
+        let t = crate::time::SimTime(t_ms * 1_000_000);
+        for a in &out.actions {
+            match a {
+                Action::Note(n) => o.on_note(RegionId(r), *n, t),
+                Action::Reply(rep @ Reply::WriteOk { .. }) => {
+                    o.on_reply(RegionId(r), *rep, None, t)
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The oracle of clock skew: region b's clock runs S = 200 ms fast. b writes key 0 at
+    /// t = 1000 ms (stamped 1200 ms); a receives it at 1010 ms and overwrites it at 1050 ms
+    /// (stamped 1050 ms): causally later, stamped earlier. Last-writer-wins keeps b's value and
+    /// the observer reports a's write as one lost update, a skew anomaly of 150 ms; an HLC
+    /// stamps a's write above what it saw and loses nothing; siblings keep a's write (it
+    /// replaced what it had seen) and lose nothing either.
+    #[test]
+    fn skew_loses_the_causally_later_write_under_lww_only() {
+        use crate::metrics::Observer;
+        use crate::replica::data::{Tables, View};
+        for (policy, lost, skew) in [
+            (Policy::Lww, 1, 1),
+            (Policy::LwwHlc, 0, 0),
+            (Policy::Siblings, 0, 0),
+        ] {
+            let mut plan = Plan::mesh(2, Strategy::MultiMaster);
+            plan.tables = Arc::new(Tables::single(1024, policy));
+            let plan = Arc::new(plan);
+            let mk = |id: u16| {
+                let mut c = cfg(id, Span::ZERO);
+                c.plan = Arc::clone(&plan);
+                Replicator::from_disk(c, &Disk::default())
+            };
+            let (mut a, mut b) = (mk(0), mk(1));
+            let mut o = Observer::new(2, 1024, None, 0, Span(1_000_000));
+            o.set_tables(Arc::clone(&plan.tables));
+            let skewed = |ms: u64| Now {
+                mono: Mono(ms * 1_000_000),
+                wall: Wall((ms as i64 + 200) * 1_000_000),
+            };
+            let issue = |o: &mut Observer, r: u16, op: u64, ms: u64| {
+                o.on_issue(
+                    RegionId(r),
+                    OpId(op),
+                    Key(0),
+                    Some(WriteKind::Put),
+                    Level::Default,
+                    crate::time::SimTime(ms * 1_000_000),
+                )
+            };
+            issue(&mut o, 1, 0, 1000);
+            let mut ob = Out::default();
+            b.on_client_op(
+                skewed(1000),
+                ClientOp::Write {
+                    op: OpId(0),
+                    key: Key(0),
+                    value_bytes: 10,
+                    level: Level::Default,
+                    kind: WriteKind::Put,
+                },
+                &mut ob,
+            );
+            observe(&mut o, 1, 1000, &ob);
+            let mut oa = Out::default();
+            a.on_message(now(1010), RegionId(1), sends(&ob)[0].1.clone(), &mut oa);
+            observe(&mut o, 0, 1010, &oa);
+            issue(&mut o, 0, 1, 1050);
+            let oa = write(&mut a, 1050, 1, 0);
+            observe(&mut o, 0, 1050, &oa);
+            let mut ob = Out::default();
+            b.on_message(skewed(1060), RegionId(0), sends(&oa)[0].1.clone(), &mut ob);
+            observe(&mut o, 1, 1060, &ob);
+            assert_eq!(a.state_digest(), b.state_digest(), "{policy:?} converges");
+            let lu = o.lost_updates(&["a".to_string(), "b".to_string()]);
+            assert_eq!((lu.total, lu.skew), (lost, skew), "{policy:?}: {lu:?}");
+            if skew > 0 {
+                assert_eq!(lu.examples[0].lost_op, 1);
+                assert_eq!(lu.examples[0].skew_ms, Some(150.0));
+                assert_eq!(a.cell(Key(0)).value, OpId(0), "b's value won");
+            } else if policy == Policy::LwwHlc {
+                assert_eq!(a.cell(Key(0)).value, OpId(1), "a's value won");
+            }
+            if policy == Policy::Siblings {
+                assert_eq!(b.view_of(Key(0)), Some(View::Values(vec![OpId(1)])));
+                assert_eq!(a.dots_of(Key(0)).len(), 2, "both writes are in its history");
+            }
+        }
+    }
+
+    /// Two regions write the same key concurrently: siblings keep both values, and the next
+    /// write from a region that has seen both resolves them.
+    #[test]
+    fn siblings_keep_concurrent_writes_until_a_write_that_saw_them() {
+        use crate::replica::data::{Tables, View};
+        let mut plan = Plan::mesh(2, Strategy::MultiMaster);
+        plan.tables = Arc::new(Tables::single(1024, Policy::Siblings));
+        let plan = Arc::new(plan);
+        let mk = |id: u16| {
+            let mut c = cfg(id, Span::ZERO);
+            c.plan = Arc::clone(&plan);
+            Replicator::from_disk(c, &Disk::default())
+        };
+        let (mut a, mut b) = (mk(0), mk(1));
+        let oa = write(&mut a, 10, 1, 4);
+        let ob = write(&mut b, 10, 2, 4);
+        let mut x = Out::default();
+        a.on_message(now(20), RegionId(1), sends(&ob)[0].1.clone(), &mut x);
+        assert!(x
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::Note(Note::Merged { siblings: 2, .. }))));
+        b.on_message(
+            now(20),
+            RegionId(0),
+            sends(&oa)[0].1.clone(),
+            &mut Out::default(),
+        );
+        assert_eq!(
+            a.view_of(Key(4)),
+            Some(View::Values(vec![OpId(1), OpId(2)]))
+        );
+        assert_eq!(a.state_digest(), b.state_digest());
+        let oa = write(&mut a, 30, 3, 4);
+        b.on_message(
+            now(40),
+            RegionId(0),
+            sends(&oa)[0].1.clone(),
+            &mut Out::default(),
+        );
+        assert_eq!(b.view_of(Key(4)), Some(View::Values(vec![OpId(3)])));
     }
 
     #[test]

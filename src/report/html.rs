@@ -450,6 +450,37 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
         o.push_str("</table>");
     }
 
+    if let Some(c) = &s.conflicts {
+        o.push_str(r#"<h2>Conflict resolution</h2><table><tr><th>table</th><th>policy</th><th>shape</th><th class="num">keys</th><th class="num">writes acknowledged</th></tr>"#);
+        for t in &c.tables {
+            let _ = write!(
+                o,
+                r#"<tr><td>{}</td><td>{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
+                esc(&t.name),
+                esc(&t.policy),
+                esc(&t.shape),
+                thousands(t.keys),
+                thousands(t.writes_acked)
+            );
+        }
+        o.push_str("</table>");
+        let _ = write!(
+            o,
+            r#"<p>Siblings: {} merges left concurrent values (at most {} on one key; {} keys still hold them). Counters wrong: {} of {} (off by {}). Set elements breaking add-wins semantics: {} in {} keys. Lost updates: {} ({} concurrent, {} from clock skew, {} refused by first-writer-wins).</p>"#,
+            thousands(c.sibling_merges),
+            c.max_siblings,
+            thousands(c.keys_with_siblings),
+            thousands(c.counters_wrong),
+            thousands(c.counter_keys),
+            thousands(c.counter_error),
+            thousands(c.set_violations),
+            thousands(c.set_keys),
+            thousands(s.lost_updates.total),
+            thousands(s.lost_updates.concurrent),
+            thousands(s.lost_updates.skew),
+            thousands(s.lost_updates.rejected)
+        );
+    }
     if let Some(a) = &s.anti_entropy {
         let _ = write!(
             o,

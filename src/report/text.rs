@@ -408,7 +408,17 @@ pub fn render(s: &RunSummary) -> String {
     if lu.skew > 0 {
         let _ = write!(o, " (max skew {})", human_ms(lu.max_skew_ms));
     }
+    if lu.rejected > 0 {
+        let _ = write!(
+            o,
+            "; plus {} later writes first-writer-wins refused",
+            thousands(lu.rejected)
+        );
+    }
     let _ = writeln!(o);
+    if let Some(c) = &s.conflicts {
+        conflicts_section(&mut o, c);
+    }
 
     if !s.failovers.is_empty() {
         let _ = writeln!(o, "\nFailures: detection, failover, RPO and RTO");
@@ -511,6 +521,53 @@ pub fn render(s: &RunSummary) -> String {
         wall.sim_to_wall_ratio
     );
     o
+}
+
+/// Tables, their policies, and what the data checkers found.
+fn conflicts_section(o: &mut String, c: &crate::summary::ConflictsOut) {
+    let _ = writeln!(o, "\nConflict resolution");
+    let _ = writeln!(
+        o,
+        "  {:<16} {:<11} {:<9} {:>7} {:>12}",
+        "table", "policy", "shape", "keys", "writes acked"
+    );
+    for t in &c.tables {
+        let _ = writeln!(
+            o,
+            "  {:<16} {:<11} {:<9} {:>7} {:>12}",
+            t.name,
+            t.policy,
+            t.shape,
+            thousands(t.keys),
+            thousands(t.writes_acked)
+        );
+    }
+    if c.max_siblings > 0 {
+        let _ = writeln!(
+            o,
+            "  siblings: {} merges left concurrent values (at most {} on one key); {} keys still hold siblings",
+            thousands(c.sibling_merges),
+            c.max_siblings,
+            thousands(c.keys_with_siblings)
+        );
+    }
+    if c.counter_keys > 0 {
+        let _ = writeln!(
+            o,
+            "  counters: {} of {} wrong, off by {} in all",
+            thousands(c.counters_wrong),
+            thousands(c.counter_keys),
+            thousands(c.counter_error)
+        );
+    }
+    if c.set_keys > 0 {
+        let _ = writeln!(
+            o,
+            "  sets (add-wins): {} wrong elements in {} keys",
+            thousands(c.set_violations),
+            thousands(c.set_keys)
+        );
+    }
 }
 
 #[cfg(test)]

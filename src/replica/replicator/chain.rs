@@ -290,6 +290,7 @@ mod tests {
         r0.on_start(at(0), &mut out);
         let mut out = Outbox::default();
         let write = ClientOp::Write {
+            kind: crate::replica::data::WriteKind::Put,
             op: OpId(7),
             key: Key(3),
             value_bytes: 100,

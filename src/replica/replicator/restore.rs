@@ -8,8 +8,10 @@
 //! all of its own writes.
 
 use super::{seq_set, Msg, Op, Out, Replicator};
+use crate::replica::data::Data;
 use crate::replica::{Cell, Key, Note, Now, RegionId, Stamp, TimerId};
 use crate::time::Mono;
+use std::sync::Arc;
 
 /// A restore in progress.
 pub(super) struct Restore {
@@ -102,17 +104,23 @@ impl Replicator {
                 o == s.region() && e as u64 & 0xffff == epoch16 && counter <= upto
             })
         };
+        // A merging key's newest stamp does not stand for the rest of its value: send it whole.
+        let tables = &self.cfg.plan.tables;
         let cells: Vec<(Key, Cell)> = self
             .cells
             .iter()
             .enumerate()
-            .filter(|(_, c)| !c.stamp.is_none() && !covered(c.stamp))
+            .filter(|(k, c)| {
+                !c.stamp.is_none() && (!covered(c.stamp) || tables.policy(Key(*k as u64)).merges())
+            })
             .map(|(k, c)| (Key(k as u64), *c))
             .collect();
+        let data = self.data_for(&cells);
         out.send(
             from,
             Msg::State {
                 cells,
+                data,
                 seen: self.seen_summary(),
                 value_bytes: self.cfg.plan.value_bytes,
             },
@@ -125,6 +133,7 @@ impl Replicator {
         now: Now,
         from: RegionId,
         cells: Vec<(Key, Cell)>,
+        data: Vec<(Key, Arc<Data>)>,
         seen: Vec<(RegionId, u32, u64)>,
         out: &mut Out,
     ) {
@@ -136,9 +145,14 @@ impl Replicator {
         }
         r.waiting &= !(1 << from.0);
         r.keys += cells.len() as u64;
-        r.bytes += cells.len() as u64 * (32 + self.cfg.plan.value_bytes as u64);
+        r.bytes += cells.len() as u64 * (32 + self.cfg.plan.value_bytes as u64)
+            + super::data_bytes(&data, self.cfg.plan.value_bytes);
         for (k, c) in cells {
-            self.apply_lww(k, c, out);
+            let d = data
+                .binary_search_by_key(&k, |(dk, _)| *dk)
+                .ok()
+                .map(|i| &data[i].1);
+            self.install_value(k, c, d, out);
         }
         for (o, e, upto) in seen {
             let set = seq_set(&mut self.seen[o.idx()], e);
