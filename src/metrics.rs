@@ -31,7 +31,15 @@ pub struct WriteRec {
     /// This try failed and the client retried it as a later write.
     pub retried: bool,
     pub kind: WriteKind,
+    /// Client session (`NO_SESSION` without session tracking), the session's previous
+    /// acknowledged write, and the session's latest read when this write was issued.
+    pub session: u32,
+    pub prev_write: u32,
+    pub after_read: Option<(u32, Stamp)>,
 }
+
+/// No session tracking for this operation.
+pub const NO_SESSION: u32 = u32::MAX;
 
 impl WriteRec {
     /// A write a client in region `client` has just issued: not stamped, acked or seen yet.
@@ -55,6 +63,9 @@ impl WriteRec {
             covered: 0,
             retried: false,
             kind,
+            session: NO_SESSION,
+            prev_write: NO_SESSION,
+            after_read: None,
         }
     }
 
@@ -74,6 +85,8 @@ pub struct ReadIssue {
     pub baseline_acked: SimTime,
     /// The client region of that write.
     pub writer: RegionId,
+    /// The client session that issued the read (`NO_SESSION` without session tracking).
+    pub session: u32,
 }
 
 /// Exact count/mean/min/max plus hdrhistogram quantiles (3 significant digits).
@@ -322,6 +335,38 @@ pub struct Observer {
     add_observed: std::collections::BTreeSet<(u32, u32)>,
     /// Merging keys: the writes (key, dot) some live region reflects at the end.
     final_dots: Option<std::collections::BTreeSet<(u32, u64)>>,
+    pub sessions: Sessions,
+}
+
+/// Client sessions and the guarantees they were given (Terry et al., 1994).
+#[derive(Default)]
+pub struct Sessions {
+    /// Sessions per region (0: not tracked). A region's operations take its sessions in turn.
+    pub per_region: u32,
+    ops: Vec<u64>,
+    /// Per (session, key): the session's newest acknowledged write, and the newest stamp it
+    /// read.
+    wrote: std::collections::BTreeMap<(u32, u32), u32>,
+    read: std::collections::BTreeMap<(u32, u32), Stamp>,
+    /// Per session: its newest acknowledged write and its newest read (key, stamp).
+    last_write: std::collections::BTreeMap<u32, u32>,
+    last_read: std::collections::BTreeMap<u32, (u32, Stamp)>,
+    pub violations: SessionViolations,
+}
+
+/// Violations per session guarantee, with the first of each described.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct SessionViolations {
+    pub sessions: u64,
+    /// A read missed a write its own session had acknowledged.
+    pub read_your_writes: u64,
+    /// A read returned an older value of a key than the session had already read.
+    pub monotonic_reads: u64,
+    /// A region applied a session's write before that session's previous write.
+    pub monotonic_writes: u64,
+    /// A region applied a session's write before the write that session had read first.
+    pub writes_follow_reads: u64,
+    pub examples: Vec<String>,
 }
 
 /// Conflicts as the replicas reported them while merging.
@@ -385,6 +430,23 @@ impl Observer {
             add_by_dot: Default::default(),
             add_observed: Default::default(),
             final_dots: None,
+            sessions: Sessions {
+                ops: vec![0; n],
+                ..Sessions::default()
+            },
+        }
+    }
+
+    /// Tracks `per_region` client sessions per region (0: none).
+    pub fn set_sessions(&mut self, per_region: u32) {
+        self.sessions.per_region = per_region;
+        self.sessions.violations.sessions = per_region as u64 * self.n as u64;
+    }
+
+    fn violation(&mut self, what: String) {
+        let v = &mut self.sessions.violations;
+        if v.examples.len() < 4 {
+            v.examples.push(what);
         }
     }
 
@@ -479,6 +541,69 @@ impl Observer {
         }
     }
 
+    /// A session read of `ri.key` at region `r` returned stamp `got`: it must reflect the
+    /// session's own acknowledged write (read your writes) and be no older than what the
+    /// session read before (monotonic reads).
+    fn session_read(&mut self, r: RegionId, ri: ReadIssue, got: Stamp, now: SimTime) {
+        let (s, k) = (ri.session, ri.key.0 as u32);
+        if let Some(&w) = self.sessions.wrote.get(&(s, k)) {
+            let rec = &self.writes[w as usize];
+            let missing = if self.merges(k as usize) {
+                rec.covered & (1u64 << r.0) == 0
+            } else {
+                got < rec.stamp
+            };
+            if missing {
+                self.sessions.violations.read_your_writes += 1;
+                self.violation(format!(
+                    "read your writes: session {s} read key {k} at region {} at {:.3}ms without its own write {w}",
+                    r.0,
+                    ns_to_ms(now.0)
+                ));
+            }
+        }
+        let prev = self.sessions.read.get(&(s, k)).copied();
+        if prev.is_some_and(|p| got < p) && !self.merges(k as usize) {
+            self.sessions.violations.monotonic_reads += 1;
+            self.violation(format!(
+                "monotonic reads: session {s} read key {k} at region {} at {:.3}ms and got an older value than it had read before",
+                r.0,
+                ns_to_ms(now.0)
+            ));
+        }
+        let newest = prev.map_or(got, |p| p.max(got));
+        self.sessions.read.insert((s, k), newest);
+        self.sessions.last_read.insert(s, (k, got));
+    }
+
+    /// A region is applying session write `w`: it must already hold the session's
+    /// previous write (monotonic writes) and what the session had read before issuing `w`
+    /// (writes follow reads).
+    fn session_order(&mut self, w: u32, r: RegionId, now: SimTime) {
+        let bit = 1u64 << r.0;
+        let rec = &self.writes[w as usize];
+        let (prev, after, session) = (rec.prev_write, rec.after_read, rec.session);
+        if prev != NO_SESSION && self.writes[prev as usize].covered & bit == 0 {
+            self.sessions.violations.monotonic_writes += 1;
+            self.violation(format!(
+                "monotonic writes: region {} applied write {w} of session {session} at {:.3}ms before the session's previous write {prev}",
+                r.0,
+                ns_to_ms(now.0)
+            ));
+        }
+        if let Some((k, stamp)) = after {
+            let have = self.mirror[k as usize * self.n + r.idx()];
+            if !self.merges(k as usize) && have < stamp {
+                self.sessions.violations.writes_follow_reads += 1;
+                self.violation(format!(
+                    "writes follow reads: region {} applied write {w} of session {session} at {:.3}ms without the value of key {k} the session had read ({stamp})",
+                    r.0,
+                    ns_to_ms(now.0)
+                ));
+            }
+        }
+    }
+
     /// Judges keys by their tables' conflict policies (without this every key is LWW).
     pub fn set_tables(&mut self, t: Arc<Tables>) {
         if t.0.iter().any(|t| t.policy != Policy::Lww) || t.has_data() {
@@ -550,7 +675,7 @@ impl Observer {
     }
 
     /// A client issued an operation at region `r` (before the replica sees it).
-    /// `kind` is None for a read.
+    /// `kind` is None for a read. Returns the operation's client session.
     pub fn on_issue(
         &mut self,
         r: RegionId,
@@ -559,14 +684,28 @@ impl Observer {
         kind: Option<WriteKind>,
         level: Level,
         now: SimTime,
-    ) {
+    ) -> u32 {
+        let ss = &mut self.sessions;
+        let session = if ss.per_region == 0 {
+            NO_SESSION
+        } else {
+            let i = ss.ops[r.idx()];
+            ss.ops[r.idx()] += 1;
+            r.0 as u32 * ss.per_region + (i % ss.per_region as u64) as u32
+        };
         let Some(kind) = kind else {
-            return;
+            return session;
         };
         debug_assert_eq!(op.0, self.writes.len() as u64);
         self.writes_issued += 1;
-        self.writes
-            .push(WriteRec::issued(key.0 as u32, r, level, kind, now));
+        let mut rec = WriteRec::issued(key.0 as u32, r, level, kind, now);
+        if session != NO_SESSION {
+            rec.session = session;
+            rec.prev_write = ss.last_write.get(&session).copied().unwrap_or(NO_SESSION);
+            rec.after_read = ss.last_read.get(&session).copied();
+        }
+        self.writes.push(rec);
+        session
     }
 
     /// A client retries write `old` as the new write `new` (a retried write is a new write:
@@ -577,7 +716,8 @@ impl Observer {
         debug_assert_eq!(new.0, self.writes.len() as u64);
         self.writes[old.0 as usize].retried = true;
         let o = &self.writes[old.0 as usize];
-        let rec = WriteRec::issued(o.key, o.client, o.level, o.kind, o.issued);
+        let mut rec = WriteRec::issued(o.key, o.client, o.level, o.kind, o.issued);
+        (rec.session, rec.prev_write, rec.after_read) = (o.session, o.prev_write, o.after_read);
         self.writes.push(rec);
         self.write_retries += 1;
     }
@@ -666,6 +806,11 @@ impl Observer {
                 let mut i = 0;
                 while i < self.pending[k].len() {
                     let (s, w) = self.pending[k][i];
+                    if s == new && self.writes[w as usize].session != NO_SESSION {
+                        // This region applies the write itself (the others in the range it
+                        // only supersedes): it must hold what the session did before.
+                        self.session_order(w, r, now);
+                    }
                     if s > old && s <= new && self.cover(w, r, now) {
                         self.pending[k].swap_remove(i);
                     } else {
@@ -681,6 +826,9 @@ impl Observer {
                 self.conflicts.max_siblings = self.conflicts.max_siblings.max(siblings);
                 if let Some(i) = self.pending[k].iter().position(|(s, _)| s.tie == dot.0) {
                     let (s, w) = self.pending[k][i];
+                    if self.writes[w as usize].session != NO_SESSION {
+                        self.session_order(w, r, now);
+                    }
                     let m = &mut self.mirror[k * self.n + r.idx()];
                     *m = (*m).max(s);
                     if self.cover(w, r, now) {
@@ -759,6 +907,7 @@ impl Observer {
             baseline: self.latest_acked[k],
             baseline_acked: self.latest_acked_at[k],
             writer: RegionId(self.latest_acked_writer[k]),
+            session: NO_SESSION,
         }
     }
 
@@ -770,6 +919,11 @@ impl Observer {
                 self.series.op(r.idx(), true, now);
                 let rec = &self.writes[op.0 as usize];
                 let k = rec.key as usize;
+                if rec.session != NO_SESSION {
+                    let s = rec.session;
+                    self.sessions.wrote.insert((s, k as u32), op.0 as u32);
+                    self.sessions.last_write.insert(s, op.0 as u32);
+                }
                 self.levels[rec.level.index()]
                     .write_latency
                     .record(now.saturating_since(rec.issued).0);
@@ -806,6 +960,9 @@ impl Observer {
                 let lv = &mut self.levels[ri.level.index()];
                 lv.read_latency.record(now.saturating_since(ri.issued).0);
                 let got = cell.map_or(Stamp::NONE, |c| c.stamp);
+                if ri.session != NO_SESSION {
+                    self.session_read(r, ri, got, now);
+                }
                 // Stale: older than a write acknowledged before the read began. (A write acked
                 // while the read was in flight is concurrent with it; either answer is fresh.)
                 let latest = ri.baseline;
@@ -1165,6 +1322,150 @@ mod tests {
             SimTime(3),
         );
         assert_eq!((o.reads_total, o.reads_stale), (2, 1));
+    }
+
+    /// One session in region a writes key 0 then key 1; region b applies the second first
+    /// (monotonic writes broken), then a read of key 0 at b misses the session's write.
+    #[test]
+    fn session_guarantees_catch_out_of_order_application_and_missed_writes() {
+        let mut o = Observer::new(2, 2, None, 0, Span(1_000));
+        o.set_sessions(1);
+        let (s1, s2) = (stamp(10, 0, 1), stamp(20, 0, 2));
+        assert_eq!(
+            o.on_issue(
+                RegionId(0),
+                OpId(0),
+                Key(0),
+                Some(WriteKind::Put),
+                Level::Default,
+                SimTime(1)
+            ),
+            0
+        );
+        o.on_note(
+            RegionId(0),
+            Note::WriteStamped {
+                op: OpId(0),
+                key: Key(0),
+                stamp: s1,
+                seen: Stamp::NONE,
+            },
+            SimTime(1),
+        );
+        o.on_note(
+            RegionId(0),
+            Note::Applied {
+                key: Key(0),
+                old: Stamp::NONE,
+                new: s1,
+            },
+            SimTime(1),
+        );
+        o.on_reply(
+            RegionId(0),
+            Reply::WriteOk {
+                op: OpId(0),
+                stamp: s1,
+            },
+            None,
+            SimTime(1),
+        );
+        o.on_issue(
+            RegionId(0),
+            OpId(1),
+            Key(1),
+            Some(WriteKind::Put),
+            Level::Default,
+            SimTime(2),
+        );
+        o.on_note(
+            RegionId(0),
+            Note::WriteStamped {
+                op: OpId(1),
+                key: Key(1),
+                stamp: s2,
+                seen: Stamp::NONE,
+            },
+            SimTime(2),
+        );
+        o.on_note(
+            RegionId(0),
+            Note::Applied {
+                key: Key(1),
+                old: Stamp::NONE,
+                new: s2,
+            },
+            SimTime(2),
+        );
+        o.on_reply(
+            RegionId(0),
+            Reply::WriteOk {
+                op: OpId(1),
+                stamp: s2,
+            },
+            None,
+            SimTime(2),
+        );
+        // b applies write 1 before write 0.
+        o.on_note(
+            RegionId(1),
+            Note::Applied {
+                key: Key(1),
+                old: Stamp::NONE,
+                new: s2,
+            },
+            SimTime(5),
+        );
+        assert_eq!(o.sessions.violations.monotonic_writes, 1);
+        o.on_note(
+            RegionId(1),
+            Note::Applied {
+                key: Key(0),
+                old: Stamp::NONE,
+                new: s1,
+            },
+            SimTime(6),
+        );
+        assert_eq!(
+            o.sessions.violations.monotonic_writes, 1,
+            "in order: no more"
+        );
+        // The session (region a's only one) reads key 0 through b's stale copy, then a fresh one.
+        let read = |o: &mut Observer, op: u64, got: Option<Stamp>, t: u64| {
+            let s = o.on_issue(
+                RegionId(0),
+                OpId(OpId::READ_BIT | op),
+                Key(0),
+                None,
+                Level::Default,
+                SimTime(t),
+            );
+            let mut ri = o.read_issue(Key(0), Level::Default, SimTime(t));
+            ri.session = s;
+            let cell = got.map(|stamp| crate::replica::Cell {
+                stamp,
+                value: OpId(0),
+            });
+            o.on_reply(
+                RegionId(1),
+                Reply::ReadOk {
+                    op: OpId(OpId::READ_BIT | op),
+                    cell,
+                },
+                Some(ri),
+                SimTime(t),
+            );
+        };
+        read(&mut o, 0, None, 7);
+        assert_eq!(o.sessions.violations.read_your_writes, 1);
+        read(&mut o, 1, Some(s1), 8);
+        read(&mut o, 2, None, 9);
+        assert_eq!(o.sessions.violations.read_your_writes, 2);
+        assert_eq!(
+            o.sessions.violations.monotonic_reads, 1,
+            "went back after reading s1"
+        );
+        assert_eq!(o.sessions.violations.examples.len(), 4);
     }
 
     #[test]

@@ -938,6 +938,10 @@ pub struct WorkloadSpec {
     /// Named tables of keys with their own operations (counters, sets, registers).
     #[serde(default)]
     pub tables: BTreeMap<String, TableSpec>,
+    /// Client sessions per region, checked for session guarantees (0: not tracked). A
+    /// region's operations take its sessions in turn.
+    #[serde(default)]
+    pub sessions: u32,
     #[serde(default)]
     pub key_distribution: KeyDistribution,
     pub rate_per_region: f64,
@@ -1455,6 +1459,8 @@ pub struct Workload {
     pub nominal: Vec<u64>,
     /// Named tables in key order (empty: one key space of puts and gets from `classes`).
     pub tables: Vec<TableLoad>,
+    /// Client sessions per region (0: not tracked).
+    pub sessions: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -2763,6 +2769,15 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
         ));
     }
     let (tables, table_loads, keys) = tables_plan(&v, &spec)?;
+    if spec.workload.sessions > 1_000_000 {
+        return Err(v.err(
+            "workload.sessions",
+            format!(
+                "at most 1000000 sessions per region, got {}",
+                spec.workload.sessions
+            ),
+        ));
+    }
     let mut plan = replication_plan(&v, rep, n, &nominal, keys, spec.workload.value_bytes)?;
     plan.tables = Arc::new(tables);
 
@@ -3331,6 +3346,7 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
         workload: Workload {
             keys,
             tables: table_loads,
+            sessions: w.sessions,
             key_distribution: w.key_distribution,
             rates,
             write_fraction,

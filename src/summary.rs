@@ -56,6 +56,9 @@ pub struct RunSummary {
     /// Conflict policies and data types (runs with tables, or a policy other than `lww`).
     #[serde(default)]
     pub conflicts: Option<ConflictsOut>,
+    /// Session guarantees (runs with `workload.sessions`).
+    #[serde(default)]
+    pub sessions: Option<crate::metrics::SessionViolations>,
     pub messages: MessageCounts,
     /// The replication strategy and topology this run used.
     #[serde(default)]
@@ -519,6 +522,32 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
 
     let lost_updates = obs.lost_updates(&names);
     let conflicts = conflict_checks(sc, out, &names, seed, &mut checks);
+    let sessions = (sc.workload.sessions > 0).then(|| {
+        let v = obs.sessions.violations.clone();
+        let total =
+            v.read_your_writes + v.monotonic_reads + v.monotonic_writes + v.writes_follow_reads;
+        checks.push(Check {
+            name: "session-guarantees".into(),
+            passed: total == 0,
+            detail: if total == 0 {
+                format!(
+                    "{} sessions: every read saw the session's own writes and earlier reads; every region applied each session's writes in order, after what it had read",
+                    v.sessions
+                )
+            } else {
+                format!(
+                    "{} violations: read-your-writes {}, monotonic reads {}, monotonic writes {}, writes-follow-reads {}; first: {} (seed {seed})",
+                    total,
+                    v.read_your_writes,
+                    v.monotonic_reads,
+                    v.monotonic_writes,
+                    v.writes_follow_reads,
+                    v.examples.first().map_or("", |e| e.as_str())
+                )
+            },
+        });
+        v
+    });
     let vis = obs.visibility().to_ms();
     let after_heal_ms: Vec<Option<f64>> = heals.iter().map(|h| h.converged_after_ms).collect();
     let duration_ns = sc.duration.0;
@@ -670,6 +699,7 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
             .map(|_| crate::failures::stats(&obs.fo, &names)),
         lost_updates,
         conflicts,
+        sessions,
         messages: obs.msgs.clone(),
         replication: replication_out(sc),
         levels: level_rows(sc, obs),

@@ -324,6 +324,7 @@ impl<'s, R: Replica> Engine<'s, R> {
                     bucket_for(sc.duration),
                 );
                 o.set_tables(std::sync::Arc::clone(&sc.plan.tables));
+                o.set_sessions(sc.workload.sessions);
                 o
             },
             trace,
@@ -637,9 +638,10 @@ impl<'s, R: Replica> Engine<'s, R> {
         };
         let is_write = kind.is_some();
         self.trace.client(self.now, r, id, key, is_write);
-        self.obs.on_issue(r, id, key, kind, level, self.now);
+        let session = self.obs.on_issue(r, id, key, kind, level, self.now);
         if !is_write {
-            let issue = self.obs.read_issue(key, level, self.now);
+            let mut issue = self.obs.read_issue(key, level, self.now);
+            issue.session = session;
             self.pending_reads.insert(id, issue);
         }
         self.submit(r, op);

@@ -217,6 +217,7 @@ mod tests {
             reroute_after: None,
             nominal: vec![0; 4],
             tables: Vec::new(),
+            sessions: 0,
         }
     }
 

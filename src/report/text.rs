@@ -419,6 +419,17 @@ pub fn render(s: &RunSummary) -> String {
     if let Some(c) = &s.conflicts {
         conflicts_section(&mut o, c);
     }
+    if let Some(v) = &s.sessions {
+        let _ = writeln!(
+            o,
+            "\nSession guarantees ({} sessions)\n  read-your-writes {}  monotonic reads {}  monotonic writes {}  writes-follow-reads {} (violations)",
+            thousands(v.sessions),
+            thousands(v.read_your_writes),
+            thousands(v.monotonic_reads),
+            thousands(v.monotonic_writes),
+            thousands(v.writes_follow_reads)
+        );
+    }
 
     if !s.failovers.is_empty() {
         let _ = writeln!(o, "\nFailures: detection, failover, RPO and RTO");
