@@ -2902,6 +2902,19 @@ mod tests {
         }
     }
 
+    /// Two multi-master replicas whose every key is under `policy`, and their tables.
+    fn policy_pair(policy: Policy) -> (Replicator, Replicator, Arc<crate::replica::data::Tables>) {
+        let mut plan = Plan::mesh(2, Strategy::MultiMaster);
+        plan.tables = Arc::new(crate::replica::data::Tables::single(1024, policy));
+        let plan = Arc::new(plan);
+        let mk = |id: u16| {
+            let mut c = cfg(id, Span::ZERO);
+            c.plan = Arc::clone(&plan);
+            Replicator::from_disk(c, &Disk::default())
+        };
+        (mk(0), mk(1), Arc::clone(&plan.tables))
+    }
+
     /// Feeds what a replica reported (notes, client replies) to an observer at true time `t`.
     fn observe(o: &mut crate::metrics::Observer, r: u16, t_ms: u64, out: &Out) {
         let t = crate::time::SimTime(t_ms * 1_000_000);
@@ -2925,23 +2938,15 @@ mod tests {
     #[test]
     fn skew_loses_the_causally_later_write_under_lww_only() {
         use crate::metrics::Observer;
-        use crate::replica::data::{Tables, View};
+        use crate::replica::data::View;
         for (policy, lost, skew) in [
             (Policy::Lww, 1, 1),
             (Policy::LwwHlc, 0, 0),
             (Policy::Siblings, 0, 0),
         ] {
-            let mut plan = Plan::mesh(2, Strategy::MultiMaster);
-            plan.tables = Arc::new(Tables::single(1024, policy));
-            let plan = Arc::new(plan);
-            let mk = |id: u16| {
-                let mut c = cfg(id, Span::ZERO);
-                c.plan = Arc::clone(&plan);
-                Replicator::from_disk(c, &Disk::default())
-            };
-            let (mut a, mut b) = (mk(0), mk(1));
+            let (mut a, mut b, tables) = policy_pair(policy);
             let mut o = Observer::new(2, 1024, None, 0, Span(1_000_000));
-            o.set_tables(Arc::clone(&plan.tables));
+            o.set_tables(tables);
             let skewed = |ms: u64| Now {
                 mono: Mono(ms * 1_000_000),
                 wall: Wall((ms as i64 + 200) * 1_000_000),
@@ -3000,16 +3005,8 @@ mod tests {
     /// write from a region that has seen both resolves them.
     #[test]
     fn siblings_keep_concurrent_writes_until_a_write_that_saw_them() {
-        use crate::replica::data::{Tables, View};
-        let mut plan = Plan::mesh(2, Strategy::MultiMaster);
-        plan.tables = Arc::new(Tables::single(1024, Policy::Siblings));
-        let plan = Arc::new(plan);
-        let mk = |id: u16| {
-            let mut c = cfg(id, Span::ZERO);
-            c.plan = Arc::clone(&plan);
-            Replicator::from_disk(c, &Disk::default())
-        };
-        let (mut a, mut b) = (mk(0), mk(1));
+        use crate::replica::data::View;
+        let (mut a, mut b, _) = policy_pair(Policy::Siblings);
         let oa = write(&mut a, 10, 1, 4);
         let ob = write(&mut b, 10, 2, 4);
         let mut x = Out::default();
