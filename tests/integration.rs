@@ -1353,6 +1353,75 @@ fn cli_compare_writes_json_markdown_and_report() {
     );
 }
 
+/// The comparison: on a skewed-clock scenario LWW loses updates to skew, a hybrid
+/// logical clock loses none to skew, and siblings and CRDTs lose none at all (for a few more
+/// bytes per write); on the counter scenario LWW read-modify-write counters drift and CRDTs
+/// stay exact.
+#[test]
+fn cli_compare_conflict_policies_side_by_side() {
+    let dir = temp_dir("compare-conflict");
+    let (code, stdout, stderr) = sim(&[
+        "compare",
+        "scenarios/clock-skew-lww.yaml",
+        "--vary",
+        "replication.conflict=lww,lww-hlc,siblings,crdt",
+        "--vary",
+        "duration=40s",
+        "--out",
+        dir.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("compare.json")).unwrap()).unwrap();
+    let m = |i: usize, name: &str| json["variants"][i]["runs"][0]["metrics"][name].as_f64();
+    assert!(
+        m(0, "skew_lost_updates").unwrap() > 0.0,
+        "lww loses to skew"
+    );
+    assert!(m(0, "lost_updates").unwrap() > m(0, "skew_lost_updates").unwrap());
+    assert_eq!(
+        m(1, "skew_lost_updates"),
+        Some(0.0),
+        "an HLC never loses to skew"
+    );
+    assert!(
+        m(1, "lost_updates").unwrap() > 0.0,
+        "...but still loses concurrent writes"
+    );
+    for i in [2, 3] {
+        assert_eq!(
+            m(i, "lost_updates"),
+            Some(0.0),
+            "variant {i} keeps siblings"
+        );
+        assert!(m(i, "bytes_per_write").unwrap() > m(0, "bytes_per_write").unwrap());
+        assert!(m(i, "keys_with_siblings").unwrap() > 0.0);
+    }
+    let (code, stdout, stderr) = sim(&[
+        "compare",
+        "scenarios/counters.yaml",
+        "--vary",
+        "replication.conflict=lww,crdt",
+        "--out",
+        dir.join("counters").to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("counters/compare.json")).unwrap())
+            .unwrap();
+    let run = |i: usize| &json["variants"][i]["runs"][0];
+    // `views` stays a g-counter in both (its own policy); `stock` follows `conflict`.
+    assert!(run(0)["metrics"]["counter_error"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        run(0)["failed_checks"],
+        serde_json::json!(["counters-exact"])
+    );
+    assert_eq!(run(1)["metrics"]["counter_error"].as_f64(), Some(0.0));
+    assert_eq!(run(1)["passed"], true);
+}
+
 #[test]
 fn cli_compare_strict_and_bad_input() {
     let dir = temp_dir("compare-bad");
