@@ -1275,12 +1275,14 @@ impl Replicator {
         let new = f(self.data_slot(key));
         // A delta can change a value without bringing a write it lacks: a re-add seen late
         // still takes away the adds it replaced. Only an unchanged value is a no-op.
-        let changed = self.data_of(key).map(|d| data_key_digest(key, d)) != before;
-        if new.is_empty() && !changed {
+        let Some(d) = self.data_of(key) else {
+            return false; // nothing merged (a delta of another type, which no plan sends)
+        };
+        let after = data_key_digest(key, d);
+        if new.is_empty() && Some(after) == before {
             return false;
         }
-        let d = self.data_of(key).expect("just merged");
-        let (after, siblings) = (data_key_digest(key, d), d.siblings() as u32);
+        let siblings = d.siblings() as u32;
         let keep = self.cfg.durable.then(|| Arc::new(d.clone()));
         self.digest = self
             .digest
