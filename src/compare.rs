@@ -294,6 +294,11 @@ pub struct RunMetrics {
     pub set_violations: Option<f64>,
     #[serde(default)]
     pub keys_with_siblings: Option<f64>,
+    /// `manual` tables: conflicts parked, and the longest any waited in a queue.
+    #[serde(default)]
+    pub conflicts_parked: Option<f64>,
+    #[serde(default)]
+    pub conflict_wait_max_ms: Option<f64>,
 }
 
 /// Per fault kind: how many faults the run had and how many took effect.
@@ -374,6 +379,16 @@ impl RunMetrics {
                 .as_ref()
                 .filter(|c| c.tables.iter().any(|t| t.shape == "register"))
                 .map(|c| c.keys_with_siblings as f64),
+            conflicts_parked: s
+                .conflicts
+                .as_ref()
+                .and_then(|c| c.manual.as_ref())
+                .map(|m| m.parked as f64),
+            conflict_wait_max_ms: s
+                .conflicts
+                .as_ref()
+                .and_then(|c| c.manual.as_ref())
+                .map(|m| m.wait_max_ms),
             lost_acked_writes: s.lost_acked_writes as f64,
             lost_updates: s.lost_updates.total as f64,
             skew_lost_updates: s.lost_updates.skew as f64,
@@ -422,6 +437,12 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     ("counter_error", "counter error (sum over keys)", ""),
     ("set_violations", "set elements breaking add-wins", ""),
     ("keys_with_siblings", "keys left with siblings", ""),
+    ("conflicts_parked", "conflicts parked for an operator", ""),
+    (
+        "conflict_wait_max_ms",
+        "longest wait in an operator queue",
+        "ms",
+    ),
     ("failed_writes", "failed writes", ""),
 ];
 
@@ -463,6 +484,8 @@ pub fn metric_of(m: &RunMetrics, name: &str) -> Option<f64> {
         "counter_error" => return m.counter_error,
         "set_violations" => return m.set_violations,
         "keys_with_siblings" => return m.keys_with_siblings,
+        "conflicts_parked" => return m.conflicts_parked,
+        "conflict_wait_max_ms" => return m.conflict_wait_max_ms,
         "failed_writes" => m.failed_writes,
         _ => return None,
     })

@@ -273,6 +273,9 @@ pub struct LostUpdates {
     pub rejected: u64,
     pub max_skew_ms: f64,
     pub examples: Vec<LostUpdateExample>,
+    /// Origin region and acknowledgement time of each lost write (for the series only).
+    #[serde(skip)]
+    pub lost_at: Vec<(usize, SimTime)>,
 }
 
 pub struct Observer {
@@ -376,6 +379,15 @@ pub struct ConflictCounts {
     pub sibling_merges: u64,
     /// The most concurrent values any key held anywhere.
     pub max_siblings: u32,
+    /// `manual` tables: conflicts that entered an operator queue (a restart re-parks what is
+    /// left, counting it again), and how they left it.
+    pub parked: u64,
+    pub resolved_by_operator: u64,
+    pub resolved_by_clients: u64,
+    /// The longest any operator queue was, and time spent waiting in one.
+    pub max_queue: u32,
+    pub wait_ns_sum: u64,
+    pub wait_ns_max: u64,
 }
 
 impl Observer {
@@ -451,6 +463,11 @@ impl Observer {
     }
 
     /// The writes to merging keys that survive somewhere at the end: (key, dot).
+    /// A time daemon found region `r`'s wall clock off by `err_ns` (reported, never acted on).
+    pub fn clock_error(&mut self, r: RegionId, err_ns: i64, now: SimTime) {
+        self.series.clock_error(r.idx(), err_ns, now);
+    }
+
     pub fn set_final_dots(&mut self, dots: std::collections::BTreeSet<(u32, u64)>) {
         self.final_dots = Some(dots);
     }
@@ -823,6 +840,7 @@ impl Observer {
                 if siblings > 1 {
                     self.conflicts.sibling_merges += 1;
                 }
+                self.series.merged(r.idx(), siblings, now);
                 self.conflicts.max_siblings = self.conflicts.max_siblings.max(siblings);
                 if let Some(i) = self.pending[k].iter().position(|(s, _)| s.tie == dot.0) {
                     let (s, w) = self.pending[k][i];
@@ -838,6 +856,26 @@ impl Observer {
                     // Visible everywhere already, then lost here and merged back.
                     self.writes[w as usize].covered |= 1u64 << r.0;
                 }
+            }
+            Note::Parked { depth, .. } => {
+                self.conflicts.parked += 1;
+                self.conflicts.max_queue = self.conflicts.max_queue.max(depth);
+                self.series.parked(r.idx(), depth as u64, now);
+            }
+            Note::Unparked {
+                waited,
+                by_operator,
+                depth,
+                ..
+            } => {
+                if by_operator {
+                    self.conflicts.resolved_by_operator += 1;
+                } else {
+                    self.conflicts.resolved_by_clients += 1;
+                }
+                self.conflicts.wait_ns_sum += waited.0;
+                self.conflicts.wait_ns_max = self.conflicts.wait_ns_max.max(waited.0);
+                self.series.parked(r.idx(), depth as u64, now);
             }
             Note::CorruptEntry => self.msgs.corrupt_entries += 1,
             Note::Abandoned { entries } => self.msgs.abandoned_entries += entries as u64,
@@ -1109,6 +1147,7 @@ impl Observer {
                 let superseded = w.stamp < final_stamp;
                 if w.is_acked() && superseded && seen.binary_search(&w.stamp).is_err() {
                     out.total += 1;
+                    out.lost_at.push((w.origin.idx(), w.acked));
                     let fww = self.policy(key as usize) == Policy::Fww;
                     if fww && w.seen > w.stamp {
                         // It saw the value that beat it: first-writer-wins refuses later

@@ -41,6 +41,9 @@ pub struct ScenarioSpec {
     #[serde(default)]
     pub quiesce_limit: Option<Span>,
     pub regions: Vec<RegionSpec>,
+    /// Clock noise and synchronisation for every region (a region's `clock` overrides).
+    #[serde(default)]
+    pub clocks: ClocksSpec,
     pub network: NetworkSpec,
     #[serde(default)]
     pub replication: ReplicationSpec,
@@ -205,6 +208,58 @@ pub struct ClockSpec {
     pub offset: SignedSpan,
     #[serde(default)]
     pub drift_ppm: f64,
+    /// Bound of uniform noise on every wall-clock reading (overrides `clocks.noise`).
+    #[serde(default)]
+    pub noise: Option<Span>,
+    /// NTP-like periodic correction (overrides `clocks.ntp`).
+    #[serde(default)]
+    pub ntp: Option<NtpSpec>,
+}
+
+/// Clock settings every region gets unless its own `clock` says otherwise.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClocksSpec {
+    #[serde(default)]
+    pub noise: Option<Span>,
+    #[serde(default)]
+    pub ntp: Option<NtpSpec>,
+}
+
+/// Who resolves `manual` conflicts, and how fast.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorSpec {
+    /// How long a conflict waits in the queue before the operator resolves it.
+    pub delay: Span,
+}
+
+/// ntpd-style phase correction: poll, step large errors, slew small ones.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NtpSpec {
+    #[serde(default = "default_ntp_interval")]
+    pub interval: Span,
+    /// How far off one measurement of the clock's error may be (uniform, ±).
+    #[serde(default = "default_ntp_accuracy")]
+    pub accuracy: Span,
+    #[serde(default = "default_ntp_step")]
+    pub step_threshold: Span,
+    #[serde(default = "default_ntp_slew")]
+    pub max_slew_ppm: f64,
+}
+
+fn default_ntp_interval() -> Span {
+    Span::from_millis(64_000)
+}
+fn default_ntp_accuracy() -> Span {
+    Span::from_millis(1)
+}
+fn default_ntp_step() -> Span {
+    Span::from_millis(128)
+}
+fn default_ntp_slew() -> f64 {
+    500.0
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -626,6 +681,10 @@ pub struct ReplicationSpec {
     /// `manual`, `crdt`, `pn-counter`, `g-counter`, `or-set`, `g-set`, `2p-set`).
     #[serde(default)]
     pub tables: BTreeMap<String, String>,
+    /// `manual` tables: the operator who works through parked conflicts (none: conflicts wait
+    /// until a client's write resolves them).
+    #[serde(default)]
+    pub operator: Option<OperatorSpec>,
     /// primary-backup: the primary (default: the first region).
     #[serde(default)]
     pub primary: Option<String>,
@@ -1283,6 +1342,9 @@ pub struct ExpectSpec {
     pub lost_updates: Option<Bound<u64>>,
     #[serde(default)]
     pub skew_lost_updates: Option<Bound<u64>>,
+    /// `manual` tables: keys still holding siblings at the end.
+    #[serde(default)]
+    pub unresolved_conflicts: Option<Bound<u64>>,
     #[serde(default)]
     pub stale_reads: Option<Bound<u64>>,
     #[serde(default)]
@@ -1356,6 +1418,9 @@ pub struct Region {
     pub offset_ns: i64,
     /// Drift in parts per billion (integer, so clock arithmetic stays exact).
     pub drift_ppb: i64,
+    /// Bound of the noise on each wall-clock reading (0: none).
+    pub noise_ns: u64,
+    pub sync: Option<crate::engine::clock::ClockSync>,
     pub location: Option<(f64, f64)>,
 }
 
@@ -1975,11 +2040,41 @@ fn replication_plan(
         failover,
         // Set by the caller, which validates the tables with the workload.
         tables: Arc::new(Tables::single(keys, Policy::Lww)),
+        operator: None,
     })
 }
 
 /// Validates `workload.tables` with `replication.conflict` and `replication.tables`: the
 /// tables in key order with their policies, what their clients do, and the key space's size.
+/// Validates an `ntp` block at `path`.
+fn ntp_plan(
+    v: &Validator,
+    path: &str,
+    n: &NtpSpec,
+) -> Result<crate::engine::clock::ClockSync, ScenarioError> {
+    if n.interval.0 < 1_000_000 {
+        return Err(v.err(format!("{path}.interval"), "must be at least 1ms"));
+    }
+    if n.accuracy.0 >= n.step_threshold.0 {
+        return Err(v.err(
+            format!("{path}.accuracy"),
+            "must be below step_threshold (or every poll would step the clock)",
+        ));
+    }
+    if !n.max_slew_ppm.is_finite() || n.max_slew_ppm <= 0.0 || n.max_slew_ppm > 100_000.0 {
+        return Err(v.err(
+            format!("{path}.max_slew_ppm"),
+            format!("must be in (0, 100000] ppm, got {}", n.max_slew_ppm),
+        ));
+    }
+    Ok(crate::engine::clock::ClockSync {
+        interval_ns: n.interval.0,
+        accuracy_ns: n.accuracy.0,
+        step_threshold_ns: n.step_threshold.0,
+        max_slew_ppb: (n.max_slew_ppm * 1000.0).round() as i64,
+    })
+}
+
 fn tables_plan(
     v: &Validator,
     spec: &ScenarioSpec,
@@ -2553,10 +2648,26 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
                 ));
             }
         }
+        let noise = r.clock.noise.or(spec.clocks.noise).unwrap_or_default();
+        let noise_path = if r.clock.noise.is_some() {
+            format!("{path}.clock.noise")
+        } else {
+            "clocks.noise".to_string()
+        };
+        if noise.0 > 10_000_000_000 {
+            return Err(v.err(noise_path, "must be at most 10s"));
+        }
+        let sync = match (r.clock.ntp, spec.clocks.ntp) {
+            (Some(n), _) => Some(ntp_plan(&v, &format!("{path}.clock.ntp"), &n)?),
+            (None, Some(n)) => Some(ntp_plan(&v, "clocks.ntp", &n)?),
+            (None, None) => None,
+        };
         regions.push(Region {
             name: r.name.clone(),
             offset_ns: r.clock.offset.0,
             drift_ppb: (ppm * 1000.0).round() as i64,
+            noise_ns: noise.0,
+            sync,
             location: r.location.map(|l| (l.lat, l.lon)),
         });
     }
@@ -2779,6 +2890,18 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
         ));
     }
     let mut plan = replication_plan(&v, rep, n, &nominal, keys, spec.workload.value_bytes)?;
+    if let Some(o) = rep.operator {
+        if !tables.0.iter().any(|t| t.policy == Policy::Manual) {
+            return Err(v.err(
+                "replication.operator",
+                "resolves `manual` conflicts, but no table uses the `manual` policy",
+            ));
+        }
+        if o.delay.0 == 0 {
+            return Err(v.err("replication.operator.delay", "must be longer than 0"));
+        }
+        plan.operator = Some(o.delay);
+    }
     plan.tables = Arc::new(tables);
 
     // --- workload ----------------------------------------------------------------------------

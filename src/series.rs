@@ -20,6 +20,46 @@ pub struct RegionSeries {
     /// Client operations of this region that succeeded / failed in the bucket.
     pub ops_ok: Vec<u64>,
     pub ops_failed: Vec<u64>,
+    /// The series below exist only in runs that have what they measure (empty otherwise).
+    /// This region's wall-clock error (ms) found by its time daemon's last poll in the bucket.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clock_error_ms: Vec<Option<f64>>,
+    /// Acknowledged writes of this region, by acknowledgement time, that a concurrent or
+    /// clock-skewed write later overwrote (last/first-writer-wins).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lost_updates: Vec<u64>,
+    /// Merges here that left a key with concurrent values (siblings).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sibling_merges: Vec<u64>,
+    /// The most siblings one key held here in the bucket.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub siblings_max: Vec<u32>,
+    /// `manual` tables: the most conflicts waiting in this region's operator queue.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts_parked: Vec<u64>,
+}
+
+/// The slot for bucket `cur` of a series that is only filled in some runs (grown on demand).
+#[inline]
+fn sparse<T: Default + Clone>(v: &mut Vec<T>, cur: usize) -> &mut T {
+    if v.len() <= cur {
+        v.resize(cur + 1, T::default());
+    }
+    &mut v[cur]
+}
+
+/// Pads an on-demand series to `len` buckets in every region once any region has it, so
+/// charts see aligned series.
+pub fn pad_sparse<T: Default + Clone>(
+    series: &mut [RegionSeries],
+    field: fn(&mut RegionSeries) -> &mut Vec<T>,
+) {
+    let len = series.first().map_or(0, |s| s.backlog.len());
+    if series.iter_mut().any(|s| !field(s).is_empty()) {
+        for s in series.iter_mut() {
+            field(s).resize(len, T::default());
+        }
+    }
 }
 
 /// One staleness bucket: reads whose key's newest acknowledged write was at most `age_le_ms`
@@ -133,6 +173,8 @@ pub struct SeriesCollector {
     next_edge: u64,
     cur: usize,
     backlog_now: Vec<u64>,
+    /// Operator queue depth per region, once it has had one (carried into later buckets).
+    parked_now: Vec<Option<u64>>,
     /// Lag maxima in ns while running (converted to ms once, in `finish`).
     lag_max_ns: Vec<Vec<u64>>,
     series: Vec<RegionSeries>,
@@ -145,6 +187,7 @@ impl SeriesCollector {
             next_edge: bucket_ns.max(1),
             cur: 0,
             backlog_now: vec![0; n],
+            parked_now: vec![None; n],
             lag_max_ns: vec![Vec::new(); n],
             series: vec![RegionSeries::default(); n],
         };
@@ -162,19 +205,61 @@ impl SeriesCollector {
             self.lag_max_ns[r].push(0);
             s.ops_ok.push(0);
             s.ops_failed.push(0);
+            if let Some(d) = self.parked_now[r] {
+                *sparse(&mut s.conflicts_parked, self.cur) = d;
+            }
         }
     }
 
-    /// The finished series, lag converted to ms.
-    pub fn finish(&self) -> Vec<RegionSeries> {
-        self.series
+    /// The finished series, lag converted to ms. `lost` are the (region, acknowledged at) of
+    /// lost updates, known only once the run is over.
+    pub fn finish(&self, lost: &[(usize, SimTime)]) -> Vec<RegionSeries> {
+        let mut out: Vec<RegionSeries> = self
+            .series
             .iter()
             .zip(&self.lag_max_ns)
             .map(|(s, lag)| RegionSeries {
                 lag_max_ms: lag.iter().map(|&ns| ns_to_ms(ns)).collect(),
                 ..s.clone()
             })
-            .collect()
+            .collect();
+        let last = self.cur;
+        for &(r, at) in lost {
+            let b = ((at.0 / self.bucket_ns) as usize).min(last);
+            *sparse(&mut out[r].lost_updates, b) += 1;
+        }
+        pad_sparse(&mut out, |s| &mut s.clock_error_ms);
+        pad_sparse(&mut out, |s| &mut s.lost_updates);
+        pad_sparse(&mut out, |s| &mut s.sibling_merges);
+        pad_sparse(&mut out, |s| &mut s.siblings_max);
+        pad_sparse(&mut out, |s| &mut s.conflicts_parked);
+        out
+    }
+
+    /// A time daemon found region `r`'s clock off by `err_ns`.
+    pub fn clock_error(&mut self, r: usize, err_ns: i64, now: SimTime) {
+        self.at(now);
+        let ms = err_ns as f64 / 1e6;
+        *sparse(&mut self.series[r].clock_error_ms, self.cur) = Some(ms);
+    }
+
+    /// A merge at region `r` left a key with `siblings` concurrent values.
+    pub fn merged(&mut self, r: usize, siblings: u32, now: SimTime) {
+        self.at(now);
+        let s = &mut self.series[r];
+        if siblings > 1 {
+            *sparse(&mut s.sibling_merges, self.cur) += 1;
+        }
+        let m = sparse(&mut s.siblings_max, self.cur);
+        *m = (*m).max(siblings);
+    }
+
+    /// Region `r`'s operator queue now holds `depth` conflicts.
+    pub fn parked(&mut self, r: usize, depth: u64, now: SimTime) {
+        self.at(now);
+        self.parked_now[r] = Some(depth);
+        let m = sparse(&mut self.series[r].conflicts_parked, self.cur);
+        *m = (*m).max(depth);
     }
 
     /// Advances to the bucket holding `now` (buckets in between carry the backlog forward).
@@ -303,6 +388,32 @@ mod tests {
     }
 
     #[test]
+    fn on_demand_series_are_aligned_and_queue_depth_carries_forward() {
+        let mut s = SeriesCollector::new(2, 100);
+        s.merged(0, 1, SimTime(10));
+        s.merged(0, 3, SimTime(20));
+        s.parked(1, 2, SimTime(120));
+        s.parked(1, 1, SimTime(150));
+        s.clock_error(0, -2_500_000, SimTime(210));
+        s.at(SimTime(420));
+        let f = s.finish(&[(1, SimTime(330)), (1, SimTime(399)), (0, SimTime(5))]);
+        assert_eq!(f[0].sibling_merges, vec![1, 0, 0, 0, 0]);
+        assert_eq!(f[0].siblings_max, vec![3, 0, 0, 0, 0]);
+        assert_eq!(f[1].siblings_max, vec![0; 5], "padded in every region");
+        // The queue held 2 then 1 in bucket 1, and still 1 in every later bucket.
+        assert_eq!(f[1].conflicts_parked, vec![0, 2, 1, 1, 1]);
+        assert_eq!(f[0].conflicts_parked, vec![0; 5]);
+        assert_eq!(f[1].lost_updates, vec![0, 0, 0, 2, 0]);
+        assert_eq!(f[0].lost_updates, vec![1, 0, 0, 0, 0]);
+        assert_eq!(
+            f[0].clock_error_ms,
+            vec![None, None, Some(-2.5), None, None]
+        );
+        let quiet = SeriesCollector::new(1, 100).finish(&[]);
+        assert!(quiet[0].siblings_max.is_empty() && quiet[0].lost_updates.is_empty());
+    }
+
+    #[test]
     fn series_buckets_carry_backlog_and_count_ops() {
         let mut s = SeriesCollector::new(2, 100);
         s.backlog_add(1, SimTime(10));
@@ -312,7 +423,7 @@ mod tests {
         s.op(0, false, SimTime(170));
         s.lag(1, 3_000_000, SimTime(260));
         s.at(SimTime(420));
-        let f = s.finish();
+        let f = s.finish(&[]);
         assert_eq!(f[1].backlog, vec![2, 2, 1, 1, 1]);
         assert_eq!(f[0].ops_ok, vec![0, 1, 0, 0, 0]);
         assert_eq!(f[0].ops_failed, vec![0, 1, 0, 0, 0]);

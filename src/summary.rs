@@ -82,6 +82,9 @@ pub struct RunSummary {
     /// Replica service queues, when service times are configured.
     #[serde(default)]
     pub service: Vec<ServiceOut>,
+    /// Per-region clocks, when any region has reading noise or a time daemon.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clocks: Vec<ClockOut>,
     pub faults: Vec<FaultOut>,
     pub warnings: Vec<String>,
     pub checks: Vec<Check>,
@@ -228,6 +231,25 @@ pub struct ServiceOut {
     pub wait_mean_ms: f64,
     pub wait_max_ms: f64,
     pub max_queue: u64,
+}
+
+/// One region's clock: how it was configured and what its time daemon did.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ClockOut {
+    pub region: String,
+    pub offset_ms: f64,
+    pub drift_ppm: f64,
+    /// Bound of the noise on each reading.
+    pub noise_ms: f64,
+    /// Poll interval of its time daemon (None: unsynchronised).
+    pub ntp_interval_ms: Option<f64>,
+    pub polls: u64,
+    /// Polls that stepped the clock (the rest slewed it).
+    pub steps: u64,
+    /// The largest error a poll found before correcting it.
+    pub max_error_ms: f64,
+    /// Wall clock minus true time when the run ended.
+    pub final_error_ms: f64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -564,7 +586,11 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
     };
     let report_data = ReportData {
         bucket_ms: ns_to_ms(obs.series.bucket_ns()),
-        series: names.iter().cloned().zip(obs.series.finish()).collect(),
+        series: names
+            .iter()
+            .cloned()
+            .zip(obs.series.finish(&lost_updates.lost_at))
+            .collect(),
         lag_hist: (0..n)
             .flat_map(|a| (0..n).filter(move |&b| b != a).map(move |b| (a, b)))
             .map(|(a, b)| {
@@ -735,6 +761,29 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
                 },
             }
         }),
+        clocks: if sc
+            .regions
+            .iter()
+            .any(|r| r.noise_ns > 0 || r.sync.is_some())
+        {
+            sc.regions
+                .iter()
+                .zip(&out.clocks)
+                .map(|(r, st)| ClockOut {
+                    region: r.name.clone(),
+                    offset_ms: r.offset_ns as f64 / 1e6,
+                    drift_ppm: r.drift_ppb as f64 / 1000.0,
+                    noise_ms: ns_to_ms(r.noise_ns),
+                    ntp_interval_ms: r.sync.map(|s| ns_to_ms(s.interval_ns)),
+                    polls: st.polls,
+                    steps: st.steps,
+                    max_error_ms: ns_to_ms(st.max_error_ns),
+                    final_error_ms: st.final_error_ns as f64 / 1e6,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
         service: out
             .service
             .as_ref()
@@ -1205,6 +1254,14 @@ pub fn evaluate(sc: &Scenario, s: &RunSummary) -> Vec<Expectation> {
             &e.skew_lost_updates,
             s.lost_updates.skew,
         ),
+        (
+            "unresolved_conflicts",
+            &e.unresolved_conflicts,
+            s.conflicts
+                .as_ref()
+                .and_then(|c| c.manual.as_ref())
+                .map_or(0, |m| m.unresolved),
+        ),
         ("stale_reads", &e.stale_reads, s.reads.stale),
         ("failed_writes", &e.failed_writes, s.writes.failed),
     ];
@@ -1326,6 +1383,9 @@ pub struct ConflictsOut {
     pub max_siblings: u32,
     /// Keys still holding concurrent values at the end (waiting for a resolving write).
     pub keys_with_siblings: u64,
+    /// `manual` tables: the operator queues (None without manual tables).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manual: Option<ManualOut>,
     /// Counter tables: keys, keys whose final value is not the sum of their acknowledged
     /// increments and decrements, and the total absolute error.
     pub counter_keys: u64,
@@ -1335,6 +1395,23 @@ pub struct ConflictsOut {
     /// they should not be or absent when they should be.
     pub set_keys: u64,
     pub set_violations: u64,
+}
+
+/// What happened to conflicts parked for an operator (`manual` tables).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ManualOut {
+    /// How long a conflict waits before the operator resolves it (None: no operator).
+    pub operator_delay_ms: Option<f64>,
+    /// Conflicts that entered a queue (a restarted region re-parks what it still holds).
+    pub parked: u64,
+    pub resolved_by_operator: u64,
+    /// Resolved by a client's write whose causal context covered the siblings first.
+    pub resolved_by_clients: u64,
+    /// Manual keys still holding siblings at the end: conflicts left unresolved.
+    pub unresolved: u64,
+    pub max_queue: u32,
+    pub wait_mean_ms: f64,
+    pub wait_max_ms: f64,
 }
 
 /// The data checkers (strong eventual consistency, exact counters, add-wins sets), each a
@@ -1361,6 +1438,12 @@ fn conflict_checks(
         max_siblings: obs.conflicts.max_siblings,
         ..ConflictsOut::default()
     };
+    let manual_keys: Vec<(u64, u64)> = tables
+        .0
+        .iter()
+        .filter(|t| t.policy == crate::replica::data::Policy::Manual)
+        .map(|t| (t.first, t.end))
+        .collect();
     let mut acked_per_key = vec![0u64; sc.workload.keys as usize];
     let mut sums = vec![0i64; sc.workload.keys as usize];
     for w in obs.writes.iter().filter(|w| w.is_acked()) {
@@ -1384,6 +1467,30 @@ fn conflict_checks(
         .values()
         .filter(|v| matches!(v, View::Values(x) if x.len() > 1))
         .count() as u64;
+    if !manual_keys.is_empty() {
+        let k = &obs.conflicts;
+        let left = k.resolved_by_operator + k.resolved_by_clients;
+        c.manual = Some(ManualOut {
+            operator_delay_ms: sc.plan.operator.map(|d| ns_to_ms(d.0)),
+            parked: k.parked,
+            resolved_by_operator: k.resolved_by_operator,
+            resolved_by_clients: k.resolved_by_clients,
+            unresolved: views
+                .iter()
+                .filter(|(key, v)| {
+                    manual_keys.iter().any(|&(a, b)| (a..b).contains(*key))
+                        && matches!(v, View::Values(x) if x.len() > 1)
+                })
+                .count() as u64,
+            max_queue: k.max_queue,
+            wait_mean_ms: if left > 0 {
+                ns_to_ms(k.wait_ns_sum) / left as f64
+            } else {
+                0.0
+            },
+            wait_max_ms: ns_to_ms(k.wait_ns_max),
+        });
+    }
     if tables.has_data() {
         let drained = out.drained;
         checks.push(Check {

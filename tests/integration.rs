@@ -1147,6 +1147,7 @@ fn cli_run_writes_a_report_and_sim_report_rerenders_it_identically() {
         "lag-p99-heatmap",
         "staleness-t99-heatmap",
         "message-sequence",
+        "conflicts-timeline",
     ] {
         assert!(
             charts.contains(&format!("{stem}.png")) && charts.contains(&format!("{stem}.svg")),
@@ -1158,7 +1159,7 @@ fn cli_run_writes_a_report_and_sim_report_rerenders_it_identically() {
         html.contains("partition-heal")
             && html.contains("sim run scenarios/partition.yaml --seed 42")
     );
-    assert_eq!(html.matches("<figure").count(), 9);
+    assert_eq!(html.matches("<figure").count(), 10);
     assert!(
         !html.contains("http://")
             || html
@@ -2453,4 +2454,188 @@ workload: {{ keys: 100, rate_per_region: 10{workload} }}
         let msg = err.to_string();
         assert!(msg.contains(want), "want `{want}`, got: {msg}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clocks: noise and NTP-like synchronisation.
+
+/// Two regions whose time daemons poll every 10 s with perfect measurements: b's 400 ms error
+/// is beyond the 128 ms step threshold and is stepped away at its first poll (10 s); a's 20 ms
+/// is slewed away at 500 ppm, 5 ms per poll interval, so its polls find 20, 15, 10, 5 and 0 ms.
+#[test]
+fn ntp_steps_large_errors_and_slews_small_ones() {
+    let s = simulate(
+        r#"
+name: ntp
+duration: 60s
+regions:
+  - { name: a, clock: { offset: -20ms } }
+  - { name: b, clock: { offset: 400ms } }
+clocks:
+  ntp: { interval: 10s, accuracy: 0ms }
+network: { latency: { links: { "a <-> b": 30ms } } }
+workload: { keys: 50, rate_per_region: 20 }
+"#,
+        None,
+    );
+    let (a, b) = (&s.clocks[0], &s.clocks[1]);
+    assert_eq!((a.region.as_str(), b.region.as_str()), ("a", "b"));
+    assert_eq!(
+        (a.steps, a.max_error_ms, a.final_error_ms),
+        (0, 20.0, 0.0),
+        "{a:?}"
+    );
+    assert_eq!(
+        (b.steps, b.max_error_ms, b.final_error_ms),
+        (1, 400.0, 0.0),
+        "{b:?}"
+    );
+    assert!(a.polls >= 6 && b.polls >= 5, "{a:?} {b:?}");
+    let series = &s.report_data.series["a"].clock_error_ms;
+    let bucket = s.report_data.bucket_ms;
+    let polls: Vec<f64> = series.iter().flatten().copied().collect();
+    assert_eq!(&polls[..6], &[-20.0, -15.0, -10.0, -5.0, 0.0, 0.0]);
+    assert_eq!(
+        series[(5000.0 / bucket) as usize],
+        Some(-20.0),
+        "first poll at 5 s"
+    );
+    // The time daemon's corrections are part of the behaviour the digest pins.
+    let without = simulate(
+        r#"
+name: ntp
+duration: 60s
+regions:
+  - { name: a, clock: { offset: -20ms } }
+  - { name: b, clock: { offset: 400ms } }
+network: { latency: { links: { "a <-> b": 30ms } } }
+workload: { keys: 50, rate_per_region: 20 }
+"#,
+        None,
+    );
+    assert!(
+        without.clocks.is_empty(),
+        "no clock section without noise or a daemon"
+    );
+    assert_ne!(s.trace_digest, without.trace_digest);
+}
+
+/// Perfect clocks never make a causally later write lose; reading noise alone does, as soon
+/// as it exceeds the time between a write arriving and the next local write of the key.
+#[test]
+fn clock_noise_alone_causes_skew_lost_updates() {
+    let run_with = |clocks: &str| {
+        simulate(
+            &format!(
+                r#"
+name: noise
+duration: 20s
+regions: [{{ name: a }}, {{ name: b }}, {{ name: c }}]
+{clocks}
+network: {{ latency: {{ links: {{ "a <-> b": 2ms, "b <-> c": 2ms, "a <-> c": 2ms }} }} }}
+workload: {{ keys: 5, rate_per_region: 200, mix: {{ write: 0.8, read: 0.2 }} }}
+"#
+            ),
+            Some(3),
+        )
+    };
+    let perfect = run_with("");
+    let noisy = run_with("clocks: { noise: 5ms }");
+    assert!(
+        perfect.lost_updates.total > 0,
+        "concurrent writes still collide"
+    );
+    assert_eq!(perfect.lost_updates.skew, 0, "{:?}", perfect.lost_updates);
+    assert!(noisy.lost_updates.skew > 100, "{:?}", noisy.lost_updates);
+    assert!(
+        noisy.lost_updates.max_skew_ms <= 10.0,
+        "at most twice the noise bound"
+    );
+    assert_eq!(noisy.clocks.len(), 3);
+    assert_eq!(noisy.clocks[0].noise_ms, 5.0);
+    // Noise draws come from the clocks' own streams: same seed, same run; another seed differs.
+    assert_eq!(
+        noisy.trace_digest,
+        run_with("clocks: { noise: 5ms }").trace_digest
+    );
+    let other = simulate(
+        "name: noise\nduration: 20s\nregions: [{ name: a }, { name: b }, { name: c }]\nclocks: { noise: 5ms }\nnetwork: { latency: { links: { \"a <-> b\": 2ms, \"b <-> c\": 2ms, \"a <-> c\": 2ms } } }\nworkload: { keys: 5, rate_per_region: 200, mix: { write: 0.8, read: 0.2 } }\n",
+        Some(4),
+    );
+    assert_ne!(noisy.trace_digest, other.trace_digest);
+}
+
+#[test]
+fn bad_clock_settings_name_their_path() {
+    let base = |clock: &str| {
+        format!(
+            "name: x\nduration: 1s\nregions: [{{ name: a{clock} }}, {{ name: b }}]\nnetwork: {{ latency: {{ links: {{ \"a <-> b\": 1ms }} }} }}\nworkload: {{ keys: 10, rate_per_region: 1 }}\n"
+        )
+    };
+    for (clock, want) in [
+        (
+            ", clock: { ntp: { accuracy: 200ms } }",
+            "regions[0].clock.ntp.accuracy",
+        ),
+        (
+            ", clock: { ntp: { max_slew_ppm: 0 } }",
+            "regions[0].clock.ntp.max_slew_ppm",
+        ),
+        (
+            ", clock: { ntp: { interval: 0s } }",
+            "regions[0].clock.ntp.interval",
+        ),
+        (", clock: { noise: 11s }", "regions[0].clock.noise"),
+        (", clock: { ntp: { every: 1s } }", "unknown field `every`"),
+    ] {
+        let err = Scenario::parse(&base(clock), "c.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(want), "{clock}: {err}");
+    }
+}
+
+/// Every parked conflict leaves its queue exactly once (no crashes here, so none is re-parked):
+/// by the operator after exactly its delay, or sooner by a client's covering write. Without an
+/// operator some are still waiting at the end, and the expectation says so.
+#[test]
+fn manual_conflicts_are_resolved_by_the_operator_or_clients() {
+    let text = std::fs::read_to_string("scenarios/manual-review.yaml").unwrap();
+    let s = simulate(&text, None);
+    assert!(s.passed, "{:?} {:?}", s.checks, s.expectations);
+    let m = s.conflicts.as_ref().unwrap().manual.as_ref().unwrap();
+    assert!(
+        m.resolved_by_operator > 0 && m.resolved_by_clients > 0,
+        "{m:?}"
+    );
+    assert_eq!(m.parked, m.resolved_by_operator + m.resolved_by_clients);
+    assert_eq!((m.unresolved, m.operator_delay_ms), (0, Some(5000.0)));
+    assert_eq!(
+        m.wait_max_ms, 5000.0,
+        "the operator waits exactly its delay"
+    );
+    let deepest = s
+        .report_data
+        .series
+        .values()
+        .flat_map(|r| r.conflicts_parked.iter().copied())
+        .max();
+    assert_eq!(
+        deepest,
+        Some(m.max_queue as u64),
+        "the chart's queue peaks where the summary says"
+    );
+
+    let without = text.replace("  operator: { delay: 5s }\n", "");
+    let s = simulate(&without, None);
+    let m = s.conflicts.as_ref().unwrap().manual.as_ref().unwrap();
+    assert_eq!((m.resolved_by_operator, m.operator_delay_ms), (0, None));
+    assert!(m.unresolved > 0, "{m:?}");
+    assert_eq!(m.parked, m.resolved_by_clients + m.unresolved);
+    let e = s
+        .expectations
+        .iter()
+        .find(|e| e.name == "unresolved_conflicts")
+        .unwrap();
+    assert!(!e.passed);
 }

@@ -50,6 +50,8 @@ enum Event {
     RerouteReply(u32),
     /// A client retries an operation (index into `retry_queue`).
     Retry(u32),
+    /// Region's time daemon polls and corrects its wall clock.
+    ClockSync(RegionId),
     /// Every region snapshots its disk to the backup store.
     Backup,
     /// A lost region's backup image has been downloaded: it comes up.
@@ -116,6 +118,17 @@ impl EventCounts {
     }
 }
 
+/// What one region's time daemon did over a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClockStats {
+    pub polls: u64,
+    pub steps: u64,
+    /// The largest |wall clock − true time| a poll found before correcting it.
+    pub max_error_ns: u64,
+    /// Wall clock − true time when the run ended.
+    pub final_error_ns: i64,
+}
+
 /// A moment connectivity or a region came back, for convergence-after-heal.
 #[derive(Clone, Debug)]
 pub struct HealMark {
@@ -164,6 +177,8 @@ pub struct RunOutput {
     pub effects: Vec<u64>,
     /// Per region service-queue statistics, when service times are configured.
     pub service: Option<Vec<ServiceStats>>,
+    /// Per region: polls and steps of its time daemon, and the largest error a poll found.
+    pub clocks: Vec<ClockStats>,
     /// Keys of tables with data (counters, sets, siblings): the value the first live region
     /// holds at the end, for the data checkers.
     pub final_views: Vec<(u64, crate::replica::data::View)>,
@@ -225,6 +240,8 @@ pub struct Engine<'s, R: Replica> {
     /// Inputs waiting in service queues (the run has not drained while any are).
     queued_inputs: u64,
     pub service_stats: Vec<ServiceStats>,
+    /// Per region: what its time daemon did.
+    clock_stats: Vec<ClockStats>,
     /// Per region: down since (for client rerouting).
     down_since: Vec<Option<SimTime>>,
     /// Rerouted operations in flight to their region, by event number: (region, op).
@@ -293,7 +310,16 @@ impl<'s, R: Replica> Engine<'s, R> {
                     replica: None,
                     durable: R::Durable::default(),
                     unsynced: Vec::new(),
-                    clock: Clock::new(r.offset_ns, r.drift_ppb),
+                    clock: {
+                        let c = Clock::new(r.offset_ns, r.drift_ppb);
+                        if r.noise_ns > 0 || r.sync.is_some() {
+                            let rng =
+                                crate::rng::stream(seed, crate::rng::Concern::Clocks, i as u32);
+                            c.with_rng(r.noise_ns, rng)
+                        } else {
+                            c
+                        }
+                    },
                     timer_gen: Vec::new(),
                     cfg,
                 }
@@ -357,6 +383,7 @@ impl<'s, R: Replica> Engine<'s, R> {
             }),
             queued_inputs: 0,
             service_stats: vec![ServiceStats::default(); n],
+            clock_stats: vec![ClockStats::default(); n],
             down_since: vec![None; n],
             rerouted_ops: BTreeMap::new(),
             rerouted: BTreeMap::new(),
@@ -378,8 +405,8 @@ impl<'s, R: Replica> Engine<'s, R> {
         }
     }
 
-    fn local_now(&self, r: RegionId) -> Now {
-        let (mono, wall) = self.nodes[r.idx()].clock.now(self.now);
+    fn local_now(&mut self, r: RegionId) -> Now {
+        let (mono, wall) = self.nodes[r.idx()].clock.read(self.now);
         Now { mono, wall }
     }
 
@@ -401,6 +428,15 @@ impl<'s, R: Replica> Engine<'s, R> {
         }
         for (i, f) in self.sc.faults.iter().enumerate() {
             self.queue.push(f.at, Event::Fault(i as u32));
+        }
+        for (i, reg) in self.sc.regions.iter().enumerate() {
+            if let Some(s) = reg.sync {
+                // Daemons started together would poll in lockstep; stagger the first polls
+                // across one interval.
+                let first = s.interval_ns * (i as u64 + 1) / n as u64;
+                self.queue
+                    .push(SimTime(first), Event::ClockSync(RegionId(i as u16)));
+            }
         }
         if let Some(b) = self.sc.backup {
             if SimTime(b.every.0) < end {
@@ -426,6 +462,7 @@ impl<'s, R: Replica> Engine<'s, R> {
                 Event::RerouteOp(i) => self.on_reroute_op(i),
                 Event::RerouteReply(i) => self.on_reroute_reply(i),
                 Event::Retry(i) => self.on_retry(i),
+                Event::ClockSync(r) => self.on_clock_sync(r),
                 Event::Backup => self.on_backup(end),
                 Event::Rebuild(r) => self.rebuild(r),
                 Event::EndOfRun => self.on_end_of_run(),
@@ -515,6 +552,9 @@ impl<'s, R: Replica> Engine<'s, R> {
             }
             self.obs.set_final_dots(dots);
         }
+        for (st, nd) in self.clock_stats.iter_mut().zip(&self.nodes) {
+            st.final_error_ns = nd.clock.error_ns(self.now);
+        }
         let (trace_digest, trace_error) = self.trace.finish();
         RunOutput {
             final_views,
@@ -535,6 +575,7 @@ impl<'s, R: Replica> Engine<'s, R> {
             sequence_truncated: self.sequence_truncated,
             effects: self.effects,
             service: self.service.is_some().then_some(self.service_stats),
+            clocks: self.clock_stats,
         }
     }
 
@@ -1224,6 +1265,29 @@ impl<'s, R: Replica> Engine<'s, R> {
         };
         self.nodes[r.idx()].durable = image;
         self.start_replica_after_crash(r, true);
+    }
+
+    /// A time daemon's poll: corrects the region's wall clock and schedules the next poll (the
+    /// run ends without waiting for them).
+    fn on_clock_sync(&mut self, r: RegionId) {
+        let Some(sync) = self.sc.regions[r.idx()].sync else {
+            return;
+        };
+        let clock = &mut self.nodes[r.idx()].clock;
+        let before = clock.error_ns(self.now);
+        let c = clock.sync(self.now, &sync);
+        let (by, stepped) = match c {
+            clock::Correction::Stepped(by) => (by, true),
+            clock::Correction::Slewing(by) => (by, false),
+        };
+        self.trace.clock(self.now, r, by, stepped);
+        let st = &mut self.clock_stats[r.idx()];
+        st.polls += 1;
+        st.steps += stepped as u64;
+        st.max_error_ns = st.max_error_ns.max(before.unsigned_abs());
+        self.obs.clock_error(r, before, self.now);
+        self.queue
+            .push(self.now + Span(sync.interval_ns), Event::ClockSync(r));
     }
 
     /// Every live region snapshots its durable state and uploads it to the store.

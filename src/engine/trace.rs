@@ -123,6 +123,28 @@ impl Trace {
         }
     }
 
+    /// A clock synchronisation poll: the correction applied (stepped or slewed in).
+    pub fn clock(&mut self, t: SimTime, r: RegionId, correction_ns: i64, stepped: bool) {
+        self.fold(
+            t,
+            7,
+            r.0 as u64 | (stepped as u64) << 32,
+            correction_ns as u64,
+        );
+        if self.out.is_some() {
+            self.line(|n, w| {
+                writeln!(
+                    w,
+                    r#"{{"t_ns":{},"ev":"{}","region":{},"correction_ns":{}}}"#,
+                    t.0,
+                    if stepped { "clock_step" } else { "clock_slew" },
+                    n[r.idx()],
+                    correction_ns
+                )
+            });
+        }
+    }
+
     pub fn fault(&mut self, t: SimTime, index: u32) {
         self.fold(t, 5, index as u64, 0);
         if self.out.is_some() {

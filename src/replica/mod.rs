@@ -12,7 +12,7 @@ pub mod detector;
 pub mod plan;
 pub mod replicator;
 
-use crate::time::{Mono, Wall};
+use crate::time::{Mono, Span, Wall};
 use std::fmt;
 
 /// A region's index in the scenario's region list.
@@ -199,6 +199,17 @@ pub enum Note {
         key: Key,
         dot: causal::Dot,
         siblings: u32,
+    },
+    /// `manual` policy: a conflict on `key` entered this region's operator queue, which now
+    /// holds `depth` conflicts.
+    Parked { key: Key, depth: u32 },
+    /// ...and left it after `waited`: resolved by the operator, or by a client's write whose
+    /// causal context covered the siblings.
+    Unparked {
+        key: Key,
+        waited: Span,
+        by_operator: bool,
+        depth: u32,
     },
     /// A received log entry failed its checksum and was discarded.
     CorruptEntry,

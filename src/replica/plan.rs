@@ -80,6 +80,9 @@ pub struct Plan {
     pub failover: Option<Failover>,
     /// Which keys belong to which table, and each table's conflict policy.
     pub tables: Arc<Tables>,
+    /// `manual` tables: how long a conflict waits before the key's home region's operator
+    /// resolves it (None: only clients' writes resolve conflicts).
+    pub operator: Option<Span>,
 }
 
 /// What a deposed primary does with writes the new primary never received.
@@ -330,6 +333,7 @@ impl Plan {
             anti_entropy: None,
             failover: None,
             tables: Arc::new(Tables::single(1024, Policy::Lww)),
+            operator: None,
         }
     }
 }

@@ -957,6 +957,14 @@ pub struct Replicator {
     /// Rebuilt after losing its disk (from a backup image or from nothing).
     rebuilt: bool,
     restore: Option<restore::Restore>,
+    /// `manual` keys homed here whose conflicts wait for the operator, with when they were
+    /// parked (in-memory, like a work queue: a restart re-parks what its data still shows).
+    parked: BTreeMap<Key, Mono>,
+    /// When the operator's timer is set to fire, if it is.
+    operator_armed: Option<Mono>,
+    /// The local monotonic time of the input being handled (for parking conflicts found deep
+    /// inside a merge).
+    now_mono: Mono,
 }
 
 /// Anti-entropy bookkeeping.
@@ -1011,6 +1019,10 @@ impl Replicator {
 
     fn ae_timer(&self) -> TimerId {
         TimerId(2 * self.n() as u32 + 2)
+    }
+
+    fn operator_timer(&self) -> TimerId {
+        TimerId(2 * self.n() as u32 + 7)
     }
 
     pub fn from_disk(cfg: Config, disk: &Disk) -> Replicator {
@@ -1118,6 +1130,9 @@ impl Replicator {
             disk_stream: disk.stream,
             rebuilt: false,
             restore: None,
+            parked: BTreeMap::new(),
+            operator_armed: None,
+            now_mono: Mono(0),
             cfg,
         }
     }
@@ -1302,7 +1317,106 @@ impl Replicator {
         for dot in new {
             out.note(Note::Merged { key, dot, siblings });
         }
+        self.track_conflict(key, siblings, out);
         true
+    }
+
+    /// `manual` tables: a conflict on a key homed here (key mod regions, so exactly one
+    /// region's operator owns it) is parked when the key gains siblings and leaves the queue
+    /// when they are gone, whoever resolved them.
+    fn track_conflict(&mut self, key: Key, siblings: u32, out: &mut Out) {
+        if key.0 % self.n() as u64 != self.me().0 as u64
+            || self.cfg.plan.tables.policy(key) != Policy::Manual
+        {
+            return;
+        }
+        let now = self.now_mono;
+        if siblings > 1 {
+            if self.parked.contains_key(&key) {
+                return;
+            }
+            self.parked.insert(key, now);
+            out.note(Note::Parked {
+                key,
+                depth: self.parked.len() as u32,
+            });
+            if let Some(delay) = self.cfg.plan.operator {
+                if self.operator_armed.is_none() {
+                    self.operator_armed = Some(now + delay);
+                    out.set_timer(self.operator_timer(), now + delay);
+                }
+            }
+        } else if let Some(at) = self.parked.remove(&key) {
+            out.note(Note::Unparked {
+                key,
+                waited: now - at,
+                by_operator: false,
+                depth: self.parked.len() as u32,
+            });
+        }
+    }
+
+    /// The operator works through every conflict that has waited its delay: keeps the value
+    /// written last (the highest operation id among the siblings) with a write whose causal
+    /// context covers them all, so every region converges on it.
+    fn on_operator_timer(&mut self, now: Now, out: &mut Out) {
+        self.operator_armed = None;
+        let Some(delay) = self.cfg.plan.operator else {
+            return;
+        };
+        let due: Vec<(Key, Mono)> = self
+            .parked
+            .iter()
+            .filter(|(_, &at)| at + delay <= now.mono)
+            .map(|(&k, &at)| (k, at))
+            .collect();
+        for (key, at) in due {
+            self.parked.remove(&key);
+            out.note(Note::Unparked {
+                key,
+                waited: now.mono - at,
+                by_operator: true,
+                depth: self.parked.len() as u32,
+            });
+            let keep = match self.data_of(key) {
+                Some(Data::Mv(r)) => r.values().max().copied(),
+                _ => None,
+            };
+            if let Some(keep) = keep {
+                let bytes = self.cfg.plan.value_bytes;
+                let kind = WriteKind::Put;
+                self.originate(now, keep, key, bytes, Level::Default, kind, None, out);
+            }
+        }
+        if let Some(&first) = self.parked.values().min() {
+            let at = (first + delay).max(now.mono);
+            self.operator_armed = Some(at);
+            out.set_timer(self.operator_timer(), at);
+        }
+    }
+
+    /// After a restart: re-parks the conflicts its data still holds.
+    fn repark(&mut self, out: &mut Out) {
+        if !self
+            .cfg
+            .plan
+            .tables
+            .0
+            .iter()
+            .any(|t| t.policy == Policy::Manual)
+        {
+            return;
+        }
+        let keys: Vec<(Key, u32)> = self
+            .data
+            .iter()
+            .enumerate()
+            .filter_map(|(k, d)| Some((Key(k as u64), d.as_ref()?.siblings() as u32)))
+            .filter(|&(_, s)| s > 1)
+            .collect();
+        for (key, siblings) in keys {
+            self.track_conflict(key, siblings, out);
+        }
     }
 
     fn mark_seen(&mut self, id: EntryId, out: &mut Out) -> bool {
@@ -1781,12 +1895,23 @@ impl Replicator {
         value_bytes: u32,
         level: Level,
         kind: WriteKind,
-        client: RegionId,
+        client: Option<RegionId>,
         out: &mut Out,
     ) {
         let me = self.me();
         let policy = self.cfg.plan.tables.policy(key);
         let seen = self.cell(key).stamp;
+        // A write with no client is the operator's: observers learn of it by its merge alone.
+        let stamped = |out: &mut Out, stamp| {
+            if client.is_some() {
+                out.note(Note::WriteStamped {
+                    op,
+                    key,
+                    stamp,
+                    seen,
+                });
+            }
+        };
         let (stamp, data) = if policy.merges() {
             // The write's dot (this incarnation's next operation on this key) is its stamp's
             // tie-break, so observers can tell which writes a merged value reflects.
@@ -1796,12 +1921,7 @@ impl Replicator {
                 wall: now.wall,
                 tie: dot.0,
             };
-            out.note(Note::WriteStamped {
-                op,
-                key,
-                stamp,
-                seen,
-            });
+            stamped(out, stamp);
             let mut delta = None;
             let cell = Cell { stamp, value: op };
             self.merge_data(
@@ -1823,12 +1943,7 @@ impl Replicator {
                 _ => now.wall,
             };
             let stamp = Stamp::new(wall, me, self.epoch, self.counter);
-            out.note(Note::WriteStamped {
-                op,
-                key,
-                stamp,
-                seen,
-            });
+            stamped(out, stamp);
             (stamp, Data::rewrite(self.data_of(key), kind).map(Arc::new))
         };
         self.own_seq += 1;
@@ -1844,7 +1959,7 @@ impl Replicator {
             false => self.cfg.plan.write_need(level, holders.count_ones()),
         };
         let have = holders & Replicator::bit(me);
-        let waits = !Replicator::satisfied(need, have);
+        let waits = client.is_some() && !Replicator::satisfied(need, have);
         self.mark_seen(id, out);
         if have != 0 && !policy.merges() {
             // Under LWW a write stamped below the current value loses at once, even locally.
@@ -1862,20 +1977,22 @@ impl Replicator {
             self.dirty = true;
             self.ensure_flush(now, out);
         }
-        if waits {
-            self.commits.insert(
-                id.seq,
-                Commit {
-                    op,
-                    client,
-                    stamp,
-                    need,
-                    have,
-                },
-            );
-            self.add_deadline(now, Pending::Commit(self.epoch, id.seq), out);
-        } else {
-            self.reply_write(client, op, stamp, out);
+        match client {
+            Some(client) if waits => {
+                self.commits.insert(
+                    id.seq,
+                    Commit {
+                        op,
+                        client,
+                        stamp,
+                        need,
+                        have,
+                    },
+                );
+                self.add_deadline(now, Pending::Commit(self.epoch, id.seq), out);
+            }
+            Some(client) => self.reply_write(client, op, stamp, out),
+            None => {}
         }
         self.transmit_mask(queued, now, out);
     }
@@ -2031,7 +2148,9 @@ impl Replica for Replicator {
     }
 
     fn on_start(&mut self, now: Now, out: &mut Out) {
+        self.now_mono = now.mono;
         self.persist(out, || Op::Epoch(self.epoch));
+        self.repark(out);
         if self.restore.is_some() {
             self.restore_ask(now, out);
         }
@@ -2053,6 +2172,7 @@ impl Replica for Replicator {
     }
 
     fn on_message(&mut self, now: Now, from: RegionId, msg: Msg, out: &mut Out) {
+        self.now_mono = now.mono;
         if self.restore.is_some() {
             self.restore_heard(from);
         }
@@ -2160,7 +2280,7 @@ impl Replica for Replicator {
                 {
                     self.forwarded_seen.pop_first();
                 }
-                self.originate(now, op, key, value_bytes, level, kind, from, out);
+                self.originate(now, op, key, value_bytes, level, kind, Some(from), out);
             }
             Msg::WriteDone { op, stamp } => {
                 if self.forwards.remove(&op) {
@@ -2203,6 +2323,7 @@ impl Replica for Replicator {
     }
 
     fn on_timer(&mut self, now: Now, id: TimerId, out: &mut Out) {
+        self.now_mono = now.mono;
         if id == self.flush_timer() {
             self.flush(out);
             return;
@@ -2213,6 +2334,10 @@ impl Replica for Replicator {
         }
         if id == self.ae_timer() {
             self.ae_tick(now, out);
+            return;
+        }
+        if id == self.operator_timer() {
+            self.on_operator_timer(now, out);
             return;
         }
         if id == self.restore_timer() {
@@ -2280,6 +2405,7 @@ impl Replica for Replicator {
     }
 
     fn on_client_op(&mut self, now: Now, op: ClientOp, out: &mut Out) {
+        self.now_mono = now.mono;
         match op {
             ClientOp::Read { op, key, level } => self.read(now, op, key, level, out),
             ClientOp::Write {
@@ -2300,7 +2426,7 @@ impl Replica for Replicator {
                         out.reply(Reply::Failed { op })
                     }
                     Some(o) if o == me => {
-                        self.originate(now, op, key, value_bytes, level, kind, me, out)
+                        self.originate(now, op, key, value_bytes, level, kind, Some(me), out)
                     }
                     Some(o) => {
                         out.send(
@@ -2334,6 +2460,8 @@ impl Replica for Replicator {
             && self.ae.owed == 0
             && self.restore.is_none()
             && self.fo_quiescent()
+            // Conflicts waiting for an operator are work still to do.
+            && (self.cfg.plan.operator.is_none() || self.parked.is_empty())
     }
 
     fn cell_of(&self, key: Key) -> Option<Cell> {
@@ -2388,6 +2516,7 @@ impl Replica for Replicator {
     }
 
     fn on_command(&mut self, now: Now, cmd: Command, out: &mut Out) {
+        self.now_mono = now.mono;
         match cmd {
             Command::Promote => {
                 if let Some(f) = self.fo.as_mut() {
@@ -3001,6 +3130,115 @@ mod tests {
                 assert_eq!(a.dots_of(Key(0)).len(), 2, "both writes are in its history");
             }
         }
+    }
+
+    /// `manual`: a conflict on key 4 (home: region 0, as 4 mod 2 = 0) is parked in region 0's
+    /// queue only, with the operator's timer set for the delay; when it fires the operator
+    /// keeps the value written last (op 2) with a write covering both siblings, which ends the
+    /// conflict at region 1 too. A client's covering write instead unparks it as the client's.
+    #[test]
+    fn manual_conflicts_wait_in_the_home_regions_queue_for_the_operator() {
+        use crate::replica::data::View;
+        let mk = |operator: Option<Span>| {
+            let mut plan = Plan::mesh(2, Strategy::MultiMaster);
+            plan.tables = Arc::new(crate::replica::data::Tables::single(1024, Policy::Manual));
+            plan.operator = operator;
+            let plan = Arc::new(plan);
+            let mk = |id: u16| {
+                let mut c = cfg(id, Span::ZERO);
+                c.plan = Arc::clone(&plan);
+                Replicator::from_disk(c, &Disk::default())
+            };
+            (mk(0), mk(1))
+        };
+        let delay = Span::from_millis(500);
+        let (mut a, mut b) = mk(Some(delay));
+        let oa = write(&mut a, 10, 1, 4);
+        let ob = write(&mut b, 10, 2, 4);
+        let (mut xa, mut xb) = (Out::default(), Out::default());
+        a.on_message(now(20), RegionId(1), sends(&ob)[0].1.clone(), &mut xa);
+        b.on_message(now(20), RegionId(0), sends(&oa)[0].1.clone(), &mut xb);
+        let parked = |o: &Out| {
+            o.actions
+                .iter()
+                .filter(|x| {
+                    matches!(
+                        x,
+                        Action::Note(Note::Parked {
+                            key: Key(4),
+                            depth: 1
+                        })
+                    )
+                })
+                .count()
+        };
+        assert_eq!(
+            (parked(&xa), parked(&xb)),
+            (1, 0),
+            "only the home region parks"
+        );
+        assert!(xa.actions.iter().any(|x| matches!(
+            x,
+            Action::SetTimer { id, at } if *id == a.operator_timer() && *at == Mono(520_000_000)
+        )));
+        assert!(
+            !a.is_quiescent(),
+            "a parked conflict with an operator is work to do"
+        );
+        assert_eq!(
+            b.view_of(Key(4)),
+            Some(View::Values(vec![OpId(1), OpId(2)]))
+        );
+
+        let mut xo = Out::default();
+        let op_timer = a.operator_timer();
+        a.on_timer(now(520), op_timer, &mut xo);
+        assert!(xo.actions.iter().any(|x| matches!(
+            x,
+            Action::Note(Note::Unparked { key: Key(4), by_operator: true, depth: 0, waited })
+                if *waited == delay
+        )));
+        assert!(
+            !xo.actions.iter().any(|x| matches!(
+                x,
+                Action::Note(Note::WriteStamped { .. }) | Action::Reply(_)
+            )),
+            "the operator's write has no client"
+        );
+        assert_eq!(a.view_of(Key(4)), Some(View::Values(vec![OpId(2)])));
+        let resolution = sends(&xo)[0].1.clone();
+        b.on_message(now(530), RegionId(0), resolution, &mut Out::default());
+        assert_eq!(b.view_of(Key(4)), Some(View::Values(vec![OpId(2)])));
+        assert_eq!(a.state_digest(), b.state_digest());
+
+        // Without an operator the conflict waits, and a client's covering write ends it.
+        let (mut a, mut b) = mk(None);
+        let oa = write(&mut a, 10, 1, 4);
+        let ob = write(&mut b, 10, 2, 4);
+        let mut xa = Out::default();
+        a.on_message(now(20), RegionId(1), sends(&ob)[0].1.clone(), &mut xa);
+        assert_eq!(parked(&xa), 1);
+        assert!(!xa
+            .actions
+            .iter()
+            .any(|x| matches!(x, Action::SetTimer { id, .. } if *id == a.operator_timer())));
+        b.on_message(
+            now(20),
+            RegionId(0),
+            sends(&oa)[0].1.clone(),
+            &mut Out::default(),
+        );
+        let xw = write(&mut a, 900, 3, 4);
+        assert!(xw.actions.iter().any(|x| matches!(
+            x,
+            Action::Note(Note::Unparked {
+                key: Key(4),
+                by_operator: false,
+                depth: 0,
+                ..
+            })
+        )));
+        assert_eq!(a.view_of(Key(4)), Some(View::Values(vec![OpId(3)])));
     }
 
     /// Two regions write the same key concurrently: siblings keep both values, and the next

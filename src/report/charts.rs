@@ -44,6 +44,9 @@ pub enum ChartKind {
     LagHeatmap,
     StalenessHeatmap,
     Sequence,
+    Conflicts,
+    Siblings,
+    ClockError,
 }
 
 impl ChartKind {
@@ -58,6 +61,9 @@ impl ChartKind {
             ChartKind::LagHeatmap => "lag-p99-heatmap",
             ChartKind::StalenessHeatmap => "staleness-t99-heatmap",
             ChartKind::Sequence => "message-sequence",
+            ChartKind::Conflicts => "conflicts-timeline",
+            ChartKind::Siblings => "siblings-timeline",
+            ChartKind::ClockError => "clock-error",
         }
     }
 
@@ -76,6 +82,9 @@ impl ChartKind {
                 "Reads return the latest write 99% of the time after (ms)"
             }
             ChartKind::Sequence => "Message sequence",
+            ChartKind::Conflicts => "Conflicts per region over time",
+            ChartKind::Siblings => "Siblings per key over time",
+            ChartKind::ClockError => "Clock error found by each region's time daemon",
         }
     }
 
@@ -114,10 +123,87 @@ pub fn charts_for(s: &RunSummary) -> Vec<ChartKind> {
     if s.staleness_pairs.iter().any(|p| p.writer != p.reader) {
         v.push(ChartKind::StalenessHeatmap);
     }
+    let any = |f: fn(&RegionSeries) -> bool| s.report_data.series.values().any(f);
+    if any(|r| {
+        r.lost_updates
+            .iter()
+            .chain(&r.sibling_merges)
+            .any(|&c| c > 0)
+    }) {
+        v.push(ChartKind::Conflicts);
+    }
+    if any(|r| r.siblings_max.iter().any(|&m| m > 1) || !r.conflicts_parked.is_empty()) {
+        v.push(ChartKind::Siblings);
+    }
+    if any(|r| !r.clock_error_ms.is_empty()) {
+        v.push(ChartKind::ClockError);
+    }
     if !s.report_data.sequence.messages.is_empty() {
         v.push(ChartKind::Sequence);
     }
     v
+}
+
+/// One line per region: `(seconds, value)` points and a dashed companion (possibly empty).
+type RegionLines = Vec<(String, Vec<(f64, f64)>, Vec<(f64, f64)>)>;
+
+/// Conflicts per bucket and region: lost updates (solid) and sibling merges (dashed).
+pub fn conflict_lines(s: &RunSummary) -> RegionLines {
+    let b = s.report_data.bucket_ms / 1e3;
+    let pts = |v: &[u64]| -> Vec<(f64, f64)> {
+        v.iter()
+            .enumerate()
+            .map(|(i, &c)| (i as f64 * b, c as f64))
+            .collect()
+    };
+    region_lines(s, |r| (pts(&r.lost_updates), pts(&r.sibling_merges)))
+}
+
+/// The most siblings on one key (solid) and parked conflicts (dashed) per bucket and region.
+pub fn sibling_lines(s: &RunSummary) -> RegionLines {
+    let b = s.report_data.bucket_ms / 1e3;
+    region_lines(s, |r| {
+        (
+            r.siblings_max
+                .iter()
+                .enumerate()
+                .map(|(i, &c)| (i as f64 * b, c as f64))
+                .collect(),
+            r.conflicts_parked
+                .iter()
+                .enumerate()
+                .map(|(i, &c)| (i as f64 * b, c as f64))
+                .collect(),
+        )
+    })
+}
+
+/// Each poll's measured clock error (ms) per region, at the poll's bucket.
+pub fn clock_lines(s: &RunSummary) -> RegionLines {
+    let b = s.report_data.bucket_ms / 1e3;
+    region_lines(s, |r| {
+        (
+            r.clock_error_ms
+                .iter()
+                .enumerate()
+                .filter_map(|(i, e)| e.map(|e| (i as f64 * b, e)))
+                .collect(),
+            Vec::new(),
+        )
+    })
+}
+
+fn region_lines(
+    s: &RunSummary,
+    f: impl Fn(&RegionSeries) -> (Vec<(f64, f64)>, Vec<(f64, f64)>),
+) -> RegionLines {
+    s.regions
+        .iter()
+        .filter_map(|r| {
+            let (a, b) = f(s.report_data.series.get(r)?);
+            Some((r.clone(), a, b))
+        })
+        .collect()
 }
 
 /// Renders a chart as an SVG document.
@@ -183,7 +269,139 @@ pub fn draw<DB: DrawingBackend>(
             root,
         ),
         ChartKind::Sequence => draw_sequence(s, root),
+        ChartKind::Conflicts => draw_lines(
+            s,
+            root,
+            kind,
+            &conflict_lines(s),
+            &format!(
+                "per {} (solid: lost updates, dashed: sibling merges)",
+                human_ms(s.report_data.bucket_ms)
+            ),
+            false,
+        ),
+        ChartKind::Siblings => draw_lines(
+            s,
+            root,
+            kind,
+            &sibling_lines(s),
+            "solid: most siblings on a key, dashed: operator queue",
+            false,
+        ),
+        ChartKind::ClockError => draw_lines(
+            s,
+            root,
+            kind,
+            &clock_lines(s),
+            "wall clock - true time (ms), before correction",
+            true,
+        ),
     }
+}
+
+/// A per-region line chart over simulated time, with fault spans shaded. `points` draws
+/// markers (sparse samples such as polls) rather than joining buckets.
+fn draw_lines<DB: DrawingBackend>(
+    s: &RunSummary,
+    root: &DrawingArea<DB, Shift>,
+    kind: ChartKind,
+    lines: &RegionLines,
+    y_desc: &str,
+    points: bool,
+) -> DrawResult {
+    let rd = &s.report_data;
+    let bucket_s = rd.bucket_ms / 1e3;
+    let end_s = (s.sim_time_ns as f64 / 1e9).max(bucket_s);
+    let ys = || {
+        lines
+            .iter()
+            .flat_map(|(_, a, b)| a.iter().chain(b).map(|p| p.1))
+    };
+    let hi = ys().fold(0f64, f64::max);
+    let lo = ys().fold(0f64, f64::min);
+    let pad = ((hi - lo) * 0.15).max(1.0);
+    let (y_lo, y_hi) = (if lo < 0.0 { lo - pad } else { 0.0 }, hi + pad);
+    let mut chart = ChartBuilder::on(root)
+        .caption(kind.title(), ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(42)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..end_s, y_lo..y_hi)
+        .map_err(e)?;
+    let xl = secs_label(end_s);
+    chart
+        .configure_mesh()
+        .x_desc("simulated time (s)")
+        .x_label_formatter(&xl)
+        .y_desc(y_desc)
+        .y_label_formatter(&|v| {
+            if v.abs() >= 10.0 || v.fract() == 0.0 {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.1}")
+            }
+        })
+        .light_line_style(RGBColor(240, 240, 240))
+        .draw()
+        .map_err(e)?;
+    let (shades, instants) = fault_spans(s);
+    for (t, _) in &instants {
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(*t, y_lo), (*t, y_hi)],
+                RGBColor(120, 60, 160).stroke_width(1),
+            )))
+            .map_err(e)?;
+    }
+    // Spans past the end of the run (a fault still open) stop at the plot's edge.
+    let shades: Vec<Shade> = shades
+        .into_iter()
+        .map(|mut sh| {
+            sh.from_s = sh.from_s.min(end_s);
+            sh.to_s = sh.to_s.min(end_s);
+            sh
+        })
+        .collect();
+    shade_spans(&mut chart, &shades, y_hi)?;
+    if y_lo < 0.0 {
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(0.0, 0.0), (end_s, 0.0)],
+                RGBColor(150, 150, 150).stroke_width(1),
+            )))
+            .map_err(e)?;
+    }
+    for (i, (region, solid, dashed)) in lines.iter().enumerate() {
+        let c = color(i);
+        if points {
+            // Samples between corrections: joining them would invent the values in between.
+            chart
+                .draw_series(solid.iter().map(|&p| Circle::new(p, 3, c.filled())))
+                .map_err(e)?
+                .label(region.clone())
+                .legend(move |(x, y)| Circle::new((x + 9, y), 3, c.filled()));
+        } else {
+            chart
+                .draw_series(LineSeries::new(solid.iter().copied(), c.stroke_width(2)))
+                .map_err(e)?
+                .label(region.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
+                });
+        }
+        if !dashed.is_empty() {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    dashed.iter().copied(),
+                    6,
+                    4,
+                    c.stroke_width(2),
+                ))
+                .map_err(e)?;
+        }
+    }
+    legend_box(&mut chart, SeriesLabelPosition::UpperRight)?;
+    Ok(())
 }
 
 /// Writer x reader: the age after which 99% of reads returned the latest write (ms). Pairs

@@ -69,6 +69,9 @@ fn chart_caption(k: ChartKind) -> &'static str {
         ChartKind::LatencyHeatmap => "The one-way latency configured for each directed pair (the median of its distribution).",
         ChartKind::LagHeatmap => "The 99th percentile of observed replication lag for each directed pair.",
         ChartKind::StalenessHeatmap => "Row: the region whose clients wrote the key's newest acknowledged value; column: the region reading it. Each cell is the age (since the ack) after which at least 99% of reads returned that write, by staleness bucket; blank: no such reads, or never 99% fresh within the run.",
+        ChartKind::Conflicts => "Per time bucket and region: acknowledged writes of that region later overwritten by a write that never saw them (solid, by acknowledgement time), and merges there that left a key with concurrent values (dashed). Shaded: faults.",
+        ChartKind::Siblings => "The most concurrent values (siblings) one key held in each region per time bucket (solid); for `manual` tables, conflicts waiting in the region's operator queue (dashed).",
+        ChartKind::ClockError => "What each region's time daemon measured at its polls: wall clock minus true time before it stepped or slewed the error away. Drift makes the saw-tooth; steps are jumps.",
         ChartKind::Sequence => "Regions as vertical lines, messages as arrows, time running down, in a short window around the first fault (choose one, optionally for one key, with `report.sequence` in the scenario).",
     }
 }
@@ -480,6 +483,23 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
             thousands(s.lost_updates.skew),
             thousands(s.lost_updates.rejected)
         );
+        if let Some(m) = &c.manual {
+            let _ = write!(
+                o,
+                r#"<p>Manual resolution: {} conflicts entered an operator queue (each key's queue is in its home region, key mod regions); {} were resolved by the operator ({}), {} by clients' writes whose causal context covered the siblings, and {} were still unresolved at the end. Longest queue: {}; time waiting: mean {}, max {}.</p>"#,
+                thousands(m.parked),
+                thousands(m.resolved_by_operator),
+                esc(&m.operator_delay_ms.map_or(
+                    "no operator configured".to_string(),
+                    |d| format!("after {}", human_ms(d))
+                )),
+                thousands(m.resolved_by_clients),
+                thousands(m.unresolved),
+                m.max_queue,
+                esc(&human_ms(m.wait_mean_ms)),
+                esc(&human_ms(m.wait_max_ms))
+            );
+        }
     }
     if let Some(a) = &s.anti_entropy {
         let _ = write!(
@@ -501,6 +521,25 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
         );
     }
 
+    if !s.clocks.is_empty() {
+        o.push_str(r#"<h2>Clocks</h2><p>Replicas read their own wall clock: offset and drift make it wrong, noise makes each reading jitter, and a time daemon (NTP-like) measures the error at each poll, steps errors beyond its threshold and slews smaller ones away.</p><table><tr><th>region</th><th class="num">offset</th><th class="num">drift</th><th class="num">noise</th><th class="num">poll every</th><th class="num">polls</th><th class="num">steps</th><th class="num">largest error</th><th class="num">error at end</th></tr>"#);
+        for c in &s.clocks {
+            let _ = write!(
+                o,
+                r#"<tr><td>{}</td><td class="num">{:+.3} ms</td><td class="num">{:.1} ppm</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{:+.3} ms</td></tr>"#,
+                esc(&c.region),
+                c.offset_ms,
+                c.drift_ppm,
+                esc(&human_ms(c.noise_ms)),
+                esc(&c.ntp_interval_ms.map_or("off".to_string(), human_ms)),
+                c.polls,
+                c.steps,
+                esc(&human_ms(c.max_error_ms)),
+                c.final_error_ms
+            );
+        }
+        o.push_str("</table>");
+    }
     if !s.service.is_empty() {
         o.push_str(r#"<h2>Replica service</h2><p>Each replica applies writes and serves reads one at a time; inputs queue behind each other.</p><table><tr><th>region</th><th class="num">writes</th><th class="num">reads</th><th class="num">busy</th><th class="num">wait (mean)</th><th class="num">wait (max)</th><th class="num">longest queue</th></tr>"#);
         for sv in &s.service {

@@ -5,6 +5,15 @@ use crate::summary::RunSummary;
 pub use crate::units::{human_bytes, human_ms, thousands};
 use std::fmt::Write;
 
+/// A signed duration, e.g. `-120ms` or `+3.2ms`.
+fn signed_ms(ms: f64) -> String {
+    if ms < 0.0 {
+        format!("-{}", human_ms(-ms))
+    } else {
+        format!("+{}", human_ms(ms))
+    }
+}
+
 fn si(x: f64) -> String {
     if x >= 1e9 {
         format!("{:.2}G", x / 1e9)
@@ -314,6 +323,28 @@ pub fn render(s: &RunSummary) -> String {
             human_bytes(a.full_state_bytes)
         );
     }
+    if !s.clocks.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nClocks\n  {:<w$} {:>9} {:>9} {:>8} {:>8} {:>6} {:>6} {:>10} {:>10}",
+            "region", "offset", "drift", "noise", "ntp", "polls", "steps", "max error", "at end"
+        );
+        for c in &s.clocks {
+            let _ = writeln!(
+                o,
+                "  {:<w$} {:>9} {:>6.1}ppm {:>8} {:>8} {:>6} {:>6} {:>10} {:>10}",
+                c.region,
+                signed_ms(c.offset_ms),
+                c.drift_ppm,
+                human_ms(c.noise_ms),
+                c.ntp_interval_ms.map_or("off".to_string(), human_ms),
+                c.polls,
+                c.steps,
+                human_ms(c.max_error_ms),
+                signed_ms(c.final_error_ms)
+            );
+        }
+    }
     if !s.service.is_empty() {
         let _ = writeln!(
             o,
@@ -560,6 +591,21 @@ fn conflicts_section(o: &mut String, c: &crate::summary::ConflictsOut) {
             thousands(c.sibling_merges),
             c.max_siblings,
             thousands(c.keys_with_siblings)
+        );
+    }
+    if let Some(m) = &c.manual {
+        let _ = writeln!(
+            o,
+            "  manual: {} conflicts parked, {} resolved by the operator ({}), {} by clients' writes, {} unresolved; queue at most {}, wait mean {} max {}",
+            thousands(m.parked),
+            thousands(m.resolved_by_operator),
+            m.operator_delay_ms
+                .map_or("no operator".to_string(), |d| format!("after {}", human_ms(d))),
+            thousands(m.resolved_by_clients),
+            thousands(m.unresolved),
+            m.max_queue,
+            human_ms(m.wait_mean_ms),
+            human_ms(m.wait_max_ms)
         );
     }
     if c.counter_keys > 0 {
