@@ -388,6 +388,9 @@ pub struct ConflictCounts {
     pub max_queue: u32,
     pub wait_ns_sum: u64,
     pub wait_ns_max: u64,
+    /// Whole values asked for because a delta arrived without its predecessors.
+    #[serde(default)]
+    pub gap_fetches: u64,
 }
 
 impl Observer {
@@ -877,6 +880,7 @@ impl Observer {
                 self.conflicts.wait_ns_max = self.conflicts.wait_ns_max.max(waited.0);
                 self.series.parked(r.idx(), depth as u64, now);
             }
+            Note::GapFetch { .. } => self.conflicts.gap_fetches += 1,
             Note::CorruptEntry => self.msgs.corrupt_entries += 1,
             Note::Abandoned { entries } => self.msgs.abandoned_entries += entries as u64,
             Note::AeStarted { full_state_bytes } => {

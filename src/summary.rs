@@ -1383,6 +1383,9 @@ pub struct ConflictsOut {
     pub max_siblings: u32,
     /// Keys still holding concurrent values at the end (waiting for a resolving write).
     pub keys_with_siblings: u64,
+    /// Merging tables: whole values fetched because a delta arrived after a gap.
+    #[serde(default)]
+    pub gap_fetches: u64,
     /// `manual` tables: the operator queues (None without manual tables).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manual: Option<ManualOut>,
@@ -1436,6 +1439,7 @@ fn conflict_checks(
     let mut c = ConflictsOut {
         sibling_merges: obs.conflicts.sibling_merges,
         max_siblings: obs.conflicts.max_siblings,
+        gap_fetches: obs.conflicts.gap_fetches,
         ..ConflictsOut::default()
     };
     let manual_keys: Vec<(u64, u64)> = tables

@@ -211,6 +211,8 @@ pub enum Note {
         by_operator: bool,
         depth: u32,
     },
+    /// A delta left a gap in `key`'s causal context: the whole value was asked for.
+    GapFetch { key: Key },
     /// A received log entry failed its checksum and was discarded.
     CorruptEntry,
     /// Entries for a peer were given up after the write timeout (no hinted handoff): that peer

@@ -213,11 +213,18 @@ pub enum Msg {
         cell: Option<Cell>,
         value_bytes: u32,
     },
-    /// Read repair: install `cell` if it is newer.
+    /// Read repair: install `cell` if it is newer. With `data`, the answer to a `Fetch`: the
+    /// key's whole value, merged like anti-entropy's.
     Repair {
         key: Key,
         cell: Cell,
         value_bytes: u32,
+        data: Option<Arc<Data>>,
+    },
+    /// A delta left a gap in this key's causal context (an earlier write of some region never
+    /// arrived): send me your whole value of `key`.
+    Fetch {
+        key: Key,
     },
     /// Anti-entropy: the sender's Merkle hashes of tree `nodes` at `level` (0 = root), over the
     /// keys the two regions share. The receiver answers with the children of those that differ
@@ -399,9 +406,17 @@ impl WireMessage for Msg {
             Msg::Forward { value_bytes, .. } => RPC_BYTES + 16 + *value_bytes as u64,
             Msg::WriteDone { .. } => RPC_BYTES + 16,
             Msg::ReadReq { .. } => RPC_BYTES,
-            Msg::ReadResp { value_bytes, .. } | Msg::Repair { value_bytes, .. } => {
-                RPC_BYTES + 24 + *value_bytes as u64
+            Msg::ReadResp { value_bytes, .. } => RPC_BYTES + 24 + *value_bytes as u64,
+            Msg::Repair {
+                value_bytes, data, ..
+            } => {
+                RPC_BYTES
+                    + 24
+                    + data
+                        .as_ref()
+                        .map_or(*value_bytes as u64, |d| d.wire_bytes(*value_bytes))
             }
+            Msg::Fetch { .. } => RPC_BYTES + 8,
             Msg::AeHashes { nodes, .. } => RPC_BYTES + 4 + 12 * nodes.len() as u64,
             Msg::AeCells {
                 leaves,
@@ -462,7 +477,9 @@ impl WireMessage for Msg {
     }
     fn class(&self) -> MsgClass {
         match self {
-            Msg::Replicate { .. } | Msg::Ack { .. } | Msg::Repair { .. } => MsgClass::Replication,
+            Msg::Replicate { .. } | Msg::Ack { .. } | Msg::Repair { .. } | Msg::Fetch { .. } => {
+                MsgClass::Replication
+            }
             Msg::Durable { .. } | Msg::WriteDone { .. } => MsgClass::WriteAck,
             Msg::Forward { .. } => MsgClass::WriteRequest,
             Msg::ReadReq { .. } => MsgClass::ReadRequest,
@@ -514,7 +531,9 @@ impl WireMessage for Msg {
             Msg::WriteDone { .. } => "write-done",
             Msg::ReadReq { .. } => "read",
             Msg::ReadResp { .. } => "read-reply",
-            Msg::Repair { .. } => "repair",
+            Msg::Repair { data: None, .. } => "repair",
+            Msg::Repair { .. } => "key-state",
+            Msg::Fetch { .. } => "fetch",
             Msg::AeHashes { .. } => "ae-hashes",
             Msg::AeCells { .. } => "ae-cells",
             Msg::AeDone { .. } => "ae-done",
@@ -547,7 +566,8 @@ impl WireMessage for Msg {
             Msg::Replicate { entries, .. } => entries.iter().any(|e| e.key == key),
             Msg::Forward { key: k, .. }
             | Msg::ReadReq { key: k, .. }
-            | Msg::Repair { key: k, .. } => *k == key,
+            | Msg::Repair { key: k, .. }
+            | Msg::Fetch { key: k } => *k == key,
             _ => false,
         }
     }
@@ -575,7 +595,13 @@ impl WireMessage for Msg {
             Msg::ReadResp { op, cell, .. } => {
                 9 << 60 ^ op.0 ^ cell.map_or(0, |c| c.value.0.rotate_left(32))
             }
-            Msg::Repair { key, cell, .. } => 10 << 60 ^ key.0 ^ cell.value.0.rotate_left(32),
+            Msg::Repair { key, cell, data, .. } => {
+                10 << 60
+                    ^ key.0
+                    ^ cell.value.0.rotate_left(32)
+                    ^ data.as_ref().map_or(0, |d| data_key_digest(*key, d).rotate_left(17))
+            }
+            Msg::Fetch { key } => 26 << 58 ^ key.0,
             Msg::AeHashes {
                 session,
                 level,
@@ -960,6 +986,10 @@ pub struct Replicator {
     /// `manual` keys homed here whose conflicts wait for the operator, with when they were
     /// parked (in-memory, like a work queue: a restart re-parks what its data still shows).
     parked: BTreeMap<Key, Mono>,
+    /// Keys a delta left with a gap among one origin's writes: since when, that origin, and
+    /// the region that sent the delta (asked for the whole value if the gap outlives a timeout).
+    gaps: BTreeMap<Key, (Mono, Actor, RegionId)>,
+    gap_armed: bool,
     /// When the operator's timer is set to fire, if it is.
     operator_armed: Option<Mono>,
     /// The local monotonic time of the input being handled (for parking conflicts found deep
@@ -1023,6 +1053,10 @@ impl Replicator {
 
     fn operator_timer(&self) -> TimerId {
         TimerId(2 * self.n() as u32 + 7)
+    }
+
+    fn gap_timer(&self) -> TimerId {
+        TimerId(2 * self.n() as u32 + 8)
     }
 
     pub fn from_disk(cfg: Config, disk: &Disk) -> Replicator {
@@ -1131,6 +1165,8 @@ impl Replicator {
             rebuilt: false,
             restore: None,
             parked: BTreeMap::new(),
+            gaps: BTreeMap::new(),
+            gap_armed: false,
             operator_armed: None,
             now_mono: Mono(0),
             cfg,
@@ -1319,6 +1355,50 @@ impl Replicator {
         }
         self.track_conflict(key, siblings, out);
         true
+    }
+
+    /// Delta-state replication's fallback: a delta from `origin` left a gap in `key`'s causal
+    /// context among `origin`'s own writes. Its predecessors may still be on their way (the
+    /// transport applies entries that arrive out of order and retransmits the ones lost), so
+    /// wait one request timeout; if the gap is still there then (a log given up after
+    /// `log_retention`, say), ask `from` for the key's whole value.
+    fn note_gap(&mut self, key: Key, origin: Actor, from: RegionId, now: Now, out: &mut Out) {
+        if self.gaps.contains_key(&key) || !self.has_gap(key, origin) {
+            return;
+        }
+        self.gaps.insert(key, (now.mono, origin, from));
+        if !self.gap_armed {
+            self.gap_armed = true;
+            out.set_timer(self.gap_timer(), now.mono + self.cfg.plan.request_timeout);
+        }
+    }
+
+    fn has_gap(&self, key: Key, origin: Actor) -> bool {
+        self.data_of(key)
+            .and_then(|d| d.ctx())
+            .is_some_and(|c| c.cloud.iter().any(|d| d.actor() == origin))
+    }
+
+    fn on_gap_timer(&mut self, now: Now, out: &mut Out) {
+        self.gap_armed = false;
+        let timeout = self.cfg.plan.request_timeout;
+        let due: Vec<Key> = self
+            .gaps
+            .iter()
+            .filter(|(_, (since, _, _))| *since + timeout <= now.mono)
+            .map(|(&k, _)| k)
+            .collect();
+        for key in due {
+            let (_, origin, from) = self.gaps.remove(&key).expect("listed");
+            if self.has_gap(key, origin) {
+                out.note(Note::GapFetch { key });
+                out.send(from, Msg::Fetch { key });
+            }
+        }
+        if let Some(first) = self.gaps.values().map(|g| g.0).min() {
+            self.gap_armed = true;
+            out.set_timer(self.gap_timer(), (first + timeout).max(now.mono));
+        }
     }
 
     /// `manual` tables: a conflict on a key homed here (key mod regions, so exactly one
@@ -1707,6 +1787,8 @@ impl Replicator {
             let holder = self.cfg.plan.holds(me, e.key);
             if holder {
                 self.install_value(e.key, e.cell, e.data.as_ref(), out);
+                let origin = Actor::new(e.id.origin, e.id.epoch);
+                self.note_gap(e.key, origin, from, now, out);
                 if e.notify && e.id.origin != me {
                     self.notify_pending.push(e.id);
                 }
@@ -2090,6 +2172,7 @@ impl Replicator {
                         key: w.key,
                         cell: best,
                         value_bytes: self.cfg.plan.value_bytes,
+                        data: None,
                     },
                 );
             }
@@ -2308,9 +2391,31 @@ impl Replica for Replicator {
                 );
             }
             Msg::ReadResp { op, cell, .. } => self.on_read_resp(from, op, cell, out),
-            Msg::Repair { key, cell, .. } => {
+            Msg::Fetch { key } => {
+                if let Some(d) = self.data_of(key) {
+                    let data = Some(Arc::new(d.clone()));
+                    let cell = self.cell(key);
+                    let value_bytes = self.cfg.plan.value_bytes;
+                    out.send(
+                        from,
+                        Msg::Repair {
+                            key,
+                            cell,
+                            value_bytes,
+                            data,
+                        },
+                    );
+                }
+            }
+            Msg::Repair {
+                key, cell, data, ..
+            } => {
                 if self.cfg.plan.holds(self.me(), key) {
-                    self.apply_lww(key, cell, out);
+                    if data.is_some() {
+                        self.install_value(key, cell, data.as_ref(), out);
+                    } else {
+                        self.apply_lww(key, cell, out);
+                    }
                     if self.sync_mode() {
                         self.sync(out);
                     } else {
@@ -2338,6 +2443,10 @@ impl Replica for Replicator {
         }
         if id == self.operator_timer() {
             self.on_operator_timer(now, out);
+            return;
+        }
+        if id == self.gap_timer() {
+            self.on_gap_timer(now, out);
             return;
         }
         if id == self.restore_timer() {
@@ -2460,6 +2569,7 @@ impl Replica for Replicator {
             && self.ae.owed == 0
             && self.restore.is_none()
             && self.fo_quiescent()
+            && self.gaps.is_empty()
             // Conflicts waiting for an operator are work still to do.
             && (self.cfg.plan.operator.is_none() || self.parked.is_empty())
     }

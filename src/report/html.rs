@@ -483,6 +483,13 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
             thousands(s.lost_updates.skew),
             thousands(s.lost_updates.rejected)
         );
+        if c.gap_fetches > 0 {
+            let _ = write!(
+                o,
+                "<p>Delta gaps: {} times a delta arrived without an earlier write it depends on, and the region fetched the key's whole value from the sender.</p>",
+                thousands(c.gap_fetches)
+            );
+        }
         if let Some(m) = &c.manual {
             let _ = write!(
                 o,

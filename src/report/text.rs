@@ -593,6 +593,13 @@ fn conflicts_section(o: &mut String, c: &crate::summary::ConflictsOut) {
             thousands(c.keys_with_siblings)
         );
     }
+    if c.gap_fetches > 0 {
+        let _ = writeln!(
+            o,
+            "  delta gaps: {} whole values fetched because a delta arrived without its predecessors",
+            thousands(c.gap_fetches)
+        );
+    }
     if let Some(m) = &c.manual {
         let _ = writeln!(
             o,
