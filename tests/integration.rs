@@ -2524,7 +2524,7 @@ workload: { keys: 50, rate_per_region: 20 }
 /// as it exceeds the time between a write arriving and the next local write of the key.
 #[test]
 fn clock_noise_alone_causes_skew_lost_updates() {
-    let run_with = |clocks: &str| {
+    let run_with = |clocks: &str, seed: u64| {
         simulate(
             &format!(
                 r#"
@@ -2536,11 +2536,11 @@ network: {{ latency: {{ links: {{ "a <-> b": 2ms, "b <-> c": 2ms, "a <-> c": 2ms
 workload: {{ keys: 5, rate_per_region: 200, mix: {{ write: 0.8, read: 0.2 }} }}
 "#
             ),
-            Some(3),
+            Some(seed),
         )
     };
-    let perfect = run_with("");
-    let noisy = run_with("clocks: { noise: 5ms }");
+    let perfect = run_with("", 3);
+    let noisy = run_with("clocks: { noise: 5ms }", 3);
     assert!(
         perfect.lost_updates.total > 0,
         "concurrent writes still collide"
@@ -2556,12 +2556,9 @@ workload: {{ keys: 5, rate_per_region: 200, mix: {{ write: 0.8, read: 0.2 }} }}
     // Noise draws come from the clocks' own streams: same seed, same run; another seed differs.
     assert_eq!(
         noisy.trace_digest,
-        run_with("clocks: { noise: 5ms }").trace_digest
+        run_with("clocks: { noise: 5ms }", 3).trace_digest
     );
-    let other = simulate(
-        "name: noise\nduration: 20s\nregions: [{ name: a }, { name: b }, { name: c }]\nclocks: { noise: 5ms }\nnetwork: { latency: { links: { \"a <-> b\": 2ms, \"b <-> c\": 2ms, \"a <-> c\": 2ms } } }\nworkload: { keys: 5, rate_per_region: 200, mix: { write: 0.8, read: 0.2 } }\n",
-        Some(4),
-    );
+    let other = run_with("clocks: { noise: 5ms }", 4);
     assert_ne!(noisy.trace_digest, other.trace_digest);
 }
 

@@ -147,16 +147,23 @@ pub fn charts_for(s: &RunSummary) -> Vec<ChartKind> {
 /// One line per region: `(seconds, value)` points and a dashed companion (possibly empty).
 type RegionLines = Vec<(String, Vec<(f64, f64)>, Vec<(f64, f64)>)>;
 
+/// One point per time bucket: (bucket start in seconds, value).
+fn bucket_points<T: Copy>(v: &[T], bucket_s: f64, f: impl Fn(T) -> f64) -> Vec<(f64, f64)> {
+    v.iter()
+        .enumerate()
+        .map(|(i, &c)| (i as f64 * bucket_s, f(c)))
+        .collect()
+}
+
 /// Conflicts per bucket and region: lost updates (solid) and sibling merges (dashed).
 pub fn conflict_lines(s: &RunSummary) -> RegionLines {
     let b = s.report_data.bucket_ms / 1e3;
-    let pts = |v: &[u64]| -> Vec<(f64, f64)> {
-        v.iter()
-            .enumerate()
-            .map(|(i, &c)| (i as f64 * b, c as f64))
-            .collect()
-    };
-    region_lines(s, |r| (pts(&r.lost_updates), pts(&r.sibling_merges)))
+    region_lines(s, |r| {
+        (
+            bucket_points(&r.lost_updates, b, |c| c as f64),
+            bucket_points(&r.sibling_merges, b, |c| c as f64),
+        )
+    })
 }
 
 /// The most siblings on one key (solid) and parked conflicts (dashed) per bucket and region.
@@ -164,16 +171,8 @@ pub fn sibling_lines(s: &RunSummary) -> RegionLines {
     let b = s.report_data.bucket_ms / 1e3;
     region_lines(s, |r| {
         (
-            r.siblings_max
-                .iter()
-                .enumerate()
-                .map(|(i, &c)| (i as f64 * b, c as f64))
-                .collect(),
-            r.conflicts_parked
-                .iter()
-                .enumerate()
-                .map(|(i, &c)| (i as f64 * b, c as f64))
-                .collect(),
+            bucket_points(&r.siblings_max, b, |c| c as f64),
+            bucket_points(&r.conflicts_parked, b, |c| c as f64),
         )
     })
 }
@@ -182,12 +181,9 @@ pub fn sibling_lines(s: &RunSummary) -> RegionLines {
 pub fn clock_lines(s: &RunSummary) -> RegionLines {
     let b = s.report_data.bucket_ms / 1e3;
     region_lines(s, |r| {
+        let polls = bucket_points(&r.clock_error_ms, b, |e| e.unwrap_or(f64::NAN));
         (
-            r.clock_error_ms
-                .iter()
-                .enumerate()
-                .filter_map(|(i, e)| e.map(|e| (i as f64 * b, e)))
-                .collect(),
+            polls.into_iter().filter(|p| !p.1.is_nan()).collect(),
             Vec::new(),
         )
     })
