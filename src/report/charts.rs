@@ -317,48 +317,15 @@ fn draw_lines<DB: DrawingBackend>(
     let lo = ys().fold(0f64, f64::min);
     let pad = ((hi - lo) * 0.15).max(1.0);
     let (y_lo, y_hi) = (if lo < 0.0 { lo - pad } else { 0.0 }, hi + pad);
-    let mut chart = ChartBuilder::on(root)
-        .caption(kind.title(), ("sans-serif", 18))
-        .margin(12)
-        .x_label_area_size(42)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0f64..end_s, y_lo..y_hi)
-        .map_err(e)?;
-    let xl = secs_label(end_s);
-    chart
-        .configure_mesh()
-        .x_desc("simulated time (s)")
-        .x_label_formatter(&xl)
-        .y_desc(y_desc)
-        .y_label_formatter(&|v| {
-            if v.abs() >= 10.0 || v.fract() == 0.0 {
-                format!("{v:.0}")
-            } else {
-                format!("{v:.1}")
-            }
-        })
-        .light_line_style(RGBColor(240, 240, 240))
-        .draw()
-        .map_err(e)?;
-    let (shades, instants) = fault_spans(s);
-    for (t, _) in &instants {
-        chart
-            .draw_series(std::iter::once(PathElement::new(
-                vec![(*t, y_lo), (*t, y_hi)],
-                RGBColor(120, 60, 160).stroke_width(1),
-            )))
-            .map_err(e)?;
-    }
-    // Spans past the end of the run (a fault still open) stop at the plot's edge.
-    let shades: Vec<Shade> = shades
-        .into_iter()
-        .map(|mut sh| {
-            sh.from_s = sh.from_s.min(end_s);
-            sh.to_s = sh.to_s.min(end_s);
-            sh
-        })
-        .collect();
-    shade_spans(&mut chart, &shades, y_hi)?;
+    let y_fmt = |v: &f64| {
+        if v.abs() >= 10.0 || v.fract() == 0.0 {
+            format!("{v:.0}")
+        } else {
+            format!("{v:.1}")
+        }
+    };
+    let mut chart = time_axes(root, kind.title(), end_s, y_lo..y_hi, y_desc, &y_fmt)?;
+    fault_marks(&mut chart, s, end_s, y_lo..y_hi, None)?;
     if y_lo < 0.0 {
         chart
             .draw_series(std::iter::once(PathElement::new(
@@ -847,6 +814,81 @@ fn shade_spans<DB: DrawingBackend>(
     Ok(())
 }
 
+type TimeChart<'a, DB> = ChartContext<
+    'a,
+    DB,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// Axes over simulated time (0..`x_end` seconds) and `y`, with the mesh drawn.
+fn time_axes<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    x_end: f64,
+    y: std::ops::Range<f64>,
+    y_desc: &str,
+    y_fmt: &dyn Fn(&f64) -> String,
+) -> Result<TimeChart<'a, DB>, String> {
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(42)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..x_end, y)
+        .map_err(e)?;
+    let xl = secs_label(x_end);
+    chart
+        .configure_mesh()
+        .x_desc("simulated time (s)")
+        .x_label_formatter(&xl)
+        .y_desc(y_desc)
+        .y_label_formatter(y_fmt)
+        .light_line_style(RGBColor(240, 240, 240))
+        .draw()
+        .map_err(e)?;
+    Ok(chart)
+}
+
+/// Fault spans shaded (spans still open at the end stop at `x_end`) and instants (clock
+/// steps) as purple lines, labelled at height `label_y` if given.
+fn fault_marks<DB: DrawingBackend>(
+    chart: &mut TimeChart<'_, DB>,
+    s: &RunSummary,
+    x_end: f64,
+    y: std::ops::Range<f64>,
+    label_y: Option<f64>,
+) -> DrawResult {
+    let (shades, instants) = fault_spans(s);
+    let shades: Vec<Shade> = shades
+        .into_iter()
+        .map(|mut sh| {
+            sh.from_s = sh.from_s.min(x_end);
+            sh.to_s = sh.to_s.min(x_end);
+            sh
+        })
+        .collect();
+    shade_spans(chart, &shades, y.end)?;
+    let purple = RGBColor(120, 60, 160);
+    for (t, label) in &instants {
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(*t, y.start), (*t, y.end)],
+                purple.stroke_width(1),
+            )))
+            .map_err(e)?;
+        if let Some(ly) = label_y {
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    label.clone(),
+                    (*t, ly),
+                    ("sans-serif", 11).into_font().color(&purple),
+                )))
+                .map_err(e)?;
+        }
+    }
+    Ok(())
+}
+
 fn draw_timeline<DB: DrawingBackend>(s: &RunSummary, root: &DrawingArea<DB, Shift>) -> DrawResult {
     let rd = &s.report_data;
     let bucket_s = rd.bucket_ms / 1e3;
@@ -860,42 +902,18 @@ fn draw_timeline<DB: DrawingBackend>(s: &RunSummary, root: &DrawingArea<DB, Shif
         .unwrap_or(0)
         .max(1) as f64;
     let y_top = max * 1.15;
-    let mut chart = ChartBuilder::on(root)
-        .caption(ChartKind::Timeline.title(), ("sans-serif", 18))
-        .margin(12)
-        .x_label_area_size(42)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0f64..end_s.max(bucket_s), 0f64..y_top)
-        .map_err(e)?;
-    let xl = secs_label(end_s);
-    chart
-        .configure_mesh()
-        .x_desc("simulated time (s)")
-        .x_label_formatter(&xl)
-        .y_desc("writes not yet held")
-        .y_label_formatter(&|v| format!("{v:.0}"))
-        .light_line_style(RGBColor(240, 240, 240))
-        .draw()
-        .map_err(e)?;
-    let (shades, instants) = fault_spans(s);
-    shade_spans(&mut chart, &shades, y_top)?;
-    for (t, label) in &instants {
-        chart
-            .draw_series(std::iter::once(PathElement::new(
-                vec![(*t, 0.0), (*t, y_top)],
-                RGBColor(120, 60, 160).stroke_width(1),
-            )))
-            .map_err(e)?;
-        chart
-            .draw_series(std::iter::once(Text::new(
-                label.clone(),
-                (*t, y_top * 0.62),
-                ("sans-serif", 11)
-                    .into_font()
-                    .color(&RGBColor(120, 60, 160)),
-            )))
-            .map_err(e)?;
-    }
+    let x_end = end_s.max(bucket_s);
+    let y_fmt = |v: &f64| format!("{v:.0}");
+    let title = ChartKind::Timeline.title();
+    let mut chart = time_axes(
+        root,
+        title,
+        x_end,
+        0f64..y_top,
+        "writes not yet held",
+        &y_fmt,
+    )?;
+    fault_marks(&mut chart, s, x_end, 0f64..y_top, Some(y_top * 0.62))?;
     for (i, region) in s.regions.iter().enumerate() {
         let Some(series) = rd.series.get(region) else {
             continue;
