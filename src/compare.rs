@@ -292,6 +292,9 @@ pub struct RunMetrics {
     pub counter_error: Option<f64>,
     #[serde(default)]
     pub set_violations: Option<f64>,
+    /// Map tables: fields whose values break add-wins semantics at the end.
+    #[serde(default)]
+    pub map_violations: Option<f64>,
     #[serde(default)]
     pub keys_with_siblings: Option<f64>,
     /// `manual` tables: conflicts parked, and the longest any waited in a queue.
@@ -374,10 +377,19 @@ impl RunMetrics {
                 .as_ref()
                 .filter(|c| c.set_keys > 0)
                 .map(|c| c.set_violations as f64),
+            map_violations: s
+                .conflicts
+                .as_ref()
+                .filter(|c| c.map_keys > 0)
+                .map(|c| c.map_violations as f64),
             keys_with_siblings: s
                 .conflicts
                 .as_ref()
-                .filter(|c| c.tables.iter().any(|t| t.shape == "register"))
+                .filter(|c| {
+                    c.tables
+                        .iter()
+                        .any(|t| t.shape == "register" || t.shape == "map")
+                })
                 .map(|c| c.keys_with_siblings as f64),
             conflicts_parked: s
                 .conflicts
@@ -436,6 +448,7 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     ("skew_lost_updates", "lost updates from clock skew", ""),
     ("counter_error", "counter error (sum over keys)", ""),
     ("set_violations", "set elements breaking add-wins", ""),
+    ("map_violations", "map fields breaking add-wins", ""),
     ("keys_with_siblings", "keys left with siblings", ""),
     ("conflicts_parked", "conflicts parked for an operator", ""),
     (
@@ -483,6 +496,7 @@ pub fn metric_of(m: &RunMetrics, name: &str) -> Option<f64> {
         "skew_lost_updates" => m.skew_lost_updates,
         "counter_error" => return m.counter_error,
         "set_violations" => return m.set_violations,
+        "map_violations" => return m.map_violations,
         "keys_with_siblings" => return m.keys_with_siblings,
         "conflicts_parked" => return m.conflicts_parked,
         "conflict_wait_max_ms" => return m.conflict_wait_max_ms,

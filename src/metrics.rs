@@ -328,9 +328,9 @@ pub struct Observer {
     /// Conflict policies per table, when any table is not plain last-writer-wins.
     tables: Option<Arc<Tables>>,
     pub conflicts: ConflictCounts,
-    /// Set tables: per (key, element), the writes that added it.
+    /// Set and map tables: per (key, element or field), the writes that added (put) it.
     set_adds: std::collections::BTreeMap<(u32, u32), Vec<u32>>,
-    /// Set tables with merging values: (key, dot) of each add, to find the write again when a
+    /// Set and map tables with merging values: (key, dot) of each add, to find the write again when a
     /// region that lost it merges it back (after it was visible everywhere).
     add_by_dot: std::collections::BTreeMap<(u32, u64), u32>,
     /// (add, later write): the later remove or re-add of the same element had seen the add
@@ -508,20 +508,44 @@ impl Observer {
     pub fn add_wins_oracle(&self) -> std::collections::BTreeMap<u32, Vec<u32>> {
         let mut want: std::collections::BTreeMap<u32, Vec<u32>> = Default::default();
         for (&(k, e), adds) in &self.set_adds {
-            // Live: the add survives and no surviving remove or re-add had seen it.
-            let live = adds.iter().any(|&a| {
-                self.survives(&self.writes[a as usize])
-                    && !self
-                        .add_observed
-                        .range((a, 0)..=(a, u32::MAX))
-                        .any(|&(_, by)| self.survives(&self.writes[by as usize]))
-            });
             let v = want.entry(k).or_default();
-            if live {
+            if adds.iter().any(|&a| self.add_is_live(a)) {
                 v.push(e);
             }
         }
         want
+    }
+
+    /// Live: the add (or put of a field) survives and no surviving remove, re-add or later
+    /// put of the same element or field had seen it where it was issued.
+    fn add_is_live(&self, a: u32) -> bool {
+        self.survives(&self.writes[a as usize])
+            && !self
+                .add_observed
+                .range((a, 0)..=(a, u32::MAX))
+                .any(|&(_, by)| self.survives(&self.writes[by as usize]))
+    }
+
+    /// Map tables with add-wins semantics: per (key, field), the puts a field should hold
+    /// (live puts, oldest first); fields without any are absent from the map.
+    pub fn live_puts(&self) -> std::collections::BTreeMap<(u32, u32), Vec<u32>> {
+        self.set_adds
+            .iter()
+            .filter_map(|(&kf, adds)| {
+                let live: Vec<u32> = adds
+                    .iter()
+                    .copied()
+                    .filter(|&a| self.add_is_live(a))
+                    .collect();
+                (!live.is_empty()).then_some((kf, live))
+            })
+            .collect()
+    }
+
+    /// Whether write `by` had seen write `a` (of the same element or field) where it was
+    /// issued.
+    pub fn observed(&self, a: u32, by: u32) -> bool {
+        self.add_observed.contains(&(a, by))
     }
 
     /// The add writes of element `e` of key `k` (set tables).
@@ -788,8 +812,7 @@ impl Observer {
                 rec.seen = seen;
                 rec.origin = r;
                 let kind = rec.kind;
-                if let (Some(t), WriteKind::Insert(e) | WriteKind::Remove(e)) = (&self.tables, kind)
-                {
+                if let (Some(t), Some((e, adds_it))) = (&self.tables, kind.member()) {
                     if t.of(key).policy.add_wins() {
                         // What this write's region held of the element: a remove takes those
                         // adds away; a re-add replaces them.
@@ -800,7 +823,7 @@ impl Observer {
                                 self.add_observed.insert((a, op.0 as u32));
                             }
                         }
-                        if matches!(kind, WriteKind::Insert(_)) {
+                        if adds_it {
                             adds.push(op.0 as u32);
                             self.add_by_dot.insert((k as u32, stamp.tie), op.0 as u32);
                         }
@@ -1120,23 +1143,43 @@ impl Observer {
         let fin = self.final_stamps();
         // Sorted contiguously (key, newest stamp first): an indirect sort through the write log
         // would miss the cache on every comparison.
-        let mut sorted: Vec<(u32, std::cmp::Reverse<Stamp>, u32)> = self
+        // An LWW-Map resolves each field on its own, so its writes are judged per field: a
+        // register of its own, whose final stamp is the newest surviving write of it.
+        let field = |w: &WriteRec| -> Option<u32> {
+            (self.tables.is_some() && self.policy(w.key as usize) == Policy::LwwMap)
+                .then(|| w.kind.member().map_or(0, |m| m.0))
+        };
+        let mut sorted: Vec<(u32, Option<u32>, std::cmp::Reverse<Stamp>, u32)> = self
             .writes
             .iter()
             .enumerate()
-            .filter(|(_, w)| !w.stamp.is_none() && !self.merges(w.key as usize))
-            .map(|(i, w)| (w.key, std::cmp::Reverse(w.stamp), i as u32))
+            .filter(|(_, w)| {
+                !w.stamp.is_none() && (!self.merges(w.key as usize) || field(w).is_some())
+            })
+            .map(|(i, w)| (w.key, field(w), std::cmp::Reverse(w.stamp), i as u32))
             .collect();
         sorted.sort_unstable();
-        let order: Vec<u32> = sorted.into_iter().map(|(_, _, i)| i).collect();
+        let order: Vec<u32> = sorted.into_iter().map(|(_, _, _, i)| i).collect();
         let mut out = LostUpdates::default();
         let mut i = 0;
         while i < order.len() {
-            let key = self.writes[order[i] as usize].key;
+            let first = &self.writes[order[i] as usize];
+            let (key, member) = (first.key, field(first));
             let group_end = i + order[i..]
                 .iter()
-                .position(|&j| self.writes[j as usize].key != key)
+                .position(|&j| {
+                    let w = &self.writes[j as usize];
+                    w.key != key || field(w) != member
+                })
                 .unwrap_or(order.len() - i);
+            let final_stamp = match member {
+                None => fin[key as usize],
+                Some(_) => order[i..group_end]
+                    .iter()
+                    .map(|&j| &self.writes[j as usize])
+                    .find(|w| self.survives(w))
+                    .map_or(Stamp::NONE, |w| w.stamp),
+            };
             // The values some write of this key replaced knowingly (its region held them when
             // it was stamped): those were overwritten by a write that knew about them.
             let mut seen: Vec<Stamp> = order[i..group_end]
@@ -1147,7 +1190,6 @@ impl Observer {
             let mut newest_above: Option<u32> = None;
             while i < group_end {
                 let w = &self.writes[order[i] as usize];
-                let final_stamp = fin[key as usize];
                 let superseded = w.stamp < final_stamp;
                 if w.is_acked() && superseded && seen.binary_search(&w.stamp).is_err() {
                     out.total += 1;

@@ -548,6 +548,10 @@ pub struct TableSpec {
     /// `add`/`remove`: elements are drawn uniformly from `0..elements`.
     #[serde(default = "default_elements")]
     pub elements: u32,
+    /// Makes the table a map of this many fields: `put` and `remove` act on one field drawn
+    /// uniformly from `0..fields`.
+    #[serde(default)]
+    pub fields: Option<u32>,
     /// `incr`/`decr`: by how much.
     #[serde(default = "one_u32")]
     pub amount: u32,
@@ -614,6 +618,8 @@ pub struct TableLoad {
     /// Cumulative operation weights: (upper bound, operation).
     pub ops: Vec<(f64, TableOp)>,
     pub elements: u32,
+    /// Map tables: how many fields a document has (0: not a map).
+    pub fields: u32,
     pub amount: u32,
 }
 
@@ -2141,26 +2147,39 @@ fn tables_plan(
             last.0 = f64::INFINITY; // rounding must never leave a gap at the top
         }
         let o = &t.ops;
-        let shapes = [
-            (o.put > 0.0, Shape::Register),
-            (o.incr + o.decr > 0.0, Shape::Counter),
-            (o.add + o.remove > 0.0, Shape::Set),
-        ];
-        let used: Vec<Shape> = shapes.iter().filter(|s| s.0).map(|s| s.1).collect();
-        if used.len() > 1 {
-            return Err(v.err(
-                format!("{p}.ops"),
-                "a table is a register (put), a counter (incr, decr) or a set (add, remove); split it into tables",
-            ));
-        }
-        let shape = used.first().copied().unwrap_or(Shape::Register);
+        let shape = if let Some(fields) = t.fields {
+            if fields == 0 {
+                return Err(v.err(format!("{p}.fields"), "must be at least 1"));
+            }
+            if o.incr + o.decr + o.add > 0.0 {
+                return Err(v.err(
+                    format!("{p}.ops"),
+                    "a map table (one with `fields`) takes put and remove of a field, and get; counters and sets go in tables of their own",
+                ));
+            }
+            Shape::Map
+        } else {
+            let shapes = [
+                (o.put > 0.0, Shape::Register),
+                (o.incr + o.decr > 0.0, Shape::Counter),
+                (o.add + o.remove > 0.0, Shape::Set),
+            ];
+            let used: Vec<Shape> = shapes.iter().filter(|s| s.0).map(|s| s.1).collect();
+            if used.len() > 1 {
+                return Err(v.err(
+                    format!("{p}.ops"),
+                    "a table is a register (put), a counter (incr, decr), a set (add, remove) or, with `fields`, a map (put, remove); split it into tables",
+                ));
+            }
+            used.first().copied().unwrap_or(Shape::Register)
+        };
         let policy = match rep.tables.get(name) {
             None => rep.conflict.policy(shape),
             Some(text) => parse_policy(text, shape).ok_or_else(|| {
                 v.err(
                     format!("replication.tables.{name}"),
                     format!(
-                        "unknown policy `{text}`; expected one of lww, lww-hlc, fww, siblings, manual, crdt, pn-counter, g-counter, or-set, g-set, 2p-set"
+                        "unknown policy `{text}`; expected one of lww, lww-hlc, fww, siblings, manual, crdt, pn-counter, g-counter, or-set, g-set, 2p-set, or-map, lww-map"
                     ),
                 )
             })?,
@@ -2214,6 +2233,7 @@ fn tables_plan(
             share_upto,
             ops,
             elements: t.elements,
+            fields: t.fields.unwrap_or(0),
             amount: t.amount,
         });
         first = first.saturating_add(t.keys);
@@ -3586,7 +3606,7 @@ workload:
         let mixed = TABLES.replace("{ add: 0.5, remove: 0.5 }", "{ add: 0.5, incr: 0.5 }");
         let m = Scenario::parse(&mixed, "t.yaml").unwrap_err().to_string();
         assert!(
-            m.contains("a table is a register (put), a counter (incr, decr) or a set"),
+            m.contains("a table is a register (put), a counter (incr, decr), a set"),
             "{m}"
         );
         let m = Scenario::parse(
@@ -3612,6 +3632,59 @@ workload:
             m.contains("the tables hold 7 keys, but `keys` says 9"),
             "{m}"
         );
+        let map = |ops: &str, fields: &str, policy: &str| {
+            let t = TABLES.replace(
+                "    stock:",
+                &format!("    doc: {{ keys: 5, ops: {ops}{fields} }}\n    stock:"),
+            );
+            Scenario::parse(
+                &format!("{t}replication: {{ tables: {{ doc: {policy} }} }}"),
+                "t.yaml",
+            )
+        };
+        let s = map("{ put: 0.5, remove: 0.2, get: 0.3 }", ", fields: 6", "crdt").unwrap();
+        let doc = &s.plan.tables.0[1];
+        assert_eq!(
+            (doc.name.as_str(), doc.shape, doc.policy),
+            ("doc", Shape::Map, Policy::OrMap)
+        );
+        assert_eq!(s.workload.tables[1].fields, 6);
+        let m = map("{ put: 1 }", ", fields: 0", "lww")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.contains("workload.tables.doc.fields") && m.contains("at least 1"),
+            "{m}"
+        );
+        let m = map("{ put: 0.5, add: 0.5 }", ", fields: 3", "lww")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.contains("workload.tables.doc.ops") && m.contains("a map table"),
+            "{m}"
+        );
+        let m = map("{ put: 1 }", ", fields: 3", "or-set")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.contains("`or-set` cannot hold table `doc`, which is a map"),
+            "{m}"
+        );
+        let m = map("{ put: 1 }", "", "lww-map").unwrap_err().to_string();
+        assert!(
+            m.contains("`lww-map` cannot hold table `doc`, which is a register"),
+            "{m}"
+        );
+        let t = TABLES.replace(
+            "    stock:",
+            "    doc: { keys: 5, ops: { put: 1 }, fields: 3 }\n    stock:",
+        );
+        let m = Scenario::parse(
+            &format!("{t}replication: {{ conflict: siblings }}"),
+            "t.yaml",
+        );
+        let policy = m.unwrap().plan.tables.0[1].policy;
+        assert_eq!(policy, Policy::OrMap, "maps keep siblings per field");
         let m = err("replication: { tables: { x: lww } }");
         assert!(m.contains("no `workload.tables`"), "{m}");
         let m = err("replication: { conflict: last-writer }");

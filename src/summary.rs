@@ -1398,6 +1398,20 @@ pub struct ConflictsOut {
     /// they should not be or absent when they should be.
     pub set_keys: u64,
     pub set_violations: u64,
+    /// Map tables judged field by field by add-wins semantics: keys, and fields whose values
+    /// are not exactly the puts seen by no remove or later put of that field.
+    #[serde(default)]
+    pub map_keys: u64,
+    #[serde(default)]
+    pub map_violations: u64,
+    /// Map tables: puts seen by no remove or later put of their field whose value is gone
+    /// (overwritten by a concurrent write of the field, or of the whole document).
+    #[serde(default)]
+    pub lost_field_writes: u64,
+    /// Of those, puts that had seen the value that beat them: lost to an older write because
+    /// of clock skew.
+    #[serde(default)]
+    pub field_skew_losses: u64,
 }
 
 /// What happened to conflicts parked for an operator (`manual` tables).
@@ -1467,10 +1481,7 @@ fn conflict_checks(
         });
     }
     let views: BTreeMap<u64, &View> = out.final_views.iter().map(|(k, v)| (*k, v)).collect();
-    c.keys_with_siblings = views
-        .values()
-        .filter(|v| matches!(v, View::Values(x) if x.len() > 1))
-        .count() as u64;
+    c.keys_with_siblings = views.values().filter(|v| v.siblings() > 1).count() as u64;
     if !manual_keys.is_empty() {
         let k = &obs.conflicts;
         let left = k.resolved_by_operator + k.resolved_by_clients;
@@ -1625,5 +1636,103 @@ fn conflict_checks(
             },
         });
     }
+    map_check(tables, obs, &views, names, seed, &mut c, checks);
     Some(c)
+}
+
+/// Maps: a field holds exactly the values of the puts of it that no surviving remove or later
+/// put had seen (add-wins field by field, OR-Map semantics); register policies writing whole
+/// documents and LWW-Maps are judged by the same rule, so their lost field writes show.
+fn map_check(
+    tables: &crate::replica::data::Tables,
+    obs: &crate::metrics::Observer,
+    views: &BTreeMap<u64, &crate::replica::data::View>,
+    names: &[String],
+    seed: u64,
+    c: &mut ConflictsOut,
+    checks: &mut Vec<Check>,
+) {
+    use crate::replica::data::{Shape, View};
+    use crate::replica::OpId;
+    let live = obs.live_puts();
+    // The first wrong field: key, field, the values held, the values it should hold.
+    let mut first_bad: Option<(u64, u32, Vec<u32>, Vec<u32>)> = None;
+    for t in tables
+        .0
+        .iter()
+        .filter(|t| t.shape == Shape::Map && t.policy.add_wins())
+    {
+        for k in t.first..t.end {
+            c.map_keys += 1;
+            let held: &[(u32, Vec<OpId>)] = match views.get(&k) {
+                Some(View::Map(m)) => m,
+                _ => &[],
+            };
+            let k32 = k as u32;
+            let mut fields: Vec<u32> = held.iter().map(|(f, _)| *f).collect();
+            fields.extend(live.range((k32, 0)..=(k32, u32::MAX)).map(|(kf, _)| kf.1));
+            fields.sort_unstable();
+            fields.dedup();
+            for f in fields {
+                let mut have: Vec<u32> = held
+                    .iter()
+                    .find(|(g, _)| *g == f)
+                    .map_or(Vec::new(), |(_, v)| v.iter().map(|o| o.0 as u32).collect());
+                let mut want = live.get(&(k32, f)).cloned().unwrap_or_default();
+                have.sort_unstable();
+                want.sort_unstable();
+                if have == want {
+                    continue;
+                }
+                c.map_violations += 1;
+                for &p in want.iter().filter(|p| !have.contains(p)) {
+                    c.lost_field_writes += 1;
+                    if have.iter().any(|&w| obs.observed(w, p)) {
+                        c.field_skew_losses += 1;
+                    }
+                }
+                first_bad.get_or_insert((k, f, have, want));
+            }
+        }
+    }
+    if c.map_keys == 0 {
+        return;
+    }
+    let describe = |i: u32| {
+        let w = &obs.writes[i as usize];
+        format!(
+            "write {i} ({:?}) at {}, issued {:.3}ms",
+            w.kind,
+            names[w.origin.idx()],
+            ns_to_ms(w.issued.0)
+        )
+    };
+    checks.push(Check {
+        name: "or-map-semantics".into(),
+        passed: first_bad.is_none(),
+        detail: match first_bad {
+            None => format!(
+                "in all {} map keys each field holds exactly the puts of it that no remove or later put had seen",
+                c.map_keys
+            ),
+            Some((k, f, have, want)) => {
+                let list = |ws: &[u32]| {
+                    if ws.is_empty() {
+                        "nothing (absent)".to_string()
+                    } else {
+                        ws.iter().map(|&i| describe(i)).collect::<Vec<_>>().join(", ")
+                    }
+                };
+                format!(
+                    "{} wrong fields in {} map keys, {} field writes lost ({} to an older write by clock skew); first: key {k} field {f} holds {} but should hold {} (seed {seed})",
+                    c.map_violations,
+                    c.map_keys,
+                    c.lost_field_writes,
+                    c.field_skew_losses,
+                    list(&have),
+                    list(&want)
+                )
+            }
+        },
+    });
 }

@@ -171,6 +171,13 @@ impl Workload {
                     level: Level::Default,
                 };
             }
+            // A map's put and remove draw the field they act on (other tables draw nothing).
+            TableOp::Put if load.fields > 0 => {
+                WriteKind::PutField(below(rng, load.fields as u64) as u32)
+            }
+            TableOp::Remove if load.fields > 0 => {
+                WriteKind::RemoveField(below(rng, load.fields as u64) as u32)
+            }
             TableOp::Put => WriteKind::Put,
             TableOp::Incr => WriteKind::Incr(amount),
             TableOp::Decr => WriteKind::Incr(-amount),

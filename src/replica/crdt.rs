@@ -319,6 +319,9 @@ plain_dot_store!(GCounter, |s: &GCounter| s.0.is_empty());
 plain_dot_store!(GSet<u32>, |s: &GSet<u32>| s.0.is_empty());
 plain_dot_store!(TwoPSet<u32>, |s: &TwoPSet<u32>| s.added.is_empty()
     && s.removed.is_empty());
+plain_dot_store!(LwwMap<u32, super::OpId>, |s: &LwwMap<u32, super::OpId>| s
+    .0
+    .is_empty());
 
 /// A dot store with the context of every event it reflects.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]

@@ -1,16 +1,18 @@
 //! What a key holds beyond a plain last-writer-wins value: the conflict policy of each table,
 //! the operations clients send (put, increment, add and remove elements), and the per-key
 //! data those policies keep (whole values written by read-modify-write, multi-value registers,
-//! counters and sets as CRDTs).
+//! counters, sets and maps of fields as CRDTs).
 //!
 //! Tables are contiguous ranges of the key space, so a key's policy is a binary search.
 
 use super::causal::{Actor, CausalContext, Dot};
 use super::crdt::{
-    Causal, CausalCounter, Digest, GCounter, GSet, Lattice, MvRegister, OrSet, TwoPSet,
+    Causal, CausalCounter, Digest, GCounter, GSet, Lattice, LwwMap, MvRegister, OrMap, OrSet,
+    TwoPSet,
 };
-use super::{mix64, Key, OpId};
-use std::collections::BTreeSet;
+use super::{mix64, Key, OpId, Stamp};
+use crate::time::Wall;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// How concurrent writes to one key are resolved.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -34,10 +36,16 @@ pub enum Policy {
     GSet,
     /// Two-phase set (a removed element never returns).
     TwoPSet,
+    /// Observed-remove map of multi-value registers: a put of a field concurrent with its
+    /// remove survives, and concurrent puts of one field are all kept.
+    OrMap,
+    /// Map of last-writer-wins registers: each field is resolved on its own by wall-clock
+    /// stamp, a remove being a write of "absent".
+    LwwMap,
 }
 
 impl Policy {
-    pub const ALL: [Policy; 10] = [
+    pub const ALL: [Policy; 12] = [
         Policy::Lww,
         Policy::LwwHlc,
         Policy::Fww,
@@ -48,6 +56,8 @@ impl Policy {
         Policy::OrSet,
         Policy::GSet,
         Policy::TwoPSet,
+        Policy::OrMap,
+        Policy::LwwMap,
     ];
 
     /// The name used in scenario files and reports.
@@ -63,6 +73,8 @@ impl Policy {
             Policy::OrSet => "or-set",
             Policy::GSet => "g-set",
             Policy::TwoPSet => "2p-set",
+            Policy::OrMap => "or-map",
+            Policy::LwwMap => "lww-map",
         }
     }
 
@@ -71,12 +83,18 @@ impl Policy {
         !matches!(self, Policy::Lww | Policy::LwwHlc | Policy::Fww)
     }
 
-    /// Sets under this policy should behave as add-wins sets (OR-Set semantics): OR-Sets do
-    /// by construction; register policies holding sets are judged by the same rule.
+    /// Sets (and a map's fields) under this policy should behave as add-wins sets (OR-Set
+    /// semantics): OR-Sets and OR-Maps do by construction; register policies holding whole
+    /// sets or documents, and LWW-Maps, are judged by the same rule so their cost shows.
     pub fn add_wins(self) -> bool {
         matches!(
             self,
-            Policy::OrSet | Policy::Lww | Policy::LwwHlc | Policy::Fww
+            Policy::OrSet
+                | Policy::OrMap
+                | Policy::LwwMap
+                | Policy::Lww
+                | Policy::LwwHlc
+                | Policy::Fww
         )
     }
 
@@ -87,6 +105,7 @@ impl Policy {
             Policy::Siblings | Policy::Manual => shape == Shape::Register,
             Policy::PnCounter | Policy::GCounter => shape == Shape::Counter,
             Policy::OrSet | Policy::GSet | Policy::TwoPSet => shape == Shape::Set,
+            Policy::OrMap | Policy::LwwMap => shape == Shape::Map,
         }
     }
 
@@ -96,6 +115,7 @@ impl Policy {
             Shape::Register => Policy::Siblings,
             Shape::Counter => Policy::PnCounter,
             Shape::Set => Policy::OrSet,
+            Shape::Map => Policy::OrMap,
         }
     }
 }
@@ -109,6 +129,8 @@ pub enum Shape {
     Counter,
     /// `add`, `remove` and `get`.
     Set,
+    /// A document of `fields`: `put` and `remove` of a field, and `get` of the document.
+    Map,
 }
 
 impl Shape {
@@ -117,6 +139,7 @@ impl Shape {
             Shape::Register => "register",
             Shape::Counter => "counter",
             Shape::Set => "set",
+            Shape::Map => "map",
         }
     }
 }
@@ -183,6 +206,22 @@ pub enum WriteKind {
     Insert(u32),
     /// Remove an element from a set.
     Remove(u32),
+    /// Set one field of a map (its value is the write's id).
+    PutField(u32),
+    /// Remove one field of a map.
+    RemoveField(u32),
+}
+
+impl WriteKind {
+    /// The set element or map field the operation touches, and whether it adds (an insert or
+    /// a put of a field) rather than removes it.
+    pub fn member(self) -> Option<(u32, bool)> {
+        match self {
+            WriteKind::Insert(e) | WriteKind::PutField(e) => Some((e, true)),
+            WriteKind::Remove(e) | WriteKind::RemoveField(e) => Some((e, false)),
+            WriteKind::Put | WriteKind::Incr(_) => None,
+        }
+    }
 }
 
 /// The data of one key.
@@ -198,6 +237,11 @@ pub enum Data {
     OrSet(OrSet<u32>),
     GSet(Causal<GSet<u32>>),
     TwoP(Causal<TwoPSet<u32>>),
+    /// A map under a register policy: the whole document (field -> the write that set it),
+    /// written by read-modify-write.
+    Fields(BTreeMap<u32, OpId>),
+    OrMap(OrMap<u32, OpId>),
+    LwwMap(Causal<LwwMap<u32, OpId>>),
 }
 
 /// A key's value as a reader (or a checker) sees it.
@@ -207,6 +251,19 @@ pub enum View {
     Values(Vec<OpId>),
     Count(i64),
     Elems(Vec<u32>),
+    /// A map's present fields, each with its value (several when concurrent puts are kept).
+    Map(Vec<(u32, Vec<OpId>)>),
+}
+
+impl View {
+    /// Concurrent values kept: a register's siblings, or the most on one field of a map.
+    pub fn siblings(&self) -> usize {
+        match self {
+            View::Values(v) => v.len(),
+            View::Map(m) => m.iter().map(|(_, v)| v.len()).max().unwrap_or(1),
+            View::Count(_) | View::Elems(_) => 1,
+        }
+    }
 }
 
 impl Data {
@@ -219,13 +276,15 @@ impl Data {
             Policy::OrSet => Data::OrSet(OrSet::default()),
             Policy::GSet => Data::GSet(Causal::default()),
             Policy::TwoPSet => Data::TwoP(Causal::default()),
+            Policy::OrMap => Data::OrMap(Causal::default()),
+            Policy::LwwMap => Data::LwwMap(Causal::default()),
             Policy::Lww | Policy::LwwHlc | Policy::Fww => Data::Int(0),
         }
     }
 
-    /// Under a register policy: the whole new value a read-modify-write of `cur` produces, or
-    /// None for a plain put (whose value is the write's id).
-    pub fn rewrite(cur: Option<&Data>, kind: WriteKind) -> Option<Data> {
+    /// Under a register policy: the whole new value a read-modify-write of `cur` by write
+    /// `op` produces, or None for a plain put (whose value is the write's id).
+    pub fn rewrite(cur: Option<&Data>, op: OpId, kind: WriteKind) -> Option<Data> {
         match kind {
             WriteKind::Put => None,
             WriteKind::Incr(by) => {
@@ -247,6 +306,18 @@ impl Data {
                 }
                 Some(Data::Elems(s))
             }
+            WriteKind::PutField(f) | WriteKind::RemoveField(f) => {
+                let mut m = match cur {
+                    Some(Data::Fields(m)) => m.clone(),
+                    _ => BTreeMap::new(),
+                };
+                if matches!(kind, WriteKind::PutField(_)) {
+                    m.insert(f, op);
+                } else {
+                    m.remove(&f);
+                }
+                Some(Data::Fields(m))
+            }
         }
     }
 
@@ -259,12 +330,14 @@ impl Data {
     }
 
     /// Under a merging policy: applies the operation to `cur` (creating the value if needed)
-    /// as actor `a`, and returns the delta to ship.
+    /// as actor `a` at wall-clock time `wall` (which only LWW-Map fields keep), and returns
+    /// the delta to ship.
     pub fn update(
         cur: &mut Option<Data>,
         policy: Policy,
         a: Actor,
         op: OpId,
+        wall: Wall,
         kind: WriteKind,
     ) -> Data {
         let d = cur.get_or_insert_with(|| Data::empty(policy));
@@ -295,6 +368,16 @@ impl Data {
                     _ => unreachable!("matched above"),
                 };
                 Data::TwoP(Data::own(&mut s.ctx, dot, store))
+            }
+            (Data::OrMap(m), WriteKind::PutField(f)) => Data::OrMap(m.put(a, f, op)),
+            (Data::OrMap(m), WriteKind::RemoveField(f)) => Data::OrMap(m.remove(a, &f)),
+            (Data::LwwMap(m), kind @ (WriteKind::PutField(f) | WriteKind::RemoveField(f))) => {
+                // The field's stamp: the writer's wall clock, its dot breaking ties (so by
+                // region, as plain LWW does).
+                let dot = m.ctx.next_dot(a);
+                let value = matches!(kind, WriteKind::PutField(_)).then_some(op);
+                let store = m.store.set(Stamp { wall, tie: dot.0 }, f, value);
+                Data::LwwMap(Data::own(&mut m.ctx, dot, store))
             }
             (d, kind) => {
                 // Validation keeps operations to the shapes their policies fit; an operation
@@ -337,6 +420,8 @@ impl Data {
             (Data::OrSet(a), Data::OrSet(b)) => a.merge(b),
             (Data::GSet(a), Data::GSet(b)) => a.merge(b),
             (Data::TwoP(a), Data::TwoP(b)) => a.merge(b),
+            (Data::OrMap(a), Data::OrMap(b)) => a.merge(b),
+            (Data::LwwMap(a), Data::LwwMap(b)) => a.merge(b),
             _ => return Vec::new(),
         }
         new
@@ -352,31 +437,38 @@ impl Data {
             Data::OrSet(_) => Data::OrSet(Default::default()),
             Data::GSet(_) => Data::GSet(Default::default()),
             Data::TwoP(_) => Data::TwoP(Default::default()),
+            Data::Fields(_) => Data::Fields(BTreeMap::new()),
+            Data::OrMap(_) => Data::OrMap(Default::default()),
+            Data::LwwMap(_) => Data::LwwMap(Default::default()),
         }
     }
 
     /// The operations a merging value reflects.
     pub fn ctx(&self) -> Option<&CausalContext> {
         match self {
-            Data::Int(_) | Data::Elems(_) => None,
+            Data::Int(_) | Data::Elems(_) | Data::Fields(_) => None,
             Data::Mv(x) => Some(&x.ctx),
             Data::Counter(x) => Some(&x.ctx),
             Data::GCounter(x) => Some(&x.ctx),
             Data::OrSet(x) => Some(&x.ctx),
             Data::GSet(x) => Some(&x.ctx),
             Data::TwoP(x) => Some(&x.ctx),
+            Data::OrMap(x) => Some(&x.ctx),
+            Data::LwwMap(x) => Some(&x.ctx),
         }
     }
 
     fn ctx_mut(&mut self) -> Option<&mut CausalContext> {
         match self {
-            Data::Int(_) | Data::Elems(_) => None,
+            Data::Int(_) | Data::Elems(_) | Data::Fields(_) => None,
             Data::Mv(x) => Some(&mut x.ctx),
             Data::Counter(x) => Some(&mut x.ctx),
             Data::GCounter(x) => Some(&mut x.ctx),
             Data::OrSet(x) => Some(&mut x.ctx),
             Data::GSet(x) => Some(&mut x.ctx),
             Data::TwoP(x) => Some(&mut x.ctx),
+            Data::OrMap(x) => Some(&mut x.ctx),
+            Data::LwwMap(x) => Some(&mut x.ctx),
         }
     }
 
@@ -390,13 +482,38 @@ impl Data {
             Data::OrSet(s) => View::Elems(s.elements().copied().collect()),
             Data::GSet(s) => View::Elems(s.store.0.iter().copied().collect()),
             Data::TwoP(s) => View::Elems(s.store.elements().copied().collect()),
+            Data::Fields(m) => View::Map(m.iter().map(|(&f, &v)| (f, vec![v])).collect()),
+            Data::OrMap(m) => View::Map(
+                m.store
+                    .0
+                    .iter()
+                    .map(|(&f, vals)| (f, vals.0.values().copied().collect()))
+                    .collect(),
+            ),
+            Data::LwwMap(m) => View::Map(
+                m.store
+                    .0
+                    .iter()
+                    .filter_map(|(&f, r)| r.value.map(|v| (f, vec![v])))
+                    .collect(),
+            ),
         }
     }
 
-    /// Concurrent values held (multi-value registers), else 1.
+    /// An LWW-Map field's stamp (what a write of the field replaces), if the field was ever
+    /// written here.
+    pub fn field_stamp(&self, f: u32) -> Option<Stamp> {
+        match self {
+            Data::LwwMap(m) => m.store.0.get(&f).map(|r| r.stamp),
+            _ => None,
+        }
+    }
+
+    /// Concurrent values held (multi-value registers; an OR-Map's most on one field), else 1.
     pub fn siblings(&self) -> usize {
         match self {
             Data::Mv(r) => r.siblings(),
+            Data::OrMap(m) => m.store.0.values().map(|v| v.0.len()).max().unwrap_or(1),
             _ => 1,
         }
     }
@@ -414,6 +531,21 @@ impl Data {
             Data::OrSet(s) => s.store.0.values().map(|d| 4 + 8 * d.len() as u64).sum(),
             Data::GSet(s) => 4 * s.store.0.len() as u64,
             Data::TwoP(s) => 4 * (s.store.added.len() + s.store.removed.len()) as u64,
+            // A field: its number and value (an LWW field also its 16-byte stamp; a removed
+            // one is a stamp without a value).
+            Data::Fields(m) => (4 + value_bytes as u64) * m.len() as u64,
+            Data::OrMap(m) => m
+                .store
+                .0
+                .values()
+                .map(|v| 4 + (8 + value_bytes as u64) * v.0.len() as u64)
+                .sum(),
+            Data::LwwMap(m) => m
+                .store
+                .0
+                .values()
+                .map(|r| 20 + r.value.map_or(0, |_| value_bytes as u64))
+                .sum(),
         }
     }
 }
@@ -465,6 +597,35 @@ impl Digest for Data {
                     ^ elems(&mut s.store.added.iter().copied())
                     ^ elems(&mut s.store.removed.iter().copied()).rotate_left(7),
             ),
+            Data::Fields(m) => tag(
+                9,
+                m.iter().fold(0u64, |a, (&f, v)| {
+                    a.wrapping_add(mix64(((f as u64) << 40) ^ mix64(v.0)))
+                }),
+            ),
+            Data::OrMap(m) => tag(
+                10,
+                ctx_digest(&m.ctx)
+                    ^ m.store.0.iter().fold(0u64, |a, (&f, vals)| {
+                        a.wrapping_add(mix64(
+                            f as u64
+                                ^ vals.0.iter().fold(0u64, |x, (d, v)| {
+                                    x.wrapping_add(mix64(d.0 ^ mix64(v.0)))
+                                }),
+                        ))
+                    }),
+            ),
+            Data::LwwMap(m) => tag(
+                11,
+                ctx_digest(&m.ctx)
+                    ^ m.store.0.iter().fold(0u64, |a, (&f, r)| {
+                        a.wrapping_add(mix64(
+                            f as u64
+                                ^ mix64(r.stamp.wall.0 as u64 ^ mix64(r.stamp.tie))
+                                ^ r.value.map_or(0, |v| mix64(v.0 ^ 0xa5a5)),
+                        ))
+                    }),
+            ),
         }
     }
 }
@@ -489,10 +650,31 @@ mod tests {
     #[test]
     fn a_late_delta_can_change_a_value_without_new_writes() {
         let (mut x, mut y) = (None, None);
-        let add_x = Data::update(&mut x, Policy::OrSet, a(0), OpId(1), WriteKind::Insert(3));
+        let add_x = Data::update(
+            &mut x,
+            Policy::OrSet,
+            a(0),
+            OpId(1),
+            Wall(0),
+            WriteKind::Insert(3),
+        );
         Data::merge(&mut y, &add_x);
-        let readd = Data::update(&mut y, Policy::OrSet, a(1), OpId(2), WriteKind::Insert(3));
-        let rm = Data::update(&mut y, Policy::OrSet, a(1), OpId(3), WriteKind::Remove(3));
+        let readd = Data::update(
+            &mut y,
+            Policy::OrSet,
+            a(1),
+            OpId(2),
+            Wall(0),
+            WriteKind::Insert(3),
+        );
+        let rm = Data::update(
+            &mut y,
+            Policy::OrSet,
+            a(1),
+            OpId(3),
+            Wall(0),
+            WriteKind::Remove(3),
+        );
         assert_eq!(
             Data::merge(&mut x, &rm).len(),
             2,
@@ -511,6 +693,82 @@ mod tests {
             "...but the value changed"
         );
         assert_eq!(x, y);
+    }
+
+    /// A put of a field concurrent with its remove: an OR-Map keeps the put (add wins); an
+    /// LWW-Map keeps whichever is stamped later; a whole document under LWW keeps the later
+    /// document, dropping the other region's field as well. Concurrent puts of one field:
+    /// the OR-Map keeps both values, the LWW-Map the later one.
+    #[test]
+    fn map_fields_resolve_by_policy() {
+        let put = |f| WriteKind::PutField(f);
+        let (mut x, mut y) = (None, None);
+        let base = Data::update(&mut x, Policy::OrMap, a(0), OpId(1), Wall(0), put(1));
+        Data::merge(&mut y, &base);
+        let rm = Data::update(
+            &mut y,
+            Policy::OrMap,
+            a(1),
+            OpId(2),
+            Wall(5),
+            WriteKind::RemoveField(1),
+        );
+        let re = Data::update(&mut x, Policy::OrMap, a(0), OpId(3), Wall(4), put(1));
+        let both = Data::update(&mut x, Policy::OrMap, a(0), OpId(4), Wall(4), put(2));
+        let other = Data::update(&mut y, Policy::OrMap, a(1), OpId(5), Wall(6), put(2));
+        for d in [&rm, &other] {
+            Data::merge(&mut x, d);
+        }
+        for d in [&re, &both] {
+            Data::merge(&mut y, d);
+        }
+        assert_eq!(x, y);
+        let want = View::Map(vec![(1, vec![OpId(3)]), (2, vec![OpId(4), OpId(5)])]);
+        assert_eq!(x.as_ref().unwrap().view(), want, "add wins; both puts kept");
+        assert_eq!(x.as_ref().unwrap().siblings(), 2);
+
+        let (mut x, mut y) = (None, None);
+        let base = Data::update(&mut x, Policy::LwwMap, a(0), OpId(1), Wall(0), put(1));
+        Data::merge(&mut y, &base);
+        let rm = Data::update(
+            &mut y,
+            Policy::LwwMap,
+            a(1),
+            OpId(2),
+            Wall(5),
+            WriteKind::RemoveField(1),
+        );
+        let re = Data::update(&mut x, Policy::LwwMap, a(0), OpId(3), Wall(4), put(1));
+        let early = Data::update(&mut x, Policy::LwwMap, a(0), OpId(4), Wall(4), put(2));
+        let late = Data::update(&mut y, Policy::LwwMap, a(1), OpId(5), Wall(6), put(2));
+        assert_eq!(y.as_ref().unwrap().field_stamp(1).unwrap().wall, Wall(5));
+        for d in [&rm, &late] {
+            Data::merge(&mut x, d);
+        }
+        for d in [&re, &early] {
+            Data::merge(&mut y, d);
+        }
+        assert_eq!(x, y);
+        let want = View::Map(vec![(2, vec![OpId(5)])]);
+        assert_eq!(
+            x.as_ref().unwrap().view(),
+            want,
+            "the later remove and put win"
+        );
+        assert!(
+            late.wire_bytes(100) < base.wire_bytes(100) + 40,
+            "a field delta does not grow with the document"
+        );
+
+        let doc = Data::rewrite(None, OpId(1), put(1)).unwrap();
+        let doc = Data::rewrite(Some(&doc), OpId(2), put(2)).unwrap();
+        let doc = Data::rewrite(Some(&doc), OpId(3), WriteKind::RemoveField(1)).unwrap();
+        assert_eq!(doc.view(), View::Map(vec![(2, vec![OpId(2)])]));
+        assert_eq!(
+            doc.wire_bytes(100),
+            104,
+            "a document write ships every field"
+        );
     }
 
     #[test]
@@ -541,25 +799,33 @@ mod tests {
 
     #[test]
     fn register_policies_rewrite_whole_values() {
-        let v = Data::rewrite(Some(&Data::Int(5)), WriteKind::Incr(-2));
+        let v = Data::rewrite(Some(&Data::Int(5)), OpId(0), WriteKind::Incr(-2));
         assert_eq!(v, Some(Data::Int(3)));
-        let s = Data::rewrite(None, WriteKind::Insert(4)).unwrap();
-        let s = Data::rewrite(Some(&s), WriteKind::Insert(2)).unwrap();
-        let s = Data::rewrite(Some(&s), WriteKind::Remove(4)).unwrap();
+        let s = Data::rewrite(None, OpId(0), WriteKind::Insert(4)).unwrap();
+        let s = Data::rewrite(Some(&s), OpId(0), WriteKind::Insert(2)).unwrap();
+        let s = Data::rewrite(Some(&s), OpId(0), WriteKind::Remove(4)).unwrap();
         assert_eq!(s.view(), View::Elems(vec![2]));
-        assert_eq!(Data::rewrite(None, WriteKind::Put), None);
+        assert_eq!(Data::rewrite(None, OpId(0), WriteKind::Put), None);
     }
 
     #[test]
     fn merging_policies_ship_deltas_and_report_new_operations() {
         let mut x = None;
         let mut y = None;
-        let d1 = Data::update(&mut x, Policy::PnCounter, a(0), OpId(1), WriteKind::Incr(5));
+        let d1 = Data::update(
+            &mut x,
+            Policy::PnCounter,
+            a(0),
+            OpId(1),
+            Wall(0),
+            WriteKind::Incr(5),
+        );
         let d2 = Data::update(
             &mut y,
             Policy::PnCounter,
             a(1),
             OpId(2),
+            Wall(0),
             WriteKind::Incr(-2),
         );
         assert_eq!(Data::merge(&mut x, &d2), vec![Dot::new(a(1), 1)]);
@@ -576,14 +842,42 @@ mod tests {
             "dots count per key"
         );
         let mut s = None;
-        Data::update(&mut s, Policy::OrSet, a(0), OpId(3), WriteKind::Insert(7));
-        let rm = Data::update(&mut s, Policy::OrSet, a(0), OpId(4), WriteKind::Remove(7));
+        Data::update(
+            &mut s,
+            Policy::OrSet,
+            a(0),
+            OpId(3),
+            Wall(0),
+            WriteKind::Insert(7),
+        );
+        let rm = Data::update(
+            &mut s,
+            Policy::OrSet,
+            a(0),
+            OpId(4),
+            Wall(0),
+            WriteKind::Remove(7),
+        );
         assert_eq!(s.as_ref().unwrap().view(), View::Elems(vec![]));
         assert!(rm.wire_bytes(100) < 64, "a remove delta is small");
         let mut m = None;
-        Data::update(&mut m, Policy::Siblings, a(0), OpId(5), WriteKind::Put);
+        Data::update(
+            &mut m,
+            Policy::Siblings,
+            a(0),
+            OpId(5),
+            Wall(0),
+            WriteKind::Put,
+        );
         let mut m2 = None;
-        let d = Data::update(&mut m2, Policy::Siblings, a(1), OpId(6), WriteKind::Put);
+        let d = Data::update(
+            &mut m2,
+            Policy::Siblings,
+            a(1),
+            OpId(6),
+            Wall(0),
+            WriteKind::Put,
+        );
         Data::merge(&mut m, &d);
         assert_eq!(m.as_ref().unwrap().siblings(), 2);
         assert_eq!(

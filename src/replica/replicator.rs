@@ -1982,7 +1982,14 @@ impl Replicator {
     ) {
         let me = self.me();
         let policy = self.cfg.plan.tables.policy(key);
-        let seen = self.cell(key).stamp;
+        // What the write replaces: the key's newest stamp, or for an LWW-Map the field's.
+        let seen = match (policy, kind.member()) {
+            (Policy::LwwMap, Some((f, _))) => self
+                .data_of(key)
+                .and_then(|d| d.field_stamp(f))
+                .unwrap_or(Stamp::NONE),
+            _ => self.cell(key).stamp,
+        };
         // A write with no client is the operator's: observers learn of it by its merge alone.
         let stamped = |out: &mut Out, stamp| {
             if client.is_some() {
@@ -2010,7 +2017,7 @@ impl Replicator {
                 key,
                 cell,
                 |slot| {
-                    delta = Some(Data::update(slot, policy, actor, op, kind));
+                    delta = Some(Data::update(slot, policy, actor, op, now.wall, kind));
                     vec![dot]
                 },
                 out,
@@ -2026,7 +2033,10 @@ impl Replicator {
             };
             let stamp = Stamp::new(wall, me, self.epoch, self.counter);
             stamped(out, stamp);
-            (stamp, Data::rewrite(self.data_of(key), kind).map(Arc::new))
+            (
+                stamp,
+                Data::rewrite(self.data_of(key), op, kind).map(Arc::new),
+            )
         };
         self.own_seq += 1;
         let id = EntryId {
@@ -3239,6 +3249,97 @@ mod tests {
                 assert_eq!(b.view_of(Key(0)), Some(View::Values(vec![OpId(1)])));
                 assert_eq!(a.dots_of(Key(0)).len(), 2, "both writes are in its history");
             }
+        }
+    }
+
+    /// Maps, field by field. Region b's clock runs 200 ms fast. Key 0: b puts field 1 at
+    /// t = 1000 ms (write 0, stamped 1200); a receives it at 1010 and puts field 1 again at
+    /// 1050 (write 3, stamped 1050): causally later, stamped earlier. Key 1: at 1000 a puts
+    /// field 1 (write 1) and b field 2 (write 2), concurrently; each gets the other's at 1010.
+    /// - `lww` (whole documents, read-modify-write): a's key-0 write loses by skew and a's
+    ///   key-1 document loses to b's (field 1 is gone, though nobody removed it): 2 lost.
+    /// - `lww-map`: only the same-field skew loss on key 0; key 1 keeps both fields.
+    /// - `or-map`: nothing lost; the causally later put replaces the one it saw.
+    #[test]
+    fn map_policies_lose_field_writes_by_document_by_field_or_not_at_all() {
+        use crate::metrics::Observer;
+        use crate::replica::data::{Shape, Table, Tables, View};
+        let map = |fields: &[(u32, u64)]| {
+            View::Map(fields.iter().map(|&(f, op)| (f, vec![OpId(op)])).collect())
+        };
+        for (policy, lost, skew, key0, key1) in [
+            (Policy::Lww, 2, 1, map(&[(1, 0)]), map(&[(2, 2)])),
+            (Policy::LwwMap, 1, 1, map(&[(1, 0)]), map(&[(1, 1), (2, 2)])),
+            (Policy::OrMap, 0, 0, map(&[(1, 3)]), map(&[(1, 1), (2, 2)])),
+        ] {
+            let mut plan = Plan::mesh(2, Strategy::MultiMaster);
+            plan.tables = Arc::new(Tables(vec![Table {
+                name: "profile".into(),
+                first: 0,
+                end: 1024,
+                policy,
+                shape: Shape::Map,
+            }]));
+            let plan = Arc::new(plan);
+            let mk = |id: u16| {
+                let mut c = cfg(id, Span::ZERO);
+                c.plan = Arc::clone(&plan);
+                Replicator::from_disk(c, &Disk::default())
+            };
+            let (mut a, mut b) = (mk(0), mk(1));
+            let mut o = Observer::new(2, 1024, None, 0, Span(1_000_000));
+            o.set_tables(Arc::clone(&plan.tables));
+            let at = |ms: u64, fast: bool| Now {
+                mono: Mono(ms * 1_000_000),
+                wall: Wall((ms as i64 + if fast { 200 } else { 0 }) * 1_000_000),
+            };
+            // Region r puts `field` of `key` as write `op` at true time `ms`.
+            let put = |o: &mut Observer, r: &mut Replicator, op: u64, key: u64, field, ms| {
+                let id = r.me();
+                let kind = WriteKind::PutField(field);
+                let t = crate::time::SimTime(ms * 1_000_000);
+                o.on_issue(id, OpId(op), Key(key), Some(kind), Level::Default, t);
+                let mut out = Out::default();
+                let w = ClientOp::Write {
+                    op: OpId(op),
+                    key: Key(key),
+                    value_bytes: 10,
+                    level: Level::Default,
+                    kind,
+                };
+                r.on_client_op(at(ms, id == RegionId(1)), w, &mut out);
+                observe(o, id.0, ms, &out);
+                out
+            };
+            let deliver = |o: &mut Observer, to: &mut Replicator, from: &Out, ms: u64| {
+                let mut out = Out::default();
+                let id = to.me();
+                let msg = sends(from)[0].1.clone();
+                to.on_message(at(ms, id == RegionId(1)), RegionId(1 - id.0), msg, &mut out);
+                observe(o, id.0, ms, &out);
+            };
+            let b0 = put(&mut o, &mut b, 0, 0, 1, 1000);
+            let a1 = put(&mut o, &mut a, 1, 1, 1, 1000);
+            let b1 = put(&mut o, &mut b, 2, 1, 2, 1000);
+            deliver(&mut o, &mut a, &b0, 1010);
+            deliver(&mut o, &mut a, &b1, 1010);
+            deliver(&mut o, &mut b, &a1, 1010);
+            let a0 = put(&mut o, &mut a, 3, 0, 1, 1050);
+            deliver(&mut o, &mut b, &a0, 1060);
+            assert_eq!(a.state_digest(), b.state_digest(), "{policy:?} converges");
+            assert_eq!(a.view_of(Key(0)), Some(key0.clone()), "{policy:?} key 0");
+            assert_eq!(b.view_of(Key(1)), Some(key1.clone()), "{policy:?} key 1");
+            let lu = o.lost_updates(&["a".to_string(), "b".to_string()]);
+            assert_eq!((lu.total, lu.skew), (lost, skew), "{policy:?}: {lu:?}");
+            if skew > 0 {
+                let e = lu.examples.iter().find(|e| e.skew_ms.is_some()).unwrap();
+                assert_eq!((e.lost_op, e.skew_ms), (3, Some(150.0)));
+            }
+            // The field-level oracle: the puts seen by no later put of their field.
+            let live = o.live_puts();
+            assert_eq!(live.get(&(0, 1)), Some(&vec![3]), "{policy:?}");
+            assert_eq!(live.get(&(1, 1)), Some(&vec![1]), "{policy:?}");
+            assert_eq!(live.get(&(1, 2)), Some(&vec![2]), "{policy:?}");
         }
     }
 

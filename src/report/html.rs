@@ -469,7 +469,7 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
         o.push_str("</table>");
         let _ = write!(
             o,
-            r#"<p>Siblings: {} merges left concurrent values (at most {} on one key; {} keys still hold them). Counters wrong: {} of {} (off by {}). Set elements breaking add-wins semantics: {} in {} keys. Lost updates: {} ({} concurrent, {} from clock skew, {} refused by first-writer-wins).</p>"#,
+            r#"<p>Siblings: {} merges left concurrent values (at most {} on one key; {} keys still hold them). Counters wrong: {} of {} (off by {}). Set elements breaking add-wins semantics: {} in {} keys. Map fields breaking add-wins semantics: {} in {} keys ({} field writes lost, {} to clock skew). Lost updates: {} ({} concurrent, {} from clock skew, {} refused by first-writer-wins).</p>"#,
             thousands(c.sibling_merges),
             c.max_siblings,
             thousands(c.keys_with_siblings),
@@ -478,6 +478,10 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
             thousands(c.counter_error),
             thousands(c.set_violations),
             thousands(c.set_keys),
+            thousands(c.map_violations),
+            thousands(c.map_keys),
+            thousands(c.lost_field_writes),
+            thousands(c.field_skew_losses),
             thousands(s.lost_updates.total),
             thousands(s.lost_updates.concurrent),
             thousands(s.lost_updates.skew),

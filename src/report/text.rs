@@ -632,6 +632,16 @@ fn conflicts_section(o: &mut String, c: &crate::summary::ConflictsOut) {
             thousands(c.set_keys)
         );
     }
+    if c.map_keys > 0 {
+        let _ = writeln!(
+            o,
+            "  maps (add-wins per field): {} wrong fields in {} keys; {} field writes lost, {} of them to clock skew",
+            thousands(c.map_violations),
+            thousands(c.map_keys),
+            thousands(c.lost_field_writes),
+            thousands(c.field_skew_losses)
+        );
+    }
 }
 
 #[cfg(test)]
