@@ -305,6 +305,25 @@ pub struct RunMetrics {
 }
 
 /// Per fault kind: how many faults the run had and how many took effect.
+/// Per fault kind, then per phase the fault began in: [realised, took effect]. A fault that
+/// began during two phases (a failover while catching up) counts in both.
+pub fn fault_phase_coverage(s: &RunSummary) -> BTreeMap<String, BTreeMap<String, [u64; 2]>> {
+    let mut m: BTreeMap<String, BTreeMap<String, [u64; 2]>> = BTreeMap::new();
+    for f in &s.faults {
+        if let Some(e) = f.effects {
+            let kind = m
+                .entry(crate::summary::fault_kind(&f.label).to_string())
+                .or_default();
+            for p in &f.phases {
+                let c = kind.entry(p.clone()).or_default();
+                c[0] += 1;
+                c[1] += u64::from(e > 0);
+            }
+        }
+    }
+    m
+}
+
 pub fn fault_coverage(s: &RunSummary) -> BTreeMap<String, [u64; 2]> {
     let mut m: BTreeMap<String, [u64; 2]> = BTreeMap::new();
     for f in &s.faults {
@@ -537,6 +556,9 @@ pub struct RunRow {
     /// Per fault kind: [realised, took effect] in this run.
     #[serde(default)]
     pub fault_kinds: BTreeMap<String, [u64; 2]>,
+    /// Per fault kind and the phase it began in: [realised, took effect].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fault_phases: BTreeMap<String, BTreeMap<String, [u64; 2]>>,
     pub seed: u64,
     pub passed: bool,
     pub failed_checks: Vec<String>,
@@ -626,6 +648,7 @@ pub fn compare(
         let s = r?;
         per_variant[*v].push(RunRow {
             fault_kinds: fault_coverage(&s),
+            fault_phases: fault_phase_coverage(&s),
             seed: *seed,
             passed: s.passed,
             failed_checks: s.failed_names(),

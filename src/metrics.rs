@@ -226,6 +226,9 @@ pub struct AeCounts {
     pub keys_repaired: u64,
     /// What shipping each session initiator's whole shared state would have cost instead.
     pub full_state_bytes: u64,
+    /// (start, end) of each finished session that found differences to repair: the
+    /// anti-entropy phase a fault can strike in.
+    pub repairing: Vec<(SimTime, SimTime)>,
 }
 
 /// Operations at one consistency level.
@@ -910,7 +913,16 @@ impl Observer {
                 self.ae.sessions += 1;
                 self.ae.full_state_bytes += full_state_bytes;
             }
-            Note::AeFinished { rounds, in_sync } => {
+            Note::AeFinished {
+                rounds,
+                in_sync,
+                took,
+            } => {
+                if !in_sync {
+                    self.ae
+                        .repairing
+                        .push((SimTime(now.0.saturating_sub(took.0)), now));
+                }
                 self.ae.finished += 1;
                 self.ae.in_sync += in_sync as u64;
                 self.ae.rounds_sum += rounds as u64;

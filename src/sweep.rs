@@ -92,6 +92,10 @@ pub struct SweepSummary {
 pub struct FaultCoverage {
     pub realised: u64,
     pub took_effect: u64,
+    /// By the phase each fault began in (`steady`, `failover`, `catch-up`, `anti-entropy`):
+    /// [realised, took effect].
+    #[serde(default)]
+    pub by_phase: BTreeMap<String, [u64; 2]>,
 }
 
 /// Runs `seeds` with `jobs` threads; `runner` runs one seed (injected so tests can make it panic).
@@ -139,6 +143,7 @@ fn row(seed: u64, outcome: std::thread::Result<Result<RunSummary, String>>) -> R
     match outcome {
         Ok(Ok(s)) => RunRow {
             fault_kinds: crate::compare::fault_coverage(&s),
+            fault_phases: crate::compare::fault_phase_coverage(&s),
             seed,
             passed: s.passed,
             failed_checks: s.failed_names(),
@@ -147,6 +152,7 @@ fn row(seed: u64, outcome: std::thread::Result<Result<RunSummary, String>>) -> R
         },
         Ok(Err(e)) => RunRow {
             fault_kinds: BTreeMap::new(),
+            fault_phases: BTreeMap::new(),
             seed,
             passed: false,
             failed_checks: vec![format!("error: {e}")],
@@ -155,6 +161,7 @@ fn row(seed: u64, outcome: std::thread::Result<Result<RunSummary, String>>) -> R
         },
         Err(p) => RunRow {
             fault_kinds: BTreeMap::new(),
+            fault_phases: BTreeMap::new(),
             seed,
             passed: false,
             failed_checks: vec![format!("panic: {}", panic_text(p))],
@@ -207,6 +214,14 @@ pub fn summarise(
             let c = fault_coverage.entry(k.clone()).or_default();
             c.realised += n;
             c.took_effect += e;
+        }
+        for (k, phases) in &r.fault_phases {
+            let c = fault_coverage.entry(k.clone()).or_default();
+            for (p, [n, e]) in phases {
+                let x = c.by_phase.entry(p.clone()).or_default();
+                x[0] += n;
+                x[1] += e;
+            }
         }
     }
     SweepSummary {

@@ -2736,3 +2736,35 @@ fn map_tables_lose_field_writes_by_document_by_field_or_not_at_all() {
     );
     assert_eq!(or.trace_digest, under("or-map").trace_digest);
 }
+
+/// Fault coverage by phase: each fault is labelled with what the system was doing when it
+/// began. Here the primary crashes at 10 s (detected about 1 s later, writes back within
+/// seconds), so a degraded link at 12 s begins during `failover`; a partition from 20 s to 30 s
+/// leaves a backlog, so a degraded link 100 ms after the heal begins during `catch-up`; one at
+/// 50 s finds the system `steady`. A sweep adds the phases up per fault kind.
+#[test]
+fn faults_are_labelled_with_the_phase_they_began_in() {
+    let text = std::fs::read_to_string("scenarios/region-failover.yaml")
+        .unwrap()
+        .replace("duration: 120s", "duration: 60s")
+        .replace("rpo_writes: { max: 400 }", "rpo_writes: { max: 100000 }")
+        .replace(
+            "  - { at: 30s, crash: us-east-1, for: 30s }\n  - { at: 80s, partition: [[us-west-2], [us-east-1, eu-west-1]], for: 15s }",
+            "  - { at: 10s, crash: us-east-1, for: 5s }\n  - { at: 12s, degrade: { link: \"us-west-2 <-> eu-west-1\", latency: 5ms }, for: 1s }\n  - { at: 20s, partition: [[eu-west-1], [us-east-1, us-west-2]], for: 10s }\n  - { at: 30.1s, degrade: { link: \"us-west-2 <-> eu-west-1\", latency: 5ms }, for: 1s }\n  - { at: 50s, degrade: { link: \"us-west-2 <-> eu-west-1\", latency: 5ms }, for: 1s }",
+        );
+    let s = simulate(&text, None);
+    let phases: Vec<(f64, Vec<String>)> = s
+        .faults
+        .iter()
+        .map(|f| (f.at_ms, f.phases.clone()))
+        .collect();
+    let at = |t: f64| &phases.iter().find(|p| p.0 == t).unwrap().1;
+    assert_eq!(at(10_000.0), &["steady"], "{phases:?}");
+    assert_eq!(at(12_000.0), &["failover"], "{phases:?}");
+    assert_eq!(at(30_100.0), &["catch-up"], "{phases:?}");
+    assert_eq!(at(50_000.0), &["steady"], "{phases:?}");
+    let cov = regionsim::compare::fault_phase_coverage(&s);
+    assert_eq!(cov["degrade"]["failover"], [1, 1]);
+    assert_eq!(cov["degrade"]["catch-up"], [1, 1]);
+    assert_eq!(cov["degrade"]["steady"], [1, 1]);
+}

@@ -221,9 +221,13 @@ pub enum Note {
     /// This region started an anti-entropy session; shipping its whole state for the keys it
     /// shares with the peer instead would have cost `full_state_bytes`.
     AeStarted { full_state_bytes: u64 },
-    /// A session this region started has ended after `rounds` messages; `in_sync` if the trees
-    /// already matched at the root.
-    AeFinished { rounds: u32, in_sync: bool },
+    /// A session this region started has ended after `rounds` messages, `took` after it
+    /// started; `in_sync` if the trees already matched at the root.
+    AeFinished {
+        rounds: u32,
+        in_sync: bool,
+        took: Span,
+    },
     /// Anti-entropy installed newer values for `keys` keys here.
     AeRepaired { keys: u32 },
     /// A rebuilt region has heard from every peer: `keys` values and `bytes` came in.

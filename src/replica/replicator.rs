@@ -2834,11 +2834,12 @@ impl Replicator {
     /// Ends `session` here: the initiator records it, anyone else tells the initiator.
     fn ae_finish(&mut self, session: AeSession, in_sync: bool, out: &mut Out) {
         if session.initiator == self.me() {
-            if let Some((peer, _)) = self.ae.active.remove(&session.id) {
+            if let Some((peer, started)) = self.ae.active.remove(&session.id) {
                 self.ae.owed &= !Replicator::bit(peer);
                 out.note(Note::AeFinished {
                     rounds: session.round,
                     in_sync,
+                    took: self.now_mono - started,
                 });
             }
         } else {
@@ -3799,10 +3800,14 @@ mod tests {
         let (kinds, _, notes) = ae_session(&mut a, &mut b);
         // b matches the root and tells a the session is over.
         assert_eq!(kinds, ["ae-hashes", "ae-done"]);
-        assert!(notes.contains(&Note::AeFinished {
-            rounds: 2,
-            in_sync: true
-        }));
+        assert!(notes.iter().any(|n| matches!(
+            n,
+            Note::AeFinished {
+                rounds: 2,
+                in_sync: true,
+                ..
+            }
+        )));
     }
 
     #[test]
@@ -3835,10 +3840,14 @@ mod tests {
         };
         assert_eq!(full, RPC_BYTES + 64 * (32 + 100));
         assert!(bytes * 10 < full, "{bytes} vs full state {full}");
-        assert!(notes.contains(&Note::AeFinished {
-            rounds: 4,
-            in_sync: false
-        }));
+        assert!(notes.iter().any(|n| matches!(
+            n,
+            Note::AeFinished {
+                rounds: 4,
+                in_sync: false,
+                ..
+            }
+        )));
     }
 
     proptest::proptest! {

@@ -466,10 +466,34 @@ pub fn render_sweep_text(s: &crate::sweep::SweepSummary) -> String {
     if !s.fault_coverage.is_empty() {
         let _ = writeln!(
             o,
-            "\nFault coverage (faults realised / took effect, all seeds)"
+            "\nFault coverage (faults realised / took effect, all seeds; then by what the system was doing when each began)"
         );
         for (kind, c) in &s.fault_coverage {
-            let _ = writeln!(o, "  {kind:<w$}  {} / {}", c.realised, c.took_effect);
+            let phases: Vec<String> = crate::summary::PHASES
+                .iter()
+                .filter_map(|p| {
+                    let [n, e] = c.by_phase.get(*p).copied().unwrap_or_default();
+                    (n > 0).then(|| format!("{p} {n}/{e}"))
+                })
+                .collect();
+            let cover = format!("{} / {}", c.realised, c.took_effect);
+            let _ = writeln!(o, "  {kind:<w$}  {cover:<13}  {}", phases.join(", "));
+        }
+        let missing: Vec<&str> = crate::summary::PHASES[1..]
+            .iter()
+            .copied()
+            .filter(|p| {
+                s.fault_coverage
+                    .values()
+                    .all(|c| !c.by_phase.contains_key(*p))
+            })
+            .collect();
+        if !missing.is_empty() {
+            let _ = writeln!(
+                o,
+                "  no fault began during: {} (widen the weather or add seeds to cover them)",
+                missing.join(", ")
+            );
         }
     }
     if !s.failures_by_check.is_empty() {

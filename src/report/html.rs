@@ -241,7 +241,7 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
                         thousands(n)
                     ),
                     None => f.label.clone(),
-                };
+                } + &super::during(&f.phases);
                 (
                     f.at_ms,
                     label,

@@ -95,3 +95,18 @@ pub fn write_report(
     write_atomic(&files.markdown, markdown::render(s).as_bytes()).map_err(io(&files.markdown))?;
     Ok(files)
 }
+
+/// " during catch-up" for a fault that began outside steady running (nothing when steady, or
+/// for summaries written before phases were recorded).
+pub(crate) fn during(phases: &[String]) -> String {
+    let busy: Vec<&str> = phases
+        .iter()
+        .map(String::as_str)
+        .filter(|p| *p != "steady")
+        .collect();
+    if busy.is_empty() {
+        String::new()
+    } else {
+        format!(" during {}", busy.join(" and "))
+    }
+}

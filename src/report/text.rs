@@ -196,7 +196,10 @@ pub fn render(s: &RunSummary) -> String {
             } else {
                 ""
             };
-            rows.push((f.at_ms, format!("fault  {}{note}", f.label)));
+            rows.push((
+                f.at_ms,
+                format!("fault  {}{note}{}", f.label, super::during(&f.phases)),
+            ));
         }
         for h in &s.convergence.heals {
             let after = h
