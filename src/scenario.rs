@@ -3649,32 +3649,35 @@ workload:
             ("doc", Shape::Map, Policy::OrMap)
         );
         assert_eq!(s.workload.tables[1].fields, 6);
-        let m = map("{ put: 1 }", ", fields: 0", "lww")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            m.contains("workload.tables.doc.fields") && m.contains("at least 1"),
-            "{m}"
-        );
-        let m = map("{ put: 0.5, add: 0.5 }", ", fields: 3", "lww")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            m.contains("workload.tables.doc.ops") && m.contains("a map table"),
-            "{m}"
-        );
-        let m = map("{ put: 1 }", ", fields: 3", "or-set")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            m.contains("`or-set` cannot hold table `doc`, which is a map"),
-            "{m}"
-        );
-        let m = map("{ put: 1 }", "", "lww-map").unwrap_err().to_string();
-        assert!(
-            m.contains("`lww-map` cannot hold table `doc`, which is a register"),
-            "{m}"
-        );
+        for (ops, fields, policy, want) in [
+            (
+                "{ put: 1 }",
+                ", fields: 0",
+                "lww",
+                "workload.tables.doc.fields: must be at least 1",
+            ),
+            (
+                "{ put: 0.5, add: 0.5 }",
+                ", fields: 3",
+                "lww",
+                "workload.tables.doc.ops: a map table",
+            ),
+            (
+                "{ put: 1 }",
+                ", fields: 3",
+                "or-set",
+                "`or-set` cannot hold table `doc`, which is a map",
+            ),
+            (
+                "{ put: 1 }",
+                "",
+                "lww-map",
+                "`lww-map` cannot hold table `doc`, which is a register",
+            ),
+        ] {
+            let m = map(ops, fields, policy).unwrap_err().to_string();
+            assert!(m.contains(want), "{m}");
+        }
         let t = TABLES.replace(
             "    stock:",
             "    doc: { keys: 5, ops: { put: 1 }, fields: 3 }\n    stock:",

@@ -550,6 +550,11 @@ impl Data {
     }
 }
 
+/// An order-independent sum of mixed parts (equal multisets, equal sums).
+fn sum_mixed(parts: impl Iterator<Item = u64>) -> u64 {
+    parts.fold(0u64, |acc, h| acc.wrapping_add(mix64(h)))
+}
+
 fn ctx_digest(c: &CausalContext) -> u64 {
     let vv = c.vv.0.iter().fold(0u64, |acc, (a, n)| {
         acc.wrapping_add(mix64(((a.0 as u64) << 32) ^ *n as u64))
@@ -599,32 +604,23 @@ impl Digest for Data {
             ),
             Data::Fields(m) => tag(
                 9,
-                m.iter().fold(0u64, |a, (&f, v)| {
-                    a.wrapping_add(mix64(((f as u64) << 40) ^ mix64(v.0)))
-                }),
+                sum_mixed(m.iter().map(|(&f, v)| ((f as u64) << 40) ^ mix64(v.0))),
             ),
             Data::OrMap(m) => tag(
                 10,
                 ctx_digest(&m.ctx)
-                    ^ m.store.0.iter().fold(0u64, |a, (&f, vals)| {
-                        a.wrapping_add(mix64(
-                            f as u64
-                                ^ vals.0.iter().fold(0u64, |x, (d, v)| {
-                                    x.wrapping_add(mix64(d.0 ^ mix64(v.0)))
-                                }),
-                        ))
-                    }),
+                    ^ sum_mixed(m.store.0.iter().map(|(&f, vals)| {
+                        f as u64 ^ sum_mixed(vals.0.iter().map(|(d, v)| d.0 ^ mix64(v.0)))
+                    })),
             ),
             Data::LwwMap(m) => tag(
                 11,
                 ctx_digest(&m.ctx)
-                    ^ m.store.0.iter().fold(0u64, |a, (&f, r)| {
-                        a.wrapping_add(mix64(
-                            f as u64
-                                ^ mix64(r.stamp.wall.0 as u64 ^ mix64(r.stamp.tie))
-                                ^ r.value.map_or(0, |v| mix64(v.0 ^ 0xa5a5)),
-                        ))
-                    }),
+                    ^ sum_mixed(m.store.0.iter().map(|(&f, r)| {
+                        f as u64
+                            ^ mix64(r.stamp.wall.0 as u64 ^ mix64(r.stamp.tie))
+                            ^ r.value.map_or(0, |v| mix64(v.0 ^ 0xa5a5))
+                    })),
             ),
         }
     }
@@ -644,37 +640,21 @@ mod tests {
         Actor::new(RegionId(i), 1)
     }
 
+    /// Region `r`'s write `op` on a value of `policy` (the wall clock only matters to maps).
+    fn up(slot: &mut Option<Data>, policy: Policy, r: u16, op: u64, kind: WriteKind) -> Data {
+        Data::update(slot, policy, a(r), OpId(op), Wall(0), kind)
+    }
+
     /// A re-add seen late still removes the adds it replaced, though it brings no write the
     /// receiver lacks (the receiver already learned its dot from a later remove): a host must
     /// judge "changed" by the value, not by new dots.
     #[test]
     fn a_late_delta_can_change_a_value_without_new_writes() {
         let (mut x, mut y) = (None, None);
-        let add_x = Data::update(
-            &mut x,
-            Policy::OrSet,
-            a(0),
-            OpId(1),
-            Wall(0),
-            WriteKind::Insert(3),
-        );
+        let add_x = up(&mut x, Policy::OrSet, 0, 1, WriteKind::Insert(3));
         Data::merge(&mut y, &add_x);
-        let readd = Data::update(
-            &mut y,
-            Policy::OrSet,
-            a(1),
-            OpId(2),
-            Wall(0),
-            WriteKind::Insert(3),
-        );
-        let rm = Data::update(
-            &mut y,
-            Policy::OrSet,
-            a(1),
-            OpId(3),
-            Wall(0),
-            WriteKind::Remove(3),
-        );
+        let readd = up(&mut y, Policy::OrSet, 1, 2, WriteKind::Insert(3));
+        let rm = up(&mut y, Policy::OrSet, 1, 3, WriteKind::Remove(3));
         assert_eq!(
             Data::merge(&mut x, &rm).len(),
             2,
@@ -702,59 +682,32 @@ mod tests {
     #[test]
     fn map_fields_resolve_by_policy() {
         let put = |f| WriteKind::PutField(f);
-        let (mut x, mut y) = (None, None);
-        let base = Data::update(&mut x, Policy::OrMap, a(0), OpId(1), Wall(0), put(1));
-        Data::merge(&mut y, &base);
-        let rm = Data::update(
-            &mut y,
-            Policy::OrMap,
-            a(1),
-            OpId(2),
-            Wall(5),
-            WriteKind::RemoveField(1),
-        );
-        let re = Data::update(&mut x, Policy::OrMap, a(0), OpId(3), Wall(4), put(1));
-        let both = Data::update(&mut x, Policy::OrMap, a(0), OpId(4), Wall(4), put(2));
-        let other = Data::update(&mut y, Policy::OrMap, a(1), OpId(5), Wall(6), put(2));
-        for d in [&rm, &other] {
-            Data::merge(&mut x, d);
-        }
-        for d in [&re, &both] {
-            Data::merge(&mut y, d);
-        }
-        assert_eq!(x, y);
+        // One history under `policy`: x puts field 1 (write 1, seen by y); then concurrently y
+        // removes it (5) and puts field 2 (6) while x puts field 1 again (4) and field 2 (4);
+        // each then merges the other's. Returns the converged value and the first delta.
+        let history = |policy| {
+            let (mut x, mut y) = (None, None);
+            let op = |slot: &mut Option<Data>, r, id, wall, kind| {
+                Data::update(slot, policy, a(r), OpId(id), Wall(wall), kind)
+            };
+            let base = op(&mut x, 0, 1, 0, put(1));
+            Data::merge(&mut y, &base);
+            let rm = op(&mut y, 1, 2, 5, WriteKind::RemoveField(1));
+            let ys = [rm, op(&mut y, 1, 5, 6, put(2))];
+            let xs = [op(&mut x, 0, 3, 4, put(1)), op(&mut x, 0, 4, 4, put(2))];
+            ys.iter().for_each(|d| drop(Data::merge(&mut x, d)));
+            xs.iter().for_each(|d| drop(Data::merge(&mut y, d)));
+            assert_eq!(x, y, "{policy:?} converges");
+            (x.unwrap(), base, ys[1].clone())
+        };
+        let (or, _, _) = history(Policy::OrMap);
         let want = View::Map(vec![(1, vec![OpId(3)]), (2, vec![OpId(4), OpId(5)])]);
-        assert_eq!(x.as_ref().unwrap().view(), want, "add wins; both puts kept");
-        assert_eq!(x.as_ref().unwrap().siblings(), 2);
-
-        let (mut x, mut y) = (None, None);
-        let base = Data::update(&mut x, Policy::LwwMap, a(0), OpId(1), Wall(0), put(1));
-        Data::merge(&mut y, &base);
-        let rm = Data::update(
-            &mut y,
-            Policy::LwwMap,
-            a(1),
-            OpId(2),
-            Wall(5),
-            WriteKind::RemoveField(1),
-        );
-        let re = Data::update(&mut x, Policy::LwwMap, a(0), OpId(3), Wall(4), put(1));
-        let early = Data::update(&mut x, Policy::LwwMap, a(0), OpId(4), Wall(4), put(2));
-        let late = Data::update(&mut y, Policy::LwwMap, a(1), OpId(5), Wall(6), put(2));
-        assert_eq!(y.as_ref().unwrap().field_stamp(1).unwrap().wall, Wall(5));
-        for d in [&rm, &late] {
-            Data::merge(&mut x, d);
-        }
-        for d in [&re, &early] {
-            Data::merge(&mut y, d);
-        }
-        assert_eq!(x, y);
+        assert_eq!(or.view(), want, "add wins; both puts kept");
+        assert_eq!(or.siblings(), 2);
+        let (lww, base, late) = history(Policy::LwwMap);
+        assert_eq!(lww.field_stamp(1).unwrap().wall, Wall(5));
         let want = View::Map(vec![(2, vec![OpId(5)])]);
-        assert_eq!(
-            x.as_ref().unwrap().view(),
-            want,
-            "the later remove and put win"
-        );
+        assert_eq!(lww.view(), want, "the later remove and put win");
         assert!(
             late.wire_bytes(100) < base.wire_bytes(100) + 40,
             "a field delta does not grow with the document"
@@ -812,22 +765,8 @@ mod tests {
     fn merging_policies_ship_deltas_and_report_new_operations() {
         let mut x = None;
         let mut y = None;
-        let d1 = Data::update(
-            &mut x,
-            Policy::PnCounter,
-            a(0),
-            OpId(1),
-            Wall(0),
-            WriteKind::Incr(5),
-        );
-        let d2 = Data::update(
-            &mut y,
-            Policy::PnCounter,
-            a(1),
-            OpId(2),
-            Wall(0),
-            WriteKind::Incr(-2),
-        );
+        let d1 = up(&mut x, Policy::PnCounter, 0, 1, WriteKind::Incr(5));
+        let d2 = up(&mut y, Policy::PnCounter, 1, 2, WriteKind::Incr(-2));
         assert_eq!(Data::merge(&mut x, &d2), vec![Dot::new(a(1), 1)]);
         assert_eq!(Data::merge(&mut y, &d1), vec![Dot::new(a(0), 1)]);
         assert!(
@@ -842,42 +781,14 @@ mod tests {
             "dots count per key"
         );
         let mut s = None;
-        Data::update(
-            &mut s,
-            Policy::OrSet,
-            a(0),
-            OpId(3),
-            Wall(0),
-            WriteKind::Insert(7),
-        );
-        let rm = Data::update(
-            &mut s,
-            Policy::OrSet,
-            a(0),
-            OpId(4),
-            Wall(0),
-            WriteKind::Remove(7),
-        );
+        up(&mut s, Policy::OrSet, 0, 3, WriteKind::Insert(7));
+        let rm = up(&mut s, Policy::OrSet, 0, 4, WriteKind::Remove(7));
         assert_eq!(s.as_ref().unwrap().view(), View::Elems(vec![]));
         assert!(rm.wire_bytes(100) < 64, "a remove delta is small");
         let mut m = None;
-        Data::update(
-            &mut m,
-            Policy::Siblings,
-            a(0),
-            OpId(5),
-            Wall(0),
-            WriteKind::Put,
-        );
+        up(&mut m, Policy::Siblings, 0, 5, WriteKind::Put);
         let mut m2 = None;
-        let d = Data::update(
-            &mut m2,
-            Policy::Siblings,
-            a(1),
-            OpId(6),
-            Wall(0),
-            WriteKind::Put,
-        );
+        let d = up(&mut m2, Policy::Siblings, 1, 6, WriteKind::Put);
         Data::merge(&mut m, &d);
         assert_eq!(m.as_ref().unwrap().siblings(), 2);
         assert_eq!(
