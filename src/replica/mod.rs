@@ -11,6 +11,7 @@ pub mod data;
 pub mod detector;
 pub mod plan;
 pub mod replicator;
+pub mod seqset;
 
 use crate::time::{Mono, Span, Wall};
 use std::fmt;

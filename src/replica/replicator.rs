@@ -154,7 +154,7 @@ impl Entry {
 
 /// The entries of one replication message. Steady-state messages carry one entry, which is
 /// stored inline so the hot path does not allocate.
-pub type Batch = smallvec::SmallVec<[Entry; 1]>;
+pub type Batch = smallvec::SmallVec<[Entry; 0]>;
 
 /// A position in an origin's own history: (epoch, seq).
 pub type LogMark = (u32, u64);
@@ -694,54 +694,7 @@ impl WireMessage for Msg {
     }
 }
 
-/// A set of sequence numbers: a contiguous prefix plus stragglers above it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SeqSet {
-    upto: u64,
-    above: BTreeSet<u64>,
-}
-
-impl SeqSet {
-    /// Inserts `seq`; false if it was already present.
-    pub fn insert(&mut self, seq: u64) -> bool {
-        if seq <= self.upto || self.above.contains(&seq) {
-            return false;
-        }
-        if seq == self.upto + 1 {
-            self.upto = seq;
-            while self.above.remove(&(self.upto + 1)) {
-                self.upto += 1;
-            }
-        } else {
-            self.above.insert(seq);
-        }
-        true
-    }
-
-    pub fn contains(&self, seq: u64) -> bool {
-        seq <= self.upto || self.above.contains(&seq)
-    }
-
-    pub fn upto(&self) -> u64 {
-        self.upto
-    }
-
-    /// The highest sequence number present.
-    pub fn max(&self) -> u64 {
-        self.above.last().copied().unwrap_or(self.upto)
-    }
-
-    /// Marks everything up to `upto` present (a snapshot stood in for those entries).
-    pub fn advance_to(&mut self, upto: u64) {
-        if upto > self.upto {
-            self.upto = upto;
-            self.above = self.above.split_off(&(upto + 1));
-            while self.above.remove(&(self.upto + 1)) {
-                self.upto += 1;
-            }
-        }
-    }
-}
+pub use super::seqset::SeqSet;
 
 /// Which entries of each origin a replica has applied, per origin epoch.
 /// Epochs are few (one per restart) and the newest is almost always the one asked for, so a
@@ -909,8 +862,8 @@ impl Outgoing {
 #[derive(Clone, Debug, Default)]
 struct Incoming {
     epoch: u32,
-    cum: u64,
-    ooo: BTreeSet<u64>,
+    /// Transport positions received: the contiguous prefix is what an ack covers.
+    pos: SeqSet,
     need_ack: bool,
 }
 
@@ -1088,7 +1041,7 @@ impl Replicator {
         let mut inc = vec![Incoming::default(); n];
         for (i, (e, p)) in disk.recv.iter().enumerate().take(n) {
             inc[i].epoch = *e;
-            inc[i].cum = *p;
+            inc[i].pos.advance_to(*p);
         }
         let restarted = disk.epoch > 0;
         let out = (0..n)
@@ -1738,13 +1691,8 @@ impl Replicator {
         }
         let mut advanced = false;
         // Positions below the floor were settled by the sender: stop waiting for them.
-        if floor > self.inc[s].cum + 1 {
-            let inc = &mut self.inc[s];
-            inc.cum = floor - 1;
-            while inc.ooo.first().is_some_and(|&p| p <= inc.cum + 1) {
-                let p = inc.ooo.pop_first().expect("non-empty");
-                inc.cum = inc.cum.max(p);
-            }
+        if floor > self.inc[s].pos.upto() + 1 {
+            self.inc[s].pos.advance_to(floor - 1);
             advanced = true;
         }
         let me = self.me();
@@ -1752,19 +1700,11 @@ impl Replicator {
         for (i, e) in entries.into_iter().enumerate() {
             let pos = first + i as u64;
             let inc = &mut self.inc[s];
-            if pos <= inc.cum || inc.ooo.contains(&pos) {
+            let before = inc.pos.upto();
+            if !inc.pos.insert(pos) {
                 continue; // already received on this link
             }
-            if pos == inc.cum + 1 {
-                inc.cum = pos;
-                // Stragglers are rare: skip the set entirely on the in-order path.
-                while !inc.ooo.is_empty() && inc.ooo.remove(&(inc.cum + 1)) {
-                    inc.cum += 1;
-                }
-                advanced = true;
-            } else {
-                inc.ooo.insert(pos);
-            }
+            advanced |= inc.pos.upto() > before;
             if !e.verify() {
                 out.note(Note::CorruptEntry);
                 continue;
@@ -1799,7 +1739,9 @@ impl Replicator {
             }
         }
         if advanced {
-            self.persist(out, || Op::Recv(from, self.inc[s].epoch, self.inc[s].cum));
+            self.persist(out, || {
+                Op::Recv(from, self.inc[s].epoch, self.inc[s].pos.upto())
+            });
         }
         if self.sync_mode() {
             self.sync(out);
@@ -1807,7 +1749,7 @@ impl Replicator {
                 from,
                 Msg::Ack {
                     epoch: self.inc[s].epoch,
-                    upto: self.inc[s].cum,
+                    upto: self.inc[s].pos.upto(),
                 },
             );
             self.send_notifies(out);
@@ -1898,7 +1840,7 @@ impl Replicator {
                     RegionId(s as u16),
                     Msg::Ack {
                         epoch: self.inc[s].epoch,
-                        upto: self.inc[s].cum,
+                        upto: self.inc[s].pos.upto(),
                     },
                 );
             }
@@ -3729,18 +3671,6 @@ mod tests {
         assert_eq!(c.cell(Key(9)).value, OpId(42));
         assert_eq!(a2.state_digest(), b.state_digest());
         assert_eq!(b.state_digest(), c.state_digest());
-    }
-
-    #[test]
-    fn seqset_tracks_prefix_and_stragglers() {
-        let mut s = SeqSet::default();
-        assert!(s.insert(2));
-        assert_eq!(s.upto(), 0);
-        assert!(s.insert(1));
-        assert_eq!(s.upto(), 2);
-        assert!(!s.insert(2));
-        assert!(s.insert(5));
-        assert!(s.contains(5) && !s.contains(4));
     }
 
     fn ae_cfg(id: u16) -> Config {
