@@ -1161,17 +1161,30 @@ impl Observer {
             (self.tables.is_some() && self.policy(w.key as usize) == Policy::LwwMap)
                 .then(|| w.kind.member().map_or(0, |m| m.0))
         };
-        let mut sorted: Vec<(u32, Option<u32>, std::cmp::Reverse<Stamp>, u32)> = self
-            .writes
-            .iter()
-            .enumerate()
-            .filter(|(_, w)| {
-                !w.stamp.is_none() && (!self.merges(w.key as usize) || field(w).is_some())
-            })
-            .map(|(i, w)| (w.key, field(w), std::cmp::Reverse(w.stamp), i as u32))
-            .collect();
-        sorted.sort_unstable();
-        let order: Vec<u32> = sorted.into_iter().map(|(_, _, _, i)| i).collect();
+        // Bucketed by key first (a counting sort), then each key's few writes sorted: one sort
+        // of every write took more time than the rest of the analysis.
+        let judged = |w: &WriteRec| {
+            !w.stamp.is_none() && (!self.merges(w.key as usize) || field(w).is_some())
+        };
+        let mut start = vec![0u32; self.keys + 1];
+        for w in self.writes.iter().filter(|w| judged(w)) {
+            start[w.key as usize + 1] += 1;
+        }
+        for k in 0..self.keys {
+            start[k + 1] += start[k];
+        }
+        let mut fill = start.clone();
+        let mut sorted =
+            vec![(None, std::cmp::Reverse(Stamp::NONE), 0u32); start[self.keys] as usize];
+        for (i, w) in self.writes.iter().enumerate().filter(|(_, w)| judged(w)) {
+            let at = &mut fill[w.key as usize];
+            sorted[*at as usize] = (field(w), std::cmp::Reverse(w.stamp), i as u32);
+            *at += 1;
+        }
+        for k in 0..self.keys {
+            sorted[start[k] as usize..start[k + 1] as usize].sort_unstable();
+        }
+        let order: Vec<u32> = sorted.into_iter().map(|(_, _, i)| i).collect();
         let mut out = LostUpdates::default();
         let mut i = 0;
         while i < order.len() {
