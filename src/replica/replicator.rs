@@ -154,7 +154,10 @@ impl Entry {
 
 /// The entries of one replication message. Steady-state messages carry one entry, which is
 /// stored inline so the hot path does not allocate.
-pub type Batch = smallvec::SmallVec<[Entry; 0]>;
+pub type Batch = Vec<Entry>;
+
+/// At most this many emptied batch buffers are kept for reuse.
+const MAX_SPARE_BATCHES: usize = 64;
 
 /// A position in an origin's own history: (epoch, seq).
 pub type LogMark = (u32, u64);
@@ -711,6 +714,18 @@ fn seq_set(per_origin: &mut Vec<(u32, SeqSet)>, epoch: u32) -> &mut SeqSet {
     }
 }
 
+/// Removes the first `k` items (or all, if fewer). Acks usually settle one or two entries, and
+/// popping those costs a fraction of a `drain`, whose drop must stitch the ring back together.
+fn drop_front<T>(q: &mut VecDeque<T>, k: usize) {
+    if k >= q.len() {
+        q.clear();
+    } else {
+        for _ in 0..k {
+            q.pop_front();
+        }
+    }
+}
+
 /// What survives a crash.
 #[derive(Clone, Debug, Default)]
 pub struct Disk {
@@ -777,7 +792,7 @@ impl Durable for Disk {
             }
             Op::TruncateFront(p, k) => {
                 if let Some(l) = self.links.get_mut(p.idx()) {
-                    l.drain(..k.min(l.len()));
+                    drop_front(l, k);
                 }
             }
             Op::Seen(id) => {
@@ -897,6 +912,10 @@ enum Pending {
 
 pub struct Replicator {
     cfg: Config,
+    /// Emptied batch buffers from received messages, reused for outgoing ones: a replica
+    /// sends about as many batches as it receives, so allocation drops out of the hot path.
+    /// Holds no state that reaches behaviour.
+    spare: Vec<Batch>,
     epoch: u32,
     own_seq: u64,
     durable_own: u64,
@@ -1122,6 +1141,7 @@ impl Replicator {
             gap_armed: false,
             operator_armed: None,
             now_mono: Mono(0),
+            spare: Vec::new(),
             cfg,
         }
     }
@@ -1543,11 +1563,9 @@ impl Replicator {
             let end = last.min(start + max_batch - 1).min(o.acked + window);
             let from = (start - o.base) as usize;
             let to = (end - o.base) as usize;
-            let entries: Batch = if from == to {
-                smallvec::smallvec![o.queue[from].clone()]
-            } else {
-                o.queue.range(from..=to).cloned().collect()
-            };
+            let mut entries = self.spare.pop().unwrap_or_default();
+            let o = &self.out[p];
+            entries.extend(o.queue.range(from..=to).cloned());
             let payload: u64 = entries.iter().map(Entry::wire_bytes).sum();
             let retransmit = start <= o.high_sent;
             let msg = Msg::Replicate {
@@ -1600,10 +1618,8 @@ impl Replicator {
         }
         let k = ((o.acked - o.base + 1) as usize).min(o.queue.len());
         if k > 0 {
-            o.queue.drain(..k);
-            if !o.queued_at.is_empty() {
-                o.queued_at.drain(..k.min(o.queued_at.len()));
-            }
+            drop_front(&mut o.queue, k);
+            drop_front(&mut o.queued_at, k);
             o.base += k as u64;
             self.persist(out, || Op::TruncateFront(RegionId(p as u16), k));
         }
@@ -1697,7 +1713,8 @@ impl Replicator {
         }
         let me = self.me();
         let mut queued = 0u64;
-        for (i, e) in entries.into_iter().enumerate() {
+        let mut entries = entries;
+        for (i, e) in entries.drain(..).enumerate() {
             let pos = first + i as u64;
             let inc = &mut self.inc[s];
             let before = inc.pos.upto();
@@ -1737,6 +1754,9 @@ impl Replicator {
             if e.id.origin == from && (e.id.epoch, e.id.seq) > durable_own {
                 self.retained[s].push_back(e);
             }
+        }
+        if self.spare.len() < MAX_SPARE_BATCHES && entries.capacity() > 0 {
+            self.spare.push(entries);
         }
         if advanced {
             self.persist(out, || {
@@ -2619,8 +2639,8 @@ impl Replicator {
         if k == 0 {
             return;
         }
-        o.queue.drain(..k);
-        o.queued_at.drain(..k);
+        drop_front(&mut o.queue, k);
+        drop_front(&mut o.queued_at, k);
         o.base += k as u64;
         o.acked = o.acked.max(o.base - 1);
         o.next = o.next.max(o.base);
