@@ -886,6 +886,16 @@ impl Observer {
                     self.writes[w as usize].covered |= 1u64 << r.0;
                 }
             }
+            other => self.on_rare_note(r, other, now),
+        }
+    }
+
+    /// Notes that arrive a few times per run (faults, failover, anti-entropy, operator
+    /// queues): kept out of line so the per-write path above stays small in the i-cache.
+    #[cold]
+    #[inline(never)]
+    fn on_rare_note(&mut self, r: RegionId, note: Note, now: SimTime) {
+        match note {
             Note::Parked { depth, .. } => {
                 self.conflicts.parked += 1;
                 self.conflicts.max_queue = self.conflicts.max_queue.max(depth);
@@ -970,6 +980,9 @@ impl Observer {
                         rec.covered &= !bit;
                     }
                 }
+            }
+            Note::WriteStamped { .. } | Note::Applied { .. } | Note::Merged { .. } => {
+                unreachable!("handled by on_note")
             }
         }
     }

@@ -581,6 +581,8 @@ impl<'s, R: Replica> Engine<'s, R> {
 
     /// The end-of-run values of keys whose tables keep data, and the first key on which two
     /// live holders disagree (keys read through the replicas' public views, after the run).
+    #[cold]
+    #[inline(never)]
     fn final_views(&self) -> (Vec<(u64, crate::replica::data::View)>, Option<ViewMismatch>) {
         let tables = &self.sc.plan.tables;
         if !tables.has_data() {
@@ -636,6 +638,8 @@ impl<'s, R: Replica> Engine<'s, R> {
 
     /// Starts region `r`'s replica from its disk; `rebuilt`: the disk is a restored image (or
     /// empty) after a region loss, and the replica takes an incarnation newer than any before.
+    #[cold]
+    #[inline(never)]
     fn start_replica(&mut self, r: RegionId, rebuilt: bool) {
         self.starts[r.idx()] += 1;
         let starts = self.starts[r.idx()];
@@ -741,6 +745,8 @@ impl<'s, R: Replica> Engine<'s, R> {
 
     /// Operation `id` of a client in region `r` failed: it is retried after a backoff if the
     /// policy allows another try, otherwise the failure is final.
+    #[cold]
+    #[inline(never)]
     fn client_failed(&mut self, r: RegionId, id: OpId) {
         if let (Some(retry), Phase::Running) = (self.sc.workload.retry, self.phase) {
             let tries = self.attempt.remove(&id).unwrap_or(1);
@@ -808,6 +814,8 @@ impl<'s, R: Replica> Engine<'s, R> {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn on_retry(&mut self, i: u32) {
         let (r, op) = self.retry_queue.remove(&i).expect("live retry");
         let (id, key, is_write) = match op {
@@ -834,6 +842,8 @@ impl<'s, R: Replica> Engine<'s, R> {
         })
     }
 
+    #[cold]
+    #[inline(never)]
     fn on_reroute_op(&mut self, i: u32) {
         let (t, op) = self.rerouted_ops.remove(&i).expect("live reroute");
         let id = match op {
@@ -848,6 +858,8 @@ impl<'s, R: Replica> Engine<'s, R> {
         self.dispatch(t, |rep, now, out| rep.on_client_op(now, op, out));
     }
 
+    #[cold]
+    #[inline(never)]
     fn on_reroute_reply(&mut self, i: u32) {
         let (home, reply) = self.rerouted_replies.remove(&i).expect("live reply");
         self.client_hears(home, reply);
@@ -873,6 +885,7 @@ impl<'s, R: Replica> Engine<'s, R> {
     }
 
     /// Queues an input for region `r`'s replica; it starts service at once if the replica is idle.
+    #[inline(never)]
     fn enqueue(&mut self, r: RegionId, input: Input<R::Msg>) {
         self.queued_inputs += 1;
         let node = &mut self.nodes[r.idx()];
@@ -886,6 +899,7 @@ impl<'s, R: Replica> Engine<'s, R> {
     }
 
     /// Draws the service time of the input at the head of `r`'s queue and schedules its end.
+    #[inline(never)]
     fn start_service(&mut self, r: RegionId) {
         let Some((model, rngs)) = self.service.as_mut() else {
             return;
@@ -924,6 +938,7 @@ impl<'s, R: Replica> Engine<'s, R> {
             .push(self.now + Span(t), Event::Served { region: r, gen });
     }
 
+    #[inline(never)]
     fn on_served(&mut self, r: RegionId, gen: u32) {
         let node = &mut self.nodes[r.idx()];
         if node.serve_gen != gen || node.replica.is_none() {
@@ -1170,6 +1185,8 @@ impl<'s, R: Replica> Engine<'s, R> {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn heal_mark(&mut self, label: String) {
         self.heals.push(HealMark {
             at: self.now,
@@ -1177,6 +1194,8 @@ impl<'s, R: Replica> Engine<'s, R> {
         });
     }
 
+    #[cold]
+    #[inline(never)]
     fn crash(&mut self, r: RegionId) {
         let node = &mut self.nodes[r.idx()];
         if node.replica.is_none() {
@@ -1211,6 +1230,8 @@ impl<'s, R: Replica> Engine<'s, R> {
         });
     }
 
+    #[cold]
+    #[inline(never)]
     fn recover(&mut self, r: RegionId, why: &str) {
         if self.nodes[r.idx()].replica.is_some() || self.rebuilding[r.idx()] {
             return;
@@ -1238,6 +1259,8 @@ impl<'s, R: Replica> Engine<'s, R> {
     }
 
     /// A down region comes back: its crash is closed and its replica started.
+    #[cold]
+    #[inline(never)]
     fn start_replica_after_crash(&mut self, r: RegionId, rebuilt: bool) {
         if let Some(c) = self.crashes.iter_mut().rev().find(|c| c.region == r) {
             c.recovered = Some(self.now);
@@ -1256,6 +1279,8 @@ impl<'s, R: Replica> Engine<'s, R> {
 
     /// A lost region comes up on new machines from its backup image (or empty) and fetches
     /// the rest from its peers.
+    #[cold]
+    #[inline(never)]
     fn rebuild(&mut self, r: RegionId) {
         self.rebuilding[r.idx()] = false;
         self.lost[r.idx()] = false;
@@ -1269,6 +1294,8 @@ impl<'s, R: Replica> Engine<'s, R> {
 
     /// A time daemon's poll: corrects the region's wall clock and schedules the next poll (the
     /// run ends without waiting for them).
+    #[cold]
+    #[inline(never)]
     fn on_clock_sync(&mut self, r: RegionId) {
         let Some(sync) = self.sc.regions[r.idx()].sync else {
             return;
@@ -1291,6 +1318,8 @@ impl<'s, R: Replica> Engine<'s, R> {
     }
 
     /// Every live region snapshots its durable state and uploads it to the store.
+    #[cold]
+    #[inline(never)]
     fn on_backup(&mut self, end: SimTime) {
         let Some(b) = self.sc.backup else {
             return;
@@ -1317,6 +1346,8 @@ impl<'s, R: Replica> Engine<'s, R> {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn on_fault(&mut self, i: usize) {
         self.counts.faults += 1;
         self.trace.fault(self.now, i as u32);
@@ -1392,6 +1423,8 @@ impl<'s, R: Replica> Engine<'s, R> {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn on_fault_end(&mut self, i: usize) {
         if self.phase != Phase::Running {
             return; // quiesce has already healed everything
@@ -1417,6 +1450,8 @@ impl<'s, R: Replica> Engine<'s, R> {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn on_end_of_run(&mut self) {
         self.phase = Phase::Quiesce;
         if self.net.partitioned() || self.net.any_degraded() {

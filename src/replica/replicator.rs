@@ -2226,6 +2226,9 @@ impl Replica for Replicator {
         }
     }
 
+    // The handlers of anti-entropy, failover and restore messages are `#[inline(never)]`:
+    // they are rare next to replication, and keeping them out of this function keeps the
+    // per-message path small in the instruction cache.
     fn on_message(&mut self, now: Now, from: RegionId, msg: Msg, out: &mut Out) {
         self.now_mono = now.mono;
         if self.restore.is_some() {
@@ -2771,6 +2774,7 @@ impl Replicator {
             .collect()
     }
 
+    #[inline(never)]
     fn ae_start(&mut self, peer: RegionId, now: Now, out: &mut Out) {
         self.ae.last_id = self.ae.last_id.wrapping_add(1);
         let id = self.ae.last_id;
@@ -2794,6 +2798,7 @@ impl Replicator {
     }
 
     /// Ends `session` here: the initiator records it, anyone else tells the initiator.
+    #[inline(never)]
     fn ae_finish(&mut self, session: AeSession, in_sync: bool, out: &mut Out) {
         if session.initiator == self.me() {
             if let Some((peer, started)) = self.ae.active.remove(&session.id) {
@@ -2815,6 +2820,7 @@ impl Replicator {
         }
     }
 
+    #[inline(never)]
     fn on_ae_hashes(
         &mut self,
         from: RegionId,
@@ -2872,6 +2878,7 @@ impl Replicator {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
     fn on_ae_cells(
         &mut self,
         now: Now,

@@ -473,6 +473,7 @@ impl Replicator {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
     pub(super) fn on_vote_req(
         &mut self,
         now: Now,
@@ -534,6 +535,7 @@ impl Replicator {
         );
     }
 
+    #[inline(never)]
     pub(super) fn on_vote(
         &mut self,
         now: Now,
@@ -725,6 +727,7 @@ impl Replicator {
         }
     }
 
+    #[inline(never)]
     pub(super) fn on_heartbeat(&mut self, now: Now, from: RegionId, hb: Heartbeat, out: &mut Out) {
         let spec = self.fspec().detector.clone();
         let p = from.idx();
@@ -897,6 +900,7 @@ impl Replicator {
         })
     }
 
+    #[inline(never)]
     pub(super) fn on_catch_up_req(
         &mut self,
         from: RegionId,
@@ -963,6 +967,7 @@ impl Replicator {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
     pub(super) fn on_catch_up(
         &mut self,
         now: Now,
@@ -1006,6 +1011,7 @@ impl Replicator {
         self.transmit_mask(queued, now, out);
     }
 
+    #[inline(never)]
     pub(super) fn on_resync(&mut self, from: RegionId, keys: Vec<Key>, out: &mut Out) {
         let cells = keys.iter().map(|&k| (k, self.local_cell(k))).collect();
         out.send(
@@ -1017,6 +1023,7 @@ impl Replicator {
         );
     }
 
+    #[inline(never)]
     pub(super) fn on_resync_cells(
         &mut self,
         now: Now,
@@ -1091,6 +1098,7 @@ impl Replicator {
 
     /// The primary hears that an operator wants `from` to take over: it stops taking writes
     /// and tells `from` how much of its stream to wait for.
+    #[inline(never)]
     pub(super) fn on_transfer_req(&mut self, now: Now, from: RegionId, out: &mut Out) {
         let upto = self.upto_of(self.me(), self.epoch);
         let f = self.fo();
@@ -1105,6 +1113,7 @@ impl Replicator {
         out.send(from, Msg::TimeoutNow { term, upto });
     }
 
+    #[inline(never)]
     pub(super) fn on_timeout_now(
         &mut self,
         now: Now,
@@ -1143,6 +1152,7 @@ impl Replicator {
         out.send(from, Msg::NotPrimary { op });
     }
 
+    #[inline(never)]
     pub(super) fn on_not_primary(&mut self, op: OpId, out: &mut Out) {
         if self.forwards.remove(&op) || self.reads.remove(&op).is_some() {
             out.reply(Reply::Failed { op });

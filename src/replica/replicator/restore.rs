@@ -91,6 +91,7 @@ impl Replicator {
     }
 
     /// A peer asks for the values a rebuilt region lacks.
+    #[inline(never)]
     pub(super) fn on_state_req(
         &mut self,
         from: RegionId,
@@ -128,6 +129,7 @@ impl Replicator {
     }
 
     /// A peer's answer: merge its values (newest stamp wins) and what it has seen.
+    #[inline(never)]
     pub(super) fn on_state(
         &mut self,
         now: Now,
