@@ -405,6 +405,29 @@ fn ms(t: SimTime) -> f64 {
     ns_to_ms(t.0)
 }
 
+/// What differs between regions whose state digests disagree. Cells are compared key by key;
+/// a merging table can agree on every cell and still differ in its values, which the view
+/// comparison names instead.
+fn which_differ(
+    divergent_keys: u64,
+    first_divergent_key: Option<u64>,
+    view_mismatch: Option<&crate::engine::ViewMismatch>,
+    names: &[String],
+) -> String {
+    match (first_divergent_key, view_mismatch) {
+        (Some(k), _) => format!("{divergent_keys} keys differ, first: key {k}"),
+        (None, Some(m)) => format!(
+            "every key's cell agrees but the values of key {} differ ({} and {})",
+            m.key,
+            names[m.a.idx()],
+            names[m.b.idx()]
+        ),
+        (None, None) => {
+            "every key's cell and value agree; the difference is in replica metadata".into()
+        }
+    }
+}
+
 /// Builds the summary of a finished run.
 pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSummary {
     let names: Vec<String> = sc.regions.iter().map(|r| r.name.clone()).collect();
@@ -534,10 +557,14 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
                 .map(|(d, n)| format!("{n}={}", d.map_or("down".into(), |d| format!("{d:016x}"))))
                 .collect();
             format!(
-                "region states differ after quiesce: {}; {} keys differ, first: key {} (seed {seed})",
+                "region states differ after quiesce: {}; {} (seed {seed})",
                 parts.join(", "),
-                out.divergent_keys,
-                out.first_divergent_key.unwrap_or(0)
+                which_differ(
+                    out.divergent_keys,
+                    out.first_divergent_key,
+                    out.view_mismatch.as_ref(),
+                    &names
+                )
             )
         },
     });
@@ -1823,4 +1850,36 @@ fn map_check(
             }
         },
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ViewMismatch;
+    use crate::replica::data::View;
+    use crate::replica::RegionId;
+
+    #[test]
+    fn a_divergence_names_the_key_whether_cells_or_only_values_differ() {
+        let names = vec!["us".to_string(), "eu".to_string()];
+        let m = ViewMismatch {
+            key: 7,
+            a: RegionId(0),
+            b: RegionId(1),
+            a_view: Some(View::Count(1)),
+            b_view: Some(View::Count(2)),
+        };
+        assert_eq!(
+            which_differ(3, Some(4), Some(&m), &names),
+            "3 keys differ, first: key 4"
+        );
+        assert_eq!(
+            which_differ(0, None, Some(&m), &names),
+            "every key's cell agrees but the values of key 7 differ (us and eu)"
+        );
+        assert_eq!(
+            which_differ(0, None, None, &names),
+            "every key's cell and value agree; the difference is in replica metadata"
+        );
+    }
 }
