@@ -152,8 +152,9 @@ impl Entry {
     }
 }
 
-/// The entries of one replication message. Steady-state messages carry one entry, which is
-/// stored inline so the hot path does not allocate.
+/// The entries of one replication message. On the heap so a message stays small to move; a
+/// receiver keeps emptied buffers for its own sends (`Replicator::spare`), so the hot path
+/// does not allocate.
 pub type Batch = Vec<Entry>;
 
 /// At most this many emptied batch buffers are kept for reuse.
@@ -1564,7 +1565,6 @@ impl Replicator {
             let from = (start - o.base) as usize;
             let to = (end - o.base) as usize;
             let mut entries = self.spare.pop().unwrap_or_default();
-            let o = &self.out[p];
             entries.extend(o.queue.range(from..=to).cloned());
             let payload: u64 = entries.iter().map(Entry::wire_bytes).sum();
             let retransmit = start <= o.high_sent;
