@@ -13,6 +13,11 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// One client write as the observer knows it.
+///
+/// The run keeps one of these per write until the end-of-run analyses (lost writes, lost
+/// updates, convergence after each heal) have read them, so it is the bulk of a run's memory:
+/// 80 bytes, with the operation packed and the session links kept aside (only session runs
+/// need them).
 #[derive(Clone, Debug)]
 pub struct WriteRec {
     pub key: u32,
@@ -30,12 +35,45 @@ pub struct WriteRec {
     pub covered: u64,
     /// This try failed and the client retried it as a later write.
     pub retried: bool,
-    pub kind: WriteKind,
-    /// Client session (`NO_SESSION` without session tracking), the session's previous
-    /// acknowledged write, and the session's latest read when this write was issued.
-    pub session: u32,
-    pub prev_write: u32,
-    pub after_read: Option<(u32, Stamp)>,
+    kind_tag: u8,
+    kind_arg: u32,
+}
+
+/// A `WriteKind` as a tag and a 32-bit argument (kept as two fields of `WriteRec`, so the tag
+/// fills padding): the workload's amounts are `u32`, so an increment keeps its sign in the tag
+/// and its size in the argument.
+fn pack_kind(k: WriteKind) -> (u8, u32) {
+    match k {
+        WriteKind::Put => (0, 0),
+        // Amounts beyond 32 bits saturate; scenarios cannot express them (`amount: u32`).
+        WriteKind::Incr(by) if by >= 0 => (1, by.min(u32::MAX as i64) as u32),
+        WriteKind::Incr(by) => (2, by.unsigned_abs().min(u32::MAX as u64) as u32),
+        WriteKind::Insert(e) => (3, e),
+        WriteKind::Remove(e) => (4, e),
+        WriteKind::PutField(e) => (5, e),
+        WriteKind::RemoveField(e) => (6, e),
+    }
+}
+
+fn unpack_kind(tag: u8, arg: u32) -> WriteKind {
+    match tag {
+        0 => WriteKind::Put,
+        1 => WriteKind::Incr(arg as i64),
+        2 => WriteKind::Incr(-(arg as i64)),
+        3 => WriteKind::Insert(arg),
+        4 => WriteKind::Remove(arg),
+        5 => WriteKind::PutField(arg),
+        _ => WriteKind::RemoveField(arg),
+    }
+}
+
+/// A session write's links, kept beside the write log (only when sessions are tracked): the
+/// session, its previous acknowledged write, and its latest read when this write was issued.
+#[derive(Copy, Clone, Debug)]
+struct SessionLink {
+    session: u32,
+    prev_write: u32,
+    after_read: Option<(u32, Stamp)>,
 }
 
 /// No session tracking for this operation.
@@ -50,6 +88,7 @@ impl WriteRec {
         kind: WriteKind,
         issued: SimTime,
     ) -> WriteRec {
+        let (kind_tag, kind_arg) = pack_kind(kind);
         WriteRec {
             key,
             origin: client,
@@ -62,15 +101,18 @@ impl WriteRec {
             visible: SimTime::MAX,
             covered: 0,
             retried: false,
-            kind,
-            session: NO_SESSION,
-            prev_write: NO_SESSION,
-            after_read: None,
+            kind_tag,
+            kind_arg,
         }
     }
 
     pub fn is_acked(&self) -> bool {
         self.acked != SimTime::MAX
+    }
+
+    /// What the write did.
+    pub fn kind(&self) -> WriteKind {
+        unpack_kind(self.kind_tag, self.kind_arg)
     }
 }
 
@@ -350,6 +392,8 @@ pub struct Sessions {
     /// Sessions per region (0: not tracked). A region's operations take its sessions in turn.
     pub per_region: u32,
     ops: Vec<u64>,
+    /// Per write (by index, only when sessions are tracked): its session links.
+    links: Vec<SessionLink>,
     /// Per (session, key): the session's newest acknowledged write, and the newest stamp it
     /// read.
     wrote: std::collections::BTreeMap<(u32, u32), u32>,
@@ -358,6 +402,14 @@ pub struct Sessions {
     last_write: std::collections::BTreeMap<u32, u32>,
     last_read: std::collections::BTreeMap<u32, (u32, Stamp)>,
     pub violations: SessionViolations,
+}
+
+impl Sessions {
+    /// Whether sessions are tracked (then every operation belongs to one).
+    #[inline]
+    fn tracked(&self) -> bool {
+        self.per_region != 0
+    }
 }
 
 /// Violations per session guarantee, with the first of each described.
@@ -628,8 +680,11 @@ impl Observer {
     /// (writes follow reads).
     fn session_order(&mut self, w: u32, r: RegionId, now: SimTime) {
         let bit = 1u64 << r.0;
-        let rec = &self.writes[w as usize];
-        let (prev, after, session) = (rec.prev_write, rec.after_read, rec.session);
+        let SessionLink {
+            session,
+            prev_write: prev,
+            after_read: after,
+        } = self.sessions.links[w as usize];
         if prev != NO_SESSION && self.writes[prev as usize].covered & bit == 0 {
             self.sessions.violations.monotonic_writes += 1;
             self.violation(format!(
@@ -745,13 +800,15 @@ impl Observer {
         };
         debug_assert_eq!(op.0, self.writes.len() as u64);
         self.writes_issued += 1;
-        let mut rec = WriteRec::issued(key.0 as u32, r, level, kind, now);
         if session != NO_SESSION {
-            rec.session = session;
-            rec.prev_write = ss.last_write.get(&session).copied().unwrap_or(NO_SESSION);
-            rec.after_read = ss.last_read.get(&session).copied();
+            ss.links.push(SessionLink {
+                session,
+                prev_write: ss.last_write.get(&session).copied().unwrap_or(NO_SESSION),
+                after_read: ss.last_read.get(&session).copied(),
+            });
         }
-        self.writes.push(rec);
+        self.writes
+            .push(WriteRec::issued(key.0 as u32, r, level, kind, now));
         session
     }
 
@@ -763,9 +820,11 @@ impl Observer {
         debug_assert_eq!(new.0, self.writes.len() as u64);
         self.writes[old.0 as usize].retried = true;
         let o = &self.writes[old.0 as usize];
-        let mut rec = WriteRec::issued(o.key, o.client, o.level, o.kind, o.issued);
-        (rec.session, rec.prev_write, rec.after_read) = (o.session, o.prev_write, o.after_read);
+        let rec = WriteRec::issued(o.key, o.client, o.level, o.kind(), o.issued);
         self.writes.push(rec);
+        if let Some(&link) = self.sessions.links.get(old.0 as usize) {
+            self.sessions.links.push(link);
+        }
         self.write_retries += 1;
     }
 
@@ -814,7 +873,7 @@ impl Observer {
                 rec.stamp = stamp;
                 rec.seen = seen;
                 rec.origin = r;
-                let kind = rec.kind;
+                let kind = rec.kind();
                 if let (Some(t), Some((e, adds_it))) = (&self.tables, kind.member()) {
                     if t.of(key).policy.add_wins() {
                         // What this write's region held of the element: a remove takes those
@@ -852,7 +911,7 @@ impl Observer {
                 let mut i = 0;
                 while i < self.pending[k].len() {
                     let (s, w) = self.pending[k][i];
-                    if s == new && self.writes[w as usize].session != NO_SESSION {
+                    if s == new && self.sessions.tracked() {
                         // This region applies the write itself (the others in the range it
                         // only supersedes): it must hold what the session did before.
                         self.session_order(w, r, now);
@@ -873,7 +932,7 @@ impl Observer {
                 self.conflicts.max_siblings = self.conflicts.max_siblings.max(siblings);
                 if let Some(i) = self.pending[k].iter().position(|(s, _)| s.tie == dot.0) {
                     let (s, w) = self.pending[k][i];
-                    if self.writes[w as usize].session != NO_SESSION {
+                    if self.sessions.tracked() {
                         self.session_order(w, r, now);
                     }
                     let m = &mut self.mirror[k * self.n + r.idx()];
@@ -1009,8 +1068,8 @@ impl Observer {
                 self.series.op(r.idx(), true, now);
                 let rec = &self.writes[op.0 as usize];
                 let k = rec.key as usize;
-                if rec.session != NO_SESSION {
-                    let s = rec.session;
+                if self.sessions.tracked() {
+                    let s = self.sessions.links[op.0 as usize].session;
                     self.sessions.wrote.insert((s, k as u32), op.0 as u32);
                     self.sessions.last_write.insert(s, op.0 as u32);
                 }
@@ -1166,13 +1225,11 @@ impl Observer {
     /// Lost updates under last-writer-wins (see `LostUpdates`).
     pub fn lost_updates(&self, names: &[String]) -> LostUpdates {
         let fin = self.final_stamps();
-        // Sorted contiguously (key, newest stamp first): an indirect sort through the write log
-        // would miss the cache on every comparison.
-        // An LWW-Map resolves each field on its own, so its writes are judged per field: a
+        // Judged per key, newest stamp first. An LWW-Map resolves each field on its own, so its writes are judged per field: a
         // register of its own, whose final stamp is the newest surviving write of it.
         let field = |w: &WriteRec| -> Option<u32> {
             (self.tables.is_some() && self.policy(w.key as usize) == Policy::LwwMap)
-                .then(|| w.kind.member().map_or(0, |m| m.0))
+                .then(|| w.kind().member().map_or(0, |m| m.0))
         };
         // Bucketed by key first (a counting sort), then each key's few writes sorted: one sort
         // of every write took more time than the rest of the analysis.
@@ -1187,97 +1244,111 @@ impl Observer {
             start[k + 1] += start[k];
         }
         let mut fill = start.clone();
-        let mut sorted =
-            vec![(None, std::cmp::Reverse(Stamp::NONE), 0u32); start[self.keys] as usize];
+        // Only write indices are bucketed (4 bytes a write). Each key's few writes are copied
+        // out with their sort keys into a scratch buffer and sorted there (an indirect sort
+        // through the write log would miss the cache on every comparison), so the analysis adds
+        // little to a run's peak memory. A key's writes are all judged per field (an LWW-Map) or
+        // none are, so within a key the field alone orders them.
+        let mut by_key = vec![0u32; start[self.keys] as usize];
         for (i, w) in self.writes.iter().enumerate().filter(|(_, w)| judged(w)) {
             let at = &mut fill[w.key as usize];
-            sorted[*at as usize] = (field(w), std::cmp::Reverse(w.stamp), i as u32);
+            by_key[*at as usize] = i as u32;
             *at += 1;
         }
-        for k in 0..self.keys {
-            sorted[start[k] as usize..start[k + 1] as usize].sort_unstable();
-        }
-        let order: Vec<u32> = sorted.into_iter().map(|(_, _, i)| i).collect();
+        drop(fill);
         let mut out = LostUpdates::default();
-        let mut i = 0;
-        while i < order.len() {
-            let first = &self.writes[order[i] as usize];
-            let (key, member) = (first.key, field(first));
-            let group_end = i + order[i..]
-                .iter()
-                .position(|&j| {
-                    let w = &self.writes[j as usize];
-                    w.key != key || field(w) != member
-                })
-                .unwrap_or(order.len() - i);
-            let final_stamp = match member {
-                None => fin[key as usize],
-                Some(_) => order[i..group_end]
+        let mut scratch: Vec<(u32, std::cmp::Reverse<Stamp>, u32)> = Vec::new();
+        let mut order: Vec<u32> = Vec::new();
+        for k in 0..self.keys {
+            let bucket = &by_key[start[k] as usize..start[k + 1] as usize];
+            scratch.clear();
+            scratch.extend(bucket.iter().map(|&j| {
+                let w = &self.writes[j as usize];
+                (field(w).unwrap_or(0), std::cmp::Reverse(w.stamp), j)
+            }));
+            scratch.sort_unstable();
+            order.clear();
+            order.extend(scratch.iter().map(|t| t.2));
+            let mut i = 0;
+            while i < order.len() {
+                let first = &self.writes[order[i] as usize];
+                let (key, member) = (first.key, field(first));
+                let group_end = i + order[i..]
                     .iter()
-                    .map(|&j| &self.writes[j as usize])
-                    .find(|w| self.survives(w))
-                    .map_or(Stamp::NONE, |w| w.stamp),
-            };
-            // The values some write of this key replaced knowingly (its region held them when
-            // it was stamped): those were overwritten by a write that knew about them.
-            let mut seen: Vec<Stamp> = order[i..group_end]
-                .iter()
-                .map(|&j| self.writes[j as usize].seen)
-                .collect();
-            seen.sort_unstable();
-            let mut newest_above: Option<u32> = None;
-            while i < group_end {
-                let w = &self.writes[order[i] as usize];
-                let superseded = w.stamp < final_stamp;
-                if w.is_acked() && superseded && seen.binary_search(&w.stamp).is_err() {
-                    out.total += 1;
-                    out.lost_at.push((w.origin.idx(), w.acked));
-                    let fww = self.policy(key as usize) == Policy::Fww;
-                    if fww && w.seen > w.stamp {
-                        // It saw the value that beat it: first-writer-wins refuses later
-                        // writes by design.
-                        out.rejected += 1;
-                        newest_above = Some(order[i]);
-                        i += 1;
-                        continue;
-                    }
-                    let skew = if fww {
-                        // The earlier write in real time lost because its clock read later.
-                        newest_above.is_some_and(|j| self.writes[j as usize].issued > w.acked)
-                    } else {
-                        w.seen > w.stamp
-                    };
-                    let skew_ms = skew.then(|| {
-                        let ahead = match (fww, newest_above) {
-                            // Negated clocks: how far its clock read ahead of the winner's.
-                            (true, Some(j)) => {
-                                self.writes[j as usize].stamp.wall.0 - w.stamp.wall.0
-                            }
-                            _ => w.seen.wall.0.saturating_sub(w.stamp.wall.0),
+                    .position(|&j| {
+                        let w = &self.writes[j as usize];
+                        w.key != key || field(w) != member
+                    })
+                    .unwrap_or(order.len() - i);
+                let final_stamp = match member {
+                    None => fin[key as usize],
+                    Some(_) => order[i..group_end]
+                        .iter()
+                        .map(|&j| &self.writes[j as usize])
+                        .find(|w| self.survives(w))
+                        .map_or(Stamp::NONE, |w| w.stamp),
+                };
+                // The values some write of this key replaced knowingly (its region held them when
+                // it was stamped): those were overwritten by a write that knew about them.
+                let mut seen: Vec<Stamp> = order[i..group_end]
+                    .iter()
+                    .map(|&j| self.writes[j as usize].seen)
+                    .collect();
+                seen.sort_unstable();
+                let mut newest_above: Option<u32> = None;
+                while i < group_end {
+                    let w = &self.writes[order[i] as usize];
+                    let superseded = w.stamp < final_stamp;
+                    if w.is_acked() && superseded && seen.binary_search(&w.stamp).is_err() {
+                        out.total += 1;
+                        out.lost_at.push((w.origin.idx(), w.acked));
+                        let fww = self.policy(key as usize) == Policy::Fww;
+                        if fww && w.seen > w.stamp {
+                            // It saw the value that beat it: first-writer-wins refuses later
+                            // writes by design.
+                            out.rejected += 1;
+                            newest_above = Some(order[i]);
+                            i += 1;
+                            continue;
+                        }
+                        let skew = if fww {
+                            // The earlier write in real time lost because its clock read later.
+                            newest_above.is_some_and(|j| self.writes[j as usize].issued > w.acked)
+                        } else {
+                            w.seen > w.stamp
                         };
-                        ns_to_ms(ahead.max(0) as u64)
-                    });
-                    if skew {
-                        out.skew += 1;
-                        out.max_skew_ms = out.max_skew_ms.max(skew_ms.unwrap_or(0.0));
-                    } else {
-                        out.concurrent += 1;
-                    }
-                    if out.examples.len() < 5 {
-                        let winner = newest_above.map(|j| &self.writes[j as usize]);
-                        out.examples.push(LostUpdateExample {
-                            key: key as u64,
-                            lost_op: order[i] as u64,
-                            lost_region: names[w.origin.idx()].clone(),
-                            lost_acked_ms: ns_to_ms(w.acked.0),
-                            skew_ms,
-                            winner_op: newest_above.map(|j| j as u64),
-                            winner_region: winner.map(|x| names[x.origin.idx()].clone()),
+                        let skew_ms = skew.then(|| {
+                            let ahead = match (fww, newest_above) {
+                                // Negated clocks: how far its clock read ahead of the winner's.
+                                (true, Some(j)) => {
+                                    self.writes[j as usize].stamp.wall.0 - w.stamp.wall.0
+                                }
+                                _ => w.seen.wall.0.saturating_sub(w.stamp.wall.0),
+                            };
+                            ns_to_ms(ahead.max(0) as u64)
                         });
+                        if skew {
+                            out.skew += 1;
+                            out.max_skew_ms = out.max_skew_ms.max(skew_ms.unwrap_or(0.0));
+                        } else {
+                            out.concurrent += 1;
+                        }
+                        if out.examples.len() < 5 {
+                            let winner = newest_above.map(|j| &self.writes[j as usize]);
+                            out.examples.push(LostUpdateExample {
+                                key: key as u64,
+                                lost_op: order[i] as u64,
+                                lost_region: names[w.origin.idx()].clone(),
+                                lost_acked_ms: ns_to_ms(w.acked.0),
+                                skew_ms,
+                                winner_op: newest_above.map(|j| j as u64),
+                                winner_region: winner.map(|x| names[x.origin.idx()].clone()),
+                            });
+                        }
                     }
+                    newest_above = Some(order[i]);
+                    i += 1;
                 }
-                newest_above = Some(order[i]);
-                i += 1;
             }
         }
         out
@@ -1386,6 +1457,28 @@ mod tests {
             None,
             SimTime(t),
         );
+    }
+
+    #[test]
+    fn a_write_record_is_80_bytes_and_keeps_its_operation() {
+        // The write log is most of a run's memory: growing the record grows every run.
+        assert_eq!(std::mem::size_of::<WriteRec>(), 80);
+        let amount = u32::MAX as i64;
+        for k in [
+            WriteKind::Put,
+            WriteKind::Incr(0),
+            WriteKind::Incr(7),
+            WriteKind::Incr(-7),
+            WriteKind::Incr(amount),
+            WriteKind::Incr(-amount),
+            WriteKind::Insert(3),
+            WriteKind::Remove(u32::MAX),
+            WriteKind::PutField(0),
+            WriteKind::RemoveField(9),
+        ] {
+            let w = WriteRec::issued(1, RegionId(0), Level::Default, k, SimTime::ZERO);
+            assert_eq!(w.kind(), k);
+        }
     }
 
     #[test]

@@ -607,18 +607,28 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
         })
         .collect();
     // A try that failed and was retried is not an outcome; its retry (issued with the first
-    // try's time, later in the log) is. Sorted back into issue order.
-    let mut views: Vec<crate::failures::WriteView> = obs
-        .writes
-        .iter()
-        .filter(|w| !w.retried)
-        .map(|w| crate::failures::WriteView {
-            client: w.client,
-            issued: w.issued,
-            acked: w.is_acked().then_some(w.acked),
-        })
-        .collect();
-    views.sort_by_key(|w| w.issued);
+    // try's time, later in the log) is. Sorted back into issue order. Only writes issued from
+    // the first failure on can fall in a failure's window, so only those are copied (none in a
+    // run without failures: this copy was the largest allocation of a summary).
+    let views: Vec<crate::failures::WriteView> = match failures.iter().map(|f| f.at).min() {
+        None => Vec::new(),
+        Some(first) => {
+            let keep = |w: &&crate::metrics::WriteRec| !w.retried && w.issued >= first;
+            let mut v = Vec::with_capacity(obs.writes.iter().filter(keep).count());
+            v.extend(
+                obs.writes
+                    .iter()
+                    .filter(keep)
+                    .map(|w| crate::failures::WriteView {
+                        client: w.client,
+                        issued: w.issued,
+                        acked: w.is_acked().then_some(w.acked),
+                    }),
+            );
+            v.sort_by_key(|w| w.issued);
+            v
+        }
+    };
     let failovers = crate::failures::summarise(
         &failures,
         &obs.fo,
@@ -1582,7 +1592,7 @@ fn conflict_checks(
     for w in obs.writes.iter().filter(|w| w.is_acked()) {
         acked_per_key[w.key as usize] += 1;
         // Writes lost outright (no-lost-acked-writes reports them) are not the merge's fault.
-        if let (WriteKind::Incr(by), true) = (w.kind, obs.survives(w)) {
+        if let (WriteKind::Incr(by), true) = (w.kind(), obs.survives(w)) {
             sums[w.key as usize] += by;
         }
     }
@@ -1679,7 +1689,7 @@ fn conflict_checks(
                         let w = &obs.writes[i as usize];
                         format!(
                             "; e.g. write {i} ({:?}) at {}, acked {:.3}ms, was overwritten by a write that never saw it",
-                            w.kind,
+                            w.kind(),
                             names[w.origin.idx()],
                             ms(w.acked)
                         )
@@ -1817,7 +1827,7 @@ fn map_check(
         let w = &obs.writes[i as usize];
         format!(
             "write {i} ({:?}) at {}, issued {:.3}ms",
-            w.kind,
+            w.kind(),
             names[w.origin.idx()],
             ns_to_ms(w.issued.0)
         )

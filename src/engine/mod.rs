@@ -775,7 +775,7 @@ impl<'s, R: Replica> Engine<'s, R> {
                         key: Key(rec.key as u64),
                         value_bytes: self.sc.workload.value_bytes,
                         level: rec.level,
-                        kind: rec.kind,
+                        kind: rec.kind(),
                     }
                 };
                 let new_id = match op {
