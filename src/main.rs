@@ -311,7 +311,7 @@ fn cmd_run(
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let summary = match result {
+    let mut summary = match result {
         Ok(s) => {
             if let Some(f) = trace_file {
                 input(f.commit().context("cannot finish the trace file"))?;
@@ -326,6 +326,9 @@ fn cmd_run(
         }
     };
 
+    // Measured before the report is drawn: the figure is what the simulation and its analysis
+    // needed.
+    summary.wall.peak_rss_bytes = peak_rss_bytes();
     let json = serde_json::to_string_pretty(&summary).expect("summary serialises");
     let path = dir.join("summary.json");
     input(
@@ -777,4 +780,12 @@ fn cmd_presets(name: Option<String>) -> Result<ExitCode, InputError> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The process's peak resident set size (`VmHWM`), where the platform reports it.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }

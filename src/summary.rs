@@ -399,6 +399,11 @@ pub struct WallClock {
     pub ms: f64,
     pub events_per_sec: f64,
     pub sim_to_wall_ratio: f64,
+    /// Peak resident memory of the process once the run and its analysis were done, where the
+    /// platform reports it (Linux). `sim run` fills it in; runs of a sweep share a process, so
+    /// theirs is absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_bytes: Option<u64>,
 }
 
 fn ms(t: SimTime) -> f64 {
@@ -966,6 +971,7 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
             } else {
                 0.0
             },
+            peak_rss_bytes: None,
         },
     };
     summary.expectations = evaluate(sc, &summary);

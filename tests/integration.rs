@@ -863,6 +863,14 @@ fn cli_run_writes_the_summary_contract_and_exits_zero() {
     for key in ["ms", "events_per_sec", "sim_to_wall_ratio"] {
         assert!(json["wall"].get(key).is_some(), "wall lacks {key}");
     }
+    if cfg!(target_os = "linux") {
+        // At least the 300 k write records of 80 bytes are resident, and far less than a GiB.
+        let rss = json["wall"]["peak_rss_bytes"]
+            .as_u64()
+            .expect("peak memory on Linux");
+        assert!((24 << 20..1 << 30).contains(&rss), "peak RSS {rss}");
+        assert!(stdout.contains(", peak memory "), "{stdout}");
+    }
     for key in ["count", "mean", "p50", "p90", "p99", "p999", "max"] {
         assert!(
             json["visibility_ms"].get(key).is_some(),

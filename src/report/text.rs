@@ -557,9 +557,13 @@ pub fn render(s: &RunSummary) -> String {
     }
 
     let wall = &s.wall;
+    let memory = wall
+        .peak_rss_bytes
+        .map(|b| format!(", peak memory {}", human_bytes(b)))
+        .unwrap_or_default();
     let _ = writeln!(
         o,
-        "\nSpeed: {} events in {} ({} events/s, {:.0}x faster than real time)",
+        "\nSpeed: {} events in {} ({} events/s, {:.0}x faster than real time{memory})",
         thousands(s.events),
         human_ms(wall.ms),
         si(wall.events_per_sec),
