@@ -790,20 +790,22 @@ fn shade_spans<DB: DrawingBackend>(
         Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
     >,
     shades: &[Shade],
-    y_top: f64,
+    y: std::ops::Range<f64>,
 ) -> DrawResult {
+    // The full height of the plot, below zero too (a clock running behind plots negative).
     chart
         .draw_series(shades.iter().map(|sh| {
             Rectangle::new(
-                [(sh.from_s, 0.0), (sh.to_s, y_top)],
+                [(sh.from_s, y.start), (sh.to_s, y.end)],
                 shade_color(sh.kind).filled(),
             )
         }))
         .map_err(e)?;
+    let height = y.end - y.start;
     chart
         .draw_series(shades.iter().enumerate().map(|(i, sh)| {
-            // Stagger labels so overlapping spans stay readable.
-            let y = y_top * (0.97 - 0.07 * (i % 4) as f64);
+            // Stagger labels down from the top so overlapping spans stay readable.
+            let y = y.end - height * (0.03 + 0.07 * (i % 4) as f64);
             Text::new(
                 sh.label.clone(),
                 (sh.from_s, y),
@@ -867,7 +869,7 @@ fn fault_marks<DB: DrawingBackend>(
             sh
         })
         .collect();
-    shade_spans(chart, &shades, y.end)?;
+    shade_spans(chart, &shades, y.clone())?;
     let purple = RGBColor(120, 60, 160);
     for (t, label) in &instants {
         chart
@@ -962,7 +964,7 @@ fn draw_availability<DB: DrawingBackend>(
         .into_iter()
         .filter(|x| matches!(x.kind, ShadeKind::Crash | ShadeKind::Partition))
         .collect();
-    shade_spans(&mut chart, &outages, 1.08)?;
+    shade_spans(&mut chart, &outages, 0.0..1.08)?;
     // RTO spans as bars along the bottom, elections as vertical marks.
     let rto_colour = RGBColor(200, 40, 40);
     for (i, (from, to, label)) in rto_spans(s).iter().enumerate() {
@@ -1352,6 +1354,32 @@ mod tests {
         );
         let before: Vec<f64> = b.iter().filter(|(t, _)| *t < 1.9).map(|p| p.1).collect();
         assert!(before.iter().all(|&f| f == 1.0));
+    }
+
+    /// A clock running behind plots below zero; the fault shading must cover that part of the
+    /// plot too, not only the strip above zero.
+    #[test]
+    fn fault_shading_spans_negative_values() {
+        let mut s = summary();
+        for r in s.report_data.series.values_mut() {
+            r.clock_error_ms = (0..100).map(|i| Some(-5.0 * i as f64)).collect();
+        }
+        let svg = to_svg(ChartKind::ClockError, &s).unwrap();
+        let attr = |tag: &str, name: &str| -> f64 {
+            let at = tag.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+            tag[at..].split('"').next().unwrap().parse().unwrap()
+        };
+        let image_height = attr(&svg[..svg.find('>').unwrap()], "height");
+        // The partition (2 s to 4 s) is the only red shade.
+        let shade = svg
+            .split("<rect")
+            .find(|t| t.contains("#DC322F"))
+            .expect("a partition shade");
+        let height = attr(shade, "height");
+        assert!(
+            height > 0.5 * image_height,
+            "shade {height} of {image_height} px"
+        );
     }
 
     #[test]
