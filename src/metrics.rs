@@ -507,8 +507,10 @@ impl Observer {
         }
     }
 
-    /// Tracks `per_region` client sessions per region (0: none).
+    /// Tracks `per_region` client sessions per region (0: none). Called before the first write:
+    /// the session links are kept per write, beside the write log.
     pub fn set_sessions(&mut self, per_region: u32) {
+        debug_assert!(self.writes.is_empty(), "sessions are set before any write");
         self.sessions.per_region = per_region;
         self.sessions.violations.sessions = per_region as u64 * self.n as u64;
     }
