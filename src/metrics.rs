@@ -1231,8 +1231,9 @@ impl Observer {
     /// Lost updates under last-writer-wins (see `LostUpdates`).
     pub fn lost_updates(&self, names: &[String]) -> LostUpdates {
         let fin = self.final_stamps();
-        // Judged per key, newest stamp first. An LWW-Map resolves each field on its own, so its writes are judged per field: a
-        // register of its own, whose final stamp is the newest surviving write of it.
+        // Judged per key, newest stamp first. An LWW-Map resolves each field on its own, so its
+        // writes are judged per field: a register of its own, whose final stamp is the newest
+        // surviving write of it.
         let field = |w: &WriteRec| -> Option<u32> {
             (self.tables.is_some() && self.policy(w.key as usize) == Policy::LwwMap)
                 .then(|| w.kind().member().map_or(0, |m| m.0))
