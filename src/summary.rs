@@ -462,8 +462,9 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
         .failover
         .as_ref()
         .is_some_and(|f| f.rejoin == crate::replica::plan::Rejoin::Discard);
+    let fin = obs.final_stamps();
     let mut lost_cut: Vec<(u32, SimTime, Option<SimTime>)> = obs
-        .lost_acked()
+        .lost_acked_given(&fin)
         .into_iter()
         .map(|w| (w, obs.writes[w as usize].acked, None))
         .collect();
@@ -664,7 +665,8 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
         });
     }
 
-    let lost_updates = obs.lost_updates(&names);
+    let lost_updates = obs.lost_updates_given(&names, &fin);
+    drop(fin);
     let conflicts = conflict_checks(sc, out, &names, seed, &mut checks);
     let sessions = (sc.workload.sessions > 0).then(|| {
         let v = obs.sessions.violations.clone();
