@@ -578,12 +578,15 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
         name: "no-lost-acked-writes".into(),
         passed: lost.is_empty(),
         detail: if lost.is_empty() {
-            format!("all {} acknowledged writes survive", obs.writes_acked)
+            format!(
+                "all {} acknowledged writes survive",
+                crate::units::thousands(obs.writes_acked)
+            )
         } else {
             let w = &obs.writes[lost[0] as usize];
             format!(
                 "{} acknowledged writes lost; first: write {} to key {} at {} (acked {:.3}ms, seed {seed})",
-                lost.len(),
+                crate::units::thousands(lost.len() as u64),
                 lost[0],
                 w.key,
                 names[w.origin.idx()],
