@@ -1278,6 +1278,7 @@ impl Observer {
         let mut out = LostUpdates::default();
         let mut scratch: Vec<(u32, std::cmp::Reverse<Stamp>, u32)> = Vec::new();
         let mut order: Vec<u32> = Vec::new();
+        let mut seen: Vec<Stamp> = Vec::new();
         for k in 0..self.keys {
             let bucket = &by_key[start[k] as usize..start[k + 1] as usize];
             scratch.clear();
@@ -1292,12 +1293,10 @@ impl Observer {
             while i < order.len() {
                 let first = &self.writes[order[i] as usize];
                 let (key, member) = (first.key, field(first));
-                let group_end = i + order[i..]
+                // One key's writes, sorted by field first: a group ends where the field changes.
+                let group_end = i + scratch[i..]
                     .iter()
-                    .position(|&j| {
-                        let w = &self.writes[j as usize];
-                        w.key != key || field(w) != member
-                    })
+                    .position(|t| t.0 != scratch[i].0)
                     .unwrap_or(order.len() - i);
                 let final_stamp = match member {
                     None => fin[key as usize],
@@ -1309,10 +1308,12 @@ impl Observer {
                 };
                 // The values some write of this key replaced knowingly (its region held them when
                 // it was stamped): those were overwritten by a write that knew about them.
-                let mut seen: Vec<Stamp> = order[i..group_end]
-                    .iter()
-                    .map(|&j| self.writes[j as usize].seen)
-                    .collect();
+                seen.clear();
+                seen.extend(
+                    order[i..group_end]
+                        .iter()
+                        .map(|&j| self.writes[j as usize].seen),
+                );
                 seen.sort_unstable();
                 let mut newest_above: Option<u32> = None;
                 while i < group_end {
