@@ -20,6 +20,7 @@ pub mod scenario;
 pub mod series;
 pub mod shrink;
 pub mod summary;
+pub mod swarm;
 pub mod sweep;
 pub mod time;
 pub mod topology;

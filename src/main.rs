@@ -18,6 +18,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod swarm_cmd;
+
 #[derive(Parser)]
 #[command(
     name = "sim",
@@ -122,6 +124,31 @@ enum Cmd {
         #[arg(long, default_value_t = DEFAULT_MAX_EVENTS)]
         max_events: u64,
     },
+    /// Draw a random whole scenario per seed (mode, topology, policies, clients, weather), run
+    /// every check, judge it against what the configuration promises; exit 1 on any finding
+    Swarm {
+        /// Seeds: N, a list (1,2,5) or an inclusive range (1..1000)
+        #[arg(long, default_value = "1..200")]
+        seeds: String,
+        /// Parallel runs (0 = one per core); results do not depend on it
+        #[arg(long, default_value_t = 0)]
+        jobs: usize,
+        /// Run only slice I of N of the seeds (combine slices with `sim merge`)
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Output directory [default: reports/swarm]
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print only the verdict line (and failing seeds)
+        #[arg(long, short)]
+        quiet: bool,
+        /// Most candidate runs when shrinking each failing seed (0: do not shrink)
+        #[arg(long, default_value_t = 120)]
+        shrink_runs: u32,
+        /// Refuse drawn scenarios estimated to need more simulated events than this
+        #[arg(long, default_value_t = DEFAULT_MAX_EVENTS)]
+        max_events: u64,
+    },
     /// Reduce a failing seed to a minimal standalone scenario that fails the same check
     Shrink {
         /// Scenario file (YAML)
@@ -141,10 +168,10 @@ enum Cmd {
     },
     /// Combine the sweep.json files of shards into one sweep
     Merge {
-        /// sweep.json files written by `sim sweep --shard`
+        /// sweep.json files written by `sim sweep --shard` (or swarm.json by `sim swarm --shard`)
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Output directory for the merged sweep.json and sweep.md
+        /// Output directory for the merged sweep.json and sweep.md (or swarm.json)
         #[arg(long)]
         out: PathBuf,
         /// Print only the verdict line
@@ -218,6 +245,23 @@ fn main() -> ExitCode {
             quiet,
             max_events,
         } => cmd_sweep(file, seeds, jobs, shard, out, quiet, max_events),
+        Cmd::Swarm {
+            seeds,
+            jobs,
+            shard,
+            out,
+            quiet,
+            shrink_runs,
+            max_events,
+        } => swarm_cmd::run(swarm_cmd::Args {
+            seeds,
+            jobs,
+            shard,
+            out,
+            quiet,
+            shrink_runs,
+            max_events,
+        }),
         Cmd::Merge { files, out, quiet } => cmd_merge(files, out, quiet),
         Cmd::Shrink {
             file,
@@ -648,6 +692,9 @@ fn cmd_shrink(
 }
 
 fn cmd_merge(files: Vec<PathBuf>, out: PathBuf, quiet: bool) -> Result<ExitCode, InputError> {
+    if let Some(code) = swarm_cmd::merge(&files, &out, quiet)? {
+        return Ok(code);
+    }
     let mut parts = Vec::new();
     for f in &files {
         let text = input(

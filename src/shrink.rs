@@ -344,6 +344,18 @@ pub fn shrink(
     max_runs: u32,
     progress: &dyn Fn(u32, u32),
 ) -> Result<Shrunk, ShrinkError> {
+    shrink_to(sc, seed, None, max_runs, progress)
+}
+
+/// As [`shrink`], keeping the failure of `target` (a check or `expect.` name) instead of the
+/// first one the run fails: `sim swarm` shrinks the finding, not a failure it judged by design.
+pub fn shrink_to(
+    sc: &Scenario,
+    seed: u64,
+    target: Option<&str>,
+    max_runs: u32,
+    progress: &dyn Fn(u32, u32),
+) -> Result<Shrunk, ShrinkError> {
     let first = run(
         sc,
         RunOptions {
@@ -353,7 +365,10 @@ pub fn shrink(
     )
     .expect("no trace writer, so no trace error");
     let failed = first.failed_names();
-    let Some(target) = failed.iter().find(|f| *f != "trace_digest").cloned() else {
+    let wanted = failed
+        .iter()
+        .find(|f| target.map_or(*f != "trace_digest", |t| *f == t));
+    let Some(target) = wanted.cloned() else {
         return Err(if failed.is_empty() {
             ShrinkError::Passes(seed)
         } else {

@@ -2776,3 +2776,96 @@ fn faults_are_labelled_with_the_phase_they_began_in() {
     assert_eq!(cov["degrade"]["catch-up"], [1, 1]);
     assert_eq!(cov["degrade"]["steady"], [1, 1]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Swarm: random whole configurations.
+
+/// `sim swarm` runs drawn scenarios, writes swarm.json with a coverage table, writes each failing
+/// seed's scenario as a standalone file that validates, and exits 1 exactly when it found
+/// something; shards merge into the single-machine result.
+#[test]
+fn cli_swarm_writes_coverage_and_failing_scenarios_and_merges_shards() {
+    let dir = temp_dir("swarm");
+    let whole = dir.join("whole");
+    let (code, stdout, stderr) = sim(&[
+        "swarm",
+        "--seeds",
+        "1..12",
+        "--shrink-runs",
+        "0",
+        "--out",
+        whole.to_str().unwrap(),
+    ]);
+    let s: regionsim::swarm::SwarmSummary =
+        serde_json::from_str(&std::fs::read_to_string(whole.join("swarm.json")).unwrap()).unwrap();
+    assert_eq!(s.runs.len(), 12);
+    assert_eq!(code, if s.failed > 0 { 1 } else { 0 }, "{stdout}{stderr}");
+    assert!(stdout.contains(&format!("swarm: {} passed, {} failed", s.passed, s.failed)));
+    // Coverage names every mode it drew, with run counts that add up.
+    let modes = &s.coverage["mode"];
+    assert_eq!(modes.values().map(|c| c[0]).sum::<u64>(), 12);
+    for f in &s.failing {
+        let file = whole.join(&f.scenario);
+        let (code, out, err) = sim(&["validate", file.to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    // Two shards merged with `sim merge` give the same summary.
+    let mut files = Vec::new();
+    for i in 0..2 {
+        let d = dir.join(format!("shard{i}"));
+        let (_, out, err) = sim(&[
+            "swarm",
+            "--seeds",
+            "1..12",
+            "--shard",
+            &format!("{i}/2"),
+            "--shrink-runs",
+            "0",
+            "--quiet",
+            "--out",
+            d.to_str().unwrap(),
+        ]);
+        assert!(out.contains("swarm:"), "{out}{err}");
+        files.push(d.join("swarm.json").to_str().unwrap().to_string());
+    }
+    let merged = dir.join("merged");
+    let mut args = vec!["merge", "--out", merged.to_str().unwrap(), "--quiet"];
+    args.extend(files.iter().map(|s| s.as_str()));
+    let (code2, out, err) = sim(&args);
+    assert_eq!(code2, code, "{out}{err}");
+    let m: regionsim::swarm::SwarmSummary =
+        serde_json::from_str(&std::fs::read_to_string(merged.join("swarm.json")).unwrap()).unwrap();
+    assert_eq!(m.runs, s.runs);
+    assert_eq!(m.coverage, s.coverage);
+    // Bad arguments are input errors.
+    for bad in [
+        vec!["swarm", "--seeds", "x"],
+        vec!["swarm", "--shard", "2/2"],
+    ] {
+        let (code, _, err) = sim(&bad);
+        assert_eq!(code, 2, "{bad:?}: {err}");
+    }
+}
+
+/// The swarm can fail: a failure the drawn configuration does not document is a finding. The
+/// same runs judged as if every configuration promised everything turn their by-design failures
+/// into findings.
+#[test]
+fn swarm_findings_are_what_the_configuration_does_not_document() {
+    let mut by_design = 0;
+    for seed in 45..=55 {
+        let (_, r) = regionsim::swarm::run_seed(seed, regionsim::scenario::DEFAULT_MAX_EVENTS);
+        let strict = regionsim::swarm::draw::Promises::default();
+        let all: Vec<String> = r.findings.iter().chain(&r.by_design).cloned().collect();
+        let (findings, documented) = regionsim::swarm::judge(&all, &strict);
+        // Only session guarantees are measured rather than promised, in every configuration.
+        assert!(documented.iter().all(|d| d == "session-guarantees"));
+        assert_eq!(findings.len() + documented.len(), all.len(), "seed {seed}");
+        by_design += r
+            .by_design
+            .iter()
+            .filter(|d| *d != "session-guarantees")
+            .count();
+    }
+    assert!(by_design > 0, "no seed in 45..55 failed a check by design");
+}
