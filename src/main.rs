@@ -145,6 +145,10 @@ enum Cmd {
         /// Most candidate runs when shrinking each failing seed (0: do not shrink)
         #[arg(long, default_value_t = 120)]
         shrink_runs: u32,
+        /// YAML list of known open findings (`- { seed: N, finding: CHECK, note: ... }`): they are
+        /// reported but do not fail the swarm; a listed finding that no longer occurs does
+        #[arg(long, value_name = "FILE.yaml")]
+        known: Option<PathBuf>,
         /// Refuse drawn scenarios estimated to need more simulated events than this
         #[arg(long, default_value_t = DEFAULT_MAX_EVENTS)]
         max_events: u64,
@@ -252,6 +256,7 @@ fn main() -> ExitCode {
             out,
             quiet,
             shrink_runs,
+            known,
             max_events,
         } => swarm_cmd::run(swarm_cmd::Args {
             seeds,
@@ -260,6 +265,7 @@ fn main() -> ExitCode {
             out,
             quiet,
             shrink_runs,
+            known,
             max_events,
         }),
         Cmd::Merge { files, out, quiet } => cmd_merge(files, out, quiet),

@@ -22,11 +22,48 @@ pub struct Args {
     pub out: Option<PathBuf>,
     pub quiet: bool,
     pub shrink_runs: u32,
+    pub known: Option<PathBuf>,
     pub max_events: u64,
+}
+
+/// One known open finding: a seed and the check it fails, with why it is still open.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Known {
+    seed: u64,
+    finding: String,
+    note: String,
+}
+
+fn load_known(path: &Path) -> Result<Vec<Known>, InputError> {
+    let text = input(
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display())),
+    )?;
+    let known: Vec<Known> = input(serde_yaml::from_str(&text).with_context(|| {
+        format!(
+            "{}: not a list of {{ seed, finding, note }}",
+            path.display()
+        )
+    }))?;
+    for k in &known {
+        if k.note.trim().is_empty() {
+            return Err(InputError(anyhow::anyhow!(
+                "{}: seed {} ({}) needs a note saying why it is still open",
+                path.display(),
+                k.seed,
+                k.finding
+            )));
+        }
+    }
+    Ok(known)
 }
 
 pub fn run(a: Args) -> Result<ExitCode, InputError> {
     let seeds = input(parse_seeds(&a.seeds))?;
+    let known = match &a.known {
+        Some(p) => load_known(p)?,
+        None => Vec::new(),
+    };
     let shard: Option<Shard> = match &a.shard {
         Some(s) => Some(input(s.parse())?),
         None => None,
@@ -113,7 +150,67 @@ pub fn run(a: Args) -> Result<ExitCode, InputError> {
             started.elapsed().as_secs_f64()
         );
     }
-    Ok(verdict(&s, &json, a.quiet))
+    let code = verdict(&s, &json, a.quiet);
+    if a.known.is_none() {
+        return Ok(code);
+    }
+    Ok(known_verdict(
+        &s,
+        &known,
+        a.known.as_deref().unwrap_or(Path::new("")),
+    ))
+}
+
+/// With a list of known open findings: exit 1 only on a finding not listed, or on a listed one
+/// that no longer occurs (so the list cannot outlive its bugs).
+fn known_verdict(s: &SwarmSummary, known: &[Known], path: &Path) -> ExitCode {
+    let ran: std::collections::BTreeSet<u64> = s.runs.iter().map(|r| r.seed).collect();
+    let listed = |seed: u64, f: &str| {
+        let check = f.split(':').next().unwrap_or(f);
+        known.iter().any(|k| k.seed == seed && k.finding == check)
+    };
+    let mut new = 0;
+    let mut still = 0;
+    for r in &s.runs {
+        for f in &r.findings {
+            if listed(r.seed, f) {
+                still += 1;
+            } else {
+                new += 1;
+            }
+        }
+    }
+    let mut gone = Vec::new();
+    for k in known.iter().filter(|k| ran.contains(&k.seed)) {
+        let r = s.runs.iter().find(|r| r.seed == k.seed);
+        let present = r.is_some_and(|r| {
+            r.findings
+                .iter()
+                .any(|f| f.split(':').next().unwrap_or(f) == k.finding)
+        });
+        if !present {
+            gone.push(format!("seed {} {}", k.seed, k.finding));
+        }
+    }
+    println!(
+        "known open findings ({}): {still} still occur; new findings: {new}",
+        path.display()
+    );
+    for k in known.iter().filter(|k| ran.contains(&k.seed)) {
+        println!("  known: seed {} {}: {}", k.seed, k.finding, k.note);
+    }
+    if !gone.is_empty() {
+        println!(
+            "no longer found (remove them from {}): {}",
+            path.display(),
+            gone.join(", ")
+        );
+    }
+    if new == 0 && gone.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 /// Shrinks one failing seed's first finding; returns the reproducer or why there is none.

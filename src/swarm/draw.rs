@@ -547,6 +547,11 @@ fn draw_failover(d: &mut Dice, names: &[String]) -> (Value, &'static str) {
             "detector".into(),
             json!({ "kind": "heartbeat", "interval": format!("{interval}ms"), "timeout": format!("{timeout}ms") }),
         );
+        // An explicit lease between what renewal needs (two heartbeats plus the longest round
+        // trip of any preset, under 1 s) and the detector's suspicion.
+        if d.chance(0.3) {
+            fo.insert("lease".into(), json!(d.ms(1000, timeout * 9 / 10)));
+        }
     }
     if d.chance(0.1) {
         fo.insert("fencing".into(), json!("none"));
