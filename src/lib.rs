@@ -41,6 +41,7 @@ pub fn clamp_jobs(jobs: usize) -> usize {
 }
 
 /// How to run a scenario.
+#[derive(Default)]
 pub struct RunOptions<'a> {
     /// Overrides the scenario's seed.
     pub seed: Option<u64>,
@@ -60,17 +61,6 @@ impl Default for Limits {
         Limits {
             max_events: scenario::DEFAULT_MAX_EVENTS,
             max_memory: DEFAULT_MAX_MEMORY,
-        }
-    }
-}
-
-impl Default for RunOptions<'_> {
-    fn default() -> Self {
-        RunOptions {
-            seed: None,
-            trace: None,
-            progress: None,
-            limits: Limits::default(),
         }
     }
 }
