@@ -8,7 +8,7 @@
 
 use crate::scenario::{Scenario, ScenarioError};
 use crate::summary::RunSummary;
-use crate::{run, RunError, RunOptions};
+use crate::{run, Limits, RunError, RunOptions};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
@@ -596,7 +596,7 @@ pub fn compare(
     vary: &[Vary],
     seeds: &[u64],
     jobs: usize,
-    max_events: u64,
+    limits: Limits,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<CompareSummary, CompareError> {
     let specs = variants(vary);
@@ -604,7 +604,7 @@ pub fn compare(
         .iter()
         .map(|v| {
             let sc = variant_scenario(text, file, v)?;
-            sc.check_size(max_events)
+            sc.check_size(limits.max_events)
                 .map_err(|source| CompareError::Variant {
                     variant: v.label.clone(),
                     source,
@@ -630,6 +630,7 @@ pub fn compare(
                     &scenarios[v],
                     RunOptions {
                         seed: Some(seed),
+                        limits,
                         ..Default::default()
                     },
                 )
@@ -787,8 +788,8 @@ mod tests {
             key: "network.loss".into(),
             values: vec!["0".into(), "0.2".into()],
         }];
-        let one = compare(BASE, "c.yaml", &vary, &[1, 2, 3], 1, u64::MAX, &|_| {}).unwrap();
-        let two = compare(BASE, "c.yaml", &vary, &[1, 2, 3], 2, u64::MAX, &|_| {}).unwrap();
+        let one = compare(BASE, "c.yaml", &vary, &[1, 2, 3], 1, Limits::NONE, &|_| {}).unwrap();
+        let two = compare(BASE, "c.yaml", &vary, &[1, 2, 3], 2, Limits::NONE, &|_| {}).unwrap();
         assert_eq!(one, two);
         assert_eq!(one.variants.len(), 2);
         // Go-back-N resends lost stretches in batches: fewer messages than 1:1 acks, more bytes.
@@ -815,7 +816,7 @@ mod tests {
             key: "network.loss".into(),
             values: vec!["2".into()],
         }];
-        let e = compare(BASE, "c.yaml", &vary, &[1], 1, u64::MAX, &|_| {})
+        let e = compare(BASE, "c.yaml", &vary, &[1], 1, Limits::NONE, &|_| {})
             .unwrap_err()
             .to_string();
         assert!(

@@ -28,6 +28,7 @@ pub mod units;
 pub mod weather;
 
 use engine::trace::Trace;
+pub use engine::Limits;
 use engine::{Engine, Progress};
 use replica::replicator::{Config as ReplicaConfig, Replicator};
 use scenario::Scenario;
@@ -48,12 +49,43 @@ pub struct RunOptions<'a> {
     /// Where to write the JSON-lines event trace, if anywhere.
     pub trace: Option<Box<dyn Write>>,
     pub progress: Option<Progress<'a>>,
+    /// Bounds that stop a runaway run with [`RunError::EventLimit`] or [`RunError::MemoryLimit`].
+    pub limits: Limits,
+}
+
+/// The default memory bound: far above any shipped scenario (the largest peaks well under
+/// 1 GiB), low enough to stop a runaway run before the machine swaps.
+pub const DEFAULT_MAX_MEMORY: u64 = 8 << 30;
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_events: scenario::DEFAULT_MAX_EVENTS,
+            max_memory: DEFAULT_MAX_MEMORY,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("writing the trace failed: {0}")]
     Trace(#[source] std::io::Error),
+    #[error(
+        "stopped at simulated time {at} after more than {limit} events (the --max-events limit): \
+         something fires far more often than the estimate assumed, e.g. a very short timer or a \
+         retransmission storm; raise the limit with --max-events if the run is really this large"
+    )]
+    EventLimit { limit: u64, at: time::SimTime },
+    #[error(
+        "stopped at simulated time {at}: the process uses {} of memory, above the {} limit \
+         (--max-memory); something in the run grows without bound, or raise the limit",
+        units::human_bytes(*rss), units::human_bytes(*limit)
+    )]
+    MemoryLimit {
+        limit: u64,
+        rss: u64,
+        at: time::SimTime,
+    },
 }
 
 /// A finished simulation, before it is summarised.
@@ -105,9 +137,18 @@ pub fn simulate(sc: &Scenario, opts: RunOptions) -> Result<Simulated, RunError> 
             durable,
             plan: sc.plan.clone(),
         })
-        .run(opts.progress)
+        .run(opts.progress, opts.limits)
     };
     let wall_ns = started.elapsed().as_nanos() as u64;
+    match output.stopped {
+        Some(engine::Stopped::Events { limit, at }) => {
+            return Err(RunError::EventLimit { limit, at })
+        }
+        Some(engine::Stopped::Memory { limit, rss, at }) => {
+            return Err(RunError::MemoryLimit { limit, rss, at })
+        }
+        None => {}
+    }
     if let Some(e) = &output.trace_error {
         return Err(RunError::Trace(std::io::Error::new(
             e.kind(),

@@ -13,7 +13,7 @@ use regionsim::scenario::{Scenario, DEFAULT_MAX_EVENTS};
 use regionsim::shrink;
 use regionsim::summary::RunSummary;
 use regionsim::sweep::{self, Shard, SweepSummary};
-use regionsim::{presets, run, RunOptions};
+use regionsim::{presets, run, Limits, RunOptions};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,9 +49,13 @@ enum Cmd {
         /// Also write every event as JSON lines to this file
         #[arg(long, value_name = "FILE.jsonl")]
         trace: Option<PathBuf>,
-        /// Refuse scenarios estimated to need more simulated events than this
+        /// Refuse scenarios estimated to need more simulated events than this, and stop a run
+        /// that processes more (exit 2)
         #[arg(long, default_value_t = DEFAULT_MAX_EVENTS)]
         max_events: u64,
+        /// Stop a run whose process memory passes this (e.g. 8GiB, 512MiB; 0 = no bound); exit 2
+        #[arg(long, default_value = "8GiB", value_parser = regionsim::units::parse_bytes)]
+        max_memory: u64,
         /// Skip the HTML report and charts (summary.json only)
         #[arg(long)]
         no_report: bool,
@@ -85,9 +89,13 @@ enum Cmd {
         /// Chart image files to write beside the report
         #[arg(long, value_enum, default_value_t = ImageFormat::Both)]
         format: ImageFormat,
-        /// Refuse variants estimated to need more simulated events than this (each run)
+        /// Refuse variants estimated to need more simulated events than this, and stop a run
+        /// that processes more (each run)
         #[arg(long, default_value_t = DEFAULT_MAX_EVENTS)]
         max_events: u64,
+        /// Stop a run whose process memory passes this (e.g. 8GiB, 512MiB; 0 = no bound); exit 2
+        #[arg(long, default_value = "8GiB", value_parser = regionsim::units::parse_bytes)]
+        max_memory: u64,
     },
     /// Replay scenarios with their seeds; fail on a failed check or expectation, or when a
     /// trace digest differs from the recorded golden (golden.json beside the scenarios)
@@ -120,9 +128,13 @@ enum Cmd {
         /// Print only the verdict line
         #[arg(long, short)]
         quiet: bool,
-        /// Refuse scenarios estimated to need more simulated events than this (each run)
+        /// Refuse scenarios estimated to need more simulated events than this, and stop a run
+        /// that processes more (each run; such a seed is reported as failing)
         #[arg(long, default_value_t = DEFAULT_MAX_EVENTS)]
         max_events: u64,
+        /// Stop a run whose process memory passes this (e.g. 8GiB, 512MiB; 0 = no bound); exit 2
+        #[arg(long, default_value = "8GiB", value_parser = regionsim::units::parse_bytes)]
+        max_memory: u64,
     },
     /// Draw a random whole scenario per seed (mode, topology, policies, clients, weather), run
     /// every check, judge it against what the configuration promises; exit 1 on any finding
@@ -215,6 +227,7 @@ fn main() -> ExitCode {
             quiet,
             trace,
             max_events,
+            max_memory,
             no_report,
             format,
         } => cmd_run(
@@ -223,7 +236,7 @@ fn main() -> ExitCode {
             out,
             quiet,
             trace,
-            max_events,
+            limits(max_events, max_memory),
             (!no_report).then_some(format),
         ),
         Cmd::Compare {
@@ -236,8 +249,17 @@ fn main() -> ExitCode {
             strict,
             format,
             max_events,
+            max_memory,
         } => cmd_compare(
-            file, vary, seeds, jobs, out, quiet, strict, format, max_events,
+            file,
+            vary,
+            seeds,
+            jobs,
+            out,
+            quiet,
+            strict,
+            format,
+            limits(max_events, max_memory),
         ),
         Cmd::Check { paths, bless, jobs } => cmd_check(paths, bless, jobs),
         Cmd::Sweep {
@@ -248,7 +270,16 @@ fn main() -> ExitCode {
             out,
             quiet,
             max_events,
-        } => cmd_sweep(file, seeds, jobs, shard, out, quiet, max_events),
+            max_memory,
+        } => cmd_sweep(
+            file,
+            seeds,
+            jobs,
+            shard,
+            out,
+            quiet,
+            limits(max_events, max_memory),
+        ),
         Cmd::Swarm {
             seeds,
             jobs,
@@ -293,6 +324,13 @@ fn main() -> ExitCode {
     }
 }
 
+fn limits(max_events: u64, max_memory: u64) -> Limits {
+    Limits {
+        max_events,
+        max_memory,
+    }
+}
+
 fn input<T, E: Into<anyhow::Error>>(r: Result<T, E>) -> Result<T, InputError> {
     r.map_err(|e| InputError(e.into()))
 }
@@ -303,11 +341,11 @@ fn cmd_run(
     out: Option<PathBuf>,
     quiet: bool,
     trace: Option<PathBuf>,
-    max_events: u64,
+    limits: Limits,
     report: Option<ImageFormat>,
 ) -> Result<ExitCode, InputError> {
     let sc = input(Scenario::load(&file))?;
-    input(sc.check_size(max_events))?;
+    input(sc.check_size(limits.max_events))?;
     let seed = seed.unwrap_or(sc.seed);
     for w in &sc.warnings {
         eprintln!("warning: {}: {w}", sc.file);
@@ -356,6 +394,7 @@ fn cmd_run(
             seed: Some(seed),
             trace: trace_writer,
             progress: Some(&mut tick),
+            limits,
         },
     );
     if let Some(b) = &bar {
@@ -424,7 +463,7 @@ fn cmd_compare(
     quiet: bool,
     strict: bool,
     format: ImageFormat,
-    max_events: u64,
+    limits: Limits,
 ) -> Result<ExitCode, InputError> {
     let sc = input(Scenario::load(&file))?;
     let text = sc.source.clone();
@@ -464,7 +503,7 @@ fn cmd_compare(
             b.set_position(done);
         }
     };
-    let result = compare(&text, &sc.file, &vary, &seeds, jobs, max_events, &tick);
+    let result = compare(&text, &sc.file, &vary, &seeds, jobs, limits, &tick);
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -595,10 +634,10 @@ fn cmd_sweep(
     shard: Option<String>,
     out: Option<PathBuf>,
     quiet: bool,
-    max_events: u64,
+    limits: Limits,
 ) -> Result<ExitCode, InputError> {
     let sc = input(Scenario::load(&file))?;
-    input(sc.check_size(max_events))?;
+    input(sc.check_size(limits.max_events))?;
     let seeds = input(parse_seeds(&seeds))?;
     let shard: Option<Shard> = match shard {
         Some(s) => Some(input(s.parse())?),
@@ -627,7 +666,7 @@ fn cmd_sweep(
     // Panics are findings about a seed: reported in the sweep, not printed as they happen.
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let s = sweep::sweep(&sc, &seeds, shard, jobs, &tick);
+    let s = sweep::sweep_limited(&sc, &seeds, shard, jobs, limits, &tick);
     std::panic::set_hook(hook);
     if let Some(b) = &bar {
         b.finish_and_clear();

@@ -26,6 +26,15 @@ pub const MAX_STATE_BYTES: f64 = 16.0 * (1u64 << 30) as f64;
 /// Default refusal threshold for the estimated number of simulated events.
 pub const DEFAULT_MAX_EVENTS: u64 = 300_000_000;
 
+/// The shortest setting accepted for a timer that talks across the network or to a disk
+/// (retransmission, heartbeats, request timeouts, retries, fsync groups...): below a millisecond
+/// it is shorter than any round trip between regions, and a run quietly simulates billions of
+/// timer events instead of failing fast.
+pub const FLOOR_TIMER: Span = Span(1_000_000);
+/// The shortest anti-entropy interval: each round exchanges digest trees with a peer, so even
+/// 10ms is far more often than any real system does it.
+pub const FLOOR_ANTI_ENTROPY: Span = Span(10_000_000);
+
 // ---------------------------------------------------------------------------------------------
 // The file format.
 
@@ -1587,6 +1596,7 @@ impl Scenario {
     }
 
     pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        check_nesting(text, file)?;
         let mut spec: ScenarioSpec = serde_yaml::from_str(text).map_err(|e| yaml_error(file, e))?;
         resolve_dist_files(&mut spec, file)?;
         let mut sc = validate(spec, file)?;
@@ -1620,6 +1630,69 @@ impl Scenario {
     }
 }
 
+/// The deepest nesting of collections a scenario may have. The deepest real one is under ten
+/// levels; the YAML parser takes time quadratic in depth before serde's own recursion limit
+/// can refuse it (100,000 levels took 43 s), so absurd nesting is refused before parsing.
+pub const MAX_NESTING: usize = 64;
+
+/// Refuses YAML nested deeper than [`MAX_NESTING`], in one linear pass over the text. It counts
+/// flow brackets (`[`, `{`) outside quotes and comments, block indentation levels, and block
+/// sequence dashes sharing a line (`- - - x`). It over-counts rather than under-counts (a
+/// bracket inside a multi-line quoted string counts), which at this limit only matters for
+/// files no one writes.
+fn check_nesting(text: &str, file: &str) -> Result<(), ScenarioError> {
+    let mut flow = 0usize;
+    let mut indents: Vec<usize> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let body = line.trim_start_matches(' ');
+        let indent = line.len() - body.len();
+        if flow == 0 && !body.is_empty() && !body.starts_with('#') {
+            while indents.last().is_some_and(|&t| t > indent) {
+                indents.pop();
+            }
+            if indents.last() != Some(&indent) {
+                indents.push(indent);
+            }
+        }
+        let mut dashes = 0;
+        let mut rest = body;
+        while rest == "-" || rest.starts_with("- ") {
+            dashes += 1;
+            rest = rest[1..].trim_start_matches(' ');
+        }
+        let block = indents.len() + dashes;
+        let (mut quote, mut escaped, mut prev) = (None, false, ' ');
+        for (col, ch) in line.char_indices() {
+            match quote {
+                Some('"') if escaped => escaped = false,
+                Some('"') if ch == '\\' => escaped = true,
+                Some(q) if ch == q => quote = None,
+                Some(_) => {}
+                None => match ch {
+                    '#' if prev.is_whitespace() => break,
+                    '"' | '\'' if prev.is_whitespace() || "[{,:".contains(prev) => quote = Some(ch),
+                    '[' | '{' => flow += 1,
+                    ']' | '}' => flow = flow.saturating_sub(1),
+                    _ => {}
+                },
+            }
+            prev = ch;
+            if block + flow > MAX_NESTING {
+                return Err(ScenarioError::Syntax {
+                    file: file.to_string(),
+                    line: i + 1,
+                    column: col + 1,
+                    message: format!(
+                        "collections nested more than {MAX_NESTING} levels deep; a scenario \
+                         needs fewer than ten, so this is refused before parsing"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 fn yaml_error(file: &str, e: serde_yaml::Error) -> ScenarioError {
     let message = e.to_string();
     match e.location() {
@@ -1649,6 +1722,33 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
+    /// Refuses a timer-like setting below its floor. A timer set to a few nanoseconds validates
+    /// as a tiny number but fires billions of times per simulated second, so a run that looks
+    /// small never finishes (or fills memory); `why` says what the floor stands for.
+    fn floor(&self, path: &str, value: Span, floor: Span, why: &str) -> Result<(), ScenarioError> {
+        if value < floor {
+            return Err(self.err(path, format!("{value} is below the {floor} floor ({why})")));
+        }
+        Ok(())
+    }
+
+    /// Like [`Validator::floor`] for settings where 0 means "off" or "at once".
+    fn floor_or_zero(
+        &self,
+        path: &str,
+        value: Span,
+        floor: Span,
+        why: &str,
+    ) -> Result<(), ScenarioError> {
+        if value != Span::ZERO && value < floor {
+            return Err(self.err(
+                path,
+                format!("{value} is below the {floor} floor ({why}; 0 turns it off)"),
+            ));
+        }
+        Ok(())
+    }
+
     fn err(&self, path: impl Into<String>, message: impl Into<String>) -> ScenarioError {
         ScenarioError::Invalid {
             file: self.file.to_string(),
@@ -1958,8 +2058,13 @@ fn replication_plan(
         })
         .collect();
 
-    if rep.log_retention == Some(Span::ZERO) {
-        return Err(v.err("replication.log_retention", "must be longer than 0"));
+    if let Some(r) = rep.log_retention {
+        v.floor(
+            "replication.log_retention",
+            r,
+            FLOOR_TIMER,
+            "a log kept for less than a millisecond is gone before any region can fetch it",
+        )?;
     }
     let give_up_after = match (&strategy, rep.log_retention) {
         (
@@ -1975,9 +2080,12 @@ fn replication_plan(
         None => None,
         Some(a) => {
             let p = "replication.anti_entropy";
-            if a.interval == Span::ZERO {
-                return Err(v.err(format!("{p}.interval"), "must be longer than 0"));
-            }
+            v.floor(
+                &format!("{p}.interval"),
+                a.interval,
+                FLOOR_ANTI_ENTROPY,
+                "every round compares digests with a peer across the network",
+            )?;
             if a.fanout == 0 || a.fanout as usize >= n.max(2) {
                 return Err(v.err(
                     format!("{p}.fanout"),
@@ -2058,9 +2166,12 @@ fn ntp_plan(
     path: &str,
     n: &NtpSpec,
 ) -> Result<crate::engine::clock::ClockSync, ScenarioError> {
-    if n.interval.0 < 1_000_000 {
-        return Err(v.err(format!("{path}.interval"), "must be at least 1ms"));
-    }
+    v.floor(
+        &format!("{path}.interval"),
+        n.interval,
+        FLOOR_TIMER,
+        "a time daemon polls its servers over the network",
+    )?;
     if n.accuracy.0 >= n.step_threshold.0 {
         return Err(v.err(
             format!("{path}.accuracy"),
@@ -2286,9 +2397,12 @@ fn failover_plan(
     }
     let d = &f.detector;
     let dp = format!("{p}.detector");
-    if d.interval == Span::ZERO {
-        return Err(v.err(format!("{dp}.interval"), "must be longer than 0"));
-    }
+    v.floor(
+        &format!("{dp}.interval"),
+        d.interval,
+        FLOOR_TIMER,
+        "every region heartbeats every other region at this interval",
+    )?;
     let detector = match d.kind {
         DetectorKind::Heartbeat => {
             if d.threshold.is_some() || d.window.is_some() || d.min_std_dev.is_some() {
@@ -2353,6 +2467,14 @@ fn failover_plan(
     } else {
         Span((need.0 + earliest.0) / 2)
     });
+    if let Some(l) = f.lease {
+        v.floor(
+            &format!("{p}.lease"),
+            l,
+            FLOOR_TIMER,
+            "a lease is renewed from heartbeats across the network",
+        )?;
+    }
     if f.fencing == FencingSpec::Lease && lease <= need {
         return Err(v.err(
             format!("{p}.lease"),
@@ -2841,8 +2963,13 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
         return Err(v.err("replication.batch.max_entries", "must be at least 1"));
     }
     let rt = rep.retransmit;
-    if rt.min == Span::ZERO || rt.initial == Span::ZERO {
-        return Err(v.err("replication.retransmit", "timeouts must be longer than 0"));
+    for (name, value) in [("initial", rt.initial), ("min", rt.min), ("max", rt.max)] {
+        v.floor(
+            &format!("replication.retransmit.{name}"),
+            value,
+            FLOOR_TIMER,
+            "every unacknowledged message is resent each time it runs out",
+        )?;
     }
     if rt.min > rt.max {
         return Err(v.err(
@@ -2850,9 +2977,18 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
             format!("min ({}) must not exceed max ({})", rt.min, rt.max),
         ));
     }
-    if rep.request_timeout == Span::ZERO {
-        return Err(v.err("replication.request_timeout", "must be longer than 0"));
-    }
+    v.floor(
+        "replication.request_timeout",
+        rep.request_timeout,
+        FLOOR_TIMER,
+        "a request waits at least this long for replies from across the network",
+    )?;
+    v.floor_or_zero(
+        "durability.flush_interval",
+        spec.durability.flush_interval,
+        FLOOR_TIMER,
+        "a region with unsynced writes fsyncs at this interval",
+    )?;
     let nominal: Vec<u64> = (0..n * n)
         .map(|i| latency[i].as_ref().map_or(0, |l| l.spec.nominal().0))
         .collect();
@@ -2870,9 +3006,12 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
                     ),
                 ));
             }
-            if r.backoff == Span::ZERO {
-                return Err(v.err(format!("{p}.backoff"), "must be longer than 0"));
-            }
+            v.floor(
+                &format!("{p}.backoff"),
+                r.backoff,
+                FLOOR_TIMER,
+                "a client waits at least this long before it tries again",
+            )?;
             let max_backoff = r
                 .max_backoff
                 .unwrap_or(Span(r.backoff.0.saturating_mul(20)));
@@ -2893,11 +3032,13 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
             })
         }
     };
-    if spec.workload.reroute_after == Some(Span::ZERO) {
-        return Err(v.err(
+    if let Some(r) = spec.workload.reroute_after {
+        v.floor(
             "workload.reroute_after",
-            "must be longer than 0 (a health check takes time)",
-        ));
+            r,
+            FLOOR_TIMER,
+            "a health check takes time",
+        )?;
     }
     let (tables, table_loads, keys) = tables_plan(&v, &spec)?;
     if spec.workload.sessions > 1_000_000 {
@@ -2917,9 +3058,12 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
                 "resolves `manual` conflicts, but no table uses the `manual` policy",
             ));
         }
-        if o.delay.0 == 0 {
-            return Err(v.err("replication.operator.delay", "must be longer than 0"));
-        }
+        v.floor(
+            "replication.operator.delay",
+            o.delay,
+            FLOOR_TIMER,
+            "an operator resolves each conflict after this delay",
+        )?;
         plan.operator = Some(o.delay);
     }
     plan.tables = Arc::new(tables);
@@ -3544,6 +3688,98 @@ workload:
 
     fn tables(extra: &str) -> Result<Scenario, ScenarioError> {
         Scenario::parse(&format!("{TABLES}{extra}"), "t.yaml")
+    }
+
+    #[test]
+    fn timer_settings_below_their_floor_are_refused_naming_path_and_floor() {
+        // The issue's reproducers: both validated and then ran away.
+        assert_eq!(
+            err("replication: { anti_entropy: { interval: 1ns } }"),
+            "t.yaml: replication.anti_entropy.interval: 1ns is below the 10ms floor \
+             (every round compares digests with a peer across the network)"
+        );
+        assert_eq!(
+            err("replication: { retransmit: { initial: 1ns, min: 1ns, max: 1ns } }"),
+            "t.yaml: replication.retransmit.initial: 1ns is below the 1ms floor \
+             (every unacknowledged message is resent each time it runs out)"
+        );
+        for (extra, path) in [
+            (
+                "replication: { retransmit: { initial: 1s, min: 999us } }",
+                "replication.retransmit.min: 999us is below the 1ms floor",
+            ),
+            (
+                "replication: { request_timeout: 10us }",
+                "replication.request_timeout: 10us is below the 1ms floor",
+            ),
+            (
+                "replication: { log_retention: 1ns }",
+                "replication.log_retention: 1ns is below the 1ms floor",
+            ),
+            (
+                "replication: { mode: primary-backup, failover: { detector: { interval: 100us } } }",
+                "replication.failover.detector.interval: 100us is below the 1ms floor",
+            ),
+            (
+                "clocks: { ntp: { interval: 1us } }",
+                "clocks.ntp.interval: 1us is below the 1ms floor",
+            ),
+            (
+                "durability: { flush_interval: 1ns }",
+                "durability.flush_interval: 1ns is below the 1ms floor",
+            ),
+        ] {
+            let e = err(extra);
+            assert!(e.starts_with(&format!("t.yaml: {path} (")), "{extra}: {e}");
+        }
+        let w = |extra: &str| {
+            Scenario::parse(
+                &format!(
+                    "{}{extra}",
+                    BASE.replace("workload: { keys: 10, rate_per_region: 10 }\n", "")
+                ),
+                "t.yaml",
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        assert!(
+            w("workload: { keys: 10, rate_per_region: 10, reroute_after: 1ns }")
+                .starts_with("t.yaml: workload.reroute_after: 1ns is below the 1ms floor")
+        );
+        assert!(w(
+            "workload: { keys: 10, rate_per_region: 10, retry: { attempts: 3, backoff: 1ns } }"
+        )
+        .starts_with("t.yaml: workload.retry.backoff: 1ns is below the 1ms floor"));
+        // At the floor, and 0 where 0 means "off", are fine.
+        with("replication: { anti_entropy: { interval: 10ms }, retransmit: { initial: 1ms, min: 1ms, max: 1ms } }")
+            .unwrap();
+        with("durability: { flush_interval: 0ms }").unwrap();
+    }
+
+    #[test]
+    fn absurd_nesting_is_refused_before_parsing() {
+        // The issue's reproducer: 100,000 levels took 43 s to refuse.
+        let deep = format!("name: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(
+            Scenario::parse(&deep, "deep.yaml").unwrap_err().to_string(),
+            "deep.yaml:1:70: collections nested more than 64 levels deep; a scenario needs \
+             fewer than ten, so this is refused before parsing"
+        );
+        // Block style: one mapping per line, each indented further; line 65 is level 65.
+        let block: String = (0..100)
+            .map(|i| format!("{}k{i}:\n", "  ".repeat(i)))
+            .collect();
+        assert!(Scenario::parse(&block, "b.yaml")
+            .unwrap_err()
+            .to_string()
+            .starts_with("b.yaml:65:1: collections nested more than 64 levels"));
+        // Brackets in quotes and comments do not count.
+        let quoted = format!("name: '{}' # {}\n", "[".repeat(100), "{".repeat(100));
+        assert!(!Scenario::parse(&quoted, "q.yaml")
+            .unwrap_err()
+            .to_string()
+            .contains("nested"));
     }
 
     #[test]

@@ -31,6 +31,13 @@ pub struct Shrunk {
 pub enum ShrinkError {
     #[error("{0}")]
     Scenario(#[from] ScenarioError),
+    /// The failing run itself passed a run-time limit (`--max-events`, memory).
+    #[error("seed {seed}: {source}")]
+    Run {
+        seed: u64,
+        #[source]
+        source: crate::RunError,
+    },
     #[error("seed {0} passes every check and expectation: nothing to shrink")]
     Passes(u64),
     #[error("seed {seed} fails only `trace_digest`: a changed digest is a behaviour change to bless, not a bug to shrink")]
@@ -363,7 +370,7 @@ pub fn shrink_to(
             ..Default::default()
         },
     )
-    .expect("no trace writer, so no trace error");
+    .map_err(|source| ShrinkError::Run { seed, source })?;
     let failed = first.failed_names();
     let wanted = failed
         .iter()

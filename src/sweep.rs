@@ -6,7 +6,7 @@
 use crate::compare::{estimate, Estimate, RunMetrics, RunRow, METRICS};
 use crate::scenario::Scenario;
 use crate::summary::RunSummary;
-use crate::{run, RunOptions};
+use crate::{run, Limits, RunOptions};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -244,12 +244,25 @@ pub fn summarise(
     }
 }
 
-/// Runs a scenario over seeds.
+/// Runs a scenario over seeds with the default [`Limits`].
 pub fn sweep(
     sc: &Scenario,
     seeds: &[u64],
     shard: Option<Shard>,
     jobs: usize,
+    progress: &(dyn Fn(u64) + Sync),
+) -> SweepSummary {
+    sweep_limited(sc, seeds, shard, jobs, Limits::default(), progress)
+}
+
+/// Runs a scenario over seeds; a seed that passes `limits` is reported as failing with the
+/// error, like a panicking one, and the sweep goes on.
+pub fn sweep_limited(
+    sc: &Scenario,
+    seeds: &[u64],
+    shard: Option<Shard>,
+    jobs: usize,
+    limits: Limits,
     progress: &(dyn Fn(u64) + Sync),
 ) -> SweepSummary {
     sweep_with(
@@ -263,6 +276,7 @@ pub fn sweep(
                 sc,
                 RunOptions {
                     seed: Some(seed),
+                    limits,
                     ..Default::default()
                 },
             )
@@ -377,6 +391,58 @@ mod tests {
         assert_eq!(
             s.estimates["visibility_p50_ms"].n, 3,
             "the panicked seed has no metrics"
+        );
+    }
+
+    /// 3 regions x 1,000 writes/s for 60 s: about 900,000 events.
+    const BUSY: &str = "name: busy\nduration: 60s\nregions: [{name: a}, {name: b}, {name: c}]\nnetwork: {latency: {default: 20ms}}\nworkload: {keys: 100, rate_per_region: 1000, mix: {write: 1.0}}\n";
+
+    #[test]
+    fn a_run_past_its_limits_stops_with_an_error_and_a_sweep_reports_the_seed() {
+        let sc = Scenario::parse(BUSY, "busy.yaml").unwrap();
+        let limits = |max_events, max_memory| RunOptions {
+            limits: Limits {
+                max_events,
+                max_memory,
+            },
+            ..Default::default()
+        };
+        // Checked every 65,536 events: the first check past 100,000 is at 131,072.
+        let e = run(&sc, limits(100_000, 0)).unwrap_err();
+        let crate::RunError::EventLimit { limit, at } = e else {
+            panic!("{e}")
+        };
+        assert_eq!(limit, 100_000);
+        assert!(at.0 > 0 && at.0 < 60_000_000_000, "stopped early, at {at}");
+        assert!(e.to_string().starts_with(&format!(
+            "stopped at simulated time {at} after more than 100000 events (the --max-events limit)"
+        )));
+        // Any process is bigger than one byte: the first memory check (2^18 events) stops it.
+        let e = run(&sc, limits(u64::MAX, 1)).unwrap_err();
+        assert!(
+            matches!(e, crate::RunError::MemoryLimit { limit: 1, .. }),
+            "{e}"
+        );
+        // The default limits leave a normal run alone.
+        assert!(run(&sc, RunOptions::default()).is_ok());
+
+        let s = sweep_limited(
+            &sc,
+            &[1, 2],
+            None,
+            1,
+            Limits {
+                max_events: 100_000,
+                max_memory: 0,
+            },
+            &|_| {},
+        );
+        assert_eq!(s.runs.len(), 2);
+        assert_eq!(s.failing.len(), 2);
+        assert!(
+            s.failing[0].failed[0].starts_with("error: stopped at simulated time"),
+            "{:?}",
+            s.failing[0].failed
         );
     }
 

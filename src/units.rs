@@ -45,3 +45,32 @@ pub fn human_bytes(b: u64) -> String {
         format!("{:.2} GiB", b / 1024.0 / 1024.0 / 1024.0)
     }
 }
+
+/// Parses a byte size for the command line: a number with an optional binary unit
+/// (`8GiB`, `512MiB`, `64KiB`; `G`, `M`, `K` mean the same), or plain bytes; `0` means no bound.
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let scale: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "K" | "KiB" | "KB" => 1 << 10,
+        "M" | "MiB" | "MB" => 1 << 20,
+        "G" | "GiB" | "GB" => 1 << 30,
+        "T" | "TiB" | "TB" => 1 << 40,
+        u => {
+            return Err(format!(
+                "unknown size unit `{u}` (use KiB, MiB, GiB or TiB)"
+            ))
+        }
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size such as 8GiB"))?;
+    if !n.is_finite() || n < 0.0 {
+        return Err(format!("`{s}` is not a size such as 8GiB"));
+    }
+    Ok((n * scale as f64).round() as u64)
+}

@@ -155,6 +155,8 @@ pub struct FaultMark {
 
 /// Everything a run produced, before it is summarised.
 pub struct RunOutput {
+    /// Why the loop stopped before the run finished, if a [`Limits`] bound was passed.
+    pub stopped: Option<Stopped>,
     pub observer: Observer,
     pub counts: EventCounts,
     pub trace_digest: u64,
@@ -184,6 +186,65 @@ pub struct RunOutput {
     pub final_views: Vec<(u64, crate::replica::data::View)>,
     /// The first such key two live regions disagree on, with the two regions and their values.
     pub view_mismatch: Option<ViewMismatch>,
+}
+
+/// Bounds that hold while a run runs, so a scenario that validates but runs away (a timer that
+/// fires far too often, a retransmission storm) stops with an error instead of running for
+/// hours or exhausting memory. They only ever end a run; they never change one that finishes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Most events the loop may process.
+    pub max_events: u64,
+    /// Most resident memory of the whole process (bytes), read from the OS; 0 turns it off.
+    pub max_memory: u64,
+}
+
+impl Limits {
+    /// No bound at all.
+    pub const NONE: Limits = Limits {
+        max_events: u64::MAX,
+        max_memory: 0,
+    };
+
+    /// Called every 65,536 events. Memory is read from `/proc` only every 2^18 events: the read
+    /// costs microseconds, which at that spacing is well under 0.1% of a run.
+    fn exceeded(&self, processed: u64, at: SimTime) -> Option<Stopped> {
+        if processed > self.max_events {
+            return Some(Stopped::Events {
+                limit: self.max_events,
+                at,
+            });
+        }
+        if self.max_memory > 0 && processed & 0x3ffff == 0 {
+            if let Some(rss) = resident_bytes() {
+                if rss > self.max_memory {
+                    return Some(Stopped::Memory {
+                        limit: self.max_memory,
+                        rss,
+                        at,
+                    });
+                }
+            }
+        }
+        None
+    }
+}
+
+/// The process's resident memory now (Linux `/proc/self/status`; `None` elsewhere, which turns
+/// the memory bound off). The engine has no allocator of its own to count, and the whole
+/// process is what the machine runs out of.
+pub fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// A run ended early by its [`Limits`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Stopped {
+    Events { limit: u64, at: SimTime },
+    Memory { limit: u64, rss: u64, at: SimTime },
 }
 
 /// Two regions holding different values of one key at the end of a run.
@@ -411,7 +472,7 @@ impl<'s, R: Replica> Engine<'s, R> {
     }
 
     /// Runs to the end of the quiesce phase.
-    pub fn run(mut self, mut progress: Option<Progress>) -> RunOutput {
+    pub fn run(mut self, mut progress: Option<Progress>, limits: Limits) -> RunOutput {
         let n = self.sc.n();
         let end = SimTime(self.sc.duration.0);
         let hard_end = end + self.sc.quiesce_limit;
@@ -446,6 +507,7 @@ impl<'s, R: Replica> Engine<'s, R> {
         self.queue.push(end, Event::EndOfRun);
 
         let mut drained = false;
+        let mut stopped = None;
         let mut processed: u64 = 0;
         while let Some((t, _seq, ev)) = self.queue.pop() {
             if t > hard_end {
@@ -468,9 +530,15 @@ impl<'s, R: Replica> Engine<'s, R> {
                 Event::EndOfRun => self.on_end_of_run(),
             }
             processed += 1;
+            // Limits are checked with the progress report, every 65,536 events, so the hot loop
+            // pays one mask test per event and nothing more.
             if processed & 0xffff == 0 {
                 if let Some(p) = progress.as_mut() {
                     p(self.now, processed);
+                }
+                stopped = limits.exceeded(processed, self.now);
+                if stopped.is_some() {
+                    break;
                 }
             }
             if self.phase == Phase::Quiesce
@@ -557,6 +625,7 @@ impl<'s, R: Replica> Engine<'s, R> {
         }
         let (trace_digest, trace_error) = self.trace.finish();
         RunOutput {
+            stopped,
             final_views,
             view_mismatch,
             observer: self.obs,

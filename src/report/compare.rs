@@ -574,7 +574,16 @@ mod tests {
                 values: vec!["0".into(), "10ms".into()],
             },
         ];
-        let c = compare(base, "c.yaml", &vary, &[1, 2], 0, u64::MAX, &|_| {}).unwrap();
+        let c = compare(
+            base,
+            "c.yaml",
+            &vary,
+            &[1, 2],
+            0,
+            crate::Limits::NONE,
+            &|_| {},
+        )
+        .unwrap();
         let (groups, series, idx) = grouping(&c);
         assert_eq!(groups, ["loss=0", "loss=0.1", "loss=0.2"]);
         assert_eq!(series, ["flush_interval=0", "flush_interval=10ms"]);
