@@ -129,6 +129,8 @@ pub struct ReadIssue {
     pub writer: RegionId,
     /// The client session that issued the read (`NO_SESSION` without session tracking).
     pub session: u32,
+    /// What it must not be older than, if its level promises linearizability.
+    pub lin: Option<crate::linearizable::Bound>,
 }
 
 /// Exact count/mean/min/max plus hdrhistogram quantiles (3 significant digits).
@@ -386,6 +388,8 @@ pub struct Observer {
     /// Merging keys: the writes (key, dot) some live region reflects at the end.
     final_dots: Option<std::collections::BTreeSet<(u32, u64)>>,
     pub sessions: Sessions,
+    /// The `linearizable-reads` check, when some read's level promises it.
+    pub lin: Option<crate::linearizable::Tracker>,
 }
 
 /// Client sessions and the guarantees they were given (Terry et al., 1994).
@@ -506,6 +510,7 @@ impl Observer {
                 ops: vec![0; n],
                 ..Sessions::default()
             },
+            lin: None,
         }
     }
 
@@ -1061,7 +1066,23 @@ impl Observer {
             baseline_acked: self.latest_acked_at[k],
             writer: RegionId(self.latest_acked_writer[k]),
             session: NO_SESSION,
+            lin: self.lin.as_ref().filter(|t| t.on[level.index()]).map(|t| {
+                crate::linearizable::Bound {
+                    write: self.versions[k].last().copied().unwrap_or(u32::MAX),
+                    read: t.read_bound(k),
+                }
+            }),
         }
+    }
+
+    /// Key `k`'s acknowledged writes that became its newest value, in stamp order.
+    pub fn versions_of(&self, k: usize) -> &[u32] {
+        &self.versions[k]
+    }
+
+    /// Whether key `k`'s values merge (its newest stamp does not order them).
+    pub fn key_merges(&self, k: usize) -> bool {
+        self.tables.is_some() && self.policy(k).merges()
     }
 
     /// A reply reached a client at `r`; `read` describes the read it answers.
@@ -1106,11 +1127,29 @@ impl Observer {
                     self.visibility_by_origin[origin.idx()].record(0);
                 }
             }
-            Reply::ReadOk { cell, .. } => {
+            Reply::ReadOk { cell, by, .. } => {
                 self.reads_total += 1;
                 self.series.op(r.idx(), true, now);
                 let Some(ri) = read else { return };
                 let k = ri.key.0 as usize;
+                if let (Some(t), Some(bound)) = (self.lin.as_mut(), ri.lin) {
+                    let acked = match bound.write {
+                        u32::MAX => Stamp::NONE,
+                        w => self.writes[w as usize].stamp,
+                    };
+                    let s = crate::linearizable::Suspect {
+                        key: k as u32,
+                        region: r,
+                        by,
+                        issued: ri.issued,
+                        done: now,
+                        got: cell.map_or(Stamp::NONE, |c| c.stamp),
+                        got_write: cell.map_or(u32::MAX, |c| c.value.0 as u32),
+                        bound,
+                        prior: (SimTime(0), r),
+                    };
+                    t.completed(s, acked);
+                }
                 let lv = &mut self.levels[ri.level.index()];
                 lv.read_latency.record(now.saturating_since(ri.issued).0);
                 let got = cell.map_or(Stamp::NONE, |c| c.stamp);
@@ -1541,6 +1580,7 @@ mod tests {
             Reply::ReadOk {
                 op: OpId(OpId::READ_BIT),
                 cell: None,
+                by: RegionId(1),
             },
             Some(o.read_issue(Key(0), Level::Default, SimTime(2))),
             SimTime(2),
@@ -1553,6 +1593,7 @@ mod tests {
                     stamp: s,
                     value: OpId(0),
                 }),
+                by: RegionId(1),
             },
             Some(o.read_issue(Key(0), Level::Default, SimTime(3))),
             SimTime(3),
@@ -1687,6 +1728,7 @@ mod tests {
                 Reply::ReadOk {
                     op: OpId(OpId::READ_BIT | op),
                     cell,
+                    by: RegionId(1),
                 },
                 Some(ri),
                 SimTime(t),

@@ -412,6 +412,15 @@ impl<'s, R: Replica> Engine<'s, R> {
                 );
                 o.set_tables(std::sync::Arc::clone(&sc.plan.tables));
                 o.set_sessions(sc.workload.sessions);
+                // Table workloads read at the default level.
+                let levels = sc.workload.classes.iter().filter(|c| !c.0).map(|c| c.1);
+                let tables =
+                    (!sc.workload.tables.is_empty()).then_some(crate::replica::Level::Default);
+                o.lin = crate::linearizable::Tracker::new(
+                    &sc.plan,
+                    levels.chain(tables),
+                    sc.workload.keys as usize,
+                );
                 o
             },
             trace,

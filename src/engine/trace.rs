@@ -171,7 +171,7 @@ impl Trace {
                 r#""op":"write","id":{},"ok":true,"stamp_wall_ns":{}"#,
                 op.0, stamp.wall.0
             ),
-            Reply::ReadOk { op, cell } => format!(
+            Reply::ReadOk { op, cell, .. } => format!(
                 r#""op":"read","id":{},"ok":true,"value":{},"stamp_wall_ns":{}"#,
                 op.0 & !OpId::READ_BIT,
                 cell.map_or("null".to_string(), |c| c.value.0.to_string()),

@@ -176,9 +176,19 @@ pub enum Command {
 /// The answer a client receives.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Reply {
-    WriteOk { op: OpId, stamp: Stamp },
-    ReadOk { op: OpId, cell: Option<Cell> },
-    Failed { op: OpId },
+    WriteOk {
+        op: OpId,
+        stamp: Stamp,
+    },
+    /// `by`: the replica whose copy answered (the newest of several for quorum reads).
+    ReadOk {
+        op: OpId,
+        cell: Option<Cell>,
+        by: RegionId,
+    },
+    Failed {
+        op: OpId,
+    },
 }
 
 /// Facts a replica reports about itself for observers (metrics and checkers). They have no

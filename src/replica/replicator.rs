@@ -211,6 +211,8 @@ pub enum Msg {
     ReadReq {
         op: OpId,
         key: Key,
+        /// A `primary` read: only a primary holding its lease may answer it.
+        primary: bool,
     },
     ReadResp {
         op: OpId,
@@ -595,7 +597,7 @@ impl WireMessage for Msg {
             }
             Msg::Forward { op, key, .. } => 5 << 60 ^ op.0 ^ key.0.rotate_left(32),
             Msg::WriteDone { op, .. } => 6 << 60 ^ op.0,
-            Msg::ReadReq { op, key } => 7 << 60 ^ op.0 ^ key.0.rotate_left(32),
+            Msg::ReadReq { op, key, .. } => 7 << 60 ^ op.0 ^ key.0.rotate_left(32),
             Msg::ReadResp { op, cell, .. } => {
                 9 << 60 ^ op.0 ^ cell.map_or(0, |c| c.value.0.rotate_left(32))
             }
@@ -900,6 +902,8 @@ struct ReadWait {
     need: u32,
     got: u32,
     best: Option<Cell>,
+    /// The replica whose copy is `best` (reported to observers only).
+    by: RegionId,
     replies: smallvec::SmallVec<[(RegionId, Stamp); 4]>,
 }
 
@@ -2081,6 +2085,12 @@ impl Replicator {
             out.reply(Reply::Failed { op });
             return;
         }
+        if level == Level::Primary && self.primary() == Some(me) && !self.pb_serves_reads(now) {
+            // This region led (or leads) but lost its lease, or is handing over: a newer
+            // primary may already be committing writes its copy lacks.
+            out.reply(Reply::Failed { op });
+            return;
+        }
         let (targets, need) = match level {
             Level::Quorum | Level::All => (holders, plan.read_need(level, holders.count_ones())),
             Level::Primary => match self.primary() {
@@ -2103,6 +2113,7 @@ impl Replicator {
             need,
             got: 0,
             best: None,
+            by: me,
             replies: smallvec::SmallVec::new(),
         };
         if targets & Replicator::bit(me) != 0 {
@@ -2119,14 +2130,25 @@ impl Replicator {
         while t != 0 {
             let p = t.trailing_zeros() as u16;
             t &= t - 1;
-            out.send(RegionId(p), Msg::ReadReq { op, key });
+            out.send(
+                RegionId(p),
+                Msg::ReadReq {
+                    op,
+                    key,
+                    primary: level == Level::Primary,
+                },
+            );
         }
         self.reads.insert(op, w);
         self.add_deadline(now, Pending::Read(op), out);
     }
 
     fn finish_read(&mut self, op: OpId, w: ReadWait, out: &mut Out) {
-        out.reply(Reply::ReadOk { op, cell: w.best });
+        out.reply(Reply::ReadOk {
+            op,
+            cell: w.best,
+            by: w.by,
+        });
         let Some(best) = w.best else { return };
         if !self.cfg.plan.read_repair {
             return;
@@ -2156,10 +2178,14 @@ impl Replicator {
             return; // answered already, or timed out
         };
         w.got += 1;
+        if w.replies.is_empty() {
+            w.by = from;
+        }
         w.replies
             .push((from, cell.map_or(Stamp::NONE, |c| c.stamp)));
         if cell.map(|c| c.stamp) > w.best.map(|c| c.stamp) {
             w.best = cell;
+            w.by = from;
         }
         if w.got >= w.need {
             let w = self.reads.remove(&op).expect("present");
@@ -2350,7 +2376,15 @@ impl Replica for Replicator {
                 // touch with the head): the client learns of the new chain and retries.
                 out.send(from, Msg::NotPrimary { op });
             }
-            Msg::ReadReq { op, key } => {
+            Msg::ReadReq {
+                op, primary: true, ..
+            } if !self.pb_serves_reads(now) => {
+                // A primary read reached a deposed (or lease-less) primary: the client's
+                // region fails it rather than hand out a value a newer primary may have
+                // overwritten.
+                out.send(from, Msg::NotPrimary { op });
+            }
+            Msg::ReadReq { op, key, .. } => {
                 let cell = self.local_cell(key);
                 out.send(
                     from,

@@ -169,6 +169,14 @@ impl Replicator {
         f.leading && f.handover.is_none() && (!self.fspec().fencing || self.lease_ok(now))
     }
 
+    /// Primary-backup with failover: whether this region may answer `primary` reads now. Only
+    /// a primary that may write does: with leases on, no newer primary can have been elected
+    /// while it holds its lease, so its copy has every acknowledged write. Without failover
+    /// (a fixed primary) and in chain mode (`chain_serves_reads`) this always holds.
+    pub(super) fn pb_serves_reads(&self, now: Now) -> bool {
+        self.fo.is_none() || self.chain_on() || self.fo_may_write(now)
+    }
+
     pub(super) fn lease_ok(&self, now: Now) -> bool {
         let f = self.fo.as_ref().expect("failover configured");
         let lease = self.fspec().lease;
