@@ -351,6 +351,10 @@ impl<'s, R: Replica> Engine<'s, R> {
                 );
                 o.set_tables(std::sync::Arc::clone(&sc.plan.tables));
                 o.set_sessions(sc.workload.sessions);
+                o.set_real_time_order(matches!(
+                    sc.plan.strategy,
+                    crate::replica::plan::Strategy::Quorum { .. }
+                ));
                 o
             },
             trace,
