@@ -390,6 +390,9 @@ pub struct Observer {
     pub sessions: Sessions,
     /// The `linearizable-reads` check, when some read's level promises it.
     pub lin: Option<crate::linearizable::Tracker>,
+    /// Quorum mode: writes are blind (a coordinator stamps without reading, and may hold no
+    /// copy at all), so what a write replaced knowingly is judged by real-time order too.
+    real_time_order: bool,
 }
 
 /// Client sessions and the guarantees they were given (Terry et al., 1994).
@@ -511,7 +514,15 @@ impl Observer {
                 ..Sessions::default()
             },
             lin: None,
+            real_time_order: false,
         }
+    }
+
+    /// Judges lost updates by real-time order as well as by what the stamping region held
+    /// (quorum mode, where the stamping region's copy says nothing about what a write
+    /// replaces: a coordinator outside the key's replicas holds none).
+    pub fn set_real_time_order(&mut self, on: bool) {
+        self.real_time_order = on;
     }
 
     /// Tracks `per_region` client sessions per region (0: none). Called before the first write:
@@ -1355,13 +1366,24 @@ impl Observer {
                 );
                 seen.sort_unstable();
                 let mut newest_above: Option<u32> = None;
+                // Over the writes stamped above the current one: the latest any began and the
+                // earliest any was acknowledged (for the real-time judgement).
+                let (mut latest_issue_above, mut first_ack_above) = (None, SimTime::MAX);
+                let fww = self.policy(key as usize) == Policy::Fww;
+                let real_time = self.real_time_order && !fww;
                 while i < group_end {
                     let w = &self.writes[order[i] as usize];
                     let superseded = w.stamp < final_stamp;
-                    if w.is_acked() && superseded && seen.binary_search(&w.stamp).is_err() {
+                    // A write that began after this one was acknowledged followed it in real
+                    // time: replacing it is what a sequential history does.
+                    let followed = real_time && latest_issue_above.is_some_and(|t| t > w.acked);
+                    if w.is_acked()
+                        && superseded
+                        && !followed
+                        && seen.binary_search(&w.stamp).is_err()
+                    {
                         out.total += 1;
                         out.lost_at.push((w.origin.idx(), w.acked));
-                        let fww = self.policy(key as usize) == Policy::Fww;
                         if fww && w.seen > w.stamp {
                             // It saw the value that beat it: first-writer-wins refuses later
                             // writes by design.
@@ -1374,7 +1396,9 @@ impl Observer {
                             // The earlier write in real time lost because its clock read later.
                             newest_above.is_some_and(|j| self.writes[j as usize].issued > w.acked)
                         } else {
-                            w.seen > w.stamp
+                            // Or, judged in real time, it began after a newer-stamped write
+                            // was acknowledged: later, yet stamped lower by its clock.
+                            w.seen > w.stamp || (real_time && first_ack_above < w.issued)
                         };
                         let skew_ms = skew.then(|| {
                             let ahead = match (fww, newest_above) {
@@ -1382,7 +1406,17 @@ impl Observer {
                                 (true, Some(j)) => {
                                     self.writes[j as usize].stamp.wall.0 - w.stamp.wall.0
                                 }
-                                _ => w.seen.wall.0.saturating_sub(w.stamp.wall.0),
+                                _ if w.seen > w.stamp => {
+                                    w.seen.wall.0.saturating_sub(w.stamp.wall.0)
+                                }
+                                // At least as far as the write stamped just above it.
+                                _ => newest_above.map_or(0, |j| {
+                                    self.writes[j as usize]
+                                        .stamp
+                                        .wall
+                                        .0
+                                        .saturating_sub(w.stamp.wall.0)
+                                }),
                             };
                             ns_to_ms(ahead.max(0) as u64)
                         });
@@ -1406,6 +1440,8 @@ impl Observer {
                         }
                     }
                     newest_above = Some(order[i]);
+                    latest_issue_above = latest_issue_above.max(Some(w.issued));
+                    first_ack_above = first_ack_above.min(w.acked);
                     i += 1;
                 }
             }
