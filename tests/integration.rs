@@ -2975,4 +2975,76 @@ fn quorum_concurrent_overwrites_still_count_as_lost_updates() {
     assert_eq!(s.lost_updates.total, concurrent);
     assert_eq!(s.lost_updates.concurrent, concurrent);
     assert_eq!(s.lost_updates.skew, 0);
+/// Issue 21, 3.3: OR-Sets over a hub (or a tree, which on three regions is the same star)
+/// with `log_retention` and anti-entropy. ap-south's links degrade to 50% loss until 0.7 s
+/// before the end; ap-south gives up entries on its link to the hub, which relays them to
+/// eu-west. Only ap-south and the hub used to be owed an anti-entropy session, so once the hub
+/// was repaired the run drained with eu-west still missing those writes (32 keys differed,
+/// `convergence` and `strong-eventual-consistency` failed). Giving up entries now owes a
+/// session to every holder the link would have relayed them to.
+#[test]
+fn or_sets_converge_over_hub_and_tree_after_relayed_entries_are_given_up() {
+    for topology in ["hub", "tree"] {
+        let s = simulate(
+            &format!(
+                r#"
+name: orset-{topology}
+seed: 7
+duration: 90s
+regions: [{{name: us-east}}, {{name: eu-west}}, {{name: ap-south}}]
+network: {{latency: {{preset: aws-2023, map: {{us-east: us-east-1, eu-west: eu-west-1, ap-south: ap-south-1}}, jitter: {{dist: exponential, mean: 2ms}}}}, loss: 0.001}}
+replication: {{tables: {{cart: or-set}}, topology: {topology}, log_retention: 5s, anti_entropy: {{interval: 5s}}}}
+workload: {{rate_per_region: 100, key_distribution: {{zipf: 1.0}}, tables: {{cart: {{keys: 2000, share: 1, ops: {{add: 0.45, remove: 0.2, get: 0.35}}, elements: 12}}}}}}
+faults:
+  - {{at: 75002ms, for: 14296ms, degrade: {{link: "us-east <-> ap-south", loss: 0.5}}}}
+  - {{at: 75002ms, for: 14296ms, degrade: {{link: "eu-west <-> ap-south", loss: 0.5}}}}
+"#
+            ),
+            None,
+        );
+        assert!(s.passed, "{topology}: {:?}", s.checks);
+        let sec = s
+            .checks
+            .iter()
+            .find(|c| c.name == "strong-eventual-consistency")
+            .unwrap();
+        assert!(sec.passed, "{topology}: {sec:?}");
+        assert!(s.convergence.converged && s.convergence.final_digests_equal);
+        let digests: Vec<_> = s.convergence.region_digests.values().collect();
+        assert_eq!(digests.len(), 3);
+        assert!(
+            digests.iter().all(|d| d.is_some() && *d == digests[0]),
+            "{topology}: {digests:?}"
+        );
+        // The scenario does exercise the path: entries were given up and repaired.
+        assert!(s.messages.abandoned_entries > 0, "{topology}");
+        assert!(s.anti_entropy.as_ref().unwrap().keys_repaired > 0);
+    }
+}
+
+/// `log_retention` is how long unacknowledged entries are kept; they used to be given up
+/// after `request_timeout` (2 s) whatever the retention said. A 3 s partition with a 10 s
+/// retention gives up nothing (it gave up every entry queued in its first second before).
+#[test]
+fn log_retention_keeps_entries_for_the_configured_time() {
+    let text = |retention: &str| {
+        format!(
+            r#"
+name: retention
+seed: 1
+duration: 20s
+regions: [{{ name: a }}, {{ name: b }}, {{ name: c }}]
+network: {{ latency: {{ default: 30ms }} }}
+replication: {{ log_retention: {retention} }}
+workload: {{ keys: 1000, rate_per_region: 50, mix: {{ write: 0.5, read: 0.5 }} }}
+faults:
+  - {{ at: 5s, for: 3s, partition: [[a, b], [c]] }}
+"#
+        )
+    };
+    let kept = simulate(&text("10s"), None);
+    assert_eq!(kept.messages.abandoned_entries, 0, "{:?}", kept.messages);
+    assert!(kept.passed, "{:?}", kept.checks);
+    let short = simulate(&text("1s"), None);
+    assert!(short.messages.abandoned_entries > 0, "{:?}", short.messages);
 }

@@ -984,8 +984,12 @@ struct AeState {
     last_id: u32,
     /// Sessions this region started: id -> (peer, start).
     active: BTreeMap<u32, (RegionId, Mono)>,
-    /// Peers this region gave up log entries for: a session with them is owed.
+    /// Regions that missed log entries this region gave up (the peer the link led to and every
+    /// holder it would have relayed them to): a session with each is owed.
     owed: u64,
+    /// Per region, when a session with it was last owed: only a session started since then
+    /// covers the entries given up.
+    owed_at: Vec<Mono>,
     /// Peers that stopped acknowledging (repeated retransmission timeouts): hearing from one
     /// again is a heal, and starts a session at once.
     unreachable: u64,
@@ -1133,6 +1137,7 @@ impl Replicator {
                         .map(|p| RegionId(p as u16))
                         .collect(),
                 },
+                owed_at: vec![Mono(0); n],
                 ..AeState::default()
             },
             fo: None,
@@ -2665,7 +2670,11 @@ impl Replicator {
     /// Without hinted handoff, entries a peer has not acknowledged within the request timeout
     /// are given up: the peer is told (via `floor`) not to wait for them.
     fn give_up(&mut self, p: usize, now: Now, out: &mut Out) {
-        let timeout = self.cfg.plan.request_timeout;
+        let timeout = self
+            .cfg
+            .plan
+            .give_up_after
+            .unwrap_or(self.cfg.plan.request_timeout);
         let o = &mut self.out[p];
         let mut k = 0usize;
         while o.queued_at.get(k).is_some_and(|&t| t + timeout <= now.mono) && k < o.queue.len() {
@@ -2676,6 +2685,13 @@ impl Replicator {
         if k == 0 {
             return;
         }
+        // Who misses the given-up entries: the peer, and every holder of their keys it would
+        // have relayed them to (over a hub, ring, line or tree, the peer is often a relay).
+        let missed = self.out[p]
+            .queue
+            .range(unacked_from.min(k)..k)
+            .fold(0u64, |m, e| m | self.downstream(p, e));
+        let o = &mut self.out[p];
         drop_front(&mut o.queue, k);
         drop_front(&mut o.queued_at, k);
         o.base += k as u64;
@@ -2685,8 +2701,11 @@ impl Replicator {
         self.persist(out, || Op::TruncateFront(RegionId(p as u16), k));
         if given_up > 0 {
             out.note(Note::Abandoned { entries: given_up });
-            if self.ae.peers.contains(&RegionId(p as u16)) {
-                self.ae.owed |= 1u64 << p;
+            for &r in &self.ae.peers {
+                if missed & Replicator::bit(r) != 0 {
+                    self.ae.owed |= Replicator::bit(r);
+                    self.ae.owed_at[r.idx()] = now.mono;
+                }
             }
         }
         // Tell the peer at once, so it stops waiting for the gap.
@@ -2700,6 +2719,17 @@ impl Replicator {
 /// alternating messages, so only ranges that differ are descended into and only their cells
 /// cross the network.
 impl Replicator {
+    /// The regions that receive `e` through the link to `p`: `p` itself and, where `p`
+    /// relays, every holder of `e`'s key below it in the origin's route tree.
+    fn downstream(&self, p: usize, e: &Entry) -> u64 {
+        let plan = &self.cfg.plan;
+        let below = plan.routes[e.id.origin.idx()][self.me().idx()]
+            .iter()
+            .find(|(next, _)| next.idx() == p)
+            .map_or(0, |&(_, reach)| reach & plan.holders(e.key));
+        below | (1u64 << p)
+    }
+
     fn ae_busy_with(&self, peer: RegionId) -> bool {
         self.ae.active.values().any(|(p, _)| *p == peer)
     }
@@ -2836,7 +2866,9 @@ impl Replicator {
     fn ae_finish(&mut self, session: AeSession, in_sync: bool, out: &mut Out) {
         if session.initiator == self.me() {
             if let Some((peer, started)) = self.ae.active.remove(&session.id) {
-                self.ae.owed &= !Replicator::bit(peer);
+                if started >= self.ae.owed_at[peer.idx()] {
+                    self.ae.owed &= !Replicator::bit(peer);
+                }
                 out.note(Note::AeFinished {
                     rounds: session.round,
                     in_sync,
