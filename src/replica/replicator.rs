@@ -320,6 +320,10 @@ pub enum Msg {
         seen: Vec<(RegionId, u32, u64)>,
         value_bytes: u32,
     },
+    /// From a rebuilt region that relays entries to the receiver, once its state transfer is
+    /// done: entries it had taken from upstream before its disk was lost may never have
+    /// reached you; ask me (`StateReq`) for what you lack.
+    StateOffer,
     /// Failover: to the primary, from a region an operator asked to promote: hand over.
     TransferReq,
     /// From the primary handing over (it has stopped taking writes): stand for election in
@@ -444,7 +448,7 @@ impl WireMessage for Msg {
                     + h.chain.as_ref().map_or(0, |c| c.wire_bytes())
             }
             Msg::VoteReq { .. } => RPC_BYTES + 25,
-            Msg::TransferReq => RPC_BYTES,
+            Msg::TransferReq | Msg::StateOffer => RPC_BYTES,
             Msg::StateReq { have } => RPC_BYTES + 16 * have.len() as u64,
             Msg::State {
                 cells,
@@ -493,6 +497,7 @@ impl WireMessage for Msg {
             Msg::AeHashes { .. }
             | Msg::AeCells { .. }
             | Msg::AeDone { .. }
+            | Msg::StateOffer
             | Msg::StateReq { .. }
             | Msg::State { .. } => MsgClass::AntiEntropy,
             Msg::NotPrimary { .. } => MsgClass::WriteAck,
@@ -547,6 +552,7 @@ impl WireMessage for Msg {
             Msg::VoteReq { pre: true, .. } => "pre-vote-request",
             Msg::VoteReq { .. } => "vote-request",
             Msg::TransferReq => "transfer-request",
+            Msg::StateOffer => "state-offer",
             Msg::StateReq { .. } => "state-request",
             Msg::State { .. } => "state",
             Msg::TimeoutNow { .. } => "timeout-now",
@@ -659,6 +665,7 @@ impl WireMessage for Msg {
                     ^ (*transfer as u64) << 58
             }
             Msg::TransferReq => 22 << 58,
+            Msg::StateOffer => 27 << 58,
             Msg::StateReq { have } => {
                 24 << 58
                     ^ have
@@ -747,6 +754,11 @@ pub struct Disk {
     pub voted: Option<RegionId>,
     /// Failover: the primary stream followed (term, origin, epoch).
     pub stream: (u64, RegionId, u32),
+    /// A state transfer not yet complete: the peers still owing an answer, and whether it is
+    /// this region's rebuild (not a catch-up from a rebuilt relay).
+    pub restore: Option<(u64, bool)>,
+    /// A rebuilt relay: the regions it has not yet heard ask for its state.
+    pub relay_owed: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -762,6 +774,7 @@ pub enum Op {
     Term(u64, Option<RegionId>),
     Stream(u64, RegionId, u32),
     SeenUpto(RegionId, u32, u64),
+    Restore(Option<(u64, bool)>, u64),
 }
 
 impl Durable for Disk {
@@ -810,6 +823,10 @@ impl Durable for Disk {
                 self.voted = v;
             }
             Op::Stream(t, o, e) => self.stream = (t, o, e),
+            Op::Restore(owed, relay) => {
+                self.restore = owed;
+                self.relay_owed = relay;
+            }
             Op::SeenUpto(o, e, upto) => {
                 if self.seen.len() <= o.idx() {
                     self.seen.resize_with(o.idx() + 1, Vec::new);
@@ -925,7 +942,6 @@ pub struct Replicator {
     own_seq: u64,
     durable_own: u64,
     lost_after: Option<LogMark>,
-    counter: u32,
     cells: Vec<Cell>,
     /// Per key of a table with data (empty when no table has any).
     data: Vec<Option<Data>>,
@@ -960,6 +976,9 @@ pub struct Replicator {
     /// Rebuilt after losing its disk (from a backup image or from nothing).
     rebuilt: bool,
     restore: Option<restore::Restore>,
+    /// Peers this region relays for that have not yet asked it for what they lack since it was
+    /// rebuilt (see `restore::relay_mask`).
+    relay_owed: u64,
     /// `manual` keys homed here whose conflicts wait for the operator, with when they were
     /// parked (in-memory, like a work queue: a restart re-parks what its data still shows).
     parked: BTreeMap<Key, Mono>,
@@ -1104,7 +1123,6 @@ impl Replicator {
             own_seq: 0,
             durable_own: 0,
             lost_after: restarted.then_some((disk.epoch, disk.own_seq)),
-            counter: 0,
             cells,
             data,
             hlc: Hlc::default(),
@@ -1145,7 +1163,8 @@ impl Replicator {
             disk_voted: disk.voted,
             disk_stream: disk.stream,
             rebuilt: false,
-            restore: None,
+            restore: Replicator::resumed_restore(disk),
+            relay_owed: disk.relay_owed,
             parked: BTreeMap::new(),
             gaps: BTreeMap::new(),
             gap_armed: false,
@@ -1995,14 +2014,15 @@ impl Replicator {
             );
             (stamp, delta.map(Arc::new))
         } else {
-            self.counter = self.counter.wrapping_add(1);
             let wall = match policy {
                 Policy::LwwHlc => self.hlc.now(now.wall),
                 // The earliest stamp must win: order by the negated clock.
                 Policy::Fww => Wall(now.wall.0.saturating_neg()),
                 _ => now.wall,
             };
-            let stamp = Stamp::new(wall, me, self.epoch, self.counter);
+            // The tie-break counts this incarnation's entries, not only its LWW writes: a state
+            // transfer judges a cell's write seen by comparing it with seen-prefixes of seqs.
+            let stamp = Stamp::new(wall, me, self.epoch, (self.own_seq + 1) as u32);
             stamped(out, stamp);
             (
                 stamp,
@@ -2217,6 +2237,9 @@ impl Replica for Replicator {
         let mut r = Replicator::from_disk(cfg.clone(), image);
         r.epoch = r.epoch.max(min_epoch);
         r.rebuilt = true;
+        // A backup taken while an earlier rebuild was still offering its state: this rebuild's
+        // offers, once its own transfer is done, reach the same regions.
+        r.relay_owed = 0;
         for o in r.out.iter_mut() {
             o.hello_pending = true;
         }
@@ -2229,6 +2252,7 @@ impl Replica for Replicator {
             bytes: 0,
             heard: 0,
             noted: false,
+            rebuild: true,
         });
         r
     }
@@ -2238,8 +2262,10 @@ impl Replica for Replicator {
         self.persist(out, || Op::Epoch(self.epoch));
         self.repark(out);
         if self.restore.is_some() {
+            self.persist_restore(out);
             self.restore_ask(now, out);
         }
+        self.offer_state(now, out);
         if self.cfg.plan.failover.is_some() {
             self.fo_start(now, out);
         }
@@ -2295,6 +2321,7 @@ impl Replica for Replicator {
                 transfer,
             } => self.on_vote_req(now, from, term, pos, pre, transfer, out),
             Msg::TransferReq => self.on_transfer_req(now, from, out),
+            Msg::StateOffer => self.on_state_offer(now, from, out),
             Msg::StateReq { have } => self.on_state_req(from, have, out),
             Msg::State {
                 cells, data, seen, ..
@@ -2582,6 +2609,7 @@ impl Replica for Replicator {
             && self.peers().all(|p| !self.outstanding(p))
             && self.ae.owed == 0
             && self.restore.is_none()
+            && self.relay_owed == 0
             && self.fo_quiescent()
             && self.gaps.is_empty()
             // Conflicts waiting for an operator are work still to do.

@@ -63,7 +63,7 @@ impl Replicator {
         self.fo.as_ref().is_some_and(|f| f.view.is_some())
     }
 
-    fn chain_view(&self) -> Option<&ChainView> {
+    pub(super) fn chain_view(&self) -> Option<&ChainView> {
         self.fo.as_ref()?.view.as_deref()
     }
 

@@ -6,6 +6,12 @@
 //! the seen-prefix summary it sends), so a restore from a recent backup ships little. Asking
 //! every peer, not one, matters for multi-master: each origin is the one region sure to hold
 //! all of its own writes.
+//!
+//! A region that relays (ring, line, tree, a chain, a mesh origin's own fan-out) had
+//! acknowledged entries upstream that it may not have passed on when its disk went: upstream
+//! has settled them and will never resend. So once its own transfer is done, the rebuilt region
+//! offers its state to every region it relays for, and each asks it, with its own seen-prefix
+//! summary, for what it lacks (a catch-up: the same request and answer, reporting nothing).
 
 use super::{seq_set, Msg, Op, Out, Replicator};
 use crate::replica::data::Data;
@@ -25,12 +31,36 @@ pub(super) struct Restore {
     /// `Restored` has been reported (the peers still owing were all silent: down or cut off;
     /// they are still asked, but the region holds what the reachable ones have).
     pub noted: bool,
+    /// This region's own rebuild (not a catch-up from a rebuilt relay): when it completes, the
+    /// regions it relays for are offered its state.
+    pub rebuild: bool,
 }
 
 /// How long to wait for a peer's answer before asking again (it may be down or cut off).
 const RETRY_NS: u64 = 1_000_000_000;
 
 impl Replicator {
+    /// Records the restore still owed (peers to hear from, and whether it is a rebuild), so a
+    /// crash before it completes resumes it rather than leaving the region short.
+    pub(super) fn persist_restore(&self, out: &mut Out) {
+        let owed = self.restore.as_ref().map(|r| (r.waiting, r.rebuild));
+        self.persist(out, || Op::Restore(owed, self.relay_owed));
+    }
+
+    /// The restore a recovering region still owed when it went down (see `persist_restore`).
+    pub(super) fn resumed_restore(disk: &super::Disk) -> Option<Restore> {
+        disk.restore.map(|(waiting, rebuild)| Restore {
+            waiting,
+            sent: Mono(0),
+            keys: 0,
+            bytes: 0,
+            heard: 0,
+            // Its rebuild was reported when it began; the report's end is this one's.
+            noted: !rebuild,
+            rebuild,
+        })
+    }
+
     pub(super) fn restore_timer(&self) -> TimerId {
         TimerId(2 * self.n() as u32 + 6)
     }
@@ -67,6 +97,7 @@ impl Replicator {
 
     pub(super) fn on_restore_timer(&mut self, now: Now, out: &mut Out) {
         let Some(r) = self.restore.as_mut() else {
+            self.offer_state(now, out);
             return;
         };
         if !r.noted
@@ -98,6 +129,10 @@ impl Replicator {
         have: Vec<(RegionId, u32, u64)>,
         out: &mut Out,
     ) {
+        if self.relay_owed & Replicator::bit(from) != 0 {
+            self.relay_owed &= !Replicator::bit(from);
+            self.persist_restore(out);
+        }
         let covered = |s: Stamp| {
             let epoch16 = (s.tie >> 32) & 0xffff;
             let counter = s.tie & 0xffff_ffff;
@@ -149,6 +184,11 @@ impl Replicator {
         r.keys += cells.len() as u64;
         r.bytes += cells.len() as u64 * (32 + self.cfg.plan.value_bytes as u64)
             + super::data_bytes(&data, self.cfg.plan.value_bytes);
+        // A rebuilt region takes the peer's seen-prefixes, so entries it already holds as values
+        // are not applied again. A region catching up from a rebuilt relay must not: it relays
+        // too, and an entry marked seen here would be dropped, not passed on, when it arrives.
+        let seen = if r.rebuild { seen } else { Vec::new() };
+        self.persist_restore(out);
         for (k, c) in cells {
             let d = data
                 .binary_search_by_key(&k, |(dk, _)| *dk)
@@ -172,9 +212,72 @@ impl Replicator {
                     bytes: r.bytes,
                 });
             }
+            let rebuild = r.rebuild;
             self.restore = None;
+            self.persist_restore(out);
             let id = self.restore_timer();
             out.cancel_timer(id);
+            if rebuild {
+                self.relay_owed = self.relay_mask();
+                self.persist_restore(out);
+                self.offer_state(now, out);
+            }
         }
+    }
+
+    /// The regions that receive entries through this one: below it in any origin's route tree
+    /// (its own included), or after it in the chain.
+    fn relay_mask(&self) -> u64 {
+        let me = self.me();
+        if let Some(v) = self.chain_view() {
+            let at = v
+                .order
+                .iter()
+                .position(|&x| x == me)
+                .map_or(v.order.len(), |i| i + 1);
+            return v.order[at..].iter().fold(0, |m, &r| m | Replicator::bit(r));
+        }
+        let mask = self.cfg.plan.routes.iter().fold(0u64, |m, per_region| {
+            per_region[me.idx()]
+                .iter()
+                .fold(m, |m, &(_, reach)| m | reach)
+        });
+        mask & !Replicator::bit(me)
+    }
+
+    /// Offers this rebuilt region's state to the regions it relays for that have not asked yet,
+    /// again every `RETRY_NS` (an offer may be lost or the region down).
+    pub(super) fn offer_state(&mut self, now: Now, out: &mut Out) {
+        if self.relay_owed == 0 {
+            return;
+        }
+        for p in self.peers() {
+            if self.relay_owed & (1 << p) != 0 {
+                out.send(RegionId(p as u16), Msg::StateOffer);
+            }
+        }
+        let id = self.restore_timer();
+        out.set_timer(id, Mono(now.mono.0 + RETRY_NS));
+    }
+
+    /// A rebuilt relay offers its state: ask it for what this region lacks.
+    #[inline(never)]
+    pub(super) fn on_state_offer(&mut self, now: Now, from: RegionId, out: &mut Out) {
+        match self.restore.as_mut() {
+            Some(r) => r.waiting |= Replicator::bit(from),
+            None => {
+                self.restore = Some(Restore {
+                    waiting: Replicator::bit(from),
+                    sent: now.mono,
+                    keys: 0,
+                    bytes: 0,
+                    heard: 0,
+                    noted: true, // a catch-up, not a rebuild: nothing to report
+                    rebuild: false,
+                });
+            }
+        }
+        self.persist_restore(out);
+        self.restore_ask(now, out);
     }
 }
