@@ -2868,6 +2868,7 @@ fn swarm_findings_are_what_the_configuration_does_not_document() {
             .count();
     }
     assert!(by_design > 0, "no seed in 45..55 failed a check by design");
+}
 /// Issue 21, 3.1: the primary's region is cut off for 15 s; its lease lapses and us-east-2 is
 /// elected. The deposed primary used to keep answering `read_primary` from its own copy (284
 /// of 13,872 primary reads stale, up to 71 versions behind, every check passing). Now it
@@ -2905,6 +2906,8 @@ faults: [{{ at: 10s, partition: [[us-east-1]], for: 15s }}]
     // Without leases a cut-off primary keeps its role: no such promise, so no such check.
     let s = simulate(&text(", fencing: none"), None);
     assert!(s.checks.iter().all(|c| c.name != "linearizable-reads"));
+}
+
 // Lost updates in quorum mode (issue 21, 3.5).
 
 /// Quorum mode with a region that only coordinates: it holds no copy, so every write it stamps
@@ -2975,6 +2978,7 @@ fn quorum_concurrent_overwrites_still_count_as_lost_updates() {
     assert_eq!(s.lost_updates.total, concurrent);
     assert_eq!(s.lost_updates.concurrent, concurrent);
     assert_eq!(s.lost_updates.skew, 0);
+}
 /// Issue 21, 3.3: OR-Sets over a hub (or a tree, which on three regions is the same star)
 /// with `log_retention` and anti-entropy. ap-south's links degrade to 50% loss until 0.7 s
 /// before the end; ap-south gives up entries on its link to the hub, which relays them to
@@ -3047,6 +3051,7 @@ faults:
     assert!(kept.passed, "{:?}", kept.checks);
     let short = simulate(&text("1s"), None);
     assert!(short.messages.abandoned_entries > 0, "{:?}", short.messages);
+}
 /// A relay that loses its disk had acknowledged entries upstream (which then forgets them)
 /// while a batch of them still waited to go downstream. Once rebuilt, it offers its state to
 /// the regions it relays for, which fetch what they lack: every region converges and, as the
