@@ -648,16 +648,7 @@ fn cmd_sweep(
     if !quiet {
         eprintln!("sweeping {} over {count} seeds", sc.file);
     }
-    let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
-        let b = ProgressBar::new(count);
-        b.set_style(
-            ProgressStyle::with_template(
-                "{bar:40.cyan/blue} {pos}/{len} seeds  {per_sec}  eta {eta}",
-            )
-            .expect("valid template"),
-        );
-        b
-    });
+    let bar = seeds_bar(count, quiet);
     let tick = |done: u64| {
         if let Some(b) = &bar {
             b.set_position(done);
@@ -673,6 +664,20 @@ fn cmd_sweep(
     }
     let json = write_sweep(&s, &dir)?;
     Ok(sweep_verdict(&s, &json, quiet))
+}
+
+/// A progress bar over seeds, only on a terminal and never with `--quiet`.
+fn seeds_bar(count: u64, quiet: bool) -> Option<ProgressBar> {
+    (!quiet && std::io::stderr().is_terminal()).then(|| {
+        let b = ProgressBar::new(count);
+        b.set_style(
+            ProgressStyle::with_template(
+                "{bar:40.cyan/blue} {pos}/{len} seeds  {per_sec}  eta {eta}",
+            )
+            .expect("valid template"),
+        );
+        b
+    })
 }
 
 fn cmd_shrink(

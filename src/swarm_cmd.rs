@@ -3,7 +3,6 @@
 
 use super::{input, InputError};
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use regionsim::compare::parse_seeds;
 use regionsim::output::write_atomic;
@@ -11,7 +10,6 @@ use regionsim::scenario::Scenario;
 use regionsim::shrink;
 use regionsim::swarm::{self, SwarmSummary};
 use regionsim::sweep::Shard;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -75,16 +73,7 @@ pub fn run(a: Args) -> Result<ExitCode, InputError> {
     if !a.quiet {
         eprintln!("swarming {count} drawn scenarios");
     }
-    let bar = (!a.quiet && std::io::stderr().is_terminal()).then(|| {
-        let b = ProgressBar::new(count);
-        b.set_style(
-            ProgressStyle::with_template(
-                "{bar:40.cyan/blue} {pos}/{len} seeds  {per_sec}  eta {eta}",
-            )
-            .expect("valid template"),
-        );
-        b
-    });
+    let bar = super::seeds_bar(count, a.quiet);
     let tick = |done: u64| {
         if let Some(b) = &bar {
             b.set_position(done);
