@@ -3454,6 +3454,14 @@ fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, ScenarioError> {
             )
         };
         let until = f.for_.map(|d| at + d);
+        if let (Some(u), Some(d)) = (until, f.for_) {
+            if u.0 > spec.duration.0 {
+                warnings.push(format!(
+                    "faults[{i}].for: {d} runs past the end of the run ({}); quiesce undoes it then, so it is cut off",
+                    spec.duration
+                ));
+            }
+        }
         let what = label.clone();
         let label = match f.for_ {
             Some(d) => format!("{label} for {d}"),

@@ -302,6 +302,9 @@ pub struct FaultOut {
     /// is visible everywhere), `anti-entropy` (a session repairing differences), or `steady`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub phases: Vec<String>,
+    /// Its `for` ran past `duration`: quiesce healed it at the end of the run instead.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cut_off: bool,
 }
 
 /// The phases a fault can begin in, in report order (`steady`: none of the others).
@@ -957,6 +960,7 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
                     .then(|| out.effects.get(f.fault).copied().unwrap_or(0))
                 },
                 phases: phases_at(&spans, ms(f.at)),
+                cut_off: f.until.is_some_and(|u| u.0 > sc.duration.0),
             })
             .collect(),
         warnings: sc.warnings.clone(),

@@ -3194,3 +3194,27 @@ faults:
     assert!(s.convergence.converged, "{:?}", s.checks);
     assert_eq!(s.lost_acked_writes, 0);
 }
+
+/// Issue 21, 3.6d: a fault whose `for` runs past the end of the run used to be accepted
+/// silently. It is warned about, marked `cut_off` in the summary and named so in the timeline;
+/// a fault that ends in time is not.
+#[test]
+fn a_fault_running_past_the_end_is_warned_about_and_reported_cut_off() {
+    let text = "name: cut\nduration: 10s\nregions: [{ name: a }, { name: b }]\nnetwork: { latency: { default: 20ms } }\nworkload: { keys: 10, rate_per_region: 20 }\nfaults:\n  - { at: 2s, crash: b, for: 3s }\n  - { at: 8s, partition: [[a], [b]], for: 5s }\n";
+    let sc = scenario(text);
+    assert_eq!(sc.warnings.len(), 1, "{:?}", sc.warnings);
+    assert!(
+        sc.warnings[0].starts_with("faults[1].for: 5s runs past the end of the run (10s)"),
+        "{}",
+        sc.warnings[0]
+    );
+    let s = simulate(text, None);
+    let cut: Vec<bool> = s.faults.iter().map(|f| f.cut_off).collect();
+    assert_eq!(cut, vec![false, true]);
+    let txt = regionsim::report::text::render(&s);
+    assert_eq!(
+        txt.matches("(cut off by the end of the run)").count(),
+        1,
+        "{txt}"
+    );
+}

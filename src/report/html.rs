@@ -241,6 +241,10 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
                         thousands(n)
                     ),
                     None => f.label.clone(),
+                } + if f.cut_off {
+                    " (cut off by the end of the run)"
+                } else {
+                    ""
                 } + &super::during(&f.phases);
                 (
                     f.at_ms,

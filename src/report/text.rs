@@ -191,10 +191,10 @@ pub fn render(s: &RunSummary) -> String {
         let _ = writeln!(o, "\nTimeline");
         let mut rows: Vec<(f64, String)> = Vec::new();
         for f in &s.faults {
-            let note = if f.effects == Some(0) {
-                " (never took effect)"
-            } else {
-                ""
+            let note = match (f.effects == Some(0), f.cut_off) {
+                (true, _) => " (never took effect)",
+                (false, true) => " (cut off by the end of the run)",
+                _ => "",
             };
             rows.push((
                 f.at_ms,
