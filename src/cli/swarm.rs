@@ -6,22 +6,40 @@ use anyhow::Context;
 use rayon::prelude::*;
 use regionsim::compare::parse_seeds;
 use regionsim::output::write_atomic;
-use regionsim::scenario::Scenario;
+use regionsim::scenario::{Scenario, DEFAULT_MAX_EVENTS};
 use regionsim::shrink;
 use regionsim::swarm::{self, SwarmSummary};
 use regionsim::sweep::Shard;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+#[derive(clap::Args)]
 pub struct Args {
-    pub seeds: String,
-    pub jobs: usize,
-    pub shard: Option<String>,
-    pub out: Option<PathBuf>,
-    pub quiet: bool,
-    pub shrink_runs: u32,
-    pub known: Option<PathBuf>,
-    pub max_events: u64,
+    /// Seeds: N, a list (1,2,5) or an inclusive range (1..1000)
+    #[arg(long, default_value = "1..200")]
+    seeds: String,
+    /// Parallel runs (0 = one per core); results do not depend on it
+    #[arg(long, default_value_t = 0)]
+    jobs: usize,
+    /// Run only slice I of N of the seeds (combine slices with `sim merge`)
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+    /// Output directory [default: reports/swarm]
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print only the verdict line (and failing seeds)
+    #[arg(long, short)]
+    quiet: bool,
+    /// Most candidate runs when shrinking each failing seed (0: do not shrink)
+    #[arg(long, default_value_t = 120)]
+    shrink_runs: u32,
+    /// YAML list of known open findings (`- { seed: N, finding: CHECK, note: ... }`): they are
+    /// reported but do not fail the swarm; a listed finding that no longer occurs does
+    #[arg(long, value_name = "FILE.yaml")]
+    known: Option<PathBuf>,
+    /// Refuse drawn scenarios estimated to need more simulated events than this
+    #[arg(long, default_value_t = DEFAULT_MAX_EVENTS)]
+    max_events: u64,
 }
 
 /// One known open finding: a seed and the check it fails, with why it is still open.
