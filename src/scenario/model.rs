@@ -1,0 +1,207 @@
+//! The validated model the engine runs: names resolved to ids, units to integers, no spec
+//! types left to re-check. A `Scenario` that exists is runnable.
+
+use super::*;
+
+#[derive(Debug, Clone)]
+pub struct Region {
+    pub name: String,
+    pub offset_ns: i64,
+    /// Drift in parts per billion (integer, so clock arithmetic stays exact).
+    pub drift_ppb: i64,
+    /// Bound of the noise on each wall-clock reading (0: none).
+    pub noise_ns: u64,
+    pub sync: Option<crate::engine::clock::ClockSync>,
+    pub location: Option<(f64, f64)>,
+}
+
+/// A directed link's latency: its distribution spec (kept for reports) and sampler.
+#[derive(Debug, Clone)]
+pub struct LinkLatency {
+    pub spec: DistSpec,
+    pub sampler: Sampler,
+    /// Where the figure came from: `links`, `preset`, or `default`.
+    pub origin: &'static str,
+}
+
+#[derive(Debug, Clone)]
+pub struct NetworkModel {
+    /// `latency[from * n + to]`; the diagonal is unused.
+    pub latency: Vec<Option<LinkLatency>>,
+    pub jitter: Sampler,
+    pub jitter_spec: Option<DistSpec>,
+    pub loss: f64,
+    pub duplicate: f64,
+    pub fifo: bool,
+    /// Bits per second per directed link (`from * n + to`); 0 means uncapped.
+    pub bandwidth_bps: Vec<u64>,
+    /// Per message class (`MsgClass as usize`), if overridden: the latency per directed link
+    /// (None: the link's own) and a delay added on top.
+    pub classes: [Option<ClassLatency>; 7],
+}
+
+#[derive(Debug, Clone)]
+pub struct ClassLatency {
+    pub links: Vec<Option<Sampler>>,
+    pub add: Option<Sampler>,
+}
+
+/// Per region: the write-apply and read-serve service time samplers (None: instant).
+#[derive(Debug, Clone)]
+pub struct ServiceModel {
+    pub write: Vec<Option<Sampler>>,
+    pub read: Vec<Option<Sampler>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultAction {
+    /// Group number per region; regions in different groups cannot talk.
+    Partition {
+        groups: Vec<u32>,
+    },
+    Heal(HealSpec),
+    Crash {
+        region: RegionId,
+    },
+    Recover {
+        region: RegionId,
+    },
+    ClockStep {
+        region: RegionId,
+        by_ns: i64,
+    },
+    Degrade {
+        links: Vec<(RegionId, RegionId)>,
+        latency: Option<DistSpec>,
+        add_latency: Option<Span>,
+        loss: Option<f64>,
+    },
+    /// An operator orders `region` to become the primary.
+    Promote {
+        region: RegionId,
+    },
+    /// `region` crashes and loses its disk.
+    RegionLoss {
+        region: RegionId,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    /// Position in the file's `faults` list, so reports can point back at it.
+    pub index: usize,
+    pub at: SimTime,
+    pub until: Option<SimTime>,
+    pub action: FaultAction,
+    /// A one-line human description ("partition [us-east, eu-west] | [ap-south] for 45s").
+    pub label: String,
+    /// The same without the `for` ("partition [us-east, eu-west] | [ap-south]").
+    pub what: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Workload {
+    pub keys: u64,
+    pub key_distribution: KeyDistribution,
+    /// Client operations per simulated second, per region.
+    pub rates: Vec<f64>,
+    pub write_fraction: f64,
+    pub value_bytes: u32,
+    /// Operation classes with non-zero weight, in a fixed order: (is_write, level, weight).
+    pub classes: Vec<(bool, Level, f64)>,
+    pub reroute_after: Option<Span>,
+    pub retry: Option<Retry>,
+    /// Nominal one-way latency `from * n + to` (rerouted clients pay it each way).
+    pub nominal: Vec<u64>,
+    /// Named tables in key order (empty: one key space of puts and gets from `classes`).
+    pub tables: Vec<TableLoad>,
+    /// Client sessions per region (0: not tracked).
+    pub sessions: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub file: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub seed: u64,
+    pub duration: Span,
+    pub quiesce_limit: Span,
+    pub regions: Vec<Region>,
+    pub network: NetworkModel,
+    pub replication: ReplicationSpec,
+    pub durability: DurabilitySpec,
+    pub backup: Option<Backup>,
+    /// The replication plan every replica is configured with.
+    pub plan: Arc<Plan>,
+    /// US dollars per GB per directed link (`from * n + to`), if a `cost` block was given.
+    pub cost_per_gb: Option<Vec<f64>>,
+    /// Replica service times, if any are configured.
+    pub service: Option<ServiceModel>,
+    pub workload: Workload,
+    pub faults: Vec<Fault>,
+    pub expect: ExpectSpec,
+    /// Validated weather (realised per seed by `weather::realize`).
+    pub weather: Option<WeatherSpec>,
+    /// The message-sequence window: [from, to) and an optional key filter.
+    pub sequence_window: (SimTime, SimTime, Option<u64>),
+    /// Non-fatal findings (e.g. a latency faster than light), shown before the run.
+    pub warnings: Vec<String>,
+    /// The spec as parsed.
+    pub spec: ScenarioSpec,
+    /// The file's text as written, echoed into reports.
+    pub source: String,
+}
+
+impl Scenario {
+    pub fn n(&self) -> usize {
+        self.regions.len()
+    }
+
+    pub fn region_name(&self, r: RegionId) -> &str {
+        &self.regions[r.idx()].name
+    }
+
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+            file: file.clone(),
+            source,
+        })?;
+        Scenario::parse(&text, &file)
+    }
+
+    pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        check_nesting(text, file)?;
+        let mut spec: ScenarioSpec = serde_yaml::from_str(text).map_err(|e| yaml_error(file, e))?;
+        resolve_dist_files(&mut spec, file)?;
+        let mut sc = validate(spec, file)?;
+        sc.source = text.to_string();
+        Ok(sc)
+    }
+
+    /// A rough count of the events a run will simulate (client ops and message deliveries),
+    /// used to refuse runs that would take hours or exhaust memory.
+    pub fn estimated_events(&self) -> f64 {
+        let secs = self.duration.as_secs_f64();
+        let ops: f64 = self.workload.rates.iter().sum::<f64>() * secs;
+        let peers = self.n().saturating_sub(1) as f64;
+        ops * (1.0 + self.workload.write_fraction * peers * 2.0)
+    }
+
+    /// Refuses scenarios too large to simulate on this machine.
+    pub fn check_size(&self, max_events: u64) -> Result<(), ScenarioError> {
+        let est = self.estimated_events();
+        if est > max_events as f64 {
+            return Err(ScenarioError::TooLarge {
+                file: self.file.clone(),
+                message: format!(
+                    "about {:.3e} events to simulate (client ops plus message deliveries), above the limit of {:.3e}; \
+                     shorten `duration`, lower the rates, or raise the limit with --max-events",
+                    est, max_events as f64
+                ),
+            });
+        }
+        Ok(())
+    }
+}
