@@ -12,7 +12,6 @@ pub(super) fn replication_plan(
     keys: u64,
     value_bytes: u32,
 ) -> Result<Plan, ScenarioError> {
-    let idx = |path: &str, name: &str| v.region(path, name).map(|r| r.idx());
     // Settings of other modes and topologies are ignored rather than refused, so one file can
     // be compared across them (`sim compare --vary replication.mode=...`).
     if rep.mode == Mode::Quorum && rep.topology != Topology::Mesh {
@@ -22,7 +21,104 @@ pub(super) fn replication_plan(
         ));
     }
 
-    let strategy = match rep.mode {
+    let strategy = strategy(v, rep, n)?;
+    let links = topology_links(v, rep, n, &strategy)?;
+    let origins: Vec<usize> = match &strategy {
+        Strategy::MultiMaster | Strategy::Quorum { .. } => (0..n).collect(),
+        // With failover any region may become the primary.
+        Strategy::PrimaryBackup { .. } | Strategy::Chain { .. } if rep.failover.is_some() => {
+            (0..n).collect()
+        }
+        Strategy::PrimaryBackup { primary, .. } => vec![primary.idx()],
+        Strategy::Chain { order } => vec![order[0].idx()],
+    };
+    let routes = topology::routes(
+        n,
+        &links,
+        nominal,
+        rep.routing == Routing::ShortestLatency,
+        &origins,
+    )
+    .map_err(|(o, u)| {
+        v.err(
+            "replication.topology",
+            format!(
+                "the {:?} topology is disconnected: {} cannot reach {}",
+                rep.topology, v.names[o], v.names[u]
+            )
+            .to_lowercase(),
+        )
+    })?;
+
+    let holders = holders(v, rep, n, keys, &strategy)?;
+    let compression_permille = compression(v, rep, n)?;
+
+    let nearest = (0..n)
+        .map(|r| {
+            let mut o: Vec<usize> = (0..n).filter(|&p| p != r).collect();
+            o.sort_by_key(|&p| (nominal[r * n + p] + nominal[p * n + r], p));
+            o.into_iter().map(|p| RegionId(p as u16)).collect()
+        })
+        .collect();
+
+    if let Some(r) = rep.log_retention {
+        v.floor(
+            "replication.log_retention",
+            r,
+            FLOOR_TIMER,
+            "a log kept for less than a millisecond is gone before any region can fetch it",
+        )?;
+    }
+    let give_up_after = match (&strategy, rep.log_retention) {
+        (
+            Strategy::Quorum {
+                hinted_handoff: false,
+                ..
+            },
+            r,
+        ) => Some(r.map_or(rep.request_timeout, |r| r.min(rep.request_timeout))),
+        (_, r) => r,
+    };
+    let anti_entropy = anti_entropy(v, rep, n)?;
+
+    let failover = match (&rep.failover, &strategy) {
+        (Some(f), Strategy::PrimaryBackup { .. } | Strategy::Chain { .. }) => {
+            let rtt = (0..n)
+                .flat_map(|a| (0..n).map(move |b| (a, b)))
+                .filter(|(a, b)| a != b)
+                .map(|(a, b)| nominal[a * n + b] + nominal[b * n + a])
+                .max()
+                .unwrap_or(0);
+            Some(failover_plan(v, f, n, rep, &strategy, Span(rtt))?)
+        }
+        _ => None,
+    };
+
+    Ok(Plan {
+        n,
+        strategy,
+        routes,
+        holders,
+        nearest,
+        request_timeout: rep.request_timeout,
+        batch_delay: rep.batch.max_delay,
+        compression_permille,
+        read_repair: rep.read_repair,
+        value_bytes,
+        give_up_after,
+        keys,
+        anti_entropy,
+        failover,
+        // Set by the caller, which validates the tables with the workload.
+        tables: Arc::new(Tables::single(keys, Policy::Lww)),
+        operator: None,
+    })
+}
+
+/// The mode and its own settings: the primary and sync level, the chain's order, quorum sizes.
+fn strategy(v: &Validator, rep: &ReplicationSpec, n: usize) -> Result<Strategy, ScenarioError> {
+    let idx = |path: &str, name: &str| v.region(path, name).map(|r| r.idx());
+    Ok(match rep.mode {
         Mode::MultiMaster => Strategy::MultiMaster,
         Mode::PrimaryBackup => {
             let primary = match &rep.primary {
@@ -112,10 +208,18 @@ pub(super) fn replication_plan(
                 hinted_handoff: rep.hinted_handoff,
             }
         }
-    };
+    })
+}
 
-    // Links of the replication topology.
-    let links = match (&strategy, rep.topology) {
+/// Which region ships entries to which: the chain's order, or the topology.
+fn topology_links(
+    v: &Validator,
+    rep: &ReplicationSpec,
+    n: usize,
+    strategy: &Strategy,
+) -> Result<Vec<bool>, ScenarioError> {
+    let idx = |path: &str, name: &str| v.region(path, name).map(|r| r.idx());
+    Ok(match (strategy, rep.topology) {
         // With failover the head reconfigures the chain around failures: any region may feed
         // any other.
         (Strategy::Chain { .. }, _) if rep.failover.is_some() => topology::mesh(n),
@@ -157,35 +261,19 @@ pub(super) fn replication_plan(
             }
             l
         }
-    };
-    let origins: Vec<usize> = match &strategy {
-        Strategy::MultiMaster | Strategy::Quorum { .. } => (0..n).collect(),
-        // With failover any region may become the primary.
-        Strategy::PrimaryBackup { .. } | Strategy::Chain { .. } if rep.failover.is_some() => {
-            (0..n).collect()
-        }
-        Strategy::PrimaryBackup { primary, .. } => vec![primary.idx()],
-        Strategy::Chain { order } => vec![order[0].idx()],
-    };
-    let routes = topology::routes(
-        n,
-        &links,
-        nominal,
-        rep.routing == Routing::ShortestLatency,
-        &origins,
-    )
-    .map_err(|(o, u)| {
-        v.err(
-            "replication.topology",
-            format!(
-                "the {:?} topology is disconnected: {} cannot reach {}",
-                rep.topology, v.names[o], v.names[u]
-            )
-            .to_lowercase(),
-        )
-    })?;
+    })
+}
 
-    let holders = match (&strategy, &rep.replicas) {
+/// Quorum placement: the listed replicas, or consistent hashing when `n` is below the regions.
+fn holders(
+    v: &Validator,
+    rep: &ReplicationSpec,
+    n: usize,
+    keys: u64,
+    strategy: &Strategy,
+) -> Result<Option<Arc<Vec<u64>>>, ScenarioError> {
+    let idx = |path: &str, name: &str| v.region(path, name).map(|r| r.idx());
+    Ok(match (strategy, &rep.replicas) {
         (Strategy::Quorum { .. }, Some(list)) => {
             let mut mask = 0u64;
             for (i, name) in list.iter().enumerate() {
@@ -208,8 +296,11 @@ pub(super) fn replication_plan(
             )))
         }
         _ => None,
-    };
+    })
+}
 
+/// Compression per ordered pair, in thousandths of the raw size.
+fn compression(v: &Validator, rep: &ReplicationSpec, n: usize) -> Result<Vec<u32>, ScenarioError> {
     let mut compression_permille = vec![1000u32; n * n];
     let ratio = |path: &str, x: f64| -> Result<u32, ScenarioError> {
         if x.is_finite() && x > 0.0 && x <= 10.0 {
@@ -239,34 +330,16 @@ pub(super) fn replication_plan(
             }
         }
     }
+    Ok(compression_permille)
+}
 
-    let nearest = (0..n)
-        .map(|r| {
-            let mut o: Vec<usize> = (0..n).filter(|&p| p != r).collect();
-            o.sort_by_key(|&p| (nominal[r * n + p] + nominal[p * n + r], p));
-            o.into_iter().map(|p| RegionId(p as u16)).collect()
-        })
-        .collect();
-
-    if let Some(r) = rep.log_retention {
-        v.floor(
-            "replication.log_retention",
-            r,
-            FLOOR_TIMER,
-            "a log kept for less than a millisecond is gone before any region can fetch it",
-        )?;
-    }
-    let give_up_after = match (&strategy, rep.log_retention) {
-        (
-            Strategy::Quorum {
-                hinted_handoff: false,
-                ..
-            },
-            r,
-        ) => Some(r.map_or(rep.request_timeout, |r| r.min(rep.request_timeout))),
-        (_, r) => r,
-    };
-    let anti_entropy = match rep.anti_entropy {
+/// Anti-entropy rounds: interval, fanout and the digest tree's shape.
+fn anti_entropy(
+    v: &Validator,
+    rep: &ReplicationSpec,
+    n: usize,
+) -> Result<Option<AntiEntropy>, ScenarioError> {
+    Ok(match rep.anti_entropy {
         None => None,
         Some(a) => {
             let p = "replication.anti_entropy";
@@ -312,39 +385,6 @@ pub(super) fn replication_plan(
                 branching: a.branching,
             })
         }
-    };
-
-    let failover = match (&rep.failover, &strategy) {
-        (Some(f), Strategy::PrimaryBackup { .. } | Strategy::Chain { .. }) => {
-            let rtt = (0..n)
-                .flat_map(|a| (0..n).map(move |b| (a, b)))
-                .filter(|(a, b)| a != b)
-                .map(|(a, b)| nominal[a * n + b] + nominal[b * n + a])
-                .max()
-                .unwrap_or(0);
-            Some(failover_plan(v, f, n, rep, &strategy, Span(rtt))?)
-        }
-        _ => None,
-    };
-
-    Ok(Plan {
-        n,
-        strategy,
-        routes,
-        holders,
-        nearest,
-        request_timeout: rep.request_timeout,
-        batch_delay: rep.batch.max_delay,
-        compression_permille,
-        read_repair: rep.read_repair,
-        value_bytes,
-        give_up_after,
-        keys,
-        anti_entropy,
-        failover,
-        // Set by the caller, which validates the tables with the workload.
-        tables: Arc::new(Tables::single(keys, Policy::Lww)),
-        operator: None,
     })
 }
 
