@@ -2110,6 +2110,12 @@ impl Replicator {
             out.reply(Reply::Failed { op });
             return;
         }
+        if level == Level::Primary && self.primary() == Some(me) && self.rebuilding() {
+            // This region answers primary reads but lost its disk and has not heard every
+            // peer's state yet: its copy may be missing acknowledged writes.
+            out.reply(Reply::Failed { op });
+            return;
+        }
         if level == Level::Primary && self.primary() == Some(me) && !self.pb_serves_reads(now) {
             // This region led (or leads) but lost its lease, or is handing over: a newer
             // primary may already be committing writes its copy lacks.
@@ -2406,6 +2412,13 @@ impl Replica for Replicator {
             Msg::ReadReq { op, .. } if self.chain_on() && !self.chain_serves_reads(now) => {
                 // No longer where the chain reads (it left, a new tail took over, or it lost
                 // touch with the head): the client learns of the new chain and retries.
+                out.send(from, Msg::NotPrimary { op });
+            }
+            Msg::ReadReq {
+                op, primary: true, ..
+            } if self.rebuilding() => {
+                // Rebuilding from a lost disk: the copy may lack acknowledged writes until every
+                // peer has answered (see `rebuilding`). The client's region fails the read.
                 out.send(from, Msg::NotPrimary { op });
             }
             Msg::ReadReq {

@@ -12,6 +12,9 @@
 //! has settled them and will never resend. So once its own transfer is done, the rebuilt region
 //! offers its state to every region it relays for, and each asks it, with its own seen-prefix
 //! summary, for what it lacks (a catch-up: the same request and answer, reporting nothing).
+//!
+//! Until its own transfer is done, a rebuilt region that answers the reads promising the latest
+//! value (a primary, a chain's tail) refuses them (`rebuilding`): its copy may be empty or old.
 
 use super::{seq_set, Msg, Op, Out, Replicator};
 use crate::replica::data::Data;
@@ -59,6 +62,17 @@ impl Replicator {
             noted: !rebuild,
             rebuild,
         })
+    }
+
+    /// Whether this region is rebuilding: until every peer has answered its state transfer,
+    /// its copy may lack writes acknowledged before its disk went (an empty key, or an older
+    /// value) that some peer holds, so it must not answer reads that promise the latest value.
+    /// Every peer, not some: with async replication, or a sync write on a backup since cut off,
+    /// the one peer still owing may be the only holder. A catch-up from a rebuilt relay
+    /// (`rebuild` false) does not count: a region answering promised reads (the primary, the
+    /// chain's tail) already held every write before it was acknowledged.
+    pub(super) fn rebuilding(&self) -> bool {
+        self.restore.as_ref().is_some_and(|r| r.rebuild)
     }
 
     pub(super) fn restore_timer(&self) -> TimerId {
@@ -279,5 +293,130 @@ impl Replicator {
         }
         self.persist_restore(out);
         self.restore_ask(now, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{sends, test_now, Config, Disk, Msg, Out, Replicator};
+    use crate::replica::plan::{Plan, Strategy, Sync};
+    use crate::replica::{
+        Action, Cell, ClientOp, Key, Level, OpId, RegionId, Replica, Reply, Stamp,
+    };
+    use crate::time::{Span, Wall};
+    use std::sync::Arc;
+
+    /// Region 0 of three, the fixed primary of async primary-backup (no failover).
+    fn primary_cfg() -> Config {
+        let plan = Plan::mesh(
+            3,
+            Strategy::PrimaryBackup {
+                primary: RegionId(0),
+                forward: true,
+                sync: Sync::Async,
+            },
+        );
+        Config {
+            id: RegionId(0),
+            window: 64,
+            max_batch: 16,
+            rto_initial: Span::from_secs(1),
+            rto_min: Span::from_millis(200),
+            rto_max: Span::from_secs(5),
+            flush_interval: Span::ZERO,
+            durable: true,
+            plan: Arc::new(plan),
+        }
+    }
+
+    /// What the primary answers region 1's primary read of key 0, and its own client's.
+    fn answers(r: &mut Replicator, ms: u64) -> (Msg, Reply) {
+        let now = test_now(ms);
+        let mut out = Out::default();
+        let req = Msg::ReadReq {
+            op: OpId(ms),
+            key: Key(0),
+            primary: true,
+        };
+        r.on_message(now, RegionId(1), req, &mut out);
+        let sent: Vec<_> = sends(&out)
+            .into_iter()
+            .map(|(to, m)| (to, m.clone()))
+            .collect();
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert_eq!(sent[0].0, RegionId(1));
+        let mut out = Out::default();
+        let op = ClientOp::Read {
+            op: OpId(ms + 1),
+            key: Key(0),
+            level: Level::Primary,
+        };
+        r.on_client_op(now, op, &mut out);
+        let reply = out.actions.iter().find_map(|a| match a {
+            Action::Reply(rep) => Some(*rep),
+            _ => None,
+        });
+        (
+            sent[0].1.clone(),
+            reply.expect("a local primary read is answered at once"),
+        )
+    }
+
+    fn state(cells: Vec<(Key, Cell)>) -> Msg {
+        Msg::State {
+            cells,
+            data: Vec::new(),
+            seen: Vec::new(),
+            value_bytes: 100,
+        }
+    }
+
+    /// Issue 21 (swarm seed 417): a fixed primary rebuilt from nothing answered primary reads
+    /// from its empty copy while the state transfer was still under way, returning an empty
+    /// key for a write acknowledged seconds earlier. It now refuses them until every peer has
+    /// answered: one peer's state is not enough (the other may be the only holder).
+    #[test]
+    fn a_rebuilding_primary_refuses_primary_reads_until_every_peer_has_answered() {
+        let mut r = Replicator::rebuild(&primary_cfg(), &Disk::default(), 2);
+        r.on_start(test_now(0), &mut Out::default());
+        let refused = |(m, rep): (Msg, Reply), at: u64| {
+            assert!(
+                matches!(m, Msg::NotPrimary { op } if op == OpId(at)),
+                "{m:?}"
+            );
+            assert_eq!(rep, Reply::Failed { op: OpId(at + 1) });
+        };
+        refused(answers(&mut r, 10), 10);
+        // Region 1 holds nothing newer; region 2 holds key 0's acknowledged value.
+        let cell = Cell {
+            stamp: Stamp {
+                wall: Wall(5_000_000),
+                tie: 0,
+            },
+            value: OpId(7),
+        };
+        r.on_message(
+            test_now(20),
+            RegionId(1),
+            state(vec![]),
+            &mut Out::default(),
+        );
+        refused(answers(&mut r, 30), 30);
+        let s = state(vec![(Key(0), cell)]);
+        r.on_message(test_now(40), RegionId(2), s, &mut Out::default());
+        let (m, rep) = answers(&mut r, 50);
+        assert!(
+            matches!(m, Msg::ReadResp { op, cell: Some(c), .. } if op == OpId(50) && c == cell),
+            "{m:?}"
+        );
+        let by = RegionId(0);
+        assert_eq!(
+            rep,
+            Reply::ReadOk {
+                op: OpId(51),
+                cell: Some(cell),
+                by
+            }
+        );
     }
 }
