@@ -2947,6 +2947,38 @@ faults:
     }
 }
 
+/// Swarm seed 917 (shrunk): ap-southeast-2's disk is lost and it is rebuilt; us-west-2 catches
+/// up from it and crashes 270 ms later, before its next fsync. The finished transfer was on
+/// disk as one still owed by no peer (its completion was recorded after the sync), so the
+/// restarted region waited for nobody's answer forever and replication never drained.
+#[test]
+fn a_crash_right_after_a_state_transfer_does_not_leave_it_owed_forever() {
+    let text = r#"
+name: swarm-917-shrunk
+seed: 917
+duration: 14s
+regions: [{name: ap-southeast-2}, {name: us-west-2}]
+network: {latency: {preset: aws-2020}, fifo: false}
+replication:
+  mode: primary-backup
+  primary: us-west-2
+  sync: semi-sync
+  failover: {detector: {kind: heartbeat, interval: 113ms, timeout: 2500ms}, stagger: 200ms, fencing: lease, rejoin: discard}
+workload: {keys: 1, rate_per_region: 1.0, mix: {write: 0.38, read: 0.31, read_all: 0.31}}
+faults:
+  - {at: 4573ms, for: 4s, region_loss: ap-southeast-2}
+  - {at: 9199ms, for: 61ms, crash: us-west-2}
+"#;
+    let s = simulate(text, None);
+    let conv = s
+        .checks
+        .iter()
+        .find(|c| c.name == "convergence")
+        .expect("convergence is checked");
+    assert!(conv.passed, "{}", conv.detail);
+    assert!(s.checks.iter().all(|c| c.passed), "{:?}", s.checks);
+}
+
 // Lost updates in quorum mode (issue 21, 3.5).
 
 /// Quorum mode with a region that only coordinates: it holds no copy, so every write it stamps
