@@ -3940,4 +3940,40 @@ mod tests {
             }
         }
     }
+
+    /// Swarm seed 917: a catch-up from a rebuilt relay completes, and the region crashes
+    /// before its next fsync. What survives must be the finished transfer, not one still owed
+    /// by no peer (which waited for no answer forever: never quiescent).
+    #[test]
+    fn a_state_transfer_completes_on_disk_with_its_values() {
+        let mut disk = Disk::default();
+        let mut pending = Vec::new();
+        let mut b = Replicator::from_disk(cfg(1, Span::ZERO), &disk);
+        let mut out = Out::default();
+        b.on_start(now(0), &mut out);
+        flush_to(&mut disk, &mut pending, out);
+        let mut out = Out::default();
+        b.on_message(now(10), RegionId(0), Msg::StateOffer, &mut out);
+        flush_to(&mut disk, &mut pending, out);
+        assert!(b.restore.is_some());
+        let cell = Cell {
+            stamp: Stamp::new(Wall(5_000_000), RegionId(0), 1, 1),
+            value: OpId(9),
+        };
+        let state = Msg::State {
+            cells: vec![(Key(3), cell)],
+            data: Vec::new(),
+            seen: Vec::new(),
+            value_bytes: 10,
+        };
+        let mut out = Out::default();
+        b.on_message(now(20), RegionId(0), state, &mut out);
+        assert!(b.restore.is_none());
+        // The crash: only what was synced survives.
+        flush_to(&mut disk, &mut pending, out);
+        assert_eq!(disk.restore, None);
+        let b = Replicator::from_disk(cfg(1, Span::ZERO), &disk);
+        assert!(b.restore.is_none());
+        assert_eq!(b.cell(Key(3)), cell);
+    }
 }
