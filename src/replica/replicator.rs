@@ -754,6 +754,10 @@ pub struct Disk {
     pub voted: Option<RegionId>,
     /// Failover: the primary stream followed (term, origin, epoch).
     pub stream: (u64, RegionId, u32),
+    /// Failover: the cuts of the history this region knows. A restarted region that wins an
+    /// election publishes its fences as the history's, so forgetting one would let the writes
+    /// it cut off back in.
+    pub fences: Arc<Vec<Fence>>,
     /// A state transfer not yet complete: the peers still owing an answer, and whether it is
     /// this region's rebuild (not a catch-up from a rebuilt relay).
     pub restore: Option<(u64, bool)>,
@@ -773,6 +777,7 @@ pub enum Op {
     Recv(RegionId, u32, u64),
     Term(u64, Option<RegionId>),
     Stream(u64, RegionId, u32),
+    Fences(Arc<Vec<Fence>>),
     SeenUpto(RegionId, u32, u64),
     Restore(Option<(u64, bool)>, u64),
 }
@@ -823,6 +828,7 @@ impl Durable for Disk {
                 self.voted = v;
             }
             Op::Stream(t, o, e) => self.stream = (t, o, e),
+            Op::Fences(f) => self.fences = f,
             Op::Restore(owed, relay) => {
                 self.restore = owed;
                 self.relay_owed = relay;
@@ -973,6 +979,7 @@ pub struct Replicator {
     disk_term: u64,
     disk_voted: Option<RegionId>,
     disk_stream: (u64, RegionId, u32),
+    disk_fences: Arc<Vec<Fence>>,
     /// Rebuilt after losing its disk (from a backup image or from nothing).
     rebuilt: bool,
     restore: Option<restore::Restore>,
@@ -1162,6 +1169,7 @@ impl Replicator {
             disk_term: disk.term,
             disk_voted: disk.voted,
             disk_stream: disk.stream,
+            disk_fences: Arc::clone(&disk.fences),
             rebuilt: false,
             restore: Replicator::resumed_restore(disk),
             relay_owed: disk.relay_owed,
@@ -3944,5 +3952,41 @@ mod tests {
                 proptest::prop_assert_eq!(a.cell(Key(k)), want[k as usize]);
             }
         }
+    }
+
+    /// Swarm seed 917: a catch-up from a rebuilt relay completes, and the region crashes
+    /// before its next fsync. What survives must be the finished transfer, not one still owed
+    /// by no peer (which waited for no answer forever: never quiescent).
+    #[test]
+    fn a_state_transfer_completes_on_disk_with_its_values() {
+        let mut disk = Disk::default();
+        let mut pending = Vec::new();
+        let mut b = Replicator::from_disk(cfg(1, Span::ZERO), &disk);
+        let mut out = Out::default();
+        b.on_start(now(0), &mut out);
+        flush_to(&mut disk, &mut pending, out);
+        let mut out = Out::default();
+        b.on_message(now(10), RegionId(0), Msg::StateOffer, &mut out);
+        flush_to(&mut disk, &mut pending, out);
+        assert!(b.restore.is_some());
+        let cell = Cell {
+            stamp: Stamp::new(Wall(5_000_000), RegionId(0), 1, 1),
+            value: OpId(9),
+        };
+        let state = Msg::State {
+            cells: vec![(Key(3), cell)],
+            data: Vec::new(),
+            seen: Vec::new(),
+            value_bytes: 10,
+        };
+        let mut out = Out::default();
+        b.on_message(now(20), RegionId(0), state, &mut out);
+        assert!(b.restore.is_none());
+        // The crash: only what was synced survives.
+        flush_to(&mut disk, &mut pending, out);
+        assert_eq!(disk.restore, None);
+        let b = Replicator::from_disk(cfg(1, Span::ZERO), &disk);
+        assert!(b.restore.is_none());
+        assert_eq!(b.cell(Key(3)), cell);
     }
 }

@@ -274,6 +274,11 @@ impl Replicator {
             f.term = self.disk_term;
             f.voted = self.disk_voted;
             f.stream = self.disk_stream;
+            // The cuts it knew still hold: were it elected before hearing a primary, it would
+            // otherwise publish a history without them and take the cut-off writes back in.
+            // `fences_term` stays 0: entries are judged only once a primary's fences are heard
+            // (or this region leads), as newer ones may exist.
+            f.fences = Arc::clone(&self.disk_fences);
             f.resume = plan.failover.as_ref().is_some_and(|x| x.manual)
                 && self.disk_stream.1 == self.me()
                 && self.disk_stream.0 == self.disk_term;
@@ -614,6 +619,9 @@ impl Replicator {
         };
         f.fences = Arc::new(fences);
         f.fences_term = f.term;
+        let fences = Arc::clone(&f.fences);
+        self.persist(out, || Op::Fences(fences));
+        let f = self.fo();
         f.prev = std::mem::take(&mut f.recent);
         f.stream = (f.term, me, epoch);
         f.commit = own_seq;
@@ -790,7 +798,9 @@ impl Replicator {
         if !Arc::ptr_eq(&f.fences, &hb.fences) && f.fences.as_ref() != hb.fences.as_ref() {
             f.fences = Arc::clone(&hb.fences);
             f.scan = true;
+            self.persist(out, || Op::Fences(Arc::clone(&hb.fences)));
         }
+        let f = self.fo();
         let fences = Arc::clone(&f.fences);
         let stream = f.stream;
         let mut caught_up = true;
@@ -1351,5 +1361,107 @@ mod tests {
                 }
             )]
         );
+    }
+
+    /// Everything persisted in `out` reaches `disk` (the test syncs at once).
+    fn persist_all(disk: &mut Disk, out: &Out) {
+        use crate::replica::Durable;
+        for a in &out.actions {
+            if let Action::Persist(op) = a {
+                disk.apply(op.clone());
+            }
+        }
+    }
+
+    /// Issue 21, 3.2: a region that learned a fence, crashed, and was elected before hearing
+    /// any primary used to publish a history without that fence (fences lived only in memory),
+    /// so the cut-off writes of the old stream were applied again when they arrived. The fence
+    /// now survives the restart: the new primary's heartbeat carries it, and an entry behind it
+    /// is fenced, not applied.
+    #[test]
+    fn a_fence_survives_a_restart_and_an_election_before_any_primary_is_heard() {
+        let mut disk = Disk::default();
+        let mut r1 = Replicator::recover(&cfg(1), &disk);
+        let mut out = Outbox::default();
+        r1.on_start(at(0), &mut out);
+        persist_all(&mut disk, &out);
+        // r2 leads term 2 and cut r0's stream before its first entry.
+        let r0_cut = Fence {
+            origin: RegionId(0),
+            epoch: 1,
+            from: 1,
+            to: None,
+        };
+        let hb = Heartbeat {
+            term: 2,
+            leader: Some(RegionId(2)),
+            pos: (2, 0),
+            fences: Arc::new(vec![r0_cut]),
+            ..test_heartbeat(100, None)
+        };
+        let mut out = Outbox::default();
+        r1.on_message(at(100), RegionId(2), Msg::Heartbeat(hb), &mut out);
+        persist_all(&mut disk, &out);
+
+        // Crash and restart; an operator promotes r1 and r2 votes for it.
+        let mut r1 = Replicator::recover(&cfg(1), &disk);
+        let mut out = Outbox::default();
+        r1.on_start(at(5000), &mut out);
+        let mut out = Outbox::default();
+        r1.fo_promote(at(5000), &mut out);
+        let mut out = Outbox::default();
+        let vote = Msg::Vote {
+            term: 3,
+            granted: true,
+            pre: false,
+        };
+        r1.on_message(at(5040), RegionId(2), vote, &mut out);
+        assert_eq!(
+            notes(&out),
+            vec![Note::BecameLeader {
+                term: 3,
+                prev: Some((RegionId(2), 1, 0))
+            }]
+        );
+        let r2_cut = Fence {
+            origin: RegionId(2),
+            epoch: 1,
+            from: 1,
+            to: None,
+        };
+        match sends(&out).first() {
+            Some((_, Msg::Heartbeat(h))) => assert_eq!(h.fences.as_ref(), &vec![r0_cut, r2_cut]),
+            m => panic!("{m:?}"),
+        }
+
+        // r0's cut-off write arrives late: acknowledged on the link, never applied.
+        let entry = Entry::new(
+            EntryId {
+                origin: RegionId(0),
+                epoch: 1,
+                seq: 1,
+            },
+            Key(7),
+            Cell {
+                stamp: Stamp::new(crate::time::Wall(50_000_000), RegionId(0), 1, 1),
+                value: OpId(70),
+            },
+            10,
+        );
+        let late = Msg::Replicate {
+            epoch: 1,
+            first: 1,
+            floor: 1,
+            entries: vec![entry],
+            durable_own: (1, 1),
+            lost_after: None,
+            retransmit: true,
+            wire: 100,
+            term: 1,
+        };
+        let mut out = Outbox::default();
+        r1.on_message(at(5100), RegionId(0), late, &mut out);
+        assert_eq!(notes(&out), vec![Note::Fenced { op: OpId(70) }]);
+        assert!(r1.cell(Key(7)).stamp.is_none());
     }
 }

@@ -202,7 +202,6 @@ impl Replicator {
         // are not applied again. A region catching up from a rebuilt relay must not: it relays
         // too, and an entry marked seen here would be dropped, not passed on, when it arrives.
         let seen = if r.rebuild { seen } else { Vec::new() };
-        self.persist_restore(out);
         for (k, c) in cells {
             let d = data
                 .binary_search_by_key(&k, |(dk, _)| *dk)
@@ -217,25 +216,30 @@ impl Replicator {
                 self.persist(out, || Op::SeenUpto(o, e, upto));
             }
         }
-        self.durable_write(now, out);
         let r = self.restore.as_ref().expect("checked above");
-        if r.waiting == 0 {
+        let done = r.waiting == 0;
+        let rebuild = done && r.rebuild;
+        if done {
             if !r.noted {
                 out.note(Note::Restored {
                     keys: r.keys,
                     bytes: r.bytes,
                 });
             }
-            let rebuild = r.rebuild;
             self.restore = None;
-            self.persist_restore(out);
             let id = self.restore_timer();
             out.cancel_timer(id);
             if rebuild {
                 self.relay_owed = self.relay_mask();
-                self.persist_restore(out);
-                self.offer_state(now, out);
             }
+        }
+        // One record, made durable with the values: a transfer that completed must never be
+        // on disk as one still owed by nobody (a crash before the next sync left it so, and the
+        // restarted region then waited for no answer forever, never quiescent).
+        self.persist_restore(out);
+        self.durable_write(now, out);
+        if rebuild {
+            self.offer_state(now, out);
         }
     }
 
