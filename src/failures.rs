@@ -585,8 +585,8 @@ pub struct WriteView {
 }
 
 /// RPO and RTO per failure. `lost` are the run's lost acknowledged writes (charged by
-/// [`owner_of`]); `writes` the whole write log in issue order; `end` the end of the run;
-/// `guard` the request timeout (a write issued that close to the next failure may have failed
+/// [`owner_of`]); `writes` the whole write log in issue order; `end` the end of the run (its
+/// quiesce included) and `duration` the end of the workload; `guard` the request timeout (a write issued that close to the next failure may have failed
 /// because of it, so it does not count against this one).
 pub fn summarise(
     failures: &[Failure],
@@ -594,8 +594,7 @@ pub fn summarise(
     writes: &[WriteView],
     lost: &[LostView],
     names: &[String],
-    end: SimTime,
-    duration: SimTime,
+    (end, duration): (SimTime, SimTime),
     guard: crate::time::Span,
 ) -> Vec<FailureOut> {
     let ms = |t: u64| crate::metrics::ns_to_ms(t);

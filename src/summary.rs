@@ -673,8 +673,7 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
         &views,
         &lost_views,
         &names,
-        SimTime(sc.duration.0).max(out.end),
-        SimTime(sc.duration.0),
+        (SimTime(sc.duration.0).max(out.end), SimTime(sc.duration.0)),
         sc.plan.request_timeout,
     );
     if sc.plan.failover.is_some() {
