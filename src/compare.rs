@@ -269,7 +269,7 @@ pub struct RunMetrics {
     pub fresh_within_100ms_pct: Option<f64>,
     #[serde(default)]
     pub cost_per_million_writes_usd: Option<f64>,
-    /// The longest time any region had a write pending for over a second.
+    /// The longest time any region had a write pending for over the stall threshold.
     #[serde(default)]
     pub longest_stall_ms: f64,
     /// Acknowledged writes lost to failures (runs with crashes or partitions).
@@ -382,7 +382,8 @@ impl RunMetrics {
             anti_entropy_bytes_per_write: s.anti_entropy.as_ref().map(|a| a.bytes as f64 / acked),
             anti_entropy_keys_repaired: s.anti_entropy.as_ref().map(|a| a.keys_repaired as f64),
             rpo_writes: (!s.failovers.is_empty()).then_some(s.rpo.writes as f64),
-            rto_ms: (s.rto.outages > 0 && s.rto.unrecovered == 0)
+            // A cut-off outage's RTO is only a lower bound: no number to compare.
+            rto_ms: (s.rto.outages > 0 && s.rto.unrecovered == 0 && !s.rto.max_cut_off)
                 .then_some(s.rto.max_ms)
                 .flatten(),
             split_brain_writes: s.failover.as_ref().map(|f| f.split_brain_writes as f64),

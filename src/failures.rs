@@ -338,6 +338,10 @@ pub struct FailureOut {
     /// Until writes succeeded again from every client region that lost them (null: some
     /// region's writes never recovered before the next failure or the end of the run).
     pub rto_ms: Option<f64>,
+    /// The outage was still on when the run ended: `rto_ms` is a lower bound (the rest of the
+    /// run), not a measurement.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rto_cut_off: bool,
     /// Per client region whose writes failed: until they succeeded again.
     pub rto_by_region_ms: std::collections::BTreeMap<String, Option<f64>>,
     /// Acknowledged writes lost to this failure, and the time they span: from the oldest lost
@@ -462,8 +466,38 @@ pub struct RtoOut {
     pub outages: u64,
     pub max_ms: Option<f64>,
     pub mean_ms: Option<f64>,
-    /// Outages whose writes never recovered before the next failure or the end of the run.
+    /// Outages whose writes never recovered before the next failure.
     pub unrecovered: u64,
+    /// Outages still on when the run ended (their lower bound counts in `max_ms`, not in
+    /// `mean_ms`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cut_off: u64,
+    /// Some outage was cut off, so `max_ms` is a lower bound: the longest RTO is at least that.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub max_cut_off: bool,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// One client region's writes-back time as reports print it ("not by the end of the run" when
+/// the run ended during the outage).
+pub fn describe_back(back_ms: Option<f64>, cut_off: bool) -> String {
+    match back_ms {
+        Some(v) => crate::units::human_ms(v),
+        None if cut_off => "not by the end of the run".to_string(),
+        None => "never".to_string(),
+    }
+}
+
+/// An RTO as reports print it: "1.07s", "≥ 40.0s, run ended" or "never".
+pub fn describe_rto(rto_ms: Option<f64>, cut_off: bool) -> String {
+    match rto_ms {
+        Some(v) if cut_off => format!("≥ {}, run ended", crate::units::human_ms(v)),
+        Some(v) => crate::units::human_ms(v),
+        None => "never".to_string(),
+    }
 }
 
 /// Failover activity (runs with `replication.failover`).
@@ -498,9 +532,49 @@ pub struct FoEventOut {
 /// A failure as the summary needs it: when, what, which region, and the fault label.
 pub struct Failure {
     pub at: SimTime,
+    /// When it was healed, if it was.
+    pub until: Option<SimTime>,
     pub kind: &'static str,
     pub region: Option<RegionId>,
     pub label: String,
+}
+
+/// One lost acknowledged write as `summarise` needs it.
+pub struct LostView {
+    /// The region that stamped it (the primary, under primary-backup).
+    pub origin: RegionId,
+    pub acked: SimTime,
+    /// When the fence that discarded it was made, if one did.
+    pub cut: Option<SimTime>,
+}
+
+/// The failure a lost write is charged to (an index into `failures`).
+///
+/// An operator's promote is what ends a manual failover, so the cut it makes discards the
+/// writes of the failure before it: it is charged only when no failure explains the loss. Among
+/// the failures that began by the cut (any, for a write lost in a crash), those of the write's
+/// own region are preferred: a crash of it, or a partition that cut it off as primary. Of
+/// these, the one it was acknowledged during (a cut-off primary acknowledging, or an
+/// acknowledgement still in flight when its primary crashed), else the first after the
+/// acknowledgement (what stopped it replicating), else the last before it.
+pub fn owner_of(failures: &[Failure], w: &LostView) -> Option<usize> {
+    let by = w.cut.unwrap_or(SimTime::MAX);
+    let pick = |ok: &dyn Fn(&Failure) -> bool| -> Option<usize> {
+        let c: Vec<usize> = (0..failures.len())
+            .filter(|&i| failures[i].at <= by && ok(&failures[i]))
+            .collect();
+        let during = c.iter().rev().copied().find(|&i| {
+            let f = &failures[i];
+            f.at <= w.acked && f.until.is_some_and(|u| w.acked < u)
+        });
+        during
+            .or_else(|| c.iter().copied().find(|&i| failures[i].at >= w.acked))
+            .or_else(|| c.last().copied())
+    };
+    let failure = |f: &Failure| f.kind != "promote";
+    pick(&|f| failure(f) && f.region == Some(w.origin))
+        .or_else(|| pick(&failure))
+        .or_else(|| pick(&|_| true))
 }
 
 /// Everything `summarise` needs from one write.
@@ -510,21 +584,22 @@ pub struct WriteView {
     pub acked: Option<SimTime>,
 }
 
-/// RPO and RTO per failure. `lost` are the run's lost acknowledged writes (write index, ack
-/// time, time of the cut that discarded it if any); `writes` the whole write log in issue
-/// order; `end` the end of the run; `guard` the request timeout (a write issued that close to
-/// the next failure may have failed because of it, so it does not count against this one).
+/// RPO and RTO per failure. `lost` are the run's lost acknowledged writes (charged by
+/// [`owner_of`]); `writes` the whole write log in issue order; `end` the end of the run (its
+/// quiesce included) and `duration` the end of the workload; `guard` the request timeout (a write issued that close to the next failure may have failed
+/// because of it, so it does not count against this one).
 pub fn summarise(
     failures: &[Failure],
     log: &FailoverLog,
     writes: &[WriteView],
-    lost: &[(u32, SimTime, Option<SimTime>)],
+    lost: &[LostView],
     names: &[String],
-    end: SimTime,
+    (end, duration): (SimTime, SimTime),
     guard: crate::time::Span,
 ) -> Vec<FailureOut> {
     let ms = |t: u64| crate::metrics::ns_to_ms(t);
     let mut out = Vec::with_capacity(failures.len());
+    let owners: Vec<Option<usize>> = lost.iter().map(|l| owner_of(failures, l)).collect();
     for (i, f) in failures.iter().enumerate() {
         // An operator's promote does not end a failure's window (in manual mode it is how the
         // failure ends); it ends another promote's.
@@ -581,8 +656,16 @@ pub fn summarise(
                 .map(|a| ms(a.0 - f.at.0));
             by_region.insert(name.clone(), back);
         }
+        // The last failure's outage may still be on when the workload stops: its RTO is then
+        // only known to be at least the rest of the run (not "never", not a number).
+        let rto_cut_off = following.is_none()
+            && by_region
+                .values()
+                .any(|v| v.is_none_or(|b| f.at.0 as f64 + b * 1e6 > duration.0 as f64));
         let rto_ms = if by_region.is_empty() {
             Some(0.0)
+        } else if rto_cut_off {
+            Some(ms(duration.0.saturating_sub(f.at.0)))
         } else if by_region.values().any(|v| v.is_none()) {
             None
         } else {
@@ -596,31 +679,22 @@ pub fn summarise(
             .filter_map(|(_, v)| *v)
             .reduce(f64::min);
         let since = |t: SimTime| ms(t.0 - f.at.0);
-        let rto_phases = rto_ms.filter(|_| !by_region.is_empty()).map(|rto| {
-            RtoPhases::split(
-                rto,
-                detected.map(since),
-                elected.map(|(t, _)| t).or(reconfigured).map(since),
-                resumed,
-            )
-        });
+        let rto_phases = rto_ms
+            .filter(|_| !by_region.is_empty() && !rto_cut_off)
+            .map(|rto| {
+                RtoPhases::split(
+                    rto,
+                    detected.map(since),
+                    elected.map(|(t, _)| t).or(reconfigured).map(since),
+                    resumed,
+                )
+            });
         let mut rpo_writes = 0;
         let (mut oldest, mut newest) = (SimTime::MAX, f.at);
-        for &(_, acked, cut) in lost {
-            // A discarded write belongs to the failure before its cut; a write lost in a crash
-            // to the first failure at or after its acknowledgement.
-            let owner = match cut {
-                Some(c) => failures.iter().rposition(|g| g.at <= c),
-                None => failures
-                    .iter()
-                    .position(|g| g.at >= acked)
-                    .or(failures.len().checked_sub(1)),
-            };
-            if owner == Some(i) {
-                rpo_writes += 1;
-                oldest = oldest.min(acked);
-                newest = newest.max(acked);
-            }
+        for (l, _) in lost.iter().zip(&owners).filter(|(_, &o)| o == Some(i)) {
+            rpo_writes += 1;
+            oldest = oldest.min(l.acked);
+            newest = newest.max(l.acked);
         }
         // From the oldest lost acknowledgement to the failure, or to the newest one when a
         // cut-off primary kept acknowledging writes after it.
@@ -638,6 +712,7 @@ pub fn summarise(
             new_primary: elected.map(|(_, r)| names[r.idx()].clone()),
             elected_after_ms: elected.map(|(t, _)| ms(t.0 - f.at.0)),
             rto_ms,
+            rto_cut_off,
             rto_by_region_ms: by_region,
             rpo_writes,
             rpo_window_ms: ms(window),

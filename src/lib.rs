@@ -101,13 +101,7 @@ pub struct Simulated {
 pub fn simulate(sc: &Scenario, opts: RunOptions) -> Result<Simulated, RunError> {
     let seed = opts.seed.unwrap_or(sc.seed);
     // Weather is part of the world this seed describes: realise it before the run.
-    let realised;
-    let sc = if sc.weather.is_some() {
-        realised = sc.with_weather(seed);
-        &realised
-    } else {
-        sc
-    };
+    let sc = &*realised(sc, seed);
     let names: Vec<String> = sc.regions.iter().map(|r| r.name.clone()).collect();
     let trace = match opts.trace {
         Some(w) => Trace::with_writer(&names, w),
@@ -165,7 +159,18 @@ pub fn simulate(sc: &Scenario, opts: RunOptions) -> Result<Simulated, RunError> 
 
 /// Summarises a finished simulation: checks, expectations and every metric.
 pub fn summarise(sc: &Scenario, sim: &Simulated) -> RunSummary {
-    summary::build(sc, sim.seed, &sim.output, sim.wall_ns)
+    // The run's faults are indexed in the realised list (weather included, sorted by time):
+    // summarising against the declared one would miss weather's failures or misname faults.
+    summary::build(&realised(sc, sim.seed), sim.seed, &sim.output, sim.wall_ns)
+}
+
+/// The scenario as seed `seed` runs it: with its weather realised into `faults`.
+fn realised(sc: &Scenario, seed: u64) -> std::borrow::Cow<'_, Scenario> {
+    if sc.weather.is_some() {
+        std::borrow::Cow::Owned(sc.with_weather(seed))
+    } else {
+        std::borrow::Cow::Borrowed(sc)
+    }
 }
 
 /// Runs one scenario to completion and summarises it.

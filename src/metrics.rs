@@ -288,7 +288,9 @@ pub struct LevelStats {
     pub k_stale_max: u64,
 }
 
-/// A write pending at a region for longer than this counts as that region being stalled.
+/// A write pending at a region for longer than this counts as that region being stalled,
+/// unless the scenario says otherwise (`report.stall_after`, or its default relative to the
+/// links' normal lag: see `scenario::default_stall_after`).
 pub const STALL_THRESHOLD: Span = Span::from_secs(1);
 
 /// One lost update, described so a person can find it in a trace.
@@ -362,8 +364,10 @@ pub struct Observer {
     pub link_msgs: Vec<u64>,
     pub link_bytes: Vec<u64>,
     /// Per region: intervals during which some write acknowledged elsewhere had been pending
-    /// there for over `STALL_THRESHOLD`.
+    /// there for over `stall_after`.
     stalls: Vec<Vec<(SimTime, SimTime)>>,
+    /// How long a write may be pending at a region before it counts as stalled.
+    pub stall_after: Span,
     /// Messages and bytes per message class (`MsgClass as usize`).
     pub class_msgs: [u64; 7],
     pub class_bytes: [u64; 7],
@@ -497,6 +501,7 @@ impl Observer {
             link_msgs: vec![0; n * n],
             link_bytes: vec![0; n * n],
             stalls: vec![Vec::new(); n],
+            stall_after: STALL_THRESHOLD,
             class_msgs: [0; 7],
             class_bytes: [0; 7],
             ae: AeCounts::default(),
@@ -862,8 +867,8 @@ impl Observer {
             self.lag[origin.idx() * self.n + r.idx()].record(lag);
             self.series.lag(r.idx(), lag, now);
             self.series.backlog_sub(r.idx(), now);
-            if lag > STALL_THRESHOLD.0 {
-                self.stall(r, acked + STALL_THRESHOLD, now);
+            if lag > self.stall_after.0 {
+                self.stall(r, acked + self.stall_after, now);
             }
         }
         let mask = self.holders(key as usize);
@@ -1051,12 +1056,21 @@ impl Observer {
                 let k = key.0 as usize;
                 self.mirror[k * self.n + r.idx()] = new;
                 // Writes this region covered only through the discarded value are pending
-                // here again.
+                // here again. Those the installed value is at least as new as are covered now:
+                // the region holds them or what replaced them (installed, not applied, so no
+                // `Applied` note will say so; left pending they were never visible everywhere
+                // and the heal "never converged" although every region ended equal).
                 let bit = 1u64 << r.0;
-                for &(s, w) in &self.pending[k] {
-                    let rec = &mut self.writes[w as usize];
-                    if s > new && rec.covered & bit != 0 {
-                        rec.covered &= !bit;
+                let mut i = 0;
+                while i < self.pending[k].len() {
+                    let (s, w) = self.pending[k][i];
+                    if s > new {
+                        self.writes[w as usize].covered &= !bit;
+                        i += 1;
+                    } else if !self.fo.discarded(s) && self.cover(w, r, now) {
+                        self.pending[k].swap_remove(i);
+                    } else {
+                        i += 1;
                     }
                 }
             }

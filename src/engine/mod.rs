@@ -410,6 +410,7 @@ impl<'s, R: Replica> Engine<'s, R> {
                     },
                     bucket_for(sc.duration),
                 );
+                o.stall_after = sc.stall_after;
                 o.set_tables(std::sync::Arc::clone(&sc.plan.tables));
                 o.set_sessions(sc.workload.sessions);
                 // Table workloads read at the default level.

@@ -507,7 +507,10 @@ pub fn rto_spans(s: &RunSummary) -> Vec<(f64, f64, String)> {
                 Some(r) => (
                     from,
                     from + r / 1e3,
-                    format!("RTO {}", crate::units::human_ms(r)),
+                    format!(
+                        "RTO {}",
+                        crate::failures::describe_rto(Some(r), f.rto_cut_off)
+                    ),
                 ),
                 None => (from, end_s, "RTO: never recovered".to_string()),
             }

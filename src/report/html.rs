@@ -301,7 +301,7 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
             let per: Vec<String> = f
                 .rto_by_region_ms
                 .iter()
-                .map(|(r, v)| format!("{r} {}", v.map_or("never".to_string(), human_ms)))
+                .map(|(r, v)| format!("{r} {}", crate::failures::describe_back(*v, f.rto_cut_off)))
                 .collect();
             let _ = write!(
                 o,
@@ -315,7 +315,7 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
                 esc(&if per.is_empty() {
                     "no writes failed".to_string()
                 } else {
-                    f.rto_ms.map_or("never".to_string(), human_ms)
+                    crate::failures::describe_rto(f.rto_ms, f.rto_cut_off)
                 }),
                 esc(&per.join(", ")),
                 thousands(f.rpo_writes),
@@ -396,7 +396,12 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
 
     // Stalls.
     if !s.stalls.is_empty() {
-        o.push_str(r#"<h2>Stalled regions</h2><p>A region is stalled while some write acknowledged elsewhere has been pending there for over a second.</p><table><tr><th>region</th><th class="num">total</th><th class="num">longest</th><th>longest span</th><th>during</th></tr>"#);
+        let _ = write!(
+            o,
+            "<h2>Stalled regions</h2><p>A region is stalled while some write acknowledged elsewhere has been pending there for over {}.</p>",
+            esc(&s.stall_after())
+        );
+        o.push_str(r#"<table><tr><th>region</th><th class="num">total</th><th class="num">longest</th><th>longest span</th><th>during</th></tr>"#);
         for st in &s.stalls {
             let _ = write!(
                 o,

@@ -65,6 +65,8 @@ pub fn render(s: &RunSummary) -> String {
             "| RTO: longest / outages | {} / {} |",
             if s.rto.unrecovered > 0 {
                 "never".to_string()
+            } else if s.rto.max_cut_off {
+                crate::failures::describe_rto(s.rto.max_ms, true)
             } else {
                 s.rto.max_ms.map_or("-".to_string(), human_ms)
             },

@@ -397,8 +397,11 @@ pub fn render(s: &RunSummary) -> String {
     if !s.stalls.is_empty() {
         let _ = writeln!(
             o,
-            "\nStalled regions (a write pending there for over 1s)\n  {:<w$} {:>9} {:>9}  longest span, during",
-            "region", "total", "longest"
+            "\nStalled regions (a write pending there for over {})\n  {:<w$} {:>9} {:>9}  longest span, during",
+            s.stall_after(),
+            "region",
+            "total",
+            "longest"
         );
         for st in &s.stalls {
             let _ = writeln!(
@@ -495,7 +498,7 @@ pub fn render(s: &RunSummary) -> String {
                 if f.rto_by_region_ms.is_empty() {
                     "none".to_string()
                 } else {
-                    f.rto_ms.map_or("never".to_string(), human_ms)
+                    crate::failures::describe_rto(f.rto_ms, f.rto_cut_off)
                 },
                 thousands(f.rpo_writes),
                 human_ms(f.rpo_window_ms),
@@ -505,7 +508,9 @@ pub fn render(s: &RunSummary) -> String {
                 let parts: Vec<String> = f
                     .rto_by_region_ms
                     .iter()
-                    .map(|(r, v)| format!("{r} {}", v.map_or("never".to_string(), human_ms)))
+                    .map(|(r, v)| {
+                        format!("{r} {}", crate::failures::describe_back(*v, f.rto_cut_off))
+                    })
                     .collect();
                 let _ = writeln!(o, "            writes back: {}", parts.join(", "));
             }

@@ -15,6 +15,29 @@ pub struct Region {
     pub location: Option<(f64, f64)>,
 }
 
+/// The default stall threshold: ten times the normal lag of the slowest link (its nominal
+/// one-way latency plus jitter, plus the time a batch may wait to fill), and at least 1 s.
+/// Ten times leaves room for what normal operation adds on top of one hop (relays in a ring or
+/// line, a retransmission after a lost message) while a partition or crash still shows; a fixed
+/// 1 s made every write on a link with a second of latency a stall.
+pub fn default_stall_after(
+    latency: &[Option<LinkLatency>],
+    jitter: Span,
+    batch_delay: Span,
+) -> Span {
+    let slowest = latency
+        .iter()
+        .flatten()
+        .map(|l| l.spec.nominal())
+        .max()
+        .unwrap_or(Span::ZERO);
+    let normal = slowest
+        .0
+        .saturating_add(jitter.0)
+        .saturating_add(batch_delay.0);
+    Span(normal.saturating_mul(10).max(Span::from_secs(1).0))
+}
+
 /// A directed link's latency: its distribution spec (kept for reports) and sampler.
 #[derive(Debug, Clone)]
 pub struct LinkLatency {
@@ -145,6 +168,8 @@ pub struct Scenario {
     pub weather: Option<WeatherSpec>,
     /// The message-sequence window: [from, to) and an optional key filter.
     pub sequence_window: (SimTime, SimTime, Option<u64>),
+    /// How long a write may be pending at a region before the region counts as stalled.
+    pub stall_after: Span,
     /// Non-fatal findings (e.g. a latency faster than light), shown before the run.
     pub warnings: Vec<String>,
     /// The spec as parsed.

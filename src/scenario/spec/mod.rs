@@ -155,6 +155,10 @@ pub struct ReportSpec {
     /// The window drawn as a message-sequence diagram.
     #[serde(default)]
     pub sequence: Option<SequenceSpec>,
+    /// A write pending at a region for longer than this counts as the region stalled (default:
+    /// relative to the links' normal lag, see [`default_stall_after`]).
+    #[serde(default)]
+    pub stall_after: Option<Span>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -177,10 +177,27 @@ pub(super) fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, Scena
     }
     let sequence_window = sequence_window(&v, &spec, keys, &faults)?;
     weather::weather(&v, &spec)?;
+    let stall_after = match spec.report.stall_after {
+        Some(t) => {
+            v.floor(
+                "report.stall_after",
+                t,
+                Span::from_millis(1),
+                "every write pending longer opens a stall interval",
+            )?;
+            t
+        }
+        None => default_stall_after(
+            &links.latency,
+            lat.jitter.as_ref().map_or(Span::ZERO, |j| j.nominal()),
+            spec.replication.batch.max_delay,
+        ),
+    };
 
     Ok(Scenario {
         weather: spec.weather.clone(),
         sequence_window,
+        stall_after,
         file: file.to_string(),
         name: spec.name.clone(),
         description: spec.description.clone(),
