@@ -213,10 +213,34 @@ mod tests {
         assert!(ok.success());
     }
 
-    /// Reads a FIFO to its end on another thread (a FIFO's writer blocks until a reader opens).
-    fn drain(p: &Path) -> std::thread::JoinHandle<Vec<u8>> {
-        let p = p.to_path_buf();
-        std::thread::spawn(move || std::fs::read(p).unwrap())
+    /// Opens a FIFO's read end before any writer, without blocking. A reader thread racing the
+    /// writer hung under load: another test's fork could briefly hold a copy of the previous
+    /// reader's descriptor, the writer's open paired with that copy, and its data was gone
+    /// before the new reader opened. With the read end open first, the writer pairs with it.
+    fn reader(p: &Path) -> File {
+        use std::os::unix::fs::OpenOptionsExt;
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(p)
+            .unwrap()
+    }
+
+    /// Reads an opened FIFO to its end once the writer is done (waiting out a forked child that
+    /// may still hold a copy of the write end).
+    fn read_all(mut f: File) -> Vec<u8> {
+        use std::io::Read;
+        let (mut out, mut buf) = (Vec::new(), [0u8; 256]);
+        loop {
+            match f.read(&mut buf) {
+                Ok(0) => return out,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(std::time::Duration::from_millis(1))
+                }
+                Err(e) => panic!("reading the FIFO: {e}"),
+            }
+        }
     }
 
     #[test]
@@ -224,17 +248,17 @@ mod tests {
         let d = scratch("fifo");
         let p = d.join("trace.jsonl");
         mkfifo(&p);
-        let reader = drain(&p);
+        let r = reader(&p);
         write_atomic(&p, b"one\n").unwrap();
-        assert_eq!(reader.join().unwrap(), b"one\n");
+        assert_eq!(read_all(r), b"one\n");
         assert!(std::fs::symlink_metadata(&p).unwrap().file_type().is_fifo());
 
-        let reader = drain(&p);
+        let r = reader(&p);
         let (f, mut w) = AtomicFile::create(&p).unwrap();
         w.write_all(b"two\n").unwrap();
         drop(w);
         f.commit().unwrap();
-        assert_eq!(reader.join().unwrap(), b"two\n");
+        assert_eq!(read_all(r), b"two\n");
         assert!(std::fs::symlink_metadata(&p).unwrap().file_type().is_fifo());
         assert_eq!(
             std::fs::read_dir(&d).unwrap().count(),
@@ -266,9 +290,9 @@ mod tests {
         mkfifo(&fifo);
         let to_fifo = d.join("out.json");
         std::os::unix::fs::symlink(&fifo, &to_fifo).unwrap();
-        let reader = drain(&fifo);
+        let r = reader(&fifo);
         write_atomic(&to_fifo, b"{}").unwrap();
-        assert_eq!(reader.join().unwrap(), b"{}");
+        assert_eq!(read_all(r), b"{}");
         assert!(std::fs::symlink_metadata(&fifo)
             .unwrap()
             .file_type()

@@ -2952,7 +2952,6 @@ fn a_rebuilding_primary_or_tail_does_not_answer_promised_reads() {
     }
 }
 
-
 /// Issue 21, 3.2: sync primary-backup with failover. Virginia is deposed, elected again
 /// (term 3, fencing ireland's stream), crashes and, having heard no primary after its restart,
 /// is elected at term 4. Fences lived only in memory, so its term-4 history lacked ireland's
