@@ -697,7 +697,7 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
         });
     }
 
-    checks.extend(crate::linearizable::check(obs, &fin, discard, &names, seed));
+    checks.extend(crate::linearizable::check(obs, &fin, &names, seed));
     let lost_updates = obs.lost_updates_given(&names, &fin);
     drop(fin);
     let conflicts = conflict_checks(sc, out, &names, seed, &mut checks);

@@ -2118,6 +2118,16 @@ impl Replicator {
             out.reply(Reply::Failed { op });
             return;
         }
+        if level == Level::Primary
+            && self.chain_on()
+            && self.chain_reads() == Some(me)
+            && !self.chain_read_settled(key)
+        {
+            // Reads still come here while a newer tail catches up, and this key has a write
+            // that tail may not hold yet: answering it could show a value reads there miss.
+            out.reply(Reply::Failed { op });
+            return;
+        }
         if level == Level::Primary && self.primary() == Some(me) && self.rebuilding() {
             // This region answers primary reads but lost its disk and has not heard every
             // peer's state yet: its copy may be missing acknowledged writes.
@@ -2420,6 +2430,14 @@ impl Replica for Replicator {
             Msg::ReadReq { op, .. } if self.chain_on() && !self.chain_serves_reads(now) => {
                 // No longer where the chain reads (it left, a new tail took over, or it lost
                 // touch with the head): the client learns of the new chain and retries.
+                out.send(from, Msg::NotPrimary { op });
+            }
+            Msg::ReadReq {
+                op,
+                key,
+                primary: true,
+            } if self.chain_on() && !self.chain_read_settled(key) => {
+                // As in `read`: a write of this key may not have reached the new tail yet.
                 out.send(from, Msg::NotPrimary { op });
             }
             Msg::ReadReq {

@@ -17,7 +17,7 @@
 
 use super::{Entry, Out, Replicator};
 use crate::replica::plan::Need;
-use crate::replica::{Note, Now, RegionId};
+use crate::replica::{Key, Note, Now, RegionId};
 use std::sync::Arc;
 
 /// The chain as its head configured it.
@@ -121,6 +121,17 @@ impl Replicator {
         f.leader.is_some() && now.mono.0 < f.leader_contact.0 + spec.lease.0
     }
 
+    /// Whether this region, answering the chain's reads, may answer `key` from its copy: as
+    /// the tail always (what it holds is committed); while a newer tail catches up only if no
+    /// entry of `key` above the commit point is held here, since reads move to that tail once
+    /// it holds what every member held (`handoff`), and it may lack such an entry then.
+    pub(super) fn chain_read_settled(&self, key: Key) -> bool {
+        let Some(f) = self.fo.as_ref() else {
+            return true;
+        };
+        self.chain_tail() == Some(self.me()) || !f.recent.iter().any(|e| e.key == key)
+    }
+
     /// Head: the newest entry of its stream that every member holds (as their heartbeats say).
     pub(super) fn chain_commit(&self, own: u64) -> u64 {
         let Some(f) = self.fo.as_ref() else {
@@ -189,14 +200,31 @@ impl Replicator {
                 _ => break,
             }
         }
+        // A region answering reads though no longer the tail answers only what every member
+        // holds (`chain_read_settled`) once it has heard so; before that, as the tail it
+        // thought it was, it answered whatever it held. Its echo of a heartbeat carrying this
+        // chain bounds that: all of it came from this stream before the echo arrived.
+        if f.handoff.is_none() && cur.term == f.term && cur.read_region() != cur.tail() {
+            let heard = match cur.read_region() {
+                Some(r) if r == me => true,
+                Some(r) => f.echo[r.idx()] > f.view_at,
+                None => false,
+            };
+            if heard {
+                f.handoff = Some(own);
+            }
+        }
         // Reads go to the last member holding every acknowledged write: one that already
         // did (the head, members of a new term, the prefix that answered reads before), or a
-        // new tail that holds the stream up to where the head was when it became the tail.
+        // new tail that holds the stream up to where the head was when it became the tail and
+        // everything the region answering reads meanwhile may have answered.
         let valid = |r: RegionId| {
             r == me
                 || (cur.term != f.term && cur.order[..cur.members].contains(&r))
                 || cur.order[..cur.members.min(cur.reads + 1)].contains(&r)
-                || matches!(f.peer_pos[r.idx()], (t, u) if t == f.term && u >= f.read_mark[r.idx()])
+                || matches!(f.peer_pos[r.idx()], (t, u) if t == f.term
+                    && u >= f.read_mark[r.idx()]
+                    && f.handoff.is_some_and(|m| u >= m))
         };
         let reads = order[..members]
             .iter()
@@ -218,6 +246,8 @@ impl Replicator {
             tail: view.tail().unwrap_or(me),
             reads: view.read_region().unwrap_or(me),
         });
+        f.view_at = now.mono;
+        f.handoff = None;
         self.chain_install(Arc::new(view), now, out);
         true
     }
@@ -359,6 +389,80 @@ mod tests {
             .actions
             .iter()
             .any(|a| matches!(a, Action::Reply(Reply::WriteOk { op: OpId(7), .. }))));
+    }
+
+    /// A head whose chain has reads at r1 while r2 is the tail (r2 joined and caught up).
+    fn head_reading_before(reads: usize) -> Replicator {
+        let mut r0 = Replicator::recover(&cfg(0), &Disk::default());
+        let mut out = Outbox::default();
+        r0.on_start(at(0), &mut out);
+        let f = r0.fo.as_mut().expect("failover");
+        f.view = Some(Arc::new(ChainView {
+            term: 1,
+            order: vec![RegionId(0), RegionId(1), RegionId(2)],
+            members: 3,
+            reads,
+        }));
+        f.view_at = at(500).mono;
+        f.peer_pos = vec![(1, 0); 3];
+        r0
+    }
+
+    /// Issue 21 (swarm seeds 1512, 1696): reads moved from the old tail to the new one as soon
+    /// as it held the stream up to where it joined, while the old tail, not yet aware, still
+    /// answered newer writes the new tail lacked; the next read there went back in time. Now
+    /// reads move only once the old reader has echoed a heartbeat carrying the chain, and the
+    /// new tail holds the head's stream as it was then.
+    #[test]
+    fn reads_move_to_a_new_tail_only_after_the_old_reader_heard_of_it() {
+        let mut r0 = head_reading_before(1);
+        let mut out = Outbox::default();
+        let hb = |sent, echo| Msg::Heartbeat(test_heartbeat(sent, Some(echo)));
+        r0.on_message(at(520), RegionId(1), hb(520, 400), &mut out);
+        r0.on_message(at(520), RegionId(2), hb(520, 400), &mut out);
+        assert!(!r0.chain_reconfigure(at(600), &mut out), "r1 has not heard");
+        assert_eq!(r0.chain_reads(), Some(RegionId(1)));
+        r0.on_message(at(700), RegionId(1), hb(700, 600), &mut out);
+        assert!(r0.chain_reconfigure(at(710), &mut out));
+        assert_eq!(r0.chain_reads(), Some(RegionId(2)));
+    }
+
+    /// The region answering reads while a newer tail catches up (here the head) refuses a key
+    /// with a write above the commit point (the new tail may lack it) and answers the others.
+    #[test]
+    fn a_reader_behind_a_new_tail_refuses_keys_with_uncommitted_writes() {
+        let mut r0 = head_reading_before(0);
+        let mut out = Outbox::default();
+        for t in [100, 200, 300] {
+            let hb = Msg::Heartbeat(test_heartbeat(t, Some(t)));
+            r0.on_message(at(t), RegionId(2), hb, &mut out);
+        }
+        let write = ClientOp::Write {
+            kind: crate::replica::data::WriteKind::Put,
+            op: OpId(7),
+            key: Key(3),
+            value_bytes: 100,
+            level: Level::Default,
+        };
+        r0.on_client_op(at(310), write, &mut out);
+        let read = |op, key| ClientOp::Read {
+            op: OpId(op),
+            key: Key(key),
+            level: Level::Primary,
+        };
+        let mut out = Outbox::default();
+        r0.on_client_op(at(320), read(8, 3), &mut out);
+        r0.on_client_op(at(320), read(9, 4), &mut out);
+        let replies: Vec<(u64, bool)> = out
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Reply(Reply::Failed { op }) => Some((op.0, false)),
+                Action::Reply(Reply::ReadOk { op, .. }) => Some((op.0, true)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(replies, vec![(8, false), (9, true)]);
     }
 
     #[test]

@@ -78,6 +78,13 @@ pub(super) struct Fo {
     /// Head, chain mode: per region, its own stream's position when that region became the
     /// tail (it answers reads once it holds that much).
     pub read_mark: Vec<u64>,
+    /// Head, chain mode: when it installed its current chain (heartbeats sent later carry it).
+    pub view_at: Mono,
+    /// Head, chain mode: while reads stay at a region that is no longer the tail, its own
+    /// stream's position once that region has echoed a heartbeat carrying the chain (set then,
+    /// reset by every new chain). Up to then the region may have answered, as the tail it
+    /// thought it was, entries the new tail lacks: reads move on only once it holds this much.
+    pub handoff: Option<u64>,
     /// Chain mode: the term and the highest entry of the followed stream held at the last
     /// heartbeat. A hole still below it a heartbeat later is no reordering: fetch it.
     pub gap_mark: (u64, u64),
@@ -120,6 +127,8 @@ impl Fo {
             view: None,
             join_mark: vec![0; n],
             read_mark: vec![0; n],
+            view_at: now,
+            handoff: None,
             gap_mark: (0, 0),
         }
     }
