@@ -24,9 +24,10 @@
 //!
 //! Durability: receivers acknowledge only what they have made durable, so a sender may forget
 //! an acknowledged entry. With `flush_interval` > 0 clients are acknowledged before the fsync;
-//! peers then retain an origin's entries until the origin announces them durable, and when a
-//! restarted origin announces what it lost, peers relay those orphans back to everyone. A write
-//! is therefore lost only if no region held it durably.
+//! peers then retain an origin's entries until the origin announces them durable (on disk: a
+//! peer restarting meanwhile still holds them), and when a restarted origin announces what it
+//! lost, peers relay those orphans back to everyone. A write is therefore lost only if no region
+//! held it durably.
 
 use super::causal::{Actor, Dot, Hlc};
 use super::crdt::Digest;
@@ -763,6 +764,10 @@ pub struct Disk {
     pub restore: Option<(u64, bool)>,
     /// A rebuilt relay: the regions it has not yet heard ask for its state.
     pub relay_owed: u64,
+    /// Per origin: its entries received from it that it had not yet announced durable (the
+    /// orphans this region relays back if the origin restarts without them, even if this
+    /// region restarted meanwhile).
+    pub retained: Vec<VecDeque<Entry>>,
 }
 
 #[derive(Clone, Debug)]
@@ -780,6 +785,10 @@ pub enum Op {
     Fences(Arc<Vec<Fence>>),
     SeenUpto(RegionId, u32, u64),
     Restore(Option<(u64, bool)>, u64),
+    /// Retain an entry of this origin (it is not yet durable there).
+    Retain(RegionId, Entry),
+    /// Stop retaining the first `k` entries of this origin.
+    Release(RegionId, usize),
 }
 
 impl Durable for Disk {
@@ -838,6 +847,17 @@ impl Durable for Disk {
                     self.seen.resize_with(o.idx() + 1, Vec::new);
                 }
                 seq_set(&mut self.seen[o.idx()], e).advance_to(upto);
+            }
+            Op::Retain(o, e) => {
+                if self.retained.len() <= o.idx() {
+                    self.retained.resize_with(o.idx() + 1, VecDeque::new);
+                }
+                self.retained[o.idx()].push_back(e);
+            }
+            Op::Release(o, k) => {
+                if let Some(q) = self.retained.get_mut(o.idx()) {
+                    drop_front(q, k);
+                }
             }
             Op::Recv(s, e, p) => {
                 let i = s.idx();
@@ -1137,7 +1157,13 @@ impl Replicator {
             out,
             inc,
             seen,
-            retained: vec![VecDeque::new(); n],
+            retained: {
+                // Kept on disk: a region that restarts while an origin is down still owes it
+                // the orphans it held (swarm seed 5045).
+                let mut r = disk.retained.clone();
+                r.resize_with(n, VecDeque::new);
+                r
+            },
             dirty: false,
             flush_armed: false,
             notify_pending: Vec::new(),
@@ -1735,11 +1761,13 @@ impl Replicator {
             }
         }
         // The sender's own entries up to `durable_own` are safe at the sender: stop retaining.
-        while self.retained[s]
-            .front()
-            .is_some_and(|e| (e.id.epoch, e.id.seq) <= durable_own)
-        {
-            self.retained[s].pop_front();
+        let safe = self.retained[s]
+            .iter()
+            .take_while(|e| (e.id.epoch, e.id.seq) <= durable_own)
+            .count();
+        if safe > 0 {
+            drop_front(&mut self.retained[s], safe);
+            self.persist(out, || Op::Release(from, safe));
         }
         let mut advanced = false;
         // Positions below the floor were settled by the sender: stop waiting for them.
@@ -1788,6 +1816,7 @@ impl Replicator {
             }
             queued |= self.route(&e, Some(from), now, out);
             if e.id.origin == from && (e.id.epoch, e.id.seq) > durable_own {
+                self.persist(out, || Op::Retain(from, e.clone()));
                 self.retained[s].push_back(e);
             }
         }
@@ -1851,6 +1880,9 @@ impl Replicator {
     /// that holds its key (recovery ignores the route tree: relays may be what failed).
     fn relay_orphans(&mut self, now: Now, s: usize, out: &mut Out) {
         let orphans: Vec<Entry> = self.retained[s].drain(..).collect();
+        if !orphans.is_empty() {
+            self.persist(out, || Op::Release(RegionId(s as u16), orphans.len()));
+        }
         if orphans.is_empty() {
             return;
         }
@@ -3831,6 +3863,79 @@ mod tests {
         assert_eq!(c.cell(Key(9)).value, OpId(42));
         assert_eq!(a2.state_digest(), b.state_digest());
         assert_eq!(b.state_digest(), c.state_digest());
+    }
+
+    /// Swarm seed 5045: the region holding an origin's orphans restarts (after its own fsync)
+    /// while the origin is down. Its retained entries used to live only in memory, so when the
+    /// origin came back without its unsynced tail nobody relayed it and the origin never
+    /// learned the write its peers held. They are now on disk, and b still relays.
+    #[test]
+    fn orphans_survive_a_restart_of_the_region_holding_them() {
+        let ten = Span::from_millis(10);
+        let mut disk_a = Disk::default();
+        let mut pend_a = Vec::new();
+        let mut disk_b = Disk::default();
+        let mut pend_b = Vec::new();
+        let mut a = Replicator::from_disk(cfg(0, ten), &disk_a);
+        let mut b = Replicator::from_disk(cfg(1, ten), &disk_b);
+        let mut c = Replicator::from_disk(cfg(2, ten), &Disk::default());
+        let mut o = Out::default();
+        a.on_start(now(0), &mut o);
+        flush_to(&mut disk_a, &mut pend_a, o);
+        let mut o = Out::default();
+        b.on_start(now(0), &mut o);
+        flush_to(&mut disk_b, &mut pend_b, o);
+        // The write reaches b only; a crashes before its fsync.
+        let out = write(&mut a, 1, 42, 9);
+        let to_b = sends(&out)
+            .into_iter()
+            .find(|(t, _)| t.0 == 1)
+            .unwrap()
+            .1
+            .clone();
+        flush_to(&mut disk_a, &mut pend_a, out);
+        let mut ob = Out::default();
+        b.on_message(now(2), RegionId(0), to_b, &mut ob);
+        flush_to(&mut disk_b, &mut pend_b, ob);
+        // b's group commit makes the entry durable, then b crashes and restarts too.
+        let mut ob = Out::default();
+        b.on_timer(now(12), b.flush_timer(), &mut ob);
+        flush_to(&mut disk_b, &mut pend_b, ob);
+        assert_eq!(disk_b.retained[0].len(), 1, "retained on disk");
+        let mut b = Replicator::from_disk(cfg(1, ten), &disk_b);
+        assert_eq!(b.cell(Key(9)).value, OpId(42));
+        let mut ob = Out::default();
+        b.on_start(now(15), &mut ob);
+        flush_to(&mut disk_b, &mut pend_b, ob);
+        // a comes back without the write; b learns of it and relays the orphan to a and c.
+        let mut a2 = Replicator::from_disk(cfg(0, ten), &disk_a);
+        assert!(a2.cell(Key(9)).stamp.is_none());
+        let mut o = Out::default();
+        a2.on_start(now(20), &mut o);
+        let probe_b = sends(&o)
+            .into_iter()
+            .find(|(t, _)| t.0 == 1)
+            .unwrap()
+            .1
+            .clone();
+        let mut ob = Out::default();
+        b.on_message(now(30), RegionId(0), probe_b, &mut ob);
+        let relays = sends(&ob);
+        let to_a = relays.iter().find(|(t, _)| t.0 == 0).unwrap().1.clone();
+        let to_c = relays.iter().find(|(t, _)| t.0 == 2).unwrap().1.clone();
+        flush_to(&mut disk_b, &mut pend_b, ob);
+        a2.on_message(now(40), RegionId(1), to_a, &mut Out::default());
+        c.on_message(now(40), RegionId(1), to_c, &mut Out::default());
+        assert_eq!(a2.cell(Key(9)).value, OpId(42));
+        assert_eq!(c.cell(Key(9)).value, OpId(42));
+        assert_eq!(a2.state_digest(), b.state_digest());
+        assert_eq!(b.state_digest(), c.state_digest());
+        // Relayed once: the disk no longer retains it (its copies are on b's links).
+        let mut ob = Out::default();
+        b.on_timer(now(45), b.flush_timer(), &mut ob);
+        flush_to(&mut disk_b, &mut pend_b, ob);
+        assert!(disk_b.retained[0].is_empty());
+        assert_eq!(disk_b.links[0].len() + disk_b.links[2].len(), 2);
     }
 
     fn ae_cfg(id: u16) -> Config {
