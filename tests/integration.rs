@@ -3751,8 +3751,10 @@ faults:
     let fo = s.failover.as_ref().expect("failover");
     assert_eq!((fo.elections, fo.leaders), (1, 2));
     assert_eq!(s.failovers[1].new_primary.as_deref(), Some("east-us"));
-    // Only with the second-hand news of a disowned primary refused: otherwise followers kept
-    // re-teaching each other australia-east and east-us stood only 2.4 min into the quiesce.
-    assert_eq!(s.failovers[1].elected_after_ms, Some(3768.861));
+    // Late: followers that have not heard australia-east disown its term keep re-teaching each
+    // other that it is the primary, so east-us stands only 2.4 min into the quiesce. Refusing
+    // such second-hand news elected it in 3.8 s but let a less up-to-date region win the race
+    // after a three-way split (`a_minority_never_elects_a_primary`); still open.
+    assert_eq!(s.failovers[1].elected_after_ms, Some(146618.647));
     assert!(s.checks.iter().all(|c| c.passed), "{:?}", s.checks);
 }

@@ -38,9 +38,6 @@ pub(super) struct Fo {
     pub fences_term: u64,
     pub detectors: Vec<Detector>,
     pub suspected: u64,
-    /// Peers whose latest heartbeat in `term` said they do not lead it (second-hand news
-    /// naming one of them is older than its own word).
-    pub disowned: u64,
     /// Per peer: the newest of this region's heartbeat send times the peer echoed.
     pub echo: Vec<Mono>,
     /// Per peer: its newest heartbeat send time, echoed back to it.
@@ -109,7 +106,6 @@ impl Fo {
             fences_term: 0,
             detectors: vec![Detector::new(now); n],
             suspected: 0,
-            disowned: 0,
             echo: vec![now; n],
             peer_sent: vec![None; n],
             peer_pos: vec![(0, 0); n],
@@ -485,7 +481,6 @@ impl Replicator {
         f.term += 1;
         f.voted = Some(me);
         f.leader = None;
-        f.disowned = 0;
         f.candidate = true;
         f.votes = 1 << me.0;
         f.vote_sent = now.mono;
@@ -654,7 +649,6 @@ impl Replicator {
         f.term = term;
         f.voted = None;
         f.leader = leader;
-        f.disowned = 0;
         f.leading = false;
         f.candidate = false;
         f.pre = false;
@@ -787,11 +781,6 @@ impl Replicator {
         }
         let f = self.fo();
         if hb.leader == Some(from) {
-            f.disowned &= !(1 << p);
-        } else {
-            f.disowned |= 1 << p;
-        }
-        if hb.leader == Some(from) {
             if f.leader != Some(from) {
                 f.leader = Some(from);
                 f.candidate = false;
@@ -808,16 +797,8 @@ impl Replicator {
             // The primary says it no longer leads (its lease ran out): elect a successor.
             f.leader = None;
             self.schedule_election(now, out);
-        } else if f.leader.is_none()
-            && !f.leading
-            && hb
-                .leader
-                .is_some_and(|l| l != me && f.disowned & (1 << l.0) == 0)
-        {
+        } else if f.leader.is_none() && !f.leading && hb.leader.is_some_and(|l| l != me) {
             // Second-hand news of a primary: forward writes there until we hear it ourselves.
-            // Not if that region itself said it does not lead this term: the news is older
-            // than what we heard, and believing it would keep an election from starting
-            // (followers that have not heard yet would keep re-teaching each other).
             f.leader = hb.leader;
         }
     }
@@ -1416,38 +1397,6 @@ mod tests {
     /// follower that has not heard that yet (r2) still names r0 in its heartbeats. Taking that
     /// second-hand news back had r1 and r2 re-teach each other r0 for minutes. r1 now believes
     /// r0 about itself and elects.
-    #[test]
-    fn a_primary_that_disowns_its_term_is_not_reinstated_by_second_hand_news() {
-        let mut r1 = Replicator::recover(&cfg(1), &Disk::default());
-        let mut out = Outbox::default();
-        r1.on_start(at(0), &mut out);
-        let mut disowned = test_heartbeat(100, None);
-        disowned.leader = None;
-        let mut out = Outbox::default();
-        r1.on_message(at(100), RegionId(0), Msg::Heartbeat(disowned), &mut out);
-        // Rank 1: one stagger (200 ms) later.
-        assert!(timers(&out).contains(&(r1.elect_timer(), Mono(300_000_000))));
-        let mut out = Outbox::default();
-        let stale = test_heartbeat(150, None);
-        r1.on_message(at(150), RegionId(2), Msg::Heartbeat(stale), &mut out);
-        assert!(!r1.fo_serves_writes(), "r2's news is older than r0's word");
-        let mut out = Outbox::default();
-        r1.on_timer(at(250), r1.hb_timer(), &mut out);
-        assert_eq!(announced(&out), vec![(0, 1, None), (2, 1, None)]);
-        // The election waits out the lease r1 may have granted r0 (800 ms after its start),
-        // then asks for pre-votes.
-        let mut out = Outbox::default();
-        r1.on_timer(at(300), r1.elect_timer(), &mut out);
-        assert!(timers(&out).contains(&(r1.elect_timer(), Mono(800_000_000))));
-        let mut out = Outbox::default();
-        r1.on_timer(at(800), r1.elect_timer(), &mut out);
-        let asks: Vec<_> = sends(&out)
-            .into_iter()
-            .map(|(to, m)| (to.0, m.kind()))
-            .collect();
-        assert_eq!(asks, vec![(0, "pre-vote-request"), (2, "pre-vote-request")]);
-    }
-
     /// A region still hearing a live primary refuses to vote, pre-vote or not.
     #[test]
     fn a_region_that_hears_its_primary_refuses_votes() {
