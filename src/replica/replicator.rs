@@ -3172,8 +3172,15 @@ pub(crate) fn failover_test_config(id: u16, strategy: super::plan::Strategy) -> 
         priority: vec![r(0), r(1), r(2)],
         stagger: Span::from_millis(200),
     });
+    test_config(id, plan)
+}
+
+/// A durable region with the default window and timeouts, running `plan`: what state-machine
+/// tests of failover and restore share.
+#[cfg(test)]
+pub(crate) fn test_config(id: u16, plan: Plan) -> Config {
     Config {
-        id: r(id),
+        id: RegionId(id),
         window: 64,
         max_batch: 16,
         rto_initial: Span::from_secs(1),

@@ -307,8 +307,7 @@ mod tests {
     use crate::replica::{
         Action, Cell, ClientOp, Key, Level, OpId, RegionId, Replica, Reply, Stamp,
     };
-    use crate::time::{Span, Wall};
-    use std::sync::Arc;
+    use crate::time::Wall;
 
     /// Region 0 of three, the fixed primary of async primary-backup (no failover).
     fn primary_cfg() -> Config {
@@ -320,17 +319,7 @@ mod tests {
                 sync: Sync::Async,
             },
         );
-        Config {
-            id: RegionId(0),
-            window: 64,
-            max_batch: 16,
-            rto_initial: Span::from_secs(1),
-            rto_min: Span::from_millis(200),
-            rto_max: Span::from_secs(5),
-            flush_interval: Span::ZERO,
-            durable: true,
-            plan: Arc::new(plan),
-        }
+        super::super::test_config(0, plan)
     }
 
     /// What the primary answers region 1's primary read of key 0, and its own client's.
