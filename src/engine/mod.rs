@@ -6,18 +6,18 @@
 //! clients stop, and the loop continues until replication has drained or `quiesce_limit` passes.
 
 pub mod clock;
+mod faults;
 pub mod network;
 pub mod queue;
 pub mod trace;
 pub mod workload;
 
-use crate::dist::DistSpec;
 use crate::metrics::Observer;
 use crate::replica::{
     Action, ClientOp, Durable, Key, Now, OpId, Outbox, RegionId, Replica, Reply, TimerId,
     WireMessage, Work,
 };
-use crate::scenario::{FaultAction, HealSpec, Scenario};
+use crate::scenario::{FaultAction, Scenario};
 use crate::time::{SimTime, Span};
 use clock::Clock;
 use network::{DropReason, Network, SendOutcome};
@@ -1268,113 +1268,6 @@ impl<'s, R: Replica> Engine<'s, R> {
         }
     }
 
-    #[cold]
-    #[inline(never)]
-    fn heal_mark(&mut self, label: String) {
-        self.heals.push(HealMark {
-            at: self.now,
-            label,
-        });
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn crash(&mut self, r: RegionId) {
-        let node = &mut self.nodes[r.idx()];
-        if node.replica.is_none() {
-            return;
-        }
-        node.replica = None;
-        // Whatever was written but not fsynced is gone, and so is every queued input; clients
-        // waiting on one hear nothing (their operation fails).
-        node.unsynced.clear();
-        node.serve_gen = node.serve_gen.wrapping_add(1);
-        let lost: Vec<_> = node.serving.drain(..).collect();
-        self.queued_inputs -= lost.len() as u64;
-        for (input, _) in lost {
-            if let Input::Client(op) = input {
-                let id = match op {
-                    ClientOp::Write { op, .. } | ClientOp::Read { op, .. } => op,
-                };
-                let home = self.rerouted.remove(&id).unwrap_or(r);
-                self.client_failed(home, id);
-            }
-        }
-        let node = &mut self.nodes[r.idx()];
-        node.timer_gen
-            .iter_mut()
-            .for_each(|g| *g = g.wrapping_add(1));
-        self.obs.fo.set_alive(r, false);
-        self.down_since[r.idx()] = Some(self.now);
-        self.crashes.push(CrashMark {
-            region: r,
-            at: self.now,
-            recovered: None,
-        });
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn recover(&mut self, r: RegionId, why: &str) {
-        if self.nodes[r.idx()].replica.is_some() || self.rebuilding[r.idx()] {
-            return;
-        }
-        if self.lost[r.idx()] {
-            // New machines: download the newest complete backup, then come up from it.
-            self.rebuilding[r.idx()] = true;
-            let (taken, wait) = match (self.sc.backup, self.newest_backup(r)) {
-                (Some(b), Some(i)) => {
-                    let (taken, _, bytes, _) = &self.backups[r.idx()][i];
-                    let lat = self.sc.workload.nominal[b.store.idx() * self.sc.n() + r.idx()];
-                    (Some(*taken), b.transfer(*bytes, lat))
-                }
-                _ => (None, Span::ZERO),
-            };
-            self.obs
-                .fo
-                .restore_started(r, self.now, taken, self.now + wait);
-            self.heal_mark(format!("{why} {} (rebuild)", self.sc.region_name(r)));
-            self.queue.push(self.now + wait, Event::Rebuild(r));
-            return;
-        }
-        self.start_replica_after_crash(r, false);
-        self.heal_mark(format!("{why} {}", self.sc.region_name(r)));
-    }
-
-    /// A down region comes back: its crash is closed and its replica started.
-    #[cold]
-    #[inline(never)]
-    fn start_replica_after_crash(&mut self, r: RegionId, rebuilt: bool) {
-        if let Some(c) = self.crashes.iter_mut().rev().find(|c| c.region == r) {
-            c.recovered = Some(self.now);
-        }
-        self.obs.fo.set_alive(r, true);
-        self.down_since[r.idx()] = None;
-        self.start_replica(r, rebuilt);
-    }
-
-    /// The newest backup of `r` that had reached the store by now.
-    fn newest_backup(&self, r: RegionId) -> Option<usize> {
-        self.backups[r.idx()]
-            .iter()
-            .rposition(|(_, stored, _, _)| *stored <= self.now)
-    }
-
-    /// A lost region comes up on new machines from its backup image (or empty) and fetches
-    /// the rest from its peers.
-    #[cold]
-    #[inline(never)]
-    fn rebuild(&mut self, r: RegionId) {
-        self.rebuilding[r.idx()] = false;
-        self.lost[r.idx()] = false;
-        let image = match self.newest_backup(r) {
-            Some(i) => self.backups[r.idx()][i].3.clone(),
-            None => R::Durable::default(),
-        };
-        self.nodes[r.idx()].durable = image;
-        self.start_replica_after_crash(r, true);
-    }
-
     /// A time daemon's poll: corrects the region's wall clock and schedules the next poll (the
     /// run ends without waiting for them).
     #[cold]
@@ -1426,125 +1319,6 @@ impl<'s, R: Replica> Engine<'s, R> {
                 list.drain(..k);
             }
             list.push((now, stored, bytes, image));
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn on_fault(&mut self, i: usize) {
-        self.counts.faults += 1;
-        self.trace.fault(self.now, i as u32);
-        let f = &self.sc.faults[i];
-        self.faults.push(FaultMark {
-            fault: i,
-            at: f.at,
-            until: f.until,
-            label: f.label.clone(),
-        });
-        if let Some(until) = f.until {
-            self.queue.push(until, Event::FaultEnd(i as u32));
-        }
-        match &f.action {
-            FaultAction::Partition { groups } => {
-                self.net.set_partition(groups);
-                self.active_partition = Some(i as u32);
-            }
-            FaultAction::Heal(what) => {
-                if matches!(what, HealSpec::All | HealSpec::Partitions) {
-                    self.net.heal_partition();
-                    self.active_partition = None;
-                }
-                if matches!(what, HealSpec::All | HealSpec::Links) {
-                    self.net.heal_links();
-                }
-                let label = f.label.clone();
-                self.heal_mark(label);
-            }
-            FaultAction::Crash { region } => {
-                if self.nodes[region.idx()].replica.is_some() {
-                    self.crash_fault[region.idx()] = Some(i);
-                }
-                self.crash(*region)
-            }
-            FaultAction::Recover { region } => self.recover(*region, "recover"),
-            FaultAction::RegionLoss { region } => {
-                let r = *region;
-                if self.nodes[r.idx()].replica.is_some() {
-                    self.crash_fault[r.idx()] = Some(i);
-                }
-                self.crash(r);
-                // The disk goes with it, and any snapshot still uploading from it.
-                let node = &mut self.nodes[r.idx()];
-                node.durable = R::Durable::default();
-                self.lost[r.idx()] = true;
-                let now = self.now;
-                self.backups[r.idx()].retain(|(_, stored, _, _)| *stored <= now);
-            }
-            FaultAction::ClockStep { region, by_ns } => self.nodes[region.idx()].clock.step(*by_ns),
-            FaultAction::Degrade {
-                links,
-                latency,
-                add_latency,
-                loss,
-            } => {
-                let sampler = latency
-                    .as_ref()
-                    .map(|d: &DistSpec| d.compile().expect("validated"));
-                self.net
-                    .degrade(i, links, sampler, add_latency.unwrap_or(Span::ZERO), *loss);
-            }
-            FaultAction::Promote { region } => {
-                // The control plane reaches a region that is up; a down one never hears it.
-                if self.nodes[region.idx()].replica.is_some() {
-                    self.effects[i] += 1;
-                    let r = *region;
-                    self.dispatch(r, |rep, now, out| {
-                        rep.on_command(now, crate::replica::Command::Promote, out)
-                    });
-                }
-            }
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn on_fault_end(&mut self, i: usize) {
-        if self.phase != Phase::Running {
-            return; // quiesce has already healed everything
-        }
-        self.trace.fault(self.now, i as u32 | 0x8000_0000);
-        let f = &self.sc.faults[i];
-        match &f.action {
-            FaultAction::Partition { .. } if self.active_partition == Some(i as u32) => {
-                self.net.heal_partition();
-                self.active_partition = None;
-                let label = format!("end of {}", f.what);
-                self.heal_mark(label);
-            }
-            FaultAction::Crash { region } | FaultAction::RegionLoss { region } => {
-                self.recover(*region, "recover")
-            }
-            FaultAction::Degrade { .. } => {
-                self.net.undegrade(i);
-                let label = format!("end of {}", f.what);
-                self.heal_mark(label);
-            }
-            _ => {}
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn on_end_of_run(&mut self) {
-        self.phase = Phase::Quiesce;
-        if self.net.partitioned() || self.net.any_degraded() {
-            self.net.heal_partition();
-            self.net.heal_links();
-            self.active_partition = None;
-            self.heal_mark("quiesce: heal all".to_string());
-        }
-        for i in 0..self.nodes.len() {
-            self.recover(RegionId(i as u16), "quiesce: recover");
         }
     }
 }
