@@ -97,8 +97,49 @@ pub struct Simulated {
     pub wall_ns: u64,
 }
 
-/// Runs one scenario to completion (the engine alone; see [`summarise`]).
+/// Runs one scenario to completion with regionsim's own replication (the engine alone; see
+/// [`summarise`]).
 pub fn simulate(sc: &Scenario, opts: RunOptions) -> Result<Simulated, RunError> {
+    // Every strategy is the same replica driven by a different plan.
+    simulate_with::<Replicator>(sc, opts, replicator_config)
+}
+
+/// The configuration of regionsim's own replica in region `id` of (realised) scenario `sc`.
+fn replicator_config(sc: &Scenario, id: replica::RegionId) -> ReplicaConfig {
+    let rep = &sc.replication;
+    // Disk contents matter only if a region restarts from them or they are backed up.
+    let durable = sc.backup.is_some()
+        || sc.faults.iter().any(|f| {
+            matches!(
+                f.action,
+                scenario::FaultAction::Crash { .. } | scenario::FaultAction::RegionLoss { .. }
+            )
+        });
+    ReplicaConfig {
+        id,
+        window: rep.window,
+        max_batch: rep.batch.max_entries,
+        rto_initial: rep.retransmit.initial,
+        rto_min: rep.retransmit.min,
+        rto_max: rep.retransmit.max,
+        flush_interval: sc.durability.flush_interval,
+        durable,
+        plan: sc.plan.clone(),
+    }
+}
+
+/// Runs one scenario to completion with a replica of your own: any type implementing
+/// [`replica::Replica`], built for each region by `config` (given the scenario as this seed
+/// runs it, weather realised, and the region). The scenario supplies the world
+/// (regions, latencies, loss, clocks, faults, workload); its `replication` section still
+/// decides which checks apply and where clients send operations, so pick the mode whose
+/// promises your protocol means to keep (e.g. `multi-master` for an eventually consistent one).
+/// See `examples/custom_replica.rs`.
+pub fn simulate_with<R: replica::Replica>(
+    sc: &Scenario,
+    opts: RunOptions,
+    config: impl Fn(&Scenario, replica::RegionId) -> R::Config,
+) -> Result<Simulated, RunError> {
     let seed = opts.seed.unwrap_or(sc.seed);
     // Weather is part of the world this seed describes: realise it before the run.
     let sc = &*realised(sc, seed);
@@ -109,31 +150,8 @@ pub fn simulate(sc: &Scenario, opts: RunOptions) -> Result<Simulated, RunError> 
     };
     // Wall time is measured around the engine, never inside it: it only feeds the `wall` section.
     let started = std::time::Instant::now();
-    // Every strategy is the same replica driven by a different plan.
-    let output = {
-        let rep = &sc.replication;
-        let flush = sc.durability.flush_interval;
-        // Disk contents matter only if a region restarts from them or they are backed up.
-        let durable = sc.backup.is_some()
-            || sc.faults.iter().any(|f| {
-                matches!(
-                    f.action,
-                    scenario::FaultAction::Crash { .. } | scenario::FaultAction::RegionLoss { .. }
-                )
-            });
-        Engine::<Replicator>::new(sc, seed, trace, |id| ReplicaConfig {
-            id,
-            window: rep.window,
-            max_batch: rep.batch.max_entries,
-            rto_initial: rep.retransmit.initial,
-            rto_min: rep.retransmit.min,
-            rto_max: rep.retransmit.max,
-            flush_interval: flush,
-            durable,
-            plan: sc.plan.clone(),
-        })
-        .run(opts.progress, opts.limits)
-    };
+    let output =
+        Engine::<R>::new(sc, seed, trace, |id| config(sc, id)).run(opts.progress, opts.limits);
     let wall_ns = started.elapsed().as_nanos() as u64;
     match output.stopped {
         Some(engine::Stopped::Events { limit, at }) => {
@@ -176,5 +194,16 @@ fn realised(sc: &Scenario, seed: u64) -> std::borrow::Cow<'_, Scenario> {
 /// Runs one scenario to completion and summarises it.
 pub fn run(sc: &Scenario, opts: RunOptions) -> Result<RunSummary, RunError> {
     let sim = simulate(sc, opts)?;
+    Ok(summarise(sc, &sim))
+}
+
+/// Runs one scenario with a replica of your own (see [`simulate_with`]) and summarises it with
+/// the standard metrics and checks.
+pub fn run_with<R: replica::Replica>(
+    sc: &Scenario,
+    opts: RunOptions,
+    config: impl Fn(&Scenario, replica::RegionId) -> R::Config,
+) -> Result<RunSummary, RunError> {
+    let sim = simulate_with::<R>(sc, opts, config)?;
     Ok(summarise(sc, &sim))
 }

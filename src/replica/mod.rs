@@ -429,11 +429,15 @@ pub trait WireMessage {
         false
     }
     /// True if this message resends data already sent once.
-    fn is_retransmission(&self) -> bool;
+    fn is_retransmission(&self) -> bool {
+        false
+    }
     /// A compact fingerprint of the content, folded into the trace digest.
     fn fingerprint(&self) -> u64;
     /// Whether the message carries data of `key` (for keyed sequence diagrams).
-    fn carries_key(&self, key: Key) -> bool;
+    fn carries_key(&self, _key: Key) -> bool {
+        false
+    }
 }
 
 /// A replication state machine.
@@ -499,8 +503,20 @@ pub trait Replica: Sized {
         Vec::new()
     }
     /// The work a client operation costs this replica (applying a write it originates, serving
-    /// a read from its own copy); zero for what it only passes on.
-    fn client_work(&self, op: &ClientOp) -> Work;
+    /// a read from its own copy); zero for what it only passes on. By default every operation
+    /// is served here.
+    fn client_work(&self, op: &ClientOp) -> Work {
+        match op {
+            ClientOp::Write { .. } => Work {
+                writes: 1,
+                reads: 0,
+            },
+            ClientOp::Read { .. } => Work {
+                writes: 0,
+                reads: 1,
+            },
+        }
+    }
     /// What the region's health endpoint answers: whether it can take writes now (it is, or
     /// can reach, a primary it believes alive). Client health checks reroute away from a
     /// region that says no.
