@@ -47,6 +47,10 @@ pub trait DataPolicy {
     /// scenario whose table sends it under this policy is refused.
     const REFUSES: Option<(&'static str, &'static str)> = None;
 
+    /// Whether each conflict under this policy is parked for an operator to resolve
+    /// (`replication.operator`).
+    const PARKS_CONFLICTS: bool = false;
+
     /// Whether this policy can hold data of `shape`.
     fn fits(shape: Shape) -> bool;
 
@@ -167,6 +171,12 @@ macro_rules! policies {
             /// The data shapes this policy can hold.
             pub fn fits(self, shape: Shape) -> bool {
                 match self { $( Policy::$v => <$t as DataPolicy>::fits(shape), )* }
+            }
+
+            /// Whether conflicts under this policy wait for an operator.
+            #[inline]
+            pub fn parks_conflicts(self) -> bool {
+                match self { $( Policy::$v => <$t as DataPolicy>::PARKS_CONFLICTS, )* }
             }
 
             /// The operation this policy refuses, and why.

@@ -71,6 +71,7 @@ impl DataPolicy for Manual {
     const NAME: &'static str = "manual";
     const MERGES: bool = true;
     const ADD_WINS: bool = false;
+    const PARKS_CONFLICTS: bool = true;
 
     fn fits(shape: Shape) -> bool {
         shape == Shape::Register
