@@ -402,7 +402,6 @@ impl Tables {
         &self.0[i.min(self.0.len() - 1)]
     }
 
-    #[inline]
     pub fn policy(&self, key: Key) -> Policy {
         if self.0.len() == 1 {
             return self.0[0].policy;
@@ -527,7 +526,9 @@ impl Data {
     }
 
     /// Approximate size on the wire: 8 bytes per context entry and per dot, 8 per counter
-    /// entry or element, plus `value_bytes` per register value.
+    /// entry or element, plus `value_bytes` per register value. Kept out of line: plain
+    /// registers carry no data, and inlining it perturbs the send path's code.
+    #[inline(never)]
     pub fn wire_bytes(&self, value_bytes: u32) -> u64 {
         let ctx = self.ctx().map_or(0, |c| c.wire_bytes());
         ctx + self.body_bytes(value_bytes)
