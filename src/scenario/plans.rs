@@ -520,7 +520,8 @@ pub(super) fn tables_plan(
                 v.err(
                     format!("replication.tables.{name}"),
                     format!(
-                        "unknown policy `{text}`; expected one of lww, lww-hlc, fww, siblings, manual, crdt, pn-counter, g-counter, or-set, g-set, 2p-set, or-map, lww-map"
+                        "unknown policy `{text}`; expected one of {}",
+                        policy_names()
                     ),
                 )
             })?,
@@ -540,14 +541,14 @@ pub(super) fn tables_plan(
                 ),
             ));
         }
-        if policy == Policy::GCounter && o.decr > 0.0 {
-            return Err(v.err(
-                at,
-                format!("a g-counter only grows, but `{name}` has `decr`"),
-            ));
-        }
-        if policy == Policy::GSet && o.remove > 0.0 {
-            return Err(v.err(at, format!("a g-set only grows, but `{name}` has `remove`")));
+        if let Some((refused, why)) = policy.refuses() {
+            let sent = o.weights().iter().any(|w| w.0 == refused && w.2 > 0.0);
+            if sent {
+                return Err(v.err(
+                    at,
+                    format!("a {} {why}, but `{name}` has `{refused}`", policy.name()),
+                ));
+            }
         }
         if (policy.merges() || shape != Shape::Register) && rep.mode != Mode::MultiMaster {
             return Err(v.err(
@@ -599,7 +600,18 @@ pub(super) fn parse_policy(text: &str, shape: Shape) -> Option<Policy> {
     if text == "crdt" {
         return Some(Policy::crdt_for(shape));
     }
-    Policy::ALL.into_iter().find(|p| p.name() == text)
+    Policy::from_name(text)
+}
+
+/// Every name `replication.tables` accepts, as errors list them: the policies that can hold
+/// a register, `crdt`, then the rest, in registry order.
+fn policy_names() -> String {
+    let (registers, rest): (Vec<Policy>, Vec<Policy>) = Policy::ALL
+        .into_iter()
+        .partition(|p| p.fits(Shape::Register));
+    let names = registers.iter().map(|p| p.name()).chain(["crdt"]);
+    let names: Vec<&str> = names.chain(rest.iter().map(|p| p.name())).collect();
+    names.join(", ")
 }
 
 /// Validates `replication.failover`.
@@ -842,4 +854,80 @@ pub(super) fn cost_table(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names an unknown policy's error lists, and which policy each `conflict` picks for
+    /// each shape, are what they were when both were written out by hand.
+    #[test]
+    fn policy_names_and_conflict_defaults_come_from_the_registry() {
+        assert_eq!(
+            policy_names(),
+            "lww, lww-hlc, fww, siblings, manual, crdt, pn-counter, g-counter, or-set, g-set, 2p-set, or-map, lww-map"
+        );
+        let shapes = [Shape::Register, Shape::Counter, Shape::Set, Shape::Map];
+        let crdts = [
+            Policy::Siblings,
+            Policy::PnCounter,
+            Policy::OrSet,
+            Policy::OrMap,
+        ];
+        for (shape, crdt) in shapes.into_iter().zip(crdts) {
+            for (c, p) in [
+                (Conflict::Lww, Policy::Lww),
+                (Conflict::LwwHlc, Policy::LwwHlc),
+                (Conflict::Fww, Policy::Fww),
+            ] {
+                assert_eq!(c.policy(shape), p, "{c:?} holds every shape");
+            }
+            let mv = |p| if shape == Shape::Register { p } else { crdt };
+            assert_eq!(Conflict::Siblings.policy(shape), mv(Policy::Siblings));
+            assert_eq!(Conflict::Manual.policy(shape), mv(Policy::Manual));
+            assert_eq!(Conflict::Crdt.policy(shape), crdt);
+            assert_eq!(parse_policy("crdt", shape), Some(crdt));
+        }
+        assert_eq!(parse_policy("2p-set", Shape::Set), Some(Policy::TwoPSet));
+        assert_eq!(parse_policy("bag", Shape::Set), None);
+    }
+
+    /// A grow-only policy refuses the operation that would shrink it, by the policy's name and
+    /// the operation's, at the table's path; the exact messages of before the registry.
+    #[test]
+    fn grow_only_policies_refuse_their_shrinking_operation() {
+        let yaml = |tables: &str| {
+            format!(
+                "name: t\nduration: 10s\nregions: [{{ name: a }}, {{ name: b }}]\n\
+                 network: {{ latency: {{ default: 50ms }} }}\n\
+                 workload:\n  rate_per_region: 10\n  tables:\n\
+                 \x20   cart: {{ keys: 4, ops: {{ add: 0.5, remove: 0.5 }} }}\n\
+                 \x20   stock: {{ keys: 3, ops: {{ incr: 0.5, decr: 0.3, get: 0.2 }} }}\n\
+                 replication: {{ tables: {{ {tables} }} }}\n"
+            )
+        };
+        let err = |t: &str| {
+            crate::scenario::Scenario::parse(&yaml(t), "t.yaml")
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err("stock: g-counter"),
+            "t.yaml: replication.tables.stock: a g-counter only grows, but `stock` has `decr`"
+        );
+        assert_eq!(
+            err("cart: g-set"),
+            "t.yaml: replication.tables.cart: a g-set only grows, but `cart` has `remove`"
+        );
+        assert_eq!(
+            err("cart: bag"),
+            format!(
+                "t.yaml: replication.tables.cart: unknown policy `bag`; expected one of {}",
+                policy_names()
+            )
+        );
+        crate::scenario::Scenario::parse(&yaml("cart: or-set, stock: pn-counter"), "t.yaml")
+            .expect("the CRDTs hold both tables");
+    }
 }

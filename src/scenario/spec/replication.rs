@@ -61,16 +61,22 @@ pub enum Conflict {
 }
 
 impl Conflict {
+    /// The policy of a table of `shape` that names none of its own.
     pub fn policy(self, shape: Shape) -> Policy {
-        match self {
+        let named = match self {
             Conflict::Lww => Policy::Lww,
             Conflict::LwwHlc => Policy::LwwHlc,
             Conflict::Fww => Policy::Fww,
-            // Counters and sets cannot keep siblings usefully: they use their CRDTs, as Riak's
-            // data types do beside its sibling-keeping objects.
-            Conflict::Siblings if shape == Shape::Register => Policy::Siblings,
-            Conflict::Manual if shape == Shape::Register => Policy::Manual,
-            Conflict::Siblings | Conflict::Manual | Conflict::Crdt => Policy::crdt_for(shape),
+            Conflict::Siblings => Policy::Siblings,
+            Conflict::Manual => Policy::Manual,
+            Conflict::Crdt => return Policy::crdt_for(shape),
+        };
+        // Counters and sets cannot keep siblings usefully: they use their CRDTs, as Riak's
+        // data types do beside its sibling-keeping objects.
+        if named.fits(shape) {
+            named
+        } else {
+            Policy::crdt_for(shape)
         }
     }
 }

@@ -54,7 +54,7 @@ pub(in crate::scenario) fn plan(
     let n = spec.regions.len();
     let mut plan = replication_plan(v, rep, n, nominal, keys, spec.workload.value_bytes)?;
     if let Some(o) = rep.operator {
-        if !tables.0.iter().any(|t| t.policy == Policy::Manual) {
+        if !tables.0.iter().any(|t| t.policy.parks_conflicts()) {
             return Err(v.err(
                 "replication.operator",
                 "resolves `manual` conflicts, but no table uses the `manual` policy",
