@@ -113,3 +113,126 @@ fn result(check: &dyn Check, passed: bool, detail: String) -> Option<CheckResult
 fn ms(t: crate::time::SimTime) -> f64 {
     crate::metrics::ns_to_ms(t.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A check that exists only here: it fails, naming the run's seed, unless `tolerated`
+    /// (then `expect.lost_acked_writes` bounds it); `applies: false` skips it.
+    struct Demo {
+        applies: bool,
+    }
+
+    impl Check for Demo {
+        fn name(&self) -> &'static str {
+            "demo-check"
+        }
+
+        fn finish(&self, i: &Inputs) -> Option<CheckResult> {
+            if !self.applies {
+                return None;
+            }
+            result(
+                self,
+                false,
+                format!("demo found {} regions (seed {})", i.names.len(), i.seed),
+            )
+        }
+
+        fn tolerated_by(&self, sc: &Scenario) -> Option<&'static str> {
+            sc.expect
+                .lost_acked_writes
+                .is_some()
+                .then_some("expect.lost_acked_writes")
+        }
+    }
+
+    fn summary(extra: &str, demo: &Demo) -> crate::summary::RunSummary {
+        let sc = Scenario::parse(
+            &format!(
+                "name: demo\nseed: 3\nduration: 2s\nregions: [{{name: a}}, {{name: b}}]\nnetwork: {{latency: {{default: 10ms}}}}\nworkload: {{keys: 10, rate_per_region: 20, mix: {{write: 0.5, read: 0.5}}}}\n{extra}"
+            ),
+            "demo.yaml",
+        )
+        .unwrap();
+        let sim = crate::simulate(&sc, crate::RunOptions::default()).unwrap();
+        let mut registry: Vec<&dyn Check> = REGISTRY.to_vec();
+        registry.push(demo);
+        crate::summary::build_with(&sc, sim.seed, &sim.output, 0, &registry)
+    }
+
+    /// A check added to the registry is judged, decides the run, and is listed by the text,
+    /// HTML and Markdown renderers without any of them naming it.
+    #[test]
+    fn a_registered_check_appears_in_every_rendering() {
+        let s = summary("", &Demo { applies: true });
+        let names: Vec<&str> = s.checks.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["convergence", "no-lost-acked-writes", "demo-check"]);
+        let demo = &s.checks[2];
+        assert!(!demo.passed);
+        assert_eq!(demo.detail, "demo found 2 regions (seed 3)");
+        assert!(!s.passed);
+        assert_eq!(s.failed_names(), ["demo-check"]);
+
+        let text = crate::report::text::render(&s);
+        assert!(
+            text.contains("\n  FAIL demo-check             demo found 2 regions (seed 3)\n"),
+            "{text}"
+        );
+        let html = crate::report::html::render(&s, &[]);
+        assert!(html.contains(
+            r#"<tr><td class="bad">FAIL</td><td>demo-check</td><td>demo found 2 regions (seed 3)</td></tr>"#
+        ));
+        let md = crate::report::markdown::render(&s);
+        assert!(
+            md.contains("| **FAIL** | demo-check | demo found 2 regions (seed 3) |\n"),
+            "{md}"
+        );
+    }
+
+    /// A check that does not apply is not listed; a failure the scenario's `expect:` bounds is
+    /// tolerated and passes.
+    #[test]
+    fn a_check_is_skipped_when_it_does_not_apply_and_tolerated_when_bounded() {
+        let skipped = summary("", &Demo { applies: false });
+        assert!(skipped.checks.iter().all(|c| c.name != "demo-check"));
+        assert!(skipped.passed);
+
+        let bounded = summary(
+            "expect: {lost_acked_writes: {max: 0}}\n",
+            &Demo { applies: true },
+        );
+        let demo = bounded
+            .checks
+            .iter()
+            .find(|c| c.name == "demo-check")
+            .unwrap();
+        assert!(demo.passed);
+        assert_eq!(
+            demo.detail,
+            "demo found 2 regions (seed 3) (tolerated: bounded by expect.lost_acked_writes)"
+        );
+        assert!(bounded.passed);
+    }
+
+    /// The registry lists each shipped check once, in report order.
+    #[test]
+    fn the_registry_lists_the_shipped_checks_in_report_order() {
+        let names: Vec<&str> = REGISTRY.iter().map(|c| c.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "convergence",
+                "no-lost-acked-writes",
+                "single-primary",
+                "linearizable-reads",
+                "strong-eventual-consistency",
+                "counters-exact",
+                "or-set-semantics",
+                "or-map-semantics",
+                "session-guarantees"
+            ]
+        );
+    }
+}
