@@ -6,6 +6,7 @@
 //! [`report`] stage renders.
 
 pub mod check;
+pub mod checks;
 pub mod compare;
 pub mod dist;
 pub mod engine;

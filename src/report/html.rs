@@ -79,6 +79,29 @@ fn chart_caption(k: ChartKind) -> &'static str {
 /// Renders the report; `charts` are (kind, SVG document) in display order.
 pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
     let mut o = String::with_capacity(64 * 1024);
+    header(&mut o, s);
+    verdict(&mut o, s);
+    cards(&mut o, s);
+    chart_figures(&mut o, charts);
+    timeline(&mut o, s);
+    crashes(&mut o, s);
+    failure_table(&mut o, s);
+    leadership(&mut o, s);
+    levels(&mut o, s);
+    stalls(&mut o, s);
+    traffic(&mut o, s);
+    conflicts(&mut o, s);
+    anti_entropy(&mut o, s);
+    clocks(&mut o, s);
+    service(&mut o, s);
+    staleness(&mut o, s);
+    lag(&mut o, s);
+    footer(&mut o, s);
+    o
+}
+
+/// The title, verdict badge, description, strategy, repro line and warnings.
+fn header(o: &mut String, s: &RunSummary) {
     let verdict = if s.passed {
         ("PASS", "pass")
     } else {
@@ -123,7 +146,10 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
     for w in &s.warnings {
         let _ = write!(o, r#"<p class="warn">Warning: {}</p>"#, esc(w));
     }
+}
 
+/// Every check and expectation, failures first.
+fn verdict(o: &mut String, s: &RunSummary) {
     // Verdict: failures first.
     let _ = write!(
         o,
@@ -140,18 +166,21 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
         );
     }
     o.push_str("</table>");
+}
 
+/// Headline numbers.
+fn cards(o: &mut String, s: &RunSummary) {
     // Headline numbers.
     o.push_str(r#"<h2>Summary</h2><div class="cards">"#);
     let v = &s.visibility_ms;
     card(
-        &mut o,
+        o,
         "visibility p50 / p99",
         &format!("{} / {}", human_ms(v.p50), human_ms(v.p99)),
     );
-    card(&mut o, "visibility max", &human_ms(v.max));
+    card(o, "visibility max", &human_ms(v.max));
     card(
-        &mut o,
+        o,
         "writes acked / failed",
         &format!(
             "{} / {}",
@@ -160,12 +189,12 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
         ),
     );
     card(
-        &mut o,
+        o,
         "acknowledged writes lost",
         &thousands(s.lost_acked_writes),
     );
     card(
-        &mut o,
+        o,
         "lost updates (skew)",
         &format!(
             "{} ({})",
@@ -179,7 +208,7 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
         0.0
     };
     card(
-        &mut o,
+        o,
         "stale reads",
         &format!("{} ({stale_pct:.2}%)", thousands(s.reads.stale)),
     );
@@ -189,7 +218,7 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
         .iter()
         .try_fold(0.0f64, |a, v| v.map(|v| a.max(v)));
     card(
-        &mut o,
+        o,
         "slowest convergence after heal",
         &match (s.convergence.after_heal_ms.is_empty(), worst_heal) {
             (true, _) => "no heals".into(),
@@ -198,9 +227,9 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
         },
     );
     let per_write = s.messages.bytes.checked_div(s.writes.acked).unwrap_or(0);
-    card(&mut o, "bytes per write", &human_bytes(per_write));
+    card(o, "bytes per write", &human_bytes(per_write));
     card(
-        &mut o,
+        o,
         "messages sent / dropped",
         &format!(
             "{} / {}",
@@ -208,9 +237,12 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
             thousands(s.messages.dropped)
         ),
     );
-    card(&mut o, "events simulated", &thousands(s.events));
+    card(o, "events simulated", &thousands(s.events));
     o.push_str("</div>");
+}
 
+/// The charts, in display order.
+fn chart_figures(o: &mut String, charts: &[(ChartKind, String)]) {
     // Charts.
     o.push_str("<h2>Charts</h2>");
     for (kind, svg) in charts {
@@ -222,7 +254,10 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
             esc(chart_caption(*kind))
         );
     }
+}
 
+/// Faults and heals in time order.
+fn timeline(o: &mut String, s: &RunSummary) {
     // Fault timeline.
     o.push_str("<h2>Fault timeline</h2>");
     if s.faults.is_empty() && s.convergence.heals.is_empty() {
@@ -275,7 +310,10 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
         }
         o.push_str("</table>");
     }
+}
 
+/// Data loss per crash.
+fn crashes(o: &mut String, s: &RunSummary) {
     // Per-failure data loss.
     o.push_str("<h2>Failures and data loss</h2>");
     if s.crashes.is_empty() {
@@ -294,6 +332,10 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
         }
         o.push_str("</table>");
     }
+}
+
+/// Every failure: detection, election, RTO and RPO.
+fn failure_table(o: &mut String, s: &RunSummary) {
     if !s.failovers.is_empty() {
         o.push_str(r#"<p>Every crash, region loss, partition and operator promotion: how long until it was suspected and a new primary elected, how long until writes succeeded again from every client region that lost them (RTO), and the acknowledged writes it lost (RPO) with the time they span.</p><table><tr><th class="num">at</th><th>kind</th><th>region</th><th class="num">detected after</th><th class="num">elected after</th><th>new primary</th><th class="num">RTO</th><th>writes back, per client region</th><th class="num">RPO writes</th><th class="num">RPO window</th><th class="num">split-brain writes</th></tr>"#);
         let opt = |v: Option<f64>| v.map_or("-".to_string(), human_ms);
@@ -340,6 +382,10 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
         }
         o.push_str("</table>");
     }
+}
+
+/// The failover log and the lost updates.
+fn leadership(o: &mut String, s: &RunSummary) {
     if let Some(fo) = &s.failover {
         let _ = write!(o, "<p>Failover: {}.</p>", esc(&fo.headline()));
         o.push_str(r#"<table><tr><th class="num">at</th><th>leadership</th></tr>"#);
@@ -362,7 +408,10 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
         thousands(lu.skew),
         if lu.skew > 0 { format!(" (worst skew {})", human_ms(lu.max_skew_ms)) } else { String::new() }
     );
+}
 
+/// Client operations per consistency level.
+fn levels(o: &mut String, s: &RunSummary) {
     // Consistency levels.
     if !s.levels.is_empty() {
         o.push_str(r#"<h2>Consistency levels</h2><table><tr><th>operation</th><th>level</th><th>waits for</th><th class="num">ok</th><th class="num">failed</th><th class="num">p50</th><th class="num">p99</th><th class="num">max</th><th class="num">stale</th><th class="num">versions behind (mean / max)</th></tr>"#);
@@ -393,7 +442,10 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
         }
         o.push_str("</table>");
     }
+}
 
+/// Regions where a write stayed pending past the stall threshold.
+fn stalls(o: &mut String, s: &RunSummary) {
     // Stalls.
     if !s.stalls.is_empty() {
         let _ = write!(
@@ -416,7 +468,10 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
         }
         o.push_str("</table>");
     }
+}
 
+/// Efficiency and cost per link and per message class.
+fn traffic(o: &mut String, s: &RunSummary) {
     // Efficiency and cost per link.
     let e = &s.efficiency;
     if !e.links.is_empty() {
@@ -461,7 +516,10 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
         }
         o.push_str("</table>");
     }
+}
 
+/// Tables, their policies, and what conflict resolution did to the data.
+fn conflicts(o: &mut String, s: &RunSummary) {
     if let Some(c) = &s.conflicts {
         o.push_str(r#"<h2>Conflict resolution</h2><table><tr><th>table</th><th>policy</th><th>shape</th><th class="num">keys</th><th class="num">writes acknowledged</th></tr>"#);
         for t in &c.tables {
@@ -521,6 +579,10 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
             );
         }
     }
+}
+
+/// Merkle-tree anti-entropy sessions.
+fn anti_entropy(o: &mut String, s: &RunSummary) {
     if let Some(a) = &s.anti_entropy {
         let _ = write!(
             o,
@@ -540,7 +602,10 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
             a.bytes_vs_full_state_pct
         );
     }
+}
 
+/// Per-region clocks and their time daemons.
+fn clocks(o: &mut String, s: &RunSummary) {
     if !s.clocks.is_empty() {
         o.push_str(r#"<h2>Clocks</h2><p>Replicas read their own wall clock: offset and drift make it wrong, noise makes each reading jitter, and a time daemon (NTP-like) measures the error at each poll, steps errors beyond its threshold and slews smaller ones away.</p><table><tr><th>region</th><th class="num">offset</th><th class="num">drift</th><th class="num">noise</th><th class="num">poll every</th><th class="num">polls</th><th class="num">steps</th><th class="num">largest error</th><th class="num">error at end</th></tr>"#);
         for c in &s.clocks {
@@ -560,6 +625,10 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
         }
         o.push_str("</table>");
     }
+}
+
+/// Replica service queues.
+fn service(o: &mut String, s: &RunSummary) {
     if !s.service.is_empty() {
         o.push_str(r#"<h2>Replica service</h2><p>Each replica applies writes and serves reads one at a time; inputs queue behind each other.</p><table><tr><th>region</th><th class="num">writes</th><th class="num">reads</th><th class="num">busy</th><th class="num">wait (mean)</th><th class="num">wait (max)</th><th class="num">longest queue</th></tr>"#);
         for sv in &s.service {
@@ -577,7 +646,10 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
         }
         o.push_str("</table>");
     }
+}
 
+/// Staleness per writer and reader region.
+fn staleness(o: &mut String, s: &RunSummary) {
     if !s.staleness_pairs.is_empty() {
         o.push_str(r#"<h2>Staleness per writer and reader</h2><p>Reads of keys whose newest acknowledged write came from the writer region's clients: how often they returned it, and after how long 99% of reads did.</p>"#);
         // Large meshes have thousands of pairs: show the stalest ones (the heatmap has them all).
@@ -613,7 +685,10 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
         }
         o.push_str("</table>");
     }
+}
 
+/// Replication lag per directed pair.
+fn lag(o: &mut String, s: &RunSummary) {
     // Lag table.
     o.push_str(r#"<h2>Replication lag per pair</h2><table><tr><th>pair</th><th class="num">count</th><th class="num">p50</th><th class="num">p99</th><th class="num">max</th></tr>"#);
     for a in &s.regions {
@@ -633,7 +708,10 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
         }
     }
     o.push_str("</table>");
+}
 
+/// The scenario as written, and how to re-render.
+fn footer(o: &mut String, s: &RunSummary) {
     let _ = write!(
         o,
         "<h2>Scenario</h2><p><code>{}</code></p><pre>{}</pre>",
@@ -645,7 +723,6 @@ pub fn render(s: &RunSummary, charts: &[(ChartKind, String)]) -> String {
         r#"<p class="sub">Generated by regionsim {} from <code>summary.json</code>; re-render with <code>sim report summary.json</code>.</p></main></body></html>"#,
         esc(&s.version)
     );
-    o
 }
 
 #[cfg(test)]

@@ -51,6 +51,27 @@ fn mark(ok: bool) -> &'static str {
 pub fn render(s: &RunSummary) -> String {
     let mut o = String::new();
     let w = s.regions.iter().map(|r| r.len()).max().unwrap_or(8).max(11);
+    header(&mut o, s);
+    workload(&mut o, s);
+    levels(&mut o, s);
+    visibility(&mut o, s, w);
+    lag(&mut o, s, w);
+    timeline(&mut o, s);
+    messages(&mut o, s);
+    anti_entropy(&mut o, s);
+    clocks(&mut o, s, w);
+    service(&mut o, s, w);
+    stalest_pair(&mut o, s);
+    stalls(&mut o, s, w);
+    data_loss(&mut o, s);
+    failures(&mut o, s);
+    verdicts(&mut o, s);
+    speed(&mut o, s);
+    o
+}
+
+/// The title lines: scenario, seed, strategy, how to reproduce, warnings.
+fn header(o: &mut String, s: &RunSummary) {
     let _ = writeln!(
         o,
         "regionsim {} | {} | seed {}",
@@ -80,7 +101,10 @@ pub fn render(s: &RunSummary) -> String {
     for warning in &s.warnings {
         let _ = writeln!(o, "  warning: {warning}");
     }
+}
 
+/// Operations issued, acknowledged, failed and retried.
+fn workload(o: &mut String, s: &RunSummary) {
     let _ = writeln!(o, "\nWorkload");
     let _ = writeln!(
         o,
@@ -112,7 +136,10 @@ pub fn render(s: &RunSummary) -> String {
             thousands(s.reads.retries)
         );
     }
+}
 
+/// Client operations per consistency level.
+fn levels(o: &mut String, s: &RunSummary) {
     if !s.levels.is_empty() {
         let _ = writeln!(
             o,
@@ -146,16 +173,19 @@ pub fn render(s: &RunSummary) -> String {
             );
         }
     }
+}
 
+/// From a write's ack until every region holds it, per origin.
+fn visibility(o: &mut String, s: &RunSummary, w: usize) {
     let _ = writeln!(
         o,
         "\nVisibility: ack -> held in every region\n  {:<w$} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "origin", "count", "p50", "p90", "p99", "p99.9", "max"
     );
-    stats_row(&mut o, "all", &s.visibility_ms, w);
+    stats_row(o, "all", &s.visibility_ms, w);
     for r in &s.regions {
         if let Some(st) = s.visibility_by_origin_ms.get(r) {
-            stats_row(&mut o, r, st, w);
+            stats_row(o, r, st, w);
         }
     }
     if s.visibility_incomplete > 0 {
@@ -165,7 +195,10 @@ pub fn render(s: &RunSummary) -> String {
             thousands(s.visibility_incomplete)
         );
     }
+}
 
+/// Replication lag p99 per directed pair.
+fn lag(o: &mut String, s: &RunSummary, w: usize) {
     let _ = writeln!(o, "\nReplication lag p99 (row: from, column: to)");
     let _ = write!(o, "  {:<w$}", "");
     for r in &s.regions {
@@ -186,7 +219,10 @@ pub fn render(s: &RunSummary) -> String {
         }
         let _ = writeln!(o);
     }
+}
 
+/// Faults and heals in time order.
+fn timeline(o: &mut String, s: &RunSummary) {
     if !s.faults.is_empty() || !s.convergence.heals.is_empty() {
         let _ = writeln!(o, "\nTimeline");
         let mut rows: Vec<(f64, String)> = Vec::new();
@@ -214,7 +250,10 @@ pub fn render(s: &RunSummary) -> String {
             let _ = writeln!(o, "  {:>9}  {text}", human_ms(t));
         }
     }
+}
 
+/// Message counts, bytes, egress cost, per link and per class.
+fn messages(o: &mut String, s: &RunSummary) {
     let m = &s.messages;
     let _ = writeln!(o, "\nMessages");
     let _ = writeln!(
@@ -299,6 +338,10 @@ pub fn render(s: &RunSummary) -> String {
             .collect();
         let _ = writeln!(o, "  by class: {}", parts.join(", "));
     }
+}
+
+/// Merkle-tree anti-entropy sessions and what they repaired.
+fn anti_entropy(o: &mut String, s: &RunSummary) {
     if let Some(a) = &s.anti_entropy {
         let _ = writeln!(
             o,
@@ -326,6 +369,10 @@ pub fn render(s: &RunSummary) -> String {
             human_bytes(a.full_state_bytes)
         );
     }
+}
+
+/// Per-region clocks and their time daemons.
+fn clocks(o: &mut String, s: &RunSummary, w: usize) {
     if !s.clocks.is_empty() {
         let _ = writeln!(
             o,
@@ -348,6 +395,10 @@ pub fn render(s: &RunSummary) -> String {
             );
         }
     }
+}
+
+/// Replica service queues.
+fn service(o: &mut String, s: &RunSummary, w: usize) {
     if !s.service.is_empty() {
         let _ = writeln!(
             o,
@@ -368,6 +419,10 @@ pub fn render(s: &RunSummary) -> String {
             );
         }
     }
+}
+
+/// The writer/reader pair with the fewest fresh recent reads.
+fn stalest_pair(o: &mut String, s: &RunSummary) {
     if let Some(worst) = s
         .staleness_pairs
         .iter()
@@ -393,7 +448,10 @@ pub fn render(s: &RunSummary) -> String {
             ))
         );
     }
+}
 
+/// Regions where a write stayed pending past the stall threshold.
+fn stalls(o: &mut String, s: &RunSummary, w: usize) {
     if !s.stalls.is_empty() {
         let _ = writeln!(
             o,
@@ -418,7 +476,10 @@ pub fn render(s: &RunSummary) -> String {
             );
         }
     }
+}
 
+/// Lost writes and updates, conflict resolution and session guarantees.
+fn data_loss(o: &mut String, s: &RunSummary) {
     let _ = writeln!(o, "\nData loss");
     let _ = writeln!(
         o,
@@ -454,7 +515,7 @@ pub fn render(s: &RunSummary) -> String {
     }
     let _ = writeln!(o);
     if let Some(c) = &s.conflicts {
-        conflicts_section(&mut o, c);
+        conflicts_section(o, c);
     }
     if let Some(v) = &s.sessions {
         let _ = writeln!(
@@ -467,7 +528,10 @@ pub fn render(s: &RunSummary) -> String {
             thousands(v.writes_follow_reads)
         );
     }
+}
 
+/// Failures: detection, failover, RPO and RTO, and the failover log.
+fn failures(o: &mut String, s: &RunSummary) {
     if !s.failovers.is_empty() {
         let _ = writeln!(o, "\nFailures: detection, failover, RPO and RTO");
         let opt = |v: Option<f64>| v.map_or("-".to_string(), human_ms);
@@ -538,7 +602,10 @@ pub fn render(s: &RunSummary) -> String {
             }
         }
     }
+}
 
+/// Every check the run was judged by, and the scenario's expectations; failures first.
+fn verdicts(o: &mut String, s: &RunSummary) {
     let _ = writeln!(o, "\nChecks");
     let mut checks: Vec<_> = s.checks.iter().collect();
     checks.sort_by_key(|c| c.passed);
@@ -560,7 +627,10 @@ pub fn render(s: &RunSummary) -> String {
             );
         }
     }
+}
 
+/// Host speed of the run (the only line that differs between identical runs).
+fn speed(o: &mut String, s: &RunSummary) {
     let wall = &s.wall;
     let memory = wall
         .peak_rss_bytes
@@ -574,7 +644,6 @@ pub fn render(s: &RunSummary) -> String {
         si(wall.events_per_sec),
         wall.sim_to_wall_ratio
     );
-    o
 }
 
 /// Tables, their policies, and what the data checkers found.
