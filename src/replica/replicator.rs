@@ -44,6 +44,8 @@ use std::sync::Arc;
 mod chain;
 mod failover;
 mod restore;
+mod timer;
+pub use timer::Timer;
 pub use chain::ChainView;
 use failover::Fo;
 
@@ -1062,28 +1064,10 @@ impl Replicator {
         self.cfg.plan.n
     }
 
-    fn flush_timer(&self) -> TimerId {
-        TimerId(self.n() as u32)
-    }
-
-    fn request_timer(&self) -> TimerId {
-        TimerId(self.n() as u32 + 1)
-    }
-
-    fn batch_timer(&self, p: usize) -> TimerId {
-        TimerId(self.n() as u32 + 2 + p as u32)
-    }
-
-    fn ae_timer(&self) -> TimerId {
-        TimerId(2 * self.n() as u32 + 2)
-    }
-
-    fn operator_timer(&self) -> TimerId {
-        TimerId(2 * self.n() as u32 + 7)
-    }
-
-    fn gap_timer(&self) -> TimerId {
-        TimerId(2 * self.n() as u32 + 8)
+    /// The host id of one of this replica's timers.
+    #[inline]
+    pub(crate) fn timer(&self, t: Timer) -> TimerId {
+        t.id(self.n())
     }
 
     pub fn from_disk(cfg: Config, disk: &Disk) -> Replicator {
@@ -1405,7 +1389,7 @@ impl Replicator {
         self.gaps.insert(key, (now.mono, origin, from));
         if !self.gap_armed {
             self.gap_armed = true;
-            out.set_timer(self.gap_timer(), now.mono + self.cfg.plan.request_timeout);
+            out.set_timer(self.timer(Timer::Gap), now.mono + self.cfg.plan.request_timeout);
         }
     }
 
@@ -1433,7 +1417,7 @@ impl Replicator {
         }
         if let Some(first) = self.gaps.values().map(|g| g.0).min() {
             self.gap_armed = true;
-            out.set_timer(self.gap_timer(), (first + timeout).max(now.mono));
+            out.set_timer(self.timer(Timer::Gap), (first + timeout).max(now.mono));
         }
     }
 
@@ -1459,7 +1443,7 @@ impl Replicator {
             if let Some(delay) = self.cfg.plan.operator {
                 if self.operator_armed.is_none() {
                     self.operator_armed = Some(now + delay);
-                    out.set_timer(self.operator_timer(), now + delay);
+                    out.set_timer(self.timer(Timer::Operator), now + delay);
                 }
             }
         } else if let Some(at) = self.parked.remove(&key) {
@@ -1507,7 +1491,7 @@ impl Replicator {
         if let Some(&first) = self.parked.values().min() {
             let at = (first + delay).max(now.mono);
             self.operator_armed = Some(at);
-            out.set_timer(self.operator_timer(), at);
+            out.set_timer(self.timer(Timer::Operator), at);
         }
     }
 
@@ -1592,7 +1576,7 @@ impl Replicator {
         o.deadline = Some(d);
         if o.armed_at.is_none_or(|a| a > d) {
             o.armed_at = Some(d);
-            out.set_timer(TimerId(p as u32), d);
+            out.set_timer(self.timer(Timer::Retransmit(p)), d);
         }
     }
 
@@ -1611,7 +1595,7 @@ impl Replicator {
             if o.next <= last && last - o.next + 1 < max_batch {
                 if !o.batch_armed {
                     self.out[p].batch_armed = true;
-                    out.set_timer(self.batch_timer(p), now.mono + delay);
+                    out.set_timer(self.timer(Timer::Batch(p)), now.mono + delay);
                 }
                 return;
             }
@@ -1909,7 +1893,7 @@ impl Replicator {
     fn ensure_flush(&mut self, now: Now, out: &mut Out) {
         if !self.flush_armed {
             self.flush_armed = true;
-            out.set_timer(self.flush_timer(), now.mono + self.cfg.flush_interval);
+            out.set_timer(self.timer(Timer::Flush), now.mono + self.cfg.flush_interval);
         }
     }
 
@@ -1941,7 +1925,7 @@ impl Replicator {
         self.deadlines.push_back((at, what));
         if !self.deadline_armed {
             self.deadline_armed = true;
-            out.set_timer(self.request_timer(), at);
+            out.set_timer(self.timer(Timer::Request), at);
         }
     }
 
@@ -1977,7 +1961,7 @@ impl Replicator {
         }
         if let Some(&(at, _)) = self.deadlines.front() {
             self.deadline_armed = true;
-            out.set_timer(self.request_timer(), at);
+            out.set_timer(self.timer(Timer::Request), at);
         }
     }
 
@@ -2278,6 +2262,48 @@ impl Replicator {
     fn log_len(&self) -> usize {
         self.out.iter().map(|o| o.queue.len()).max().unwrap_or(0)
     }
+
+    /// Transport: the oldest unacknowledged send to `p` may have timed out.
+    fn on_retransmit_timer(&mut self, now: Now, p: usize, out: &mut Out) {
+        let id = self.timer(Timer::Retransmit(p));
+        let o = &mut self.out[p];
+        o.armed_at = None;
+        match o.deadline {
+            None => return,
+            Some(d) if now.mono < d => {
+                // Fired early: the deadline moved since the timer was set.
+                o.armed_at = Some(d);
+                out.set_timer(id, d);
+                return;
+            }
+            Some(_) => {}
+        }
+        if self.cfg.plan.gives_up() {
+            self.give_up(p, now, out);
+        }
+        if !self.outstanding(p) {
+            self.out[p].deadline = None;
+            return;
+        }
+        // Go back N: resend from the first unacknowledged entry, with a doubled timeout.
+        let o = &mut self.out[p];
+        o.timeouts += 1;
+        if o.timeouts >= 2 {
+            self.ae.unreachable |= 1u64 << p;
+        }
+        let o = &mut self.out[p];
+        o.next = o.acked + 1;
+        o.timed = None;
+        o.rto = Span((o.rto.0.saturating_mul(2)).min(self.cfg.rto_max.0));
+        o.deadline = None;
+        if o.hello_pending {
+            self.probe(p, out);
+        }
+        self.transmit(p, now, out, true);
+        if self.out[p].deadline.is_none() {
+            self.arm(p, now, out);
+        }
+    }
 }
 
 impl Replica for Replicator {
@@ -2329,7 +2355,7 @@ impl Replica for Replicator {
         if let Some(ae) = &self.cfg.plan.anti_entropy {
             // Staggered, so regions do not all compare at the same instant.
             let first = Span(ae.interval.0 / self.n() as u64 * (self.me().idx() as u64 + 1));
-            out.set_timer(self.ae_timer(), now.mono + first);
+            out.set_timer(self.timer(Timer::AntiEntropy), now.mono + first);
         }
         for p in self.peers() {
             if self.out[p].hello_pending {
@@ -2541,90 +2567,28 @@ impl Replica for Replicator {
 
     fn on_timer(&mut self, now: Now, id: TimerId, out: &mut Out) {
         self.now_mono = now.mono;
-        if id == self.flush_timer() {
-            self.flush(out);
+        let Some(timer) = Timer::from_id(id, self.n()) else {
             return;
-        }
-        if id == self.request_timer() {
-            self.on_request_timer(now, out);
-            return;
-        }
-        if id == self.ae_timer() {
-            self.ae_tick(now, out);
-            return;
-        }
-        if id == self.operator_timer() {
-            self.on_operator_timer(now, out);
-            return;
-        }
-        if id == self.gap_timer() {
-            self.on_gap_timer(now, out);
-            return;
-        }
-        if id == self.restore_timer() {
-            self.on_restore_timer(now, out);
-            return;
-        }
-        if self.fo.is_some() {
-            if id == self.hb_timer() {
-                self.hb_tick(now, out);
-                return;
+        };
+        match timer {
+            Timer::Retransmit(p) => self.on_retransmit_timer(now, p, out),
+            Timer::Flush => self.flush(out),
+            Timer::Request => self.on_request_timer(now, out),
+            Timer::Batch(p) => {
+                self.out[p].batch_armed = false;
+                self.transmit(p, now, out, true);
             }
-            if id == self.detect_timer() {
-                self.on_detect_timer(now, out);
-                return;
-            }
-            if id == self.elect_timer() {
-                self.on_elect_timer(now, out);
-                return;
-            }
-        }
-        if id.0 >= self.batch_timer(0).0 {
-            let p = (id.0 - self.batch_timer(0).0) as usize;
-            self.out[p].batch_armed = false;
-            self.transmit(p, now, out, true);
-            return;
-        }
-        let p = id.0 as usize;
-        let o = &mut self.out[p];
-        o.armed_at = None;
-        match o.deadline {
-            None => return,
-            Some(d) if now.mono < d => {
-                // Fired early: the deadline moved since the timer was set.
-                o.armed_at = Some(d);
-                out.set_timer(id, d);
-                return;
-            }
-            Some(_) => {}
-        }
-        if self.cfg.plan.gives_up() {
-            self.give_up(p, now, out);
-        }
-        if !self.outstanding(p) {
-            self.out[p].deadline = None;
-            return;
-        }
-        // Go back N: resend from the first unacknowledged entry, with a doubled timeout.
-        let o = &mut self.out[p];
-        o.timeouts += 1;
-        if o.timeouts >= 2 {
-            self.ae.unreachable |= 1u64 << p;
-        }
-        let o = &mut self.out[p];
-        o.next = o.acked + 1;
-        o.timed = None;
-        o.rto = Span((o.rto.0.saturating_mul(2)).min(self.cfg.rto_max.0));
-        o.deadline = None;
-        if o.hello_pending {
-            self.probe(p, out);
-        }
-        self.transmit(p, now, out, true);
-        if self.out[p].deadline.is_none() {
-            self.arm(p, now, out);
+            Timer::AntiEntropy => self.ae_tick(now, out),
+            Timer::Operator => self.on_operator_timer(now, out),
+            Timer::Gap => self.on_gap_timer(now, out),
+            Timer::Restore => self.on_restore_timer(now, out),
+            // Failover timers are only ever set with failover on.
+            Timer::Heartbeat if self.fo.is_some() => self.hb_tick(now, out),
+            Timer::Detect if self.fo.is_some() => self.on_detect_timer(now, out),
+            Timer::Elect if self.fo.is_some() => self.on_elect_timer(now, out),
+            Timer::Heartbeat | Timer::Detect | Timer::Elect => {}
         }
     }
-
     fn on_client_op(&mut self, now: Now, op: ClientOp, out: &mut Out) {
         self.now_mono = now.mono;
         match op {
@@ -3149,7 +3113,7 @@ impl Replicator {
                 started += 1;
             }
         }
-        out.set_timer(self.ae_timer(), now.mono + ae.interval);
+        out.set_timer(self.timer(Timer::AntiEntropy), now.mono + ae.interval);
     }
 }
 
@@ -3532,7 +3496,7 @@ mod tests {
         );
         assert!(xa.actions.iter().any(|x| matches!(
             x,
-            Action::SetTimer { id, at } if *id == a.operator_timer() && *at == Mono(520_000_000)
+            Action::SetTimer { id, at } if *id == a.timer(Timer::Operator) && *at == Mono(520_000_000)
         )));
         assert!(
             !a.is_quiescent(),
@@ -3544,7 +3508,7 @@ mod tests {
         );
 
         let mut xo = Out::default();
-        let op_timer = a.operator_timer();
+        let op_timer = a.timer(Timer::Operator);
         a.on_timer(now(520), op_timer, &mut xo);
         assert!(xo.actions.iter().any(|x| matches!(
             x,
@@ -3574,7 +3538,7 @@ mod tests {
         assert!(!xa
             .actions
             .iter()
-            .any(|x| matches!(x, Action::SetTimer { id, .. } if *id == a.operator_timer())));
+            .any(|x| matches!(x, Action::SetTimer { id, .. } if *id == a.timer(Timer::Operator))));
         b.on_message(
             now(20),
             RegionId(0),
@@ -3724,7 +3688,7 @@ mod tests {
             assert_eq!(to_b, usize::from(i < 4), "write {i}");
         }
         let mut out = Out::default();
-        a.on_timer(now(1000), TimerId(1), &mut out);
+        a.on_timer(now(1000), a.timer(Timer::Retransmit(1)), &mut out);
         let s: Vec<_> = sends(&out)
             .into_iter()
             .filter(|(to, _)| to.0 == 1)
@@ -3815,7 +3779,7 @@ mod tests {
         b.on_message(now(1), RegionId(0), msg, &mut ob);
         assert!(sends(&ob).is_empty(), "no ack before the flush");
         let mut ob = Out::default();
-        b.on_timer(now(11), TimerId(3), &mut ob);
+        b.on_timer(now(11), b.timer(Timer::Flush), &mut ob);
         assert!(matches!(ob.actions[0], Action::Sync));
         assert_eq!(
             sends(&ob),
@@ -3906,7 +3870,7 @@ mod tests {
         flush_to(&mut disk_b, &mut pend_b, ob);
         // b's group commit makes the entry durable, then b crashes and restarts too.
         let mut ob = Out::default();
-        b.on_timer(now(12), b.flush_timer(), &mut ob);
+        b.on_timer(now(12), b.timer(Timer::Flush), &mut ob);
         flush_to(&mut disk_b, &mut pend_b, ob);
         assert_eq!(disk_b.retained[0].len(), 1, "retained on disk");
         let mut b = Replicator::from_disk(cfg(1, ten), &disk_b);
@@ -3939,7 +3903,7 @@ mod tests {
         assert_eq!(b.state_digest(), c.state_digest());
         // Relayed once: the disk no longer retains it (its copies are on b's links).
         let mut ob = Out::default();
-        b.on_timer(now(45), b.flush_timer(), &mut ob);
+        b.on_timer(now(45), b.timer(Timer::Flush), &mut ob);
         flush_to(&mut disk_b, &mut pend_b, ob);
         assert!(disk_b.retained[0].is_empty());
         assert_eq!(disk_b.links[0].len() + disk_b.links[2].len(), 2);

@@ -338,7 +338,7 @@ mod tests {
             r0.on_message(at(t), RegionId(2), Msg::Heartbeat(hb), &mut o);
         }
         let mut out = Outbox::default();
-        r0.on_timer(at(1010), r0.detect_timer(), &mut out);
+        r0.on_timer(at(1010), r0.timer(Timer::Detect), &mut out);
         assert_eq!(
             notes(&out),
             vec![

@@ -9,10 +9,10 @@
 //! only after `lease` without hearing from a live primary, so with `lease` below the detector's
 //! earliest suspicion (validated) two primaries never accept writes at once (up to clock drift).
 
-use super::{ChainView, Entry, EntryId, Fence, Heartbeat, Msg, Op, Out, Pos, Replicator};
+use super::{ChainView, Entry, EntryId, Fence, Heartbeat, Msg, Op, Out, Pos, Replicator, Timer};
 use crate::replica::detector::Detector;
 use crate::replica::plan::{Failover, Rejoin};
-use crate::replica::{Cell, Key, Note, Now, OpId, RegionId, Reply, Stamp, TimerId};
+use crate::replica::{Cell, Key, Note, Now, OpId, RegionId, Reply, Stamp};
 use crate::time::{Mono, Span};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -139,16 +139,6 @@ fn majority(n: usize) -> u32 {
 }
 
 impl Replicator {
-    pub(super) fn hb_timer(&self) -> TimerId {
-        TimerId(2 * self.n() as u32 + 3)
-    }
-    pub(super) fn detect_timer(&self) -> TimerId {
-        TimerId(2 * self.n() as u32 + 4)
-    }
-    pub(super) fn elect_timer(&self) -> TimerId {
-        TimerId(2 * self.n() as u32 + 5)
-    }
-
     fn fspec(&self) -> &Failover {
         self.cfg
             .plan
@@ -318,7 +308,7 @@ impl Replicator {
             let t = t.max(now.mono);
             if f.detect_armed.is_none_or(|a| a > t) {
                 f.detect_armed = Some(t);
-                let id = self.detect_timer();
+                let id = self.timer(Timer::Detect);
                 out.set_timer(id, t);
             }
         }
@@ -374,7 +364,7 @@ impl Replicator {
             return;
         }
         let delay = Span(self.fspec().stagger.0 * self.fspec().rank(self.me()));
-        let id = self.elect_timer();
+        let id = self.timer(Timer::Elect);
         let f = self.fo();
         if f.elect_armed || f.leading || f.candidate || f.pre {
             return;
@@ -404,7 +394,7 @@ impl Replicator {
             self.fspec().election_timeout(self.n()).0
                 + self.fspec().stagger.0 * self.fspec().rank(me),
         );
-        let id = self.elect_timer();
+        let id = self.timer(Timer::Elect);
         let n = self.n();
         let f = self.fo();
         f.elect_armed = false;
@@ -468,7 +458,7 @@ impl Replicator {
     fn start_election(&mut self, now: Now, out: &mut Out, transfer: bool) {
         let me = self.me();
         let timeout = self.fspec().election_timeout(self.n());
-        let id = self.elect_timer();
+        let id = self.timer(Timer::Elect);
         let f = self.fo();
         if transfer {
             // Retried by the election timer until it wins or a primary appears.
@@ -668,7 +658,7 @@ impl Replicator {
         let interval = self.fspec().detector.interval();
         let fencing = self.fspec().fencing;
         let n = self.n();
-        let id = self.hb_timer();
+        let id = self.timer(Timer::Heartbeat);
         out.set_timer(id, now.mono + interval);
         let timeout = self.fspec().election_timeout(n);
         let f = self.fo();
@@ -1242,7 +1232,7 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![(0, "heartbeat"), (2, "heartbeat")]
         );
-        assert!(timers(&out).contains(&(r1.detect_timer(), Mono(1_000_000_000))));
+        assert!(timers(&out).contains(&(r1.timer(Timer::Detect), Mono(1_000_000_000))));
         // r2 keeps talking; r0 (the primary) never does.
         for t in (100..=1000).step_by(100) {
             let hb = test_heartbeat(t, None);
@@ -1250,13 +1240,13 @@ mod tests {
             r1.on_message(at(t), RegionId(2), Msg::Heartbeat(hb), &mut o);
         }
         let mut out = Outbox::default();
-        r1.on_timer(at(1000), r1.detect_timer(), &mut out);
+        r1.on_timer(at(1000), r1.timer(Timer::Detect), &mut out);
         assert_eq!(notes(&out), vec![Note::Suspect { peer: RegionId(0) }]);
         // Rank 1: one stagger (200 ms) before standing.
-        assert!(timers(&out).contains(&(r1.elect_timer(), Mono(1_200_000_000))));
+        assert!(timers(&out).contains(&(r1.timer(Timer::Elect), Mono(1_200_000_000))));
 
         let mut out = Outbox::default();
-        r1.on_timer(at(1200), r1.elect_timer(), &mut out);
+        r1.on_timer(at(1200), r1.timer(Timer::Elect), &mut out);
         let pre = sends(&out);
         assert_eq!(pre.len(), 2);
         for (_, m) in &pre {
@@ -1372,14 +1362,14 @@ mod tests {
         }
         assert!(!r0.fo_serves_writes());
         let mut out = Outbox::default();
-        r0.on_timer(at(250), r0.hb_timer(), &mut out);
+        r0.on_timer(at(250), r0.timer(Timer::Heartbeat), &mut out);
         assert_eq!(announced(&out), vec![(1, 1, None), (2, 1, None)]);
         // No primary heard for the earliest suspicion (1 s): an election, rank 0 at once.
         let mut out = Outbox::default();
-        r0.on_timer(at(1000), r0.detect_timer(), &mut out);
-        assert!(timers(&out).contains(&(r0.elect_timer(), Mono(1_000_000_000))));
+        r0.on_timer(at(1000), r0.timer(Timer::Detect), &mut out);
+        assert!(timers(&out).contains(&(r0.timer(Timer::Elect), Mono(1_000_000_000))));
         let mut out = Outbox::default();
-        r0.on_timer(at(1000), r0.elect_timer(), &mut out);
+        r0.on_timer(at(1000), r0.timer(Timer::Elect), &mut out);
         let asks: Vec<_> = sends(&out)
             .into_iter()
             .map(|(to, m)| (to.0, m.clone()))

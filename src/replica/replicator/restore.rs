@@ -16,9 +16,9 @@
 //! Until its own transfer is done, a rebuilt region that answers the reads promising the latest
 //! value (a primary, a chain's tail) refuses them (`rebuilding`): its copy may be empty or old.
 
-use super::{seq_set, Msg, Op, Out, Replicator};
+use super::{seq_set, Msg, Op, Out, Replicator, Timer};
 use crate::replica::data::Data;
-use crate::replica::{Cell, Key, Note, Now, RegionId, Stamp, TimerId};
+use crate::replica::{Cell, Key, Note, Now, RegionId, Stamp};
 use crate::time::Mono;
 use std::sync::Arc;
 
@@ -75,10 +75,6 @@ impl Replicator {
         self.restore.as_ref().is_some_and(|r| r.rebuild)
     }
 
-    pub(super) fn restore_timer(&self) -> TimerId {
-        TimerId(2 * self.n() as u32 + 6)
-    }
-
     /// What this region has seen: per origin and incarnation, the contiguous prefix.
     fn seen_summary(&self) -> Vec<(RegionId, u32, u64)> {
         let mut v = Vec::new();
@@ -105,7 +101,7 @@ impl Replicator {
                 out.send(RegionId(p as u16), Msg::StateReq { have: have.clone() });
             }
         }
-        let id = self.restore_timer();
+        let id = self.timer(Timer::Restore);
         out.set_timer(id, Mono(now.mono.0 + RETRY_NS));
     }
 
@@ -227,7 +223,7 @@ impl Replicator {
                 });
             }
             self.restore = None;
-            let id = self.restore_timer();
+            let id = self.timer(Timer::Restore);
             out.cancel_timer(id);
             if rebuild {
                 self.relay_owed = self.relay_mask();
@@ -274,7 +270,7 @@ impl Replicator {
                 out.send(RegionId(p as u16), Msg::StateOffer);
             }
         }
-        let id = self.restore_timer();
+        let id = self.timer(Timer::Restore);
         out.set_timer(id, Mono(now.mono.0 + RETRY_NS));
     }
 
