@@ -290,7 +290,7 @@ impl Replicator {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{notes, sends, test_heartbeat, Config, Disk, Msg};
+    use super::super::{notes, sends, test_heartbeat, Config, Disk, Msg, Timer};
     use super::*;
     use crate::replica::plan::Strategy;
     use crate::replica::{Action, ClientOp, Key, Level, OpId, Outbox, Replica, Reply, WireMessage};

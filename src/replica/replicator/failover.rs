@@ -1187,7 +1187,7 @@ mod tests {
     use super::super::{sends, Config, Disk, Replicator};
     use super::*;
     use crate::replica::plan::{Strategy, Sync};
-    use crate::replica::{Action, Outbox, Replica, WireMessage};
+    use crate::replica::{Action, Outbox, Replica, TimerId, WireMessage};
 
     fn cfg(id: u16) -> Config {
         super::super::failover_test_config(
