@@ -166,6 +166,13 @@ pub enum Need {
 }
 
 impl Plan {
+    /// Whether lost updates must be judged by real-time order rather than by what the stamping
+    /// region held: true when a write's coordinator need not hold the key (quorum), so its
+    /// copy says nothing about what the write replaces.
+    pub fn stamps_without_holding(&self) -> bool {
+        matches!(self.strategy, Strategy::Quorum { .. })
+    }
+
     pub fn all_mask(&self) -> u64 {
         if self.n >= 64 {
             u64::MAX
