@@ -422,10 +422,7 @@ impl<'s, R: Replica> Engine<'s, R> {
                     levels.chain(tables),
                     sc.workload.keys as usize,
                 );
-                o.set_real_time_order(matches!(
-                    sc.plan.strategy,
-                    crate::replica::plan::Strategy::Quorum { .. }
-                ));
+                o.set_real_time_order(sc.plan.stamps_without_holding());
                 o
             },
             trace,

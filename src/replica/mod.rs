@@ -9,6 +9,7 @@ pub mod causal;
 pub mod crdt;
 pub mod data;
 pub mod detector;
+pub mod modes;
 pub mod plan;
 pub mod replicator;
 pub mod seqset;

@@ -6,6 +6,7 @@
 //! would load the same thing from its deployment configuration.
 
 use super::data::{Policy, Tables};
+use super::modes::{with_mode, Mode};
 use super::{Key, Level, RegionId};
 use crate::time::Span;
 use std::sync::Arc;
@@ -166,6 +167,13 @@ pub enum Need {
 }
 
 impl Plan {
+    /// Whether lost updates must be judged by real-time order rather than by what the stamping
+    /// region held: true when a write's coordinator need not hold the key (quorum), so its
+    /// copy says nothing about what the write replaces.
+    pub fn stamps_without_holding(&self) -> bool {
+        with_mode!(&self.strategy, m => m.stamps_without_holding())
+    }
+
     pub fn all_mask(&self) -> u64 {
         if self.n >= 64 {
             u64::MAX
@@ -201,23 +209,14 @@ impl Plan {
 
     /// The region whose replica originates (stamps and ships) a write that a client issued at
     /// `at`, or None if such a write is rejected there.
+    #[inline]
     pub fn originator(&self, at: RegionId) -> Option<RegionId> {
-        match &self.strategy {
-            Strategy::MultiMaster | Strategy::Quorum { .. } => Some(at),
-            Strategy::PrimaryBackup {
-                primary, forward, ..
-            } => (*forward || at == *primary).then_some(*primary),
-            Strategy::Chain { order } => Some(order[0]),
-        }
+        with_mode!(&self.strategy, m => m.originator(at))
     }
 
     /// The region that takes writes when the run starts: the primary or the chain's head.
     pub fn first_writer(&self) -> Option<RegionId> {
-        match &self.strategy {
-            Strategy::PrimaryBackup { primary, .. } => Some(*primary),
-            Strategy::Chain { order } => order.first().copied(),
-            _ => None,
-        }
+        with_mode!(&self.strategy, m => m.first_writer())
     }
 
     /// The configured chain, head first (chain mode only).
@@ -230,51 +229,29 @@ impl Plan {
 
     /// The region answering `Level::Primary` reads: the primary or the chain's tail.
     pub fn read_primary(&self) -> Option<RegionId> {
-        match &self.strategy {
-            Strategy::PrimaryBackup { primary, .. } => Some(*primary),
-            Strategy::Chain { order } => order.last().copied(),
-            _ => None,
-        }
-    }
-
-    fn majority(h: u32) -> u32 {
-        h / 2 + 1
+        with_mode!(&self.strategy, m => m.read_primary())
     }
 
     /// What a write at `level` to a key with `h` holders waits for.
+    #[inline]
     pub fn write_need(&self, level: Level, h: u32) -> Need {
-        let count = match (&self.strategy, level) {
-            (Strategy::Chain { order }, _) => return Need::Region(*order.last().expect("chain")),
-            (_, Level::Local) => 1,
-            (_, Level::All) => h,
-            (Strategy::Quorum { w, .. }, Level::Quorum | Level::Default) => *w,
-            (_, Level::Quorum) => Plan::majority(h),
-            (Strategy::PrimaryBackup { sync, .. }, Level::Default | Level::Primary) => match sync {
-                Sync::Async => 1,
-                Sync::SemiSync => 2,
-                Sync::Sync { backups } => 1 + backups,
-            },
-            (_, Level::Default | Level::Primary) => 1,
-        };
-        Need::Count(count.clamp(1, h.max(1)))
+        with_mode!(&self.strategy, m => m.write_need(level, h))
     }
 
     /// The effective level of a read at `level` (resolving `Default` per strategy).
+    #[inline]
     pub fn read_level(&self, level: Level) -> Level {
-        match (level, &self.strategy) {
-            (Level::Default, Strategy::Chain { .. }) => Level::Primary,
-            (Level::Default, Strategy::Quorum { .. }) => Level::Quorum,
-            (Level::Default, _) => Level::Local,
-            (l, _) => l,
+        match level {
+            Level::Default => with_mode!(&self.strategy, m => m.default_read_level()),
+            l => l,
         }
     }
 
     /// How many of `h` holders a read at (resolved) `level` waits for.
     pub fn read_need(&self, level: Level, h: u32) -> u32 {
-        let c = match (level, &self.strategy) {
-            (Level::All, _) => h,
-            (Level::Quorum, Strategy::Quorum { r, .. }) => *r,
-            (Level::Quorum, _) => Plan::majority(h),
+        let c = match level {
+            Level::All => h,
+            Level::Quorum => with_mode!(&self.strategy, m => m.quorum_read_count(h)),
             _ => 1,
         };
         c.clamp(1, h.max(1))

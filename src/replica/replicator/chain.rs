@@ -290,7 +290,7 @@ impl Replicator {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{notes, sends, test_heartbeat, Config, Disk, Msg};
+    use super::super::{notes, sends, test_heartbeat, Config, Disk, FoMsg, LinkMsg, Msg, Timer};
     use super::*;
     use crate::replica::plan::Strategy;
     use crate::replica::{Action, ClientOp, Key, Level, OpId, Outbox, Replica, Reply, WireMessage};
@@ -335,10 +335,15 @@ mod tests {
         for t in (100..=1000).step_by(100) {
             let hb = test_heartbeat(t, Some(t - 100));
             let mut o = Outbox::default();
-            r0.on_message(at(t), RegionId(2), Msg::Heartbeat(hb), &mut o);
+            r0.on_message(
+                at(t),
+                RegionId(2),
+                Msg::Failover(FoMsg::Heartbeat(hb)),
+                &mut o,
+            );
         }
         let mut out = Outbox::default();
-        r0.on_timer(at(1010), r0.detect_timer(), &mut out);
+        r0.on_timer(at(1010), r0.timer(Timer::Detect), &mut out);
         assert_eq!(
             notes(&out),
             vec![
@@ -355,7 +360,7 @@ mod tests {
         let resent: Vec<u64> = sent
             .iter()
             .filter_map(|(t, m)| match m {
-                Msg::Replicate { entries, .. } if t.0 == 2 => {
+                Msg::Link(LinkMsg::Replicate { entries, .. }) if t.0 == 2 => {
                     Some(entries.iter().map(|e| e.id.seq).collect::<Vec<_>>())
                 }
                 _ => None,
@@ -370,7 +375,7 @@ mod tests {
         let chains: Vec<&ChainView> = sent
             .iter()
             .filter_map(|(_, m)| match m {
-                Msg::Heartbeat(h) => h.chain.as_deref(),
+                Msg::Failover(FoMsg::Heartbeat(h)) => h.chain.as_deref(),
                 _ => None,
             })
             .collect();
@@ -382,7 +387,7 @@ mod tests {
         r0.on_message(
             at(1050),
             RegionId(2),
-            Msg::Durable { epoch: 1, seqs },
+            Msg::Link(LinkMsg::Durable { epoch: 1, seqs }),
             &mut out,
         );
         assert!(out
@@ -417,7 +422,7 @@ mod tests {
     fn reads_move_to_a_new_tail_only_after_the_old_reader_heard_of_it() {
         let mut r0 = head_reading_before(1);
         let mut out = Outbox::default();
-        let hb = |sent, echo| Msg::Heartbeat(test_heartbeat(sent, Some(echo)));
+        let hb = |sent, echo| Msg::Failover(FoMsg::Heartbeat(test_heartbeat(sent, Some(echo))));
         r0.on_message(at(520), RegionId(1), hb(520, 400), &mut out);
         r0.on_message(at(520), RegionId(2), hb(520, 400), &mut out);
         assert!(!r0.chain_reconfigure(at(600), &mut out), "r1 has not heard");
@@ -434,7 +439,7 @@ mod tests {
         let mut r0 = head_reading_before(0);
         let mut out = Outbox::default();
         for t in [100, 200, 300] {
-            let hb = Msg::Heartbeat(test_heartbeat(t, Some(t)));
+            let hb = Msg::Failover(FoMsg::Heartbeat(test_heartbeat(t, Some(t))));
             r0.on_message(at(t), RegionId(2), hb, &mut out);
         }
         let write = ClientOp::Write {

@@ -9,11 +9,16 @@
 //! only after `lease` without hearing from a live primary, so with `lease` below the detector's
 //! earliest suspicion (validated) two primaries never accept writes at once (up to clock drift).
 
-use super::{ChainView, Entry, EntryId, Fence, Heartbeat, Msg, Op, Out, Pos, Replicator};
+mod catchup;
+mod election;
+mod msg;
+pub use msg::{Fence, FoMsg, Heartbeat, Pos};
+
+use super::{ChainView, ClientMsg, Entry, EntryId, Msg, Op, Out, Replicator, Timer};
 use crate::replica::detector::Detector;
 use crate::replica::plan::{Failover, Rejoin};
-use crate::replica::{Cell, Key, Note, Now, OpId, RegionId, Reply, Stamp, TimerId};
-use crate::time::{Mono, Span};
+use crate::replica::{Key, Note, Now, OpId, RegionId, Reply};
+use crate::time::Mono;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -139,16 +144,6 @@ fn majority(n: usize) -> u32 {
 }
 
 impl Replicator {
-    pub(super) fn hb_timer(&self) -> TimerId {
-        TimerId(2 * self.n() as u32 + 3)
-    }
-    pub(super) fn detect_timer(&self) -> TimerId {
-        TimerId(2 * self.n() as u32 + 4)
-    }
-    pub(super) fn elect_timer(&self) -> TimerId {
-        TimerId(2 * self.n() as u32 + 5)
-    }
-
     fn fspec(&self) -> &Failover {
         self.cfg
             .plan
@@ -318,7 +313,7 @@ impl Replicator {
             let t = t.max(now.mono);
             if f.detect_armed.is_none_or(|a| a > t) {
                 f.detect_armed = Some(t);
-                let id = self.detect_timer();
+                let id = self.timer(Timer::Detect);
                 out.set_timer(id, t);
             }
         }
@@ -369,306 +364,16 @@ impl Replicator {
         self.arm_detect(now, out);
     }
 
-    fn schedule_election(&mut self, now: Now, out: &mut Out) {
-        if self.fspec().manual {
-            return;
-        }
-        let delay = Span(self.fspec().stagger.0 * self.fspec().rank(self.me()));
-        let id = self.elect_timer();
-        let f = self.fo();
-        if f.elect_armed || f.leading || f.candidate || f.pre {
-            return;
-        }
-        f.elect_armed = true;
-        out.set_timer(id, now.mono + delay);
-    }
-
     /// Whether writes sent here now reach a primary this region believes alive.
     pub(super) fn fo_serves_writes(&self) -> bool {
         self.leader_alive()
-    }
-
-    fn leader_alive(&self) -> bool {
-        let f = self.fo.as_ref().expect("failover configured");
-        f.leading
-            || f.leader
-                .is_some_and(|l| l != self.me() && f.suspected & (1 << l.0) == 0)
-    }
-
-    pub(super) fn on_elect_timer(&mut self, now: Now, out: &mut Out) {
-        let lease = self.fspec().lease;
-        // Retry periods differ by rank: two candidates that split a vote once drift apart
-        // instead of splitting every round (Raft randomises; a replica has no randomness).
-        let me = self.me();
-        let timeout = Span(
-            self.fspec().election_timeout(self.n()).0
-                + self.fspec().stagger.0 * self.fspec().rank(me),
-        );
-        let id = self.elect_timer();
-        let n = self.n();
-        let f = self.fo();
-        f.elect_armed = false;
-        if f.leading {
-            return;
-        }
-        if f.candidate && f.transfer_election {
-            // An operator's election keeps its standing until it wins or a primary appears.
-            f.candidate = false;
-            self.start_election(now, out, true);
-            return;
-        }
-        if f.candidate || f.pre {
-            // No majority in time: start over (with a pre-vote again).
-            f.candidate = false;
-            f.pre = false;
-        } else if self.leader_alive() {
-            return;
-        }
-        let f = self.fo();
-        if now.mono.0 < f.leader_contact.0 + lease.0 {
-            // Still inside a lease this region may have granted: wait it out.
-            f.elect_armed = true;
-            out.set_timer(id, Mono(f.leader_contact.0 + lease.0));
-            return;
-        }
-        // Retry later whatever happens; a region that hears no majority keeps quiet meanwhile.
-        f.elect_armed = true;
-        out.set_timer(id, now.mono + timeout);
-        let heard = (n as u32 - 1) - (f.suspected & !(1u64 << me.0)).count_ones();
-        if heard + 1 < majority(n) {
-            return;
-        }
-        f.pre = true;
-        f.votes = 1 << me.0;
-        f.vote_sent = now.mono;
-        let term = f.term + 1;
-        self.ask_votes(term, true, false, out);
-        if n == 1 {
-            self.start_election(now, out, false);
-        }
-    }
-
-    /// Asks every other region for a (pre-)vote in `term`.
-    fn ask_votes(&self, term: u64, pre: bool, transfer: bool, out: &mut Out) {
-        let pos = self.fo_pos();
-        for p in self.peers() {
-            out.send(
-                RegionId(p as u16),
-                Msg::VoteReq {
-                    term,
-                    pos,
-                    pre,
-                    transfer,
-                },
-            );
-        }
-    }
-
-    /// A pre-vote won (or an operator ordered it): take the next term and ask for votes.
-    fn start_election(&mut self, now: Now, out: &mut Out, transfer: bool) {
-        let me = self.me();
-        let timeout = self.fspec().election_timeout(self.n());
-        let id = self.elect_timer();
-        let f = self.fo();
-        if transfer {
-            // Retried by the election timer until it wins or a primary appears.
-            f.elect_armed = true;
-            out.set_timer(id, now.mono + timeout);
-        }
-        f.transfer_election = transfer;
-        f.transfer_wait = None;
-        f.pre = false;
-        f.term += 1;
-        f.voted = Some(me);
-        f.leader = None;
-        f.candidate = true;
-        f.votes = 1 << me.0;
-        f.vote_sent = now.mono;
-        let term = f.term;
-        self.persist(out, || Op::Term(term, Some(me)));
-        self.sync(out);
-        out.note(Note::ElectionStarted { term });
-        self.ask_votes(term, false, transfer, out);
-        if self.n() == 1 {
-            self.become_leader(now, out);
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    #[inline(never)]
-    pub(super) fn on_vote_req(
-        &mut self,
-        now: Now,
-        from: RegionId,
-        term: u64,
-        pos: Pos,
-        pre: bool,
-        transfer: bool,
-        out: &mut Out,
-    ) {
-        let lease = self.fspec().lease;
-        let my_pos = self.fo_pos();
-        let alive = self.leader_alive();
-        let f = self.fo();
-        // An operator's promotion overrides stickiness: the primary handing over has stopped
-        // writing, and a forced promotion is the operator's call.
-        let sticky = !transfer
-            && (f.leading
-                || (alive && f.leader != Some(from))
-                || now.mono.0 < f.leader_contact.0 + lease.0);
-        if term < f.term || (pre && term == f.term) || sticky {
-            // A region that still hears a live primary ignores the election (leader
-            // stickiness), so a partitioned region cannot depose a healthy primary.
-            let t = f.term;
-            out.send(
-                from,
-                Msg::Vote {
-                    term: t,
-                    granted: false,
-                    pre,
-                },
-            );
-            return;
-        }
-        if pre {
-            // Would grant: the history is at least as complete as ours. Nothing changes here.
-            let granted = pos >= my_pos;
-            out.send(from, Msg::Vote { term, granted, pre });
-            return;
-        }
-        if term > f.term {
-            self.adopt_term(term, None, out);
-        }
-        let f = self.fo();
-        let grant = f.voted.is_none_or(|v| v == from) && (transfer || pos >= my_pos);
-        if grant {
-            f.voted = Some(from);
-            f.leader_contact = now.mono;
-            self.persist(out, || Op::Term(term, Some(from)));
-            self.sync(out);
-        }
-        out.send(
-            from,
-            Msg::Vote {
-                term,
-                granted: grant,
-                pre: false,
-            },
-        );
-    }
-
-    #[inline(never)]
-    pub(super) fn on_vote(
-        &mut self,
-        now: Now,
-        from: RegionId,
-        term: u64,
-        granted: bool,
-        pre: bool,
-        out: &mut Out,
-    ) {
-        let n = self.n();
-        let f = self.fo();
-        if pre {
-            if f.pre && granted && term == f.term + 1 {
-                f.votes |= 1 << from.0;
-                if f.votes.count_ones() >= majority(n) {
-                    self.start_election(now, out, false);
-                }
-            }
-            return;
-        }
-        if term > f.term {
-            self.adopt_term(term, None, out);
-            return;
-        }
-        if !(f.candidate && term == f.term && granted) {
-            return;
-        }
-        f.votes |= 1 << from.0;
-        f.echo[from.idx()] = f.echo[from.idx()].max(f.vote_sent);
-        if f.votes.count_ones() >= majority(n) {
-            self.become_leader(now, out);
-        }
-    }
-
-    fn become_leader(&mut self, now: Now, out: &mut Out) {
-        let me = self.me();
-        let epoch = self.epoch;
-        let own_seq = self.own_seq;
-        let (st, so, se) = self.fo.as_ref().expect("failover").stream;
-        let upto = self.upto_of(so, se);
-        let f = self.fo();
-        f.candidate = false;
-        f.transfer_election = false;
-        f.promote = None;
-        f.resume = false;
-        // A catch-up it asked of the old primary is moot: its own history is the history now.
-        f.catchup_sent = None;
-        f.leading = true;
-        f.leader = Some(me);
-        let mut fences: Vec<Fence> = f.fences.as_ref().clone();
-        // Writes this region stamped in earlier terms of this incarnation beyond a fence stay
-        // fenced; what it writes from now on is history again.
-        for fc in fences.iter_mut() {
-            if fc.origin == me && fc.epoch == epoch && fc.to.is_none() {
-                fc.to = Some(own_seq);
-            }
-        }
-        let prev = if (so, se) != (me, epoch) && st > 0 {
-            fences.push(Fence {
-                origin: so,
-                epoch: se,
-                from: upto + 1,
-                to: None,
-            });
-            Some((so, se, upto))
-        } else {
-            None
-        };
-        f.fences = Arc::new(fences);
-        f.fences_term = f.term;
-        let fences = Arc::clone(&f.fences);
-        self.persist(out, || Op::Fences(fences));
-        let f = self.fo();
-        f.prev = std::mem::take(&mut f.recent);
-        f.stream = (f.term, me, epoch);
-        f.commit = own_seq;
-        let term = f.term;
-        self.persist(out, || Op::Stream(term, me, epoch));
-        out.note(Note::BecameLeader { term, prev });
-        self.chain_reconfigure(now, out);
-        self.hb_tick(now, out);
-    }
-
-    /// Learns of a newer term (whose primary may not be known yet).
-    fn adopt_term(&mut self, term: u64, leader: Option<RegionId>, out: &mut Out) {
-        let f = self.fo();
-        let old = f.term;
-        let was_leading = f.leading;
-        f.term = term;
-        f.voted = None;
-        f.leader = leader;
-        f.leading = false;
-        f.candidate = false;
-        f.pre = false;
-        f.transfer_election = false;
-        f.handover = None;
-        f.resume = false;
-        self.persist(out, || Op::Term(term, None));
-        if was_leading {
-            out.note(Note::SteppedDown {
-                term: old,
-                deposed: true,
-            });
-        }
     }
 
     pub(super) fn hb_tick(&mut self, now: Now, out: &mut Out) {
         let interval = self.fspec().detector.interval();
         let fencing = self.fspec().fencing;
         let n = self.n();
-        let id = self.hb_timer();
+        let id = self.timer(Timer::Heartbeat);
         out.set_timer(id, now.mono + interval);
         let timeout = self.fspec().election_timeout(n);
         let f = self.fo();
@@ -748,7 +453,7 @@ impl Replicator {
                     false => None,
                 },
             };
-            out.send(RegionId(p as u16), Msg::Heartbeat(hb));
+            out.send(RegionId(p as u16), Msg::Failover(FoMsg::Heartbeat(hb)));
         }
     }
 
@@ -820,7 +525,7 @@ impl Replicator {
         let mut caught_up = true;
         if let Some(keys) = &f.rewind {
             if now.mono.0 > f.rewind_sent.0 + 1_000_000_000 {
-                out.send(leader, Msg::Resync { keys: keys.clone() });
+                out.send(leader, Msg::Failover(FoMsg::Resync { keys: keys.clone() }));
                 f.rewind_sent = now.mono;
             }
         }
@@ -837,7 +542,7 @@ impl Replicator {
                 .map(|(k, _)| Key(k as u64))
                 .collect();
             if !keys.is_empty() {
-                out.send(leader, Msg::Resync { keys: keys.clone() });
+                out.send(leader, Msg::Failover(FoMsg::Resync { keys: keys.clone() }));
                 let f = self.fo();
                 f.rewind = Some(keys);
                 f.rewind_sent = now.mono;
@@ -855,11 +560,11 @@ impl Replicator {
                         f.catchup_sent = Some(now.mono);
                         out.send(
                             leader,
-                            Msg::CatchUpReq {
+                            Msg::Failover(FoMsg::CatchUpReq {
                                 origin: last.origin,
                                 epoch: last.epoch,
                                 after: have,
-                            },
+                            }),
                         );
                     }
                 }
@@ -897,11 +602,11 @@ impl Replicator {
                 f.catchup_sent = Some(now.mono);
                 out.send(
                     leader,
-                    Msg::CatchUpReq {
+                    Msg::Failover(FoMsg::CatchUpReq {
                         origin: o,
                         epoch: e,
                         after: have,
-                    },
+                    }),
                 );
             }
         }
@@ -915,273 +620,8 @@ impl Replicator {
         }
     }
 
-    /// Whether a stored stamp was written by a fenced entry.
-    fn fenced_stamp(&self, s: Stamp) -> bool {
-        if s.is_none() {
-            return false;
-        }
-        let f = self.fo.as_ref().expect("fo");
-        f.fences.iter().any(|fc| {
-            fc.origin == s.region()
-                && (fc.epoch & 0xffff) as u64 == (s.tie >> 32) & 0xffff
-                && fc.covers(EntryId {
-                    origin: fc.origin,
-                    epoch: fc.epoch,
-                    seq: s.tie & 0xffff_ffff,
-                })
-        })
-    }
-
-    #[inline(never)]
-    pub(super) fn on_catch_up_req(
-        &mut self,
-        from: RegionId,
-        origin: RegionId,
-        epoch: u32,
-        after: u64,
-        out: &mut Out,
-    ) {
-        let f = self.fo.as_ref().expect("fo");
-        let own = f.leading && origin == self.me() && epoch == self.epoch;
-        let upto = if own {
-            // Chain: a region rejoining the chain asks for the head's own stream.
-            self.upto_of(origin, epoch)
-        } else {
-            match f
-                .fences
-                .iter()
-                .rev()
-                .find(|fc| fc.origin == origin && fc.epoch == epoch)
-            {
-                Some(fc) => fc.from - 1,
-                None => return,
-            }
-        };
-        let tail: Vec<Entry> = if own { &f.recent } else { &f.prev }
-            .iter()
-            .filter(|e| e.id.origin == origin && e.id.epoch == epoch)
-            .filter(|e| e.id.seq > after && e.id.seq <= upto)
-            .cloned()
-            .collect();
-        let complete = tail.first().is_some_and(|e| e.id.seq == after + 1)
-            && tail.len() as u64 == upto - after;
-        let value_bytes = self.cfg.plan.value_bytes;
-        let msg = if complete || after >= upto {
-            Msg::CatchUp {
-                origin,
-                epoch,
-                upto,
-                entries: tail,
-                snapshot: Vec::new(),
-                value_bytes,
-            }
-        } else {
-            // The tail is gone (committed and trimmed): send the whole state instead.
-            let snapshot: Vec<(Key, Cell)> = self
-                .cells
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| !c.stamp.is_none())
-                .map(|(k, c)| (Key(k as u64), *c))
-                .collect();
-            Msg::CatchUp {
-                origin,
-                epoch,
-                upto,
-                // A chain head's entries above its commit point come along as entries: the
-                // asker forwards what it learns down the chain, which a snapshot cannot do.
-                entries: if own { tail } else { Vec::new() },
-                snapshot,
-                value_bytes,
-            }
-        };
-        out.send(from, msg);
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    #[inline(never)]
-    pub(super) fn on_catch_up(
-        &mut self,
-        now: Now,
-        origin: RegionId,
-        epoch: u32,
-        upto: u64,
-        entries: Vec<Entry>,
-        snapshot: Vec<(Key, Cell)>,
-        out: &mut Out,
-    ) {
-        let chain = self.chain_on();
-        let mut queued = 0;
-        for e in entries {
-            if e.verify() && self.mark_seen(e.id, out) {
-                self.apply_lww(e.key, e.cell, out);
-                self.fo_track(&e);
-                if chain {
-                    // In a chain every region forwards what it learns first, however it
-                    // learned it: its successor will not get it from anyone else.
-                    queued |= self.route(&e, None, now, out);
-                    if e.notify {
-                        // The head may be waiting for this region as its (new) tail.
-                        self.notify_pending.push(e.id);
-                    }
-                }
-            }
-        }
-        for (k, c) in snapshot {
-            self.apply_lww(k, c, out);
-        }
-        let set = super::seq_set(&mut self.seen[origin.idx()], epoch);
-        if set.upto() < upto {
-            set.advance_to(upto);
-            self.persist(out, || Op::SeenUpto(origin, epoch, upto));
-        }
-        self.fo().catchup_sent = None;
-        self.durable_write(now, out);
-        if self.sync_mode() {
-            self.send_notifies(out);
-        }
-        self.transmit_mask(queued, now, out);
-    }
-
-    #[inline(never)]
-    pub(super) fn on_resync(&mut self, from: RegionId, keys: Vec<Key>, out: &mut Out) {
-        let cells = keys.iter().map(|&k| (k, self.local_cell(k))).collect();
-        out.send(
-            from,
-            Msg::ResyncCells {
-                cells,
-                value_bytes: self.cfg.plan.value_bytes,
-            },
-        );
-    }
-
-    #[inline(never)]
-    pub(super) fn on_resync_cells(
-        &mut self,
-        now: Now,
-        cells: Vec<(Key, Option<Cell>)>,
-        out: &mut Out,
-    ) {
-        if self.fo().rewind.take().is_none() {
-            return;
-        }
-        for (k, c) in cells {
-            let mine = self.cell(k);
-            if self.fenced_stamp(mine.stamp) {
-                self.install(k, c.unwrap_or_else(Cell::default_none), out);
-            } else if let Some(c) = c {
-                self.apply_lww(k, c, out);
-            }
-        }
-        self.durable_write(now, out);
-    }
-
-    /// Replaces a key's value unconditionally (rewinding a discarded write).
-    fn install(&mut self, key: Key, cell: Cell, out: &mut Out) {
-        let i = key.0 as usize;
-        if self.cells.len() <= i {
-            self.cells.resize(i + 1, Cell::default_none());
-        }
-        let old = self.cells[i];
-        if !old.stamp.is_none() {
-            self.digest = self.digest.wrapping_sub(super::cell_digest(key, &old));
-        }
-        if !cell.stamp.is_none() {
-            self.digest = self.digest.wrapping_add(super::cell_digest(key, &cell));
-        }
-        self.cells[i] = cell;
-        self.persist(out, || Op::Cell(key, cell));
-        out.note(Note::Rewound {
-            key,
-            old: old.stamp,
-            new: cell.stamp,
-        });
-    }
-
-    /// A forwarded write reached this region, which does not lead.
-    /// Operator: make this region the primary. With a live primary in reach it asks for a
-    /// planned handover; without one it forces an election (voters waive the up-to-date
-    /// check, so writes only the old primary held are lost and counted).
-    pub(super) fn fo_promote(&mut self, now: Now, out: &mut Out) {
-        let alive = self.leader_alive();
-        let f = self.fo();
-        if f.leading || f.candidate {
-            f.promote = None;
-            return;
-        }
-        let tries = f.promote.map_or(0, |(_, k)| k) + 1;
-        if tries > 5 {
-            // Give up, as an operator's runbook would after a few attempts.
-            f.promote = None;
-            return;
-        }
-        f.promote = Some((now.mono, tries));
-        match f.leader {
-            Some(l) if alive => {
-                out.note(Note::PromoteRequested { planned: true });
-                out.send(l, Msg::TransferReq);
-            }
-            _ => {
-                out.note(Note::PromoteRequested { planned: false });
-                self.start_election(now, out, true);
-            }
-        }
-    }
-
-    /// The primary hears that an operator wants `from` to take over: it stops taking writes
-    /// and tells `from` how much of its stream to wait for.
-    #[inline(never)]
-    pub(super) fn on_transfer_req(&mut self, now: Now, from: RegionId, out: &mut Out) {
-        let upto = self.upto_of(self.me(), self.epoch);
-        let f = self.fo();
-        if !f.leading {
-            return; // the target retries, and forces an election if no primary is left
-        }
-        if f.handover.is_none_or(|(to, _)| to != from) {
-            f.handover = Some((from, now.mono));
-            out.note(Note::HandingOver { to: from });
-        }
-        let term = f.term;
-        out.send(from, Msg::TimeoutNow { term, upto });
-    }
-
-    #[inline(never)]
-    pub(super) fn on_timeout_now(
-        &mut self,
-        now: Now,
-        from: RegionId,
-        term: u64,
-        upto: u64,
-        out: &mut Out,
-    ) {
-        let f = self.fo();
-        if term != f.term || f.leader != Some(from) || f.leading {
-            return;
-        }
-        f.transfer_wait = Some((term, upto));
-        self.fo_check_transfer(now, out);
-    }
-
-    /// A promotion target stands once it holds everything the old primary wrote.
-    pub(super) fn fo_check_transfer(&mut self, now: Now, out: &mut Out) {
-        let Some(f) = self.fo.as_ref() else {
-            return;
-        };
-        let Some((term, upto)) = f.transfer_wait else {
-            return;
-        };
-        let (st, so, se) = f.stream;
-        if f.term != term || f.candidate || f.leading {
-            self.fo().transfer_wait = None;
-            return;
-        }
-        if st == term && Some(so) == f.leader && self.upto_of(so, se) >= upto {
-            self.start_election(now, out, true);
-        }
-    }
-
     pub(super) fn reject_forward(&self, from: RegionId, op: OpId, out: &mut Out) {
-        out.send(from, Msg::NotPrimary { op });
+        out.send(from, Msg::Client(ClientMsg::NotPrimary { op }));
     }
 
     #[inline(never)]
@@ -1192,344 +632,39 @@ impl Replicator {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::super::{sends, Config, Disk, Replicator};
-    use super::*;
-    use crate::replica::plan::{Strategy, Sync};
-    use crate::replica::{Action, Outbox, Replica, WireMessage};
-
-    fn cfg(id: u16) -> Config {
-        super::super::failover_test_config(
-            id,
-            Strategy::PrimaryBackup {
-                primary: RegionId(0),
-                forward: true,
-                sync: Sync::Async,
-            },
-        )
-    }
-
-    fn at(ms: u64) -> Now {
-        super::super::test_now(ms)
-    }
-
-    fn timers(out: &Out) -> Vec<(TimerId, Mono)> {
-        out.actions
-            .iter()
-            .filter_map(|a| match a {
-                Action::SetTimer { id, at } => Some((*id, *at)),
-                _ => None,
-            })
-            .collect()
-    }
-
-    use super::super::{notes, test_heartbeat};
-
-    /// The exact actions of one failover, as a backup sees it: silence from the primary for
-    /// the timeout is a suspicion and an election timer one stagger later; that timer sends
-    /// pre-votes (no term taken); a granted pre-vote makes it a candidate of term 2 asking
-    /// for real votes; a granted vote makes it primary, cutting the old stream where it is.
-    #[test]
-    fn a_backup_suspects_pre_votes_votes_and_leads_in_exact_steps() {
-        let mut r1 = Replicator::recover(&cfg(1), &Disk::default());
-        let mut out = Outbox::default();
-        r1.on_start(at(0), &mut out);
-        assert_eq!(
-            sends(&out)
-                .iter()
-                .map(|(to, m)| (to.0, m.kind()))
-                .collect::<Vec<_>>(),
-            vec![(0, "heartbeat"), (2, "heartbeat")]
-        );
-        assert!(timers(&out).contains(&(r1.detect_timer(), Mono(1_000_000_000))));
-        // r2 keeps talking; r0 (the primary) never does.
-        for t in (100..=1000).step_by(100) {
-            let hb = test_heartbeat(t, None);
-            let mut o = Outbox::default();
-            r1.on_message(at(t), RegionId(2), Msg::Heartbeat(hb), &mut o);
+impl Replicator {
+    /// Routes a failover message.
+    #[inline(never)]
+    pub(super) fn on_fo_msg(&mut self, now: Now, from: RegionId, msg: FoMsg, out: &mut Out) {
+        match msg {
+            FoMsg::Heartbeat(hb) => self.on_heartbeat(now, from, hb, out),
+            FoMsg::VoteReq {
+                term,
+                pos,
+                pre,
+                transfer,
+            } => self.on_vote_req(now, from, term, pos, pre, transfer, out),
+            FoMsg::TransferReq => self.on_transfer_req(now, from, out),
+            FoMsg::TimeoutNow { term, upto } => self.on_timeout_now(now, from, term, upto, out),
+            FoMsg::Vote { term, granted, pre } => self.on_vote(now, from, term, granted, pre, out),
+            FoMsg::CatchUpReq {
+                origin,
+                epoch,
+                after,
+            } => self.on_catch_up_req(from, origin, epoch, after, out),
+            FoMsg::CatchUp {
+                origin,
+                epoch,
+                upto,
+                entries,
+                snapshot,
+                ..
+            } => self.on_catch_up(now, origin, epoch, upto, entries, snapshot, out),
+            FoMsg::Resync { keys } => self.on_resync(from, keys, out),
+            FoMsg::ResyncCells { cells, .. } => self.on_resync_cells(now, cells, out),
         }
-        let mut out = Outbox::default();
-        r1.on_timer(at(1000), r1.detect_timer(), &mut out);
-        assert_eq!(notes(&out), vec![Note::Suspect { peer: RegionId(0) }]);
-        // Rank 1: one stagger (200 ms) before standing.
-        assert!(timers(&out).contains(&(r1.elect_timer(), Mono(1_200_000_000))));
-
-        let mut out = Outbox::default();
-        r1.on_timer(at(1200), r1.elect_timer(), &mut out);
-        let pre = sends(&out);
-        assert_eq!(pre.len(), 2);
-        for (_, m) in &pre {
-            assert_eq!(
-                **m,
-                Msg::VoteReq {
-                    term: 2,
-                    pos: (1, 0),
-                    pre: true,
-                    transfer: false,
-                }
-            );
-        }
-        assert!(notes(&out).is_empty(), "a pre-vote changes no term");
-
-        let mut out = Outbox::default();
-        let grant = |pre| Msg::Vote {
-            term: 2,
-            granted: true,
-            pre,
-        };
-        r1.on_message(at(1240), RegionId(2), grant(true), &mut out);
-        assert_eq!(notes(&out), vec![Note::ElectionStarted { term: 2 }]);
-        assert!(out
-            .actions
-            .iter()
-            .any(|a| matches!(a, Action::Persist(Op::Term(2, Some(RegionId(1)))))));
-        assert!(matches!(out.actions.last(), Some(Action::Send { .. })));
-        let real: Vec<_> = sends(&out)
-            .into_iter()
-            .map(|(to, m)| (to.0, m.clone()))
-            .collect();
-        assert_eq!(
-            real,
-            vec![
-                (
-                    0,
-                    Msg::VoteReq {
-                        term: 2,
-                        pos: (1, 0),
-                        pre: false,
-                        transfer: false,
-                    }
-                ),
-                (
-                    2,
-                    Msg::VoteReq {
-                        term: 2,
-                        pos: (1, 0),
-                        pre: false,
-                        transfer: false,
-                    }
-                ),
-            ]
-        );
-
-        let mut out = Outbox::default();
-        r1.on_message(at(1280), RegionId(2), grant(false), &mut out);
-        assert_eq!(
-            notes(&out),
-            vec![Note::BecameLeader {
-                term: 2,
-                prev: Some((RegionId(0), 1, 0))
-            }]
-        );
-        assert!(r1.fo_may_write(at(1280)));
-        // It announces itself at once, with the fence on r0's stream.
-        let hb = sends(&out);
-        assert_eq!(hb.len(), 2);
-        match hb[0].1 {
-            Msg::Heartbeat(h) => {
-                assert_eq!((h.term, h.leader), (2, Some(RegionId(1))));
-                assert_eq!(
-                    h.fences.as_ref(),
-                    &vec![Fence {
-                        origin: RegionId(0),
-                        epoch: 1,
-                        from: 1,
-                        to: None
-                    }]
-                );
-            }
-            ref m => panic!("{m:?}"),
-        }
-    }
-
-    /// The leader its heartbeats (term 1 here) name, and what they are sent to (test helper).
-    fn announced(out: &Out) -> Vec<(u16, u64, Option<RegionId>)> {
-        sends(out)
-            .into_iter()
-            .filter_map(|(to, m)| match m {
-                Msg::Heartbeat(h) => Some((to.0, h.term, h.leader)),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// Swarm seed 2234: the primary r0 loses its disk for 62 ms and is rebuilt from nothing
-    /// (term 0). Its peers, who never suspected it, name it the primary of term 1; it took that
-    /// as its own term's primary without leading it, and its heartbeats then vouched for a
-    /// primary nobody was: no election ever started and writes failed for good. It now adopts
-    /// the term without a primary, says so, and stands for election once the lease it may
-    /// have granted has run out.
-    #[test]
-    fn a_rebuilt_primary_named_by_its_peers_does_not_vouch_for_itself() {
-        let mut r0 = Replicator::rebuild(&cfg(0), &Disk::default(), 1);
-        let mut out = Outbox::default();
-        r0.on_start(at(0), &mut out);
-        for t in [100, 200] {
-            let mut o = Outbox::default();
-            let hb = test_heartbeat(t, None);
-            r0.on_message(at(t), RegionId(1), Msg::Heartbeat(hb), &mut o);
-        }
-        assert!(!r0.fo_serves_writes());
-        let mut out = Outbox::default();
-        r0.on_timer(at(250), r0.hb_timer(), &mut out);
-        assert_eq!(announced(&out), vec![(1, 1, None), (2, 1, None)]);
-        // No primary heard for the earliest suspicion (1 s): an election, rank 0 at once.
-        let mut out = Outbox::default();
-        r0.on_timer(at(1000), r0.detect_timer(), &mut out);
-        assert!(timers(&out).contains(&(r0.elect_timer(), Mono(1_000_000_000))));
-        let mut out = Outbox::default();
-        r0.on_timer(at(1000), r0.elect_timer(), &mut out);
-        let asks: Vec<_> = sends(&out)
-            .into_iter()
-            .map(|(to, m)| (to.0, m.clone()))
-            .collect();
-        let pre = Msg::VoteReq {
-            term: 2,
-            pos: (0, 0),
-            pre: true,
-            transfer: false,
-        };
-        assert_eq!(asks, vec![(1, pre.clone()), (2, pre)]);
-    }
-
-    /// Swarm seed 2234, second half: once the old primary r0 says it does not lead term 1, a
-    /// follower that has not heard that yet (r2) still names r0 in its heartbeats. Taking that
-    /// second-hand news back had r1 and r2 re-teach each other r0 for minutes. r1 now believes
-    /// r0 about itself and elects.
-    /// A region still hearing a live primary refuses to vote, pre-vote or not.
-    #[test]
-    fn a_region_that_hears_its_primary_refuses_votes() {
-        let mut r2 = Replicator::recover(&cfg(2), &Disk::default());
-        let mut out = Outbox::default();
-        r2.on_start(at(0), &mut out);
-        let mut out = Outbox::default();
-        r2.on_message(
-            at(300),
-            RegionId(1),
-            Msg::VoteReq {
-                term: 2,
-                pos: (1, 5),
-                pre: true,
-                transfer: false,
-            },
-            &mut out,
-        );
-        assert_eq!(
-            sends(&out)
-                .into_iter()
-                .map(|(to, m)| (to.0, m.clone()))
-                .collect::<Vec<_>>(),
-            vec![(
-                1,
-                Msg::Vote {
-                    term: 1,
-                    granted: false,
-                    pre: true,
-                }
-            )]
-        );
-    }
-
-    /// Everything persisted in `out` reaches `disk` (the test syncs at once).
-    fn persist_all(disk: &mut Disk, out: &Out) {
-        use crate::replica::Durable;
-        for a in &out.actions {
-            if let Action::Persist(op) = a {
-                disk.apply(op.clone());
-            }
-        }
-    }
-
-    /// Issue 21, 3.2: a region that learned a fence, crashed, and was elected before hearing
-    /// any primary used to publish a history without that fence (fences lived only in memory),
-    /// so the cut-off writes of the old stream were applied again when they arrived. The fence
-    /// now survives the restart: the new primary's heartbeat carries it, and an entry behind it
-    /// is fenced, not applied.
-    #[test]
-    fn a_fence_survives_a_restart_and_an_election_before_any_primary_is_heard() {
-        let mut disk = Disk::default();
-        let mut r1 = Replicator::recover(&cfg(1), &disk);
-        let mut out = Outbox::default();
-        r1.on_start(at(0), &mut out);
-        persist_all(&mut disk, &out);
-        // r2 leads term 2 and cut r0's stream before its first entry.
-        let r0_cut = Fence {
-            origin: RegionId(0),
-            epoch: 1,
-            from: 1,
-            to: None,
-        };
-        let hb = Heartbeat {
-            term: 2,
-            leader: Some(RegionId(2)),
-            pos: (2, 0),
-            fences: Arc::new(vec![r0_cut]),
-            ..test_heartbeat(100, None)
-        };
-        let mut out = Outbox::default();
-        r1.on_message(at(100), RegionId(2), Msg::Heartbeat(hb), &mut out);
-        persist_all(&mut disk, &out);
-
-        // Crash and restart; an operator promotes r1 and r2 votes for it.
-        let mut r1 = Replicator::recover(&cfg(1), &disk);
-        let mut out = Outbox::default();
-        r1.on_start(at(5000), &mut out);
-        let mut out = Outbox::default();
-        r1.fo_promote(at(5000), &mut out);
-        let mut out = Outbox::default();
-        let vote = Msg::Vote {
-            term: 3,
-            granted: true,
-            pre: false,
-        };
-        r1.on_message(at(5040), RegionId(2), vote, &mut out);
-        assert_eq!(
-            notes(&out),
-            vec![Note::BecameLeader {
-                term: 3,
-                prev: Some((RegionId(2), 1, 0))
-            }]
-        );
-        let r2_cut = Fence {
-            origin: RegionId(2),
-            epoch: 1,
-            from: 1,
-            to: None,
-        };
-        match sends(&out).first() {
-            Some((_, Msg::Heartbeat(h))) => assert_eq!(h.fences.as_ref(), &vec![r0_cut, r2_cut]),
-            m => panic!("{m:?}"),
-        }
-
-        // r0's cut-off write arrives late: acknowledged on the link, never applied.
-        let entry = Entry::new(
-            EntryId {
-                origin: RegionId(0),
-                epoch: 1,
-                seq: 1,
-            },
-            Key(7),
-            Cell {
-                stamp: Stamp::new(crate::time::Wall(50_000_000), RegionId(0), 1, 1),
-                value: OpId(70),
-            },
-            10,
-        );
-        let late = Msg::Replicate {
-            epoch: 1,
-            first: 1,
-            floor: 1,
-            entries: vec![entry],
-            durable_own: (1, 1),
-            lost_after: None,
-            retransmit: true,
-            wire: 100,
-            term: 1,
-        };
-        let mut out = Outbox::default();
-        r1.on_message(at(5100), RegionId(0), late, &mut out);
-        assert_eq!(notes(&out), vec![Note::Fenced { op: OpId(70) }]);
-        assert!(r1.cell(Key(7)).stamp.is_none());
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -16,11 +16,103 @@
 //! Until its own transfer is done, a rebuilt region that answers the reads promising the latest
 //! value (a primary, a chain's tail) refuses them (`rebuilding`): its copy may be empty or old.
 
-use super::{seq_set, Msg, Op, Out, Replicator};
+use super::msg::{data_bytes, data_fingerprint, RPC_BYTES};
+use super::{seq_set, Msg, Op, Out, Replicator, Timer};
 use crate::replica::data::Data;
-use crate::replica::{Cell, Key, Note, Now, RegionId, Stamp, TimerId};
+use crate::replica::{Cell, Key, Note, Now, RegionId, Stamp};
+use crate::replica::{MsgClass, WireMessage, Work};
 use crate::time::Mono;
 use std::sync::Arc;
+
+/// Restore: the state transfer of a region rebuilt after losing its disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RestoreMsg {
+    /// A rebuilt region (its disk was lost) asks for the values it lacks; `have` is what it
+    /// has seen: per origin and incarnation, the contiguous prefix.
+    StateReq { have: Vec<(RegionId, u32, u64)> },
+    /// The answer: the cells whose newest write the asker has not seen, and what this region
+    /// has seen (so the asker does not apply those entries again).
+    State {
+        cells: Vec<(Key, Cell)>,
+        data: Vec<(Key, Arc<Data>)>,
+        seen: Vec<(RegionId, u32, u64)>,
+        value_bytes: u32,
+    },
+    /// From a rebuilt region that relays entries to the receiver, once its state transfer is
+    /// done: entries it had taken from upstream before its disk was lost may never have
+    /// reached you; ask me (`StateReq`) for what you lack.
+    StateOffer,
+}
+
+impl WireMessage for RestoreMsg {
+    fn wire_bytes(&self) -> u64 {
+        match self {
+            RestoreMsg::StateOffer => RPC_BYTES,
+            RestoreMsg::StateReq { have } => RPC_BYTES + 16 * have.len() as u64,
+            RestoreMsg::State {
+                cells,
+                data,
+                seen,
+                value_bytes,
+            } => {
+                RPC_BYTES
+                    + cells.len() as u64 * (32 + *value_bytes as u64)
+                    + 16 * seen.len() as u64
+                    + data_bytes(data, *value_bytes)
+            }
+        }
+    }
+
+    fn class(&self) -> MsgClass {
+        match self {
+            RestoreMsg::StateOffer | RestoreMsg::StateReq { .. } | RestoreMsg::State { .. } => {
+                MsgClass::AntiEntropy
+            }
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            RestoreMsg::StateOffer => "state-offer",
+            RestoreMsg::StateReq { .. } => "state-request",
+            RestoreMsg::State { .. } => "state",
+        }
+    }
+
+    fn fingerprint(&self) -> u64 {
+        match self {
+            RestoreMsg::StateOffer => 27 << 58,
+            RestoreMsg::StateReq { have } => {
+                24 << 58
+                    ^ have.iter().fold(0u64, |a, (o, e, u)| {
+                        a.rotate_left(7) ^ (o.0 as u64) << 48 ^ (*e as u64) << 32 ^ u
+                    })
+            }
+            RestoreMsg::State {
+                cells, seen, data, ..
+            } => {
+                25 << 58
+                    ^ cells
+                        .iter()
+                        .fold(0u64, |a, (k, c)| a.rotate_left(5) ^ k.0 ^ c.value.0)
+                    ^ (seen.len() as u64) << 40
+                    ^ data_fingerprint(data)
+            }
+        }
+    }
+
+    fn work(&self) -> Work {
+        Work::NONE
+    }
+
+    fn is_retransmission(&self) -> bool {
+        false
+    }
+
+    fn carries_key(&self, _key: Key) -> bool {
+        false
+    }
+}
 
 /// A restore in progress.
 pub(super) struct Restore {
@@ -75,10 +167,6 @@ impl Replicator {
         self.restore.as_ref().is_some_and(|r| r.rebuild)
     }
 
-    pub(super) fn restore_timer(&self) -> TimerId {
-        TimerId(2 * self.n() as u32 + 6)
-    }
-
     /// What this region has seen: per origin and incarnation, the contiguous prefix.
     fn seen_summary(&self) -> Vec<(RegionId, u32, u64)> {
         let mut v = Vec::new();
@@ -102,10 +190,13 @@ impl Replicator {
         let have = self.seen_summary();
         for p in self.peers() {
             if waiting & (1 << p) != 0 {
-                out.send(RegionId(p as u16), Msg::StateReq { have: have.clone() });
+                out.send(
+                    RegionId(p as u16),
+                    Msg::Restore(RestoreMsg::StateReq { have: have.clone() }),
+                );
             }
         }
-        let id = self.restore_timer();
+        let id = self.timer(Timer::Restore);
         out.set_timer(id, Mono(now.mono.0 + RETRY_NS));
     }
 
@@ -168,12 +259,12 @@ impl Replicator {
         let data = self.data_for(&cells);
         out.send(
             from,
-            Msg::State {
+            Msg::Restore(RestoreMsg::State {
                 cells,
                 data,
                 seen: self.seen_summary(),
                 value_bytes: self.cfg.plan.value_bytes,
-            },
+            }),
         );
     }
 
@@ -197,7 +288,7 @@ impl Replicator {
         r.waiting &= !(1 << from.0);
         r.keys += cells.len() as u64;
         r.bytes += cells.len() as u64 * (32 + self.cfg.plan.value_bytes as u64)
-            + super::data_bytes(&data, self.cfg.plan.value_bytes);
+            + data_bytes(&data, self.cfg.plan.value_bytes);
         // A rebuilt region takes the peer's seen-prefixes, so entries it already holds as values
         // are not applied again. A region catching up from a rebuilt relay must not: it relays
         // too, and an entry marked seen here would be dropped, not passed on, when it arrives.
@@ -227,7 +318,7 @@ impl Replicator {
                 });
             }
             self.restore = None;
-            let id = self.restore_timer();
+            let id = self.timer(Timer::Restore);
             out.cancel_timer(id);
             if rebuild {
                 self.relay_owed = self.relay_mask();
@@ -271,10 +362,10 @@ impl Replicator {
         }
         for p in self.peers() {
             if self.relay_owed & (1 << p) != 0 {
-                out.send(RegionId(p as u16), Msg::StateOffer);
+                out.send(RegionId(p as u16), Msg::Restore(RestoreMsg::StateOffer));
             }
         }
-        let id = self.restore_timer();
+        let id = self.timer(Timer::Restore);
         out.set_timer(id, Mono(now.mono.0 + RETRY_NS));
     }
 
@@ -300,9 +391,31 @@ impl Replicator {
     }
 }
 
+impl Replicator {
+    /// Routes a state-transfer message.
+    #[inline(never)]
+    pub(super) fn on_restore_msg(
+        &mut self,
+        now: Now,
+        from: RegionId,
+        msg: RestoreMsg,
+        out: &mut Out,
+    ) {
+        match msg {
+            RestoreMsg::StateOffer => self.on_state_offer(now, from, out),
+            RestoreMsg::StateReq { have } => self.on_state_req(from, have, out),
+            RestoreMsg::State {
+                cells, data, seen, ..
+            } => self.on_state(now, from, cells, data, seen, out),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::super::{sends, test_now, Config, Disk, Msg, Out, Replicator};
+    use super::super::{
+        sends, test_now, ClientMsg, Config, Disk, Msg, Out, Replicator, RestoreMsg,
+    };
     use crate::replica::plan::{Plan, Strategy, Sync};
     use crate::replica::{
         Action, Cell, ClientOp, Key, Level, OpId, RegionId, Replica, Reply, Stamp,
@@ -326,11 +439,11 @@ mod tests {
     fn answers(r: &mut Replicator, ms: u64) -> (Msg, Reply) {
         let now = test_now(ms);
         let mut out = Out::default();
-        let req = Msg::ReadReq {
+        let req = Msg::Client(ClientMsg::ReadReq {
             op: OpId(ms),
             key: Key(0),
             primary: true,
-        };
+        });
         r.on_message(now, RegionId(1), req, &mut out);
         let sent: Vec<_> = sends(&out)
             .into_iter()
@@ -356,12 +469,12 @@ mod tests {
     }
 
     fn state(cells: Vec<(Key, Cell)>) -> Msg {
-        Msg::State {
+        Msg::Restore(RestoreMsg::State {
             cells,
             data: Vec::new(),
             seen: Vec::new(),
             value_bytes: 100,
-        }
+        })
     }
 
     /// Issue 21 (swarm seed 417): a fixed primary rebuilt from nothing answered primary reads
@@ -374,7 +487,7 @@ mod tests {
         r.on_start(test_now(0), &mut Out::default());
         let refused = |(m, rep): (Msg, Reply), at: u64| {
             assert!(
-                matches!(m, Msg::NotPrimary { op } if op == OpId(at)),
+                matches!(m, Msg::Client(ClientMsg::NotPrimary { op }) if op == OpId(at)),
                 "{m:?}"
             );
             assert_eq!(rep, Reply::Failed { op: OpId(at + 1) });
@@ -399,7 +512,7 @@ mod tests {
         r.on_message(test_now(40), RegionId(2), s, &mut Out::default());
         let (m, rep) = answers(&mut r, 50);
         assert!(
-            matches!(m, Msg::ReadResp { op, cell: Some(c), .. } if op == OpId(50) && c == cell),
+            matches!(m, Msg::Client(ClientMsg::ReadResp { op, cell: Some(c), .. }) if op == OpId(50) && c == cell),
             "{m:?}"
         );
         let by = RegionId(0);
