@@ -505,10 +505,10 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
         .filter_map(|f| {
             use crate::scenario::FaultAction;
             let (kind, region) = match &sc.faults.get(f.fault)?.action {
-                FaultAction::Crash { region } => ("crash", Some(*region)),
-                FaultAction::RegionLoss { region } => ("region-loss", Some(*region)),
-                FaultAction::Promote { region } => ("promote", Some(*region)),
-                FaultAction::Partition { .. } => ("partition", obs.fo.leader_at(f.at)),
+                FaultAction::Crash(c) => ("crash", Some(c.region)),
+                FaultAction::RegionLoss(l) => ("region-loss", Some(l.region)),
+                FaultAction::Promote(p) => ("promote", Some(p.region)),
+                FaultAction::Partition(_) => ("partition", obs.fo.leader_at(f.at)),
                 _ => return None,
             };
             Some(crate::failures::Failure {
@@ -991,14 +991,10 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
                 at_ms: ms(f.at),
                 until_ms: f.until.map(ms),
                 label: f.label.clone(),
-                effects: {
-                    let kind = fault_kind(&f.label);
-                    matches!(
-                        kind,
-                        "partition" | "degrade" | "one-way cut" | "non-transitive cut" | "crash"
-                    )
-                    .then(|| out.effects.get(f.fault).copied().unwrap_or(0))
-                },
+                effects: f
+                    .class
+                    .counts_effects()
+                    .then(|| out.effects.get(f.fault).copied().unwrap_or(0)),
                 phases: phases_at(&spans, ms(f.at)),
                 cut_off: f.until.is_some_and(|u| u.0 > sc.duration.0),
             })
@@ -1336,7 +1332,7 @@ fn stall_rows(out: &RunOutput, obs: &crate::metrics::Observer, names: &[String])
             .faults
             .iter()
             .rev()
-            .filter(|f| !matches!(fault_kind(&f.label), "heal" | "recover" | "clock step"))
+            .filter(|f| f.class.can_stall())
             .find(|f| f.at <= began && f.until.is_none_or(|u| u >= began))
             .map(|f| f.label.clone());
         rows.push(StallOut {
@@ -1349,27 +1345,6 @@ fn stall_rows(out: &RunOutput, obs: &crate::metrics::Observer, names: &[String])
         });
     }
     rows
-}
-
-/// The kind of a fault from its label: `partition`, `crash`, `degrade`, `one-way cut`,
-/// `non-transitive cut`, `clock step`, `heal`, `recover` (a `weather: ` prefix is ignored).
-pub fn fault_kind(label: &str) -> &'static str {
-    let l = label.strip_prefix("weather: ").unwrap_or(label);
-    for k in [
-        "partition",
-        "crash",
-        "degrade",
-        "one-way cut",
-        "non-transitive cut",
-        "clock step",
-        "heal",
-        "recover",
-    ] {
-        if l.starts_with(k) {
-            return k;
-        }
-    }
-    "other"
 }
 
 fn count_bound(name: &str, b: &Bound<u64>, actual: u64) -> Expectation {
