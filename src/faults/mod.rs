@@ -86,8 +86,10 @@ impl FaultClass {
     }
 
     /// Whether the run counts what the fault did (messages dropped or delayed, client
-    /// operations failed, commands obeyed), so coverage can tell a fault that bit from one that
-    /// never took effect.
+    /// operations failed while a region was down, a promote obeyed), so coverage can tell a
+    /// fault that bit from one that never took effect. Region losses and promotes count too:
+    /// the engine charges them like crashes and commands, and reports once dropped the counts
+    /// because they recognised kinds by label prefix.
     pub fn counts_effects(self) -> bool {
         matches!(
             self,
@@ -96,6 +98,8 @@ impl FaultClass {
                 | FaultClass::OneWayCut
                 | FaultClass::NonTransitiveCut
                 | FaultClass::Crash
+                | FaultClass::RegionLoss
+                | FaultClass::Promote
         )
     }
 

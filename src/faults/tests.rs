@@ -256,6 +256,23 @@ fn classes_come_from_the_kind_and_labels_read_back() {
         );
     }
     assert_eq!(FaultClass::of_label("quiesce: heal all"), None);
+    let counted: Vec<FaultClass> = FaultClass::ALL
+        .into_iter()
+        .filter(|c| c.counts_effects())
+        .collect();
+    use FaultClass::*;
+    assert_eq!(
+        counted,
+        [
+            Partition,
+            Crash,
+            Degrade,
+            OneWayCut,
+            NonTransitiveCut,
+            Promote,
+            RegionLoss
+        ]
+    );
 }
 
 #[test]
@@ -328,4 +345,52 @@ fn shrink_weakens_only_partitions() {
         .collect();
     assert_eq!(links, ["a <-> b", "a <-> c"]);
     assert!(ActionSpec::Crash("a".into()).weaken().is_none());
+}
+
+/// Region losses and promotes report what they did: once, reports recognised kinds by label
+/// prefix and left both out (`effects: null`), so coverage never counted them.
+#[test]
+fn region_loss_and_promote_report_their_effects() {
+    let yaml = r#"
+name: loss-and-promote
+seed: 5
+duration: 10s
+regions: [{ name: a }, { name: b }, { name: c }]
+network:
+  latency: { default: 20ms }
+replication:
+  mode: primary-backup
+  primary: a
+  sync: async
+  failover:
+    mode: manual
+    detector: { kind: heartbeat, interval: 100ms, timeout: 1s }
+workload:
+  keys: 100
+  rate_per_region: 20
+  mix: { write: 0.5, read: 0.5 }
+faults:
+  - { at: 2s, promote: b }
+  - { at: 4s, region_loss: c, for: 2s }
+  - { at: 5s, promote: c }
+"#;
+    let sc = crate::scenario::Scenario::parse(yaml, "t.yaml").unwrap();
+    let s = crate::run(&sc, crate::RunOptions::default()).unwrap();
+    let effects: Vec<(&str, Option<u64>)> = s
+        .faults
+        .iter()
+        .map(|f| (f.label.as_str(), f.effects))
+        .collect();
+    // b hears its promote; c's clients fail while it is gone; c, down, never hears its own.
+    assert_eq!(
+        effects,
+        [
+            ("promote b", Some(1)),
+            ("region loss c for 2s", Some(132)),
+            ("promote c", Some(0)),
+        ]
+    );
+    let coverage = crate::compare::fault_coverage(&s);
+    assert_eq!(coverage.get("promote"), Some(&[2, 1]));
+    assert_eq!(coverage.get("region loss"), Some(&[1, 1]));
 }
