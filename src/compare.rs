@@ -312,7 +312,11 @@ pub fn fault_phase_coverage(s: &RunSummary) -> BTreeMap<String, BTreeMap<String,
     for f in &s.faults {
         if let Some(e) = f.effects {
             let kind = m
-                .entry(crate::summary::fault_kind(&f.label).to_string())
+                .entry(
+                    crate::faults::FaultClass::of_label(&f.label)
+                        .map_or("other", crate::faults::FaultClass::name)
+                        .to_string(),
+                )
                 .or_default();
             for p in &f.phases {
                 let c = kind.entry(p.clone()).or_default();
@@ -329,7 +333,11 @@ pub fn fault_coverage(s: &RunSummary) -> BTreeMap<String, [u64; 2]> {
     for f in &s.faults {
         if let Some(e) = f.effects {
             let c = m
-                .entry(crate::summary::fault_kind(&f.label).to_string())
+                .entry(
+                    crate::faults::FaultClass::of_label(&f.label)
+                        .map_or("other", crate::faults::FaultClass::name)
+                        .to_string(),
+                )
                 .or_default();
             c[0] += 1;
             c[1] += u64::from(e > 0);

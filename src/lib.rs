@@ -11,6 +11,7 @@ pub mod compare;
 pub mod dist;
 pub mod engine;
 pub mod failures;
+pub mod faults;
 pub mod linearizable;
 pub mod metrics;
 pub mod output;

@@ -6,11 +6,8 @@
 //! links, then shrink the world (duration, rate, keys, regions). Every candidate is validated
 //! and run exactly like `sim run`, so the result reproduces with the printed command.
 
-use crate::replica::RegionId;
-use crate::scenario::{
-    ClockStepSpec, DegradeSpec, FaultAction, FaultSpec, Scenario, ScenarioError, ScenarioSpec,
-};
-use crate::time::{SignedSpan, Span};
+use crate::scenario::{FaultSpec, Scenario, ScenarioError, ScenarioSpec};
+use crate::time::Span;
 use crate::{run, RunOptions};
 
 /// How a shrink went.
@@ -48,57 +45,24 @@ pub enum ShrinkError {
     NotReproducible(String),
 }
 
-/// The YAML form of a validated fault.
-fn fault_spec(sc: &Scenario, f: &crate::scenario::Fault) -> FaultSpec {
-    let name = |r: RegionId| sc.region_name(r).to_string();
-    let mut spec = FaultSpec {
+/// The YAML form of a validated fault: one entry, or one per link for a degrade the spec
+/// cannot write as one (a partition realised as several cut links).
+fn fault_specs(sc: &Scenario, f: &crate::scenario::Fault) -> Vec<FaultSpec> {
+    let names: Vec<String> = sc.regions.iter().map(|r| r.name.clone()).collect();
+    let entry = FaultSpec {
         at: Span(f.at.0),
         for_: f.until.map(|u| Span(u.0 - f.at.0)),
         ..FaultSpec::default()
     };
-    match &f.action {
-        FaultAction::Partition { groups } => {
-            let mut sides: Vec<(u32, Vec<String>)> = Vec::new();
-            for (i, g) in groups.iter().enumerate() {
-                match sides.iter_mut().find(|(s, _)| s == g) {
-                    Some((_, v)) => v.push(name(RegionId(i as u16))),
-                    None => sides.push((*g, vec![name(RegionId(i as u16))])),
-                }
-            }
-            spec.partition = Some(sides.into_iter().map(|(_, v)| v).collect());
-        }
-        FaultAction::Heal(h) => spec.heal = Some(*h),
-        FaultAction::Crash { region } => spec.crash = Some(name(*region)),
-        FaultAction::Recover { region } => spec.recover = Some(name(*region)),
-        FaultAction::ClockStep { region, by_ns } => {
-            spec.clock_step = Some(ClockStepSpec {
-                region: name(*region),
-                by: SignedSpan(*by_ns),
-            })
-        }
-        FaultAction::Degrade {
-            links,
-            latency,
-            add_latency,
-            loss,
-        } => {
-            let (a, b) = links[0];
-            let both = links.len() == 2 && links[1] == (b, a);
-            spec.degrade = Some(DegradeSpec {
-                link: if both {
-                    format!("{} <-> {}", name(a), name(b))
-                } else {
-                    format!("{} -> {}", name(a), name(b))
-                },
-                latency: latency.clone(),
-                add_latency: *add_latency,
-                loss: *loss,
-            });
-        }
-        FaultAction::Promote { region } => spec.promote = Some(name(*region)),
-        FaultAction::RegionLoss { region } => spec.region_loss = Some(name(*region)),
-    }
-    spec
+    f.action
+        .to_spec(&names)
+        .into_iter()
+        .map(|action| {
+            let mut spec = entry.clone();
+            spec.set_action(action);
+            spec
+        })
+        .collect()
 }
 
 /// The scenario as one standalone spec: weather realised for `seed` into explicit faults,
@@ -108,28 +72,10 @@ pub fn standalone(sc: &Scenario, seed: u64) -> ScenarioSpec {
     let mut spec = sc.spec.clone();
     spec.weather = None;
     spec.seed = Some(seed);
-    // Degrades spanning several links (a partition written as one) become one fault per link.
     spec.faults = realised
         .faults
         .iter()
-        .flat_map(|f| match &f.action {
-            FaultAction::Degrade { links, .. }
-                if links.len() > 2
-                    || (links.len() == 2 && links[1] != (links[0].1, links[0].0)) =>
-            {
-                links
-                    .iter()
-                    .map(|l| {
-                        let mut g = f.clone();
-                        if let FaultAction::Degrade { links, .. } = &mut g.action {
-                            *links = vec![*l];
-                        }
-                        fault_spec(sc, &g)
-                    })
-                    .collect::<Vec<_>>()
-            }
-            _ => vec![fault_spec(sc, f)],
-        })
+        .flat_map(|f| fault_specs(sc, f))
         .collect();
     spec.expect.trace_digest = None;
     crate::scenario::inline_dist_files(&mut spec);
@@ -239,38 +185,32 @@ impl Search<'_> {
         progress
     }
 
-    /// A partition becomes 50% loss on the links it cut.
-    fn weaken_partitions(&mut self, spec: &mut ScenarioSpec) -> bool {
+    /// Each fault its kind can weaken becomes the weaker faults (a partition: 50% loss on
+    /// the links it cut), with the same `at` and `for`.
+    fn weaken_faults(&mut self, spec: &mut ScenarioSpec) -> bool {
         let mut progress = false;
         let mut i = 0;
         while i < spec.faults.len() {
-            let Some(groups) = spec.faults[i].partition.clone() else {
+            let f = spec.faults[i].clone();
+            // Only a valid entry (one action) is weakened.
+            let weak: Option<Vec<FaultSpec>> = match f.actions().as_slice() {
+                [action] => action.weaken().map(|w| {
+                    w.into_iter()
+                        .map(|a| {
+                            let mut g = f.clone();
+                            g.set_action(a);
+                            g
+                        })
+                        .collect()
+                }),
+                _ => None,
+            };
+            let Some(weak) = weak else {
                 i += 1;
                 continue;
             };
-            let f = spec.faults[i].clone();
-            let mut links = Vec::new();
-            for (gi, g) in groups.iter().enumerate() {
-                for other in groups.iter().skip(gi + 1) {
-                    for a in g {
-                        for b in other {
-                            links.push(format!("{a} <-> {b}"));
-                        }
-                    }
-                }
-            }
-            let count = links.len();
+            let count = weak.len();
             if self.try_edit(spec, |c| {
-                let weak = links.into_iter().map(|link| FaultSpec {
-                    partition: None,
-                    degrade: Some(DegradeSpec {
-                        link,
-                        latency: None,
-                        add_latency: None,
-                        loss: Some(0.5),
-                    }),
-                    ..f.clone()
-                });
                 c.faults.splice(i..=i, weak);
                 true
             }) {
@@ -399,7 +339,7 @@ pub fn shrink_to(
     loop {
         let mut changed = search.drop_faults(&mut spec);
         changed |= search.shorten_faults(&mut spec);
-        changed |= search.weaken_partitions(&mut spec);
+        changed |= search.weaken_faults(&mut spec);
         changed |= search.shrink_world(&mut spec);
         if !changed || search.runs >= max_runs {
             break;

@@ -3,9 +3,10 @@
 //! crash weather never changes where partitions fall.
 
 use crate::dist::unit_f64;
+use crate::faults::{ClockStep, Crash, Degrade, FaultAction, FaultClass, Partition};
 use crate::replica::RegionId;
 use crate::rng::{stream, Concern, SimRng};
-use crate::scenario::{Fault, FaultAction, PartitionShape, Scenario, SpanRange};
+use crate::scenario::{Fault, PartitionShape, Scenario, SpanRange};
 use crate::time::{SimTime, Span};
 use rand::Rng;
 
@@ -57,7 +58,7 @@ pub fn realize(sc: &Scenario, seed: u64) -> Vec<Fault> {
     let start = SimTime(wx.start.unwrap_or(Span::ZERO).0);
     let end = SimTime(wx.end.unwrap_or(sc.duration).0);
     let name = |r: usize| sc.regions[r].name.clone();
-    let mut out: Vec<(SimTime, Option<Span>, FaultAction, String)> = Vec::new();
+    let mut out: Vec<(SimTime, Option<Span>, FaultAction, FaultClass, String)> = Vec::new();
 
     if let Some(w) = &wx.partitions {
         let mut rng = stream(seed, Concern::Faults, 1);
@@ -70,12 +71,13 @@ pub fn realize(sc: &Scenario, seed: u64) -> Vec<Fault> {
         for at in arrivals(&mut rng, w.per_min, start, end) {
             let dur = uniform_ms(&mut rng, &w.duration);
             let shape = shapes[pick(&mut rng, shapes.len())];
-            let (action, label) = match shape {
+            let (action, class, label) = match shape {
                 PartitionShape::Isolate => {
                     let r = pick(&mut rng, n);
                     let groups = (0..n).map(|i| u32::from(i == r)).collect();
                     (
-                        FaultAction::Partition { groups },
+                        FaultAction::Partition(Partition { groups }),
+                        FaultClass::Partition,
                         format!("partition isolates {}", name(r)),
                     )
                 }
@@ -93,19 +95,21 @@ pub fn realize(sc: &Scenario, seed: u64) -> Vec<Fault> {
                     }
                     side.sort();
                     (
-                        FaultAction::Partition { groups },
+                        FaultAction::Partition(Partition { groups }),
+                        FaultClass::Partition,
                         format!("partition halves: [{}] | rest", side.join(", ")),
                     )
                 }
                 PartitionShape::OneWay => {
                     let (a, b) = pair(&mut rng, n);
                     (
-                        FaultAction::Degrade {
+                        FaultAction::Degrade(Degrade {
                             links: vec![(RegionId(a as u16), RegionId(b as u16))],
                             latency: None,
                             add_latency: None,
                             loss: Some(1.0),
-                        },
+                        }),
+                        FaultClass::OneWayCut,
                         format!("one-way cut {} -> {}", name(a), name(b)),
                     )
                 }
@@ -113,17 +117,18 @@ pub fn realize(sc: &Scenario, seed: u64) -> Vec<Fault> {
                     let (a, b) = pair(&mut rng, n);
                     let (ra, rb) = (RegionId(a as u16), RegionId(b as u16));
                     (
-                        FaultAction::Degrade {
+                        FaultAction::Degrade(Degrade {
                             links: vec![(ra, rb), (rb, ra)],
                             latency: None,
                             add_latency: None,
                             loss: Some(1.0),
-                        },
+                        }),
+                        FaultClass::NonTransitiveCut,
                         format!("non-transitive cut {} <-> {}", name(a), name(b)),
                     )
                 }
             };
-            out.push((at, Some(dur), action, label));
+            out.push((at, Some(dur), action, class, label));
         }
     }
     if let Some(w) = &wx.crashes {
@@ -134,9 +139,10 @@ pub fn realize(sc: &Scenario, seed: u64) -> Vec<Fault> {
             out.push((
                 at,
                 Some(dur),
-                FaultAction::Crash {
+                FaultAction::Crash(Crash {
                     region: RegionId(r as u16),
-                },
+                }),
+                FaultClass::Crash,
                 format!("crash {}", name(r)),
             ));
         }
@@ -164,12 +170,13 @@ pub fn realize(sc: &Scenario, seed: u64) -> Vec<Fault> {
             out.push((
                 at,
                 Some(dur),
-                FaultAction::Degrade {
+                FaultAction::Degrade(Degrade {
                     links: vec![(ra, rb), (rb, ra)],
                     latency: None,
                     add_latency: add,
                     loss,
-                },
+                }),
+                FaultClass::Degrade,
                 format!("degrade {} <-> {} ({})", name(a), name(b), parts.join(", ")),
             ));
         }
@@ -183,10 +190,11 @@ pub fn realize(sc: &Scenario, seed: u64) -> Vec<Fault> {
             out.push((
                 at,
                 None,
-                FaultAction::ClockStep {
+                FaultAction::ClockStep(ClockStep {
                     region: RegionId(r as u16),
                     by_ns: by_ms * 1_000_000,
-                },
+                }),
+                FaultClass::ClockStep,
                 format!(
                     "clock step {} by {}",
                     name(r),
@@ -198,7 +206,7 @@ pub fn realize(sc: &Scenario, seed: u64) -> Vec<Fault> {
     let base = sc.faults.iter().map(|f| f.index + 1).max().unwrap_or(0);
     out.into_iter()
         .enumerate()
-        .map(|(k, (at, dur, action, what))| {
+        .map(|(k, (at, dur, action, class, what))| {
             let label = match dur {
                 Some(d) => format!("weather: {what} for {d}"),
                 None => format!("weather: {what}"),
@@ -208,6 +216,7 @@ pub fn realize(sc: &Scenario, seed: u64) -> Vec<Fault> {
                 at,
                 until: dur.map(|d| at + d),
                 action,
+                class,
                 label,
                 what: format!("weather: {what}"),
             }
@@ -265,12 +274,12 @@ weather:
                     let d = f.until.unwrap() - f.at;
                     assert!(d >= Span::from_secs(1) && d <= Span::from_secs(3));
                 }
-                FaultAction::ClockStep { by_ns, .. } => assert!(by_ns.abs() <= 500_000_000),
-                FaultAction::Degrade { loss, .. } => {
-                    let l = loss.unwrap();
+                FaultAction::ClockStep(c) => assert!(c.by_ns.abs() <= 500_000_000),
+                FaultAction::Degrade(d) => {
+                    let l = d.loss.unwrap();
                     assert!(l == 1.0 || (0.1..=0.3).contains(&l), "{l}");
                 }
-                FaultAction::Partition { groups } => {
+                FaultAction::Partition(Partition { groups }) => {
                     assert!(groups.iter().any(|g| *g != groups[0]))
                 }
                 other => panic!("{other:?}"),

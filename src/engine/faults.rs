@@ -3,8 +3,9 @@
 
 use super::{CrashMark, Engine, Event, FaultMark, HealMark, Input, Phase};
 use crate::dist::DistSpec;
+use crate::faults::FaultHost;
+use crate::replica::Command;
 use crate::replica::{ClientOp, RegionId, Replica};
-use crate::scenario::{FaultAction, HealSpec};
 use crate::time::Span;
 
 impl<R: Replica> Engine<'_, R> {
@@ -115,83 +116,28 @@ impl<R: Replica> Engine<'_, R> {
         self.start_replica_after_crash(r, true);
     }
 
+    /// Fault `i` starts: it is recorded, its end scheduled, and its kind applies it.
     #[cold]
     #[inline(never)]
     pub(super) fn on_fault(&mut self, i: usize) {
         self.counts.faults += 1;
         self.trace.fault(self.now, i as u32);
-        let f = &self.sc.faults[i];
+        let sc = self.sc;
+        let f = &sc.faults[i];
         self.faults.push(FaultMark {
             fault: i,
             at: f.at,
             until: f.until,
             label: f.label.clone(),
+            class: f.class,
         });
         if let Some(until) = f.until {
             self.queue.push(until, Event::FaultEnd(i as u32));
         }
-        match &f.action {
-            FaultAction::Partition { groups } => {
-                self.net.set_partition(groups);
-                self.active_partition = Some(i as u32);
-            }
-            FaultAction::Heal(what) => {
-                if matches!(what, HealSpec::All | HealSpec::Partitions) {
-                    self.net.heal_partition();
-                    self.active_partition = None;
-                }
-                if matches!(what, HealSpec::All | HealSpec::Links) {
-                    self.net.heal_links();
-                }
-                let label = f.label.clone();
-                self.heal_mark(label);
-            }
-            FaultAction::Crash { region } => {
-                if self.nodes[region.idx()].replica.is_some() {
-                    self.crash_fault[region.idx()] = Some(i);
-                }
-                self.crash(*region)
-            }
-            FaultAction::Recover { region } => self.recover(*region, "recover"),
-            FaultAction::RegionLoss { region } => {
-                let r = *region;
-                if self.nodes[r.idx()].replica.is_some() {
-                    self.crash_fault[r.idx()] = Some(i);
-                }
-                self.crash(r);
-                // The disk goes with it, and any snapshot still uploading from it.
-                let node = &mut self.nodes[r.idx()];
-                node.durable = R::Durable::default();
-                self.lost[r.idx()] = true;
-                let now = self.now;
-                self.backups[r.idx()].retain(|(_, stored, _, _)| *stored <= now);
-            }
-            FaultAction::ClockStep { region, by_ns } => self.nodes[region.idx()].clock.step(*by_ns),
-            FaultAction::Degrade {
-                links,
-                latency,
-                add_latency,
-                loss,
-            } => {
-                let sampler = latency
-                    .as_ref()
-                    .map(|d: &DistSpec| d.compile().expect("validated"));
-                self.net
-                    .degrade(i, links, sampler, add_latency.unwrap_or(Span::ZERO), *loss);
-            }
-            FaultAction::Promote { region } => {
-                // The control plane reaches a region that is up; a down one never hears it.
-                if self.nodes[region.idx()].replica.is_some() {
-                    self.effects[i] += 1;
-                    let r = *region;
-                    self.dispatch(r, |rep, now, out| {
-                        rep.on_command(now, crate::replica::Command::Promote, out)
-                    });
-                }
-            }
-        }
+        f.action.start(self, i, &f.label);
     }
 
+    /// Fault `i`'s `for` ran out: its kind undoes it (unless quiesce already healed everything).
     #[cold]
     #[inline(never)]
     pub(super) fn on_fault_end(&mut self, i: usize) {
@@ -199,24 +145,9 @@ impl<R: Replica> Engine<'_, R> {
             return; // quiesce has already healed everything
         }
         self.trace.fault(self.now, i as u32 | 0x8000_0000);
-        let f = &self.sc.faults[i];
-        match &f.action {
-            FaultAction::Partition { .. } if self.active_partition == Some(i as u32) => {
-                self.net.heal_partition();
-                self.active_partition = None;
-                let label = format!("end of {}", f.what);
-                self.heal_mark(label);
-            }
-            FaultAction::Crash { region } | FaultAction::RegionLoss { region } => {
-                self.recover(*region, "recover")
-            }
-            FaultAction::Degrade { .. } => {
-                self.net.undegrade(i);
-                let label = format!("end of {}", f.what);
-                self.heal_mark(label);
-            }
-            _ => {}
-        }
+        let sc = self.sc;
+        let f = &sc.faults[i];
+        f.action.end(self, i, &f.what);
     }
 
     #[cold]
@@ -231,6 +162,79 @@ impl<R: Replica> Engine<'_, R> {
         }
         for i in 0..self.nodes.len() {
             self.recover(RegionId(i as u16), "quiesce: recover");
+        }
+    }
+}
+
+/// What fault kinds do to the simulation (see `crate::faults`).
+impl<R: Replica> FaultHost for Engine<'_, R> {
+    fn partition(&mut self, fault: usize, groups: &[u32]) {
+        self.net.set_partition(groups);
+        self.active_partition = Some(fault as u32);
+    }
+
+    fn heal_partition(&mut self, fault: Option<usize>) -> bool {
+        if fault.is_some_and(|i| self.active_partition != Some(i as u32)) {
+            return false;
+        }
+        self.net.heal_partition();
+        self.active_partition = None;
+        true
+    }
+
+    fn heal_links(&mut self) {
+        self.net.heal_links();
+    }
+
+    fn heal_mark(&mut self, label: String) {
+        Engine::heal_mark(self, label);
+    }
+
+    fn crash(&mut self, fault: usize, region: RegionId) {
+        // The crash's client failures are charged to the fault that caused it.
+        if self.nodes[region.idx()].replica.is_some() {
+            self.crash_fault[region.idx()] = Some(fault);
+        }
+        Engine::crash(self, region);
+    }
+
+    fn lose_disk(&mut self, r: RegionId) {
+        // The disk goes with it, and any snapshot still uploading from it.
+        self.nodes[r.idx()].durable = R::Durable::default();
+        self.lost[r.idx()] = true;
+        let now = self.now;
+        self.backups[r.idx()].retain(|(_, stored, _, _)| *stored <= now);
+    }
+
+    fn recover(&mut self, region: RegionId) {
+        Engine::recover(self, region, "recover");
+    }
+
+    fn step_clock(&mut self, region: RegionId, by_ns: i64) {
+        self.nodes[region.idx()].clock.step(by_ns);
+    }
+
+    fn degrade(
+        &mut self,
+        fault: usize,
+        links: &[(RegionId, RegionId)],
+        latency: Option<&DistSpec>,
+        add_latency: Span,
+        loss: Option<f64>,
+    ) {
+        let sampler = latency.map(|d| d.compile().expect("validated"));
+        self.net.degrade(fault, links, sampler, add_latency, loss);
+    }
+
+    fn undegrade(&mut self, fault: usize) {
+        self.net.undegrade(fault);
+    }
+
+    fn command(&mut self, fault: usize, region: RegionId, command: Command) {
+        // The control plane reaches a region that is up; a down one never hears it.
+        if self.nodes[region.idx()].replica.is_some() {
+            self.effects[fault] += 1;
+            self.dispatch(region, |rep, now, out| rep.on_command(now, command, out));
         }
     }
 }

@@ -151,6 +151,7 @@ pub struct FaultMark {
     pub at: SimTime,
     pub until: Option<SimTime>,
     pub label: String,
+    pub class: crate::faults::FaultClass,
 }
 
 /// Everything a run produced, before it is summarised.

@@ -76,38 +76,8 @@ pub struct ServiceModel {
     pub read: Vec<Option<Sampler>>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum FaultAction {
-    /// Group number per region; regions in different groups cannot talk.
-    Partition {
-        groups: Vec<u32>,
-    },
-    Heal(HealSpec),
-    Crash {
-        region: RegionId,
-    },
-    Recover {
-        region: RegionId,
-    },
-    ClockStep {
-        region: RegionId,
-        by_ns: i64,
-    },
-    Degrade {
-        links: Vec<(RegionId, RegionId)>,
-        latency: Option<DistSpec>,
-        add_latency: Option<Span>,
-        loss: Option<f64>,
-    },
-    /// An operator orders `region` to become the primary.
-    Promote {
-        region: RegionId,
-    },
-    /// `region` crashes and loses its disk.
-    RegionLoss {
-        region: RegionId,
-    },
-}
+/// The validated fault actions, one kind per file in `src/faults/`.
+pub use crate::faults::{FaultAction, FaultClass};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fault {
@@ -116,6 +86,9 @@ pub struct Fault {
     pub at: SimTime,
     pub until: Option<SimTime>,
     pub action: FaultAction,
+    /// What it is, for reports: the action's class, or a finer one its maker knows (a weather
+    /// cut is a degrade of loss 1).
+    pub class: FaultClass,
     /// A one-line human description ("partition [us-east, eu-west] | [ap-south] for 45s").
     pub label: String,
     /// The same without the `for` ("partition [us-east, eu-west] | [ap-south]").

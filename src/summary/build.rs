@@ -4,8 +4,8 @@
 use super::phases::{phase_spans, phases_at};
 use super::sections::{efficiency, level_rows, replication_out, staleness_pairs, stall_rows};
 use super::{
-    conflicts, evaluate, fault_kind, ms, AntiEntropyOut, ClockOut, Convergence, CrashOut, FaultOut,
-    HealOut, Quiesce, Reads, RunSummary, ServiceOut, WallClock, Writes, VERSION,
+    conflicts, evaluate, ms, AntiEntropyOut, ClockOut, Convergence, CrashOut, FaultOut, HealOut,
+    Quiesce, Reads, RunSummary, ServiceOut, WallClock, Writes, VERSION,
 };
 use crate::checks::{Check, Inputs};
 use crate::engine::RunOutput;
@@ -255,10 +255,10 @@ fn failures_of(sc: &Scenario, out: &RunOutput) -> Vec<Failure> {
         .filter_map(|f| {
             use crate::scenario::FaultAction;
             let (kind, region) = match &sc.faults.get(f.fault)?.action {
-                FaultAction::Crash { region } => ("crash", Some(*region)),
-                FaultAction::RegionLoss { region } => ("region-loss", Some(*region)),
-                FaultAction::Promote { region } => ("promote", Some(*region)),
-                FaultAction::Partition { .. } => ("partition", out.observer.fo.leader_at(f.at)),
+                FaultAction::Crash(c) => ("crash", Some(c.region)),
+                FaultAction::RegionLoss(l) => ("region-loss", Some(l.region)),
+                FaultAction::Promote(p) => ("promote", Some(p.region)),
+                FaultAction::Partition(_) => ("partition", out.observer.fo.leader_at(f.at)),
                 _ => return None,
             };
             Some(Failure {
@@ -546,14 +546,10 @@ fn fault_rows(
             at_ms: ms(f.at),
             until_ms: f.until.map(ms),
             label: f.label.clone(),
-            effects: {
-                let kind = fault_kind(&f.label);
-                matches!(
-                    kind,
-                    "partition" | "degrade" | "one-way cut" | "non-transitive cut" | "crash"
-                )
-                .then(|| out.effects.get(f.fault).copied().unwrap_or(0))
-            },
+            effects: f
+                .class
+                .counts_effects()
+                .then(|| out.effects.get(f.fault).copied().unwrap_or(0)),
             phases: phases_at(spans, ms(f.at)),
             cut_off: f.until.is_some_and(|u| u.0 > sc.duration.0),
         })

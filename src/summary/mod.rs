@@ -402,27 +402,6 @@ impl RunSummary {
     }
 }
 
-/// The kind of a fault from its label: `partition`, `crash`, `degrade`, `one-way cut`,
-/// `non-transitive cut`, `clock step`, `heal`, `recover` (a `weather: ` prefix is ignored).
-pub fn fault_kind(label: &str) -> &'static str {
-    let l = label.strip_prefix("weather: ").unwrap_or(label);
-    for k in [
-        "partition",
-        "crash",
-        "degrade",
-        "one-way cut",
-        "non-transitive cut",
-        "clock step",
-        "heal",
-        "recover",
-    ] {
-        if l.starts_with(k) {
-            return k;
-        }
-    }
-    "other"
-}
-
 /// A simulated time in milliseconds, as the summary reports times.
 fn ms(t: SimTime) -> f64 {
     ns_to_ms(t.0)

@@ -2,8 +2,7 @@
 //! staleness per region pair and stalls.
 
 use super::{
-    fault_kind, ms, ClassOut, Efficiency, LevelOut, LinkOut, ReplicationOut, StalenessPairOut,
-    StallOut,
+    ms, ClassOut, Efficiency, LevelOut, LinkOut, ReplicationOut, StalenessPairOut, StallOut,
 };
 use crate::engine::RunOutput;
 use crate::metrics::ns_to_ms;
@@ -304,7 +303,7 @@ pub(super) fn stall_rows(
             .faults
             .iter()
             .rev()
-            .filter(|f| !matches!(fault_kind(&f.label), "heal" | "recover" | "clock step"))
+            .filter(|f| f.class.can_stall())
             .find(|f| f.at <= began && f.until.is_none_or(|u| u >= began))
             .map(|f| f.label.clone());
         rows.push(StallOut {

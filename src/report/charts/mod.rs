@@ -433,10 +433,11 @@ pub fn fault_spans(s: &RunSummary) -> (Vec<Shade>, Vec<(f64, String)>) {
     let mut instants = Vec::new();
     for (i, f) in s.faults.iter().enumerate() {
         let at = f.at_ms / 1e3;
-        let kind = match crate::summary::fault_kind(&f.label) {
-            "partition" | "one-way cut" | "non-transitive cut" => ShadeKind::Partition,
-            "degrade" => ShadeKind::Degraded,
-            "clock step" => {
+        let class = crate::faults::FaultClass::of_label(&f.label);
+        let kind = match class {
+            Some(c) if c.severs() => ShadeKind::Partition,
+            Some(crate::faults::FaultClass::Degrade) => ShadeKind::Degraded,
+            Some(crate::faults::FaultClass::ClockStep) => {
                 instants.push((at, f.label.clone()));
                 continue;
             }
@@ -444,8 +445,10 @@ pub fn fault_spans(s: &RunSummary) -> (Vec<Shade>, Vec<(f64, String)>) {
         };
         // Cuts are link faults: `heal links` ends them, like degradations.
         let is_cut = matches!(
-            crate::summary::fault_kind(&f.label),
-            "one-way cut" | "non-transitive cut"
+            class,
+            Some(
+                crate::faults::FaultClass::OneWayCut | crate::faults::FaultClass::NonTransitiveCut
+            )
         );
         let ended_by_heal = heals
             .iter()
@@ -461,7 +464,9 @@ pub fn fault_spans(s: &RunSummary) -> (Vec<Shade>, Vec<(f64, String)>) {
             .map(|(t, _)| *t)
             .next();
         // A newer partition replaces an older one (cuts are link faults and do not).
-        let is_partition = |l: &str| crate::summary::fault_kind(l) == "partition";
+        let is_partition = |l: &str| {
+            crate::faults::FaultClass::of_label(l) == Some(crate::faults::FaultClass::Partition)
+        };
         let replaced = is_partition(&f.label)
             .then(|| {
                 s.faults[i + 1..]

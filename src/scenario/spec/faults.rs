@@ -43,33 +43,47 @@ pub struct FollowTheSunSpec {
     pub every: Span,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum HealSpec {
-    /// Partitions and degraded links.
-    All,
-    Partitions,
-    Links,
-}
+pub use crate::faults::{ActionSpec, ClockStepSpec, DegradeSpec, HealSpec};
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClockStepSpec {
-    pub region: String,
-    pub by: SignedSpan,
-}
+impl FaultSpec {
+    /// The actions this entry names (exactly one in a valid entry), in registry order;
+    /// `follow_the_sun` is not one (it expands into promotes).
+    pub fn actions(&self) -> Vec<ActionSpec> {
+        [
+            self.partition.clone().map(ActionSpec::Partition),
+            self.heal.map(ActionSpec::Heal),
+            self.crash.clone().map(ActionSpec::Crash),
+            self.region_loss.clone().map(ActionSpec::RegionLoss),
+            self.recover.clone().map(ActionSpec::Recover),
+            self.clock_step.clone().map(ActionSpec::ClockStep),
+            self.degrade.clone().map(ActionSpec::Degrade),
+            self.promote.clone().map(ActionSpec::Promote),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct DegradeSpec {
-    pub link: String,
-    /// Replaces the link's one-way latency while degraded.
-    #[serde(default)]
-    pub latency: Option<DistSpec>,
-    /// Added to every message's latency while degraded.
-    #[serde(default)]
-    pub add_latency: Option<Span>,
-    /// Replaces the loss probability while degraded.
-    #[serde(default)]
-    pub loss: Option<f64>,
+    /// This entry with `action` as its only action.
+    pub fn set_action(&mut self, action: ActionSpec) {
+        self.partition = None;
+        self.heal = None;
+        self.crash = None;
+        self.region_loss = None;
+        self.recover = None;
+        self.clock_step = None;
+        self.degrade = None;
+        self.promote = None;
+        self.follow_the_sun = None;
+        match action {
+            ActionSpec::Partition(s) => self.partition = Some(s),
+            ActionSpec::Heal(s) => self.heal = Some(s),
+            ActionSpec::Crash(s) => self.crash = Some(s),
+            ActionSpec::RegionLoss(s) => self.region_loss = Some(s),
+            ActionSpec::Recover(s) => self.recover = Some(s),
+            ActionSpec::ClockStep(s) => self.clock_step = Some(s),
+            ActionSpec::Degrade(s) => self.degrade = Some(s),
+            ActionSpec::Promote(s) => self.promote = Some(s),
+        }
+    }
 }
