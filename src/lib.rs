@@ -92,7 +92,7 @@ pub enum RunError {
 /// A finished simulation, before it is summarised.
 pub struct Simulated {
     pub seed: u64,
-    pub output: engine::RunOutput,
+    pub output: engine::RunOutput<metrics::Observer>,
     /// Host time the engine took (feeds only the summary's `wall` section).
     pub wall_ns: u64,
 }
@@ -121,7 +121,8 @@ pub fn simulate(sc: &Scenario, opts: RunOptions) -> Result<Simulated, RunError> 
                     scenario::FaultAction::Crash { .. } | scenario::FaultAction::RegionLoss { .. }
                 )
             });
-        Engine::<Replicator>::new(sc, seed, trace, |id| ReplicaConfig {
+        let obs = metrics::Observer::for_scenario(sc);
+        Engine::<Replicator, _>::new(sc, seed, trace, obs, |id| ReplicaConfig {
             id,
             window: rep.window,
             max_batch: rep.batch.max_entries,

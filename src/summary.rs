@@ -4,8 +4,8 @@
 //! Everything but the `wall` section is a pure function of scenario, seed and build, so two
 //! runs produce byte-identical JSON apart from `wall`.
 
-use crate::engine::{EventCounts, RunOutput};
-use crate::metrics::{ns_to_ms, LostUpdates, MessageCounts, StatsMs};
+use crate::engine::EventCounts;
+use crate::metrics::{ns_to_ms, LostUpdates, MessageCounts, RunOutput, StatsMs};
 use crate::scenario::{Bound, Scenario};
 use crate::series::{log_bins, ReportData, SeqMessage, SequenceWindow};
 use crate::time::{SimTime, Span};
@@ -1623,7 +1623,7 @@ pub struct ManualOut {
 /// named check; returns what they found. Runs without tables or other policies have none.
 fn conflict_checks(
     sc: &Scenario,
-    out: &crate::engine::RunOutput,
+    out: &RunOutput,
     names: &[String],
     seed: u64,
     checks: &mut Vec<Check>,

@@ -4,6 +4,11 @@
 //! The observer mirrors each region's per-key stamp from the replicas' `Note`s, so it never
 //! inspects replica internals mid-run and never draws randomness: observing cannot perturb.
 
+mod events;
+
+/// A finished run's output, observed by the standard metrics.
+pub type RunOutput = crate::engine::RunOutput<Observer>;
+
 use crate::replica::data::{Policy, Tables, WriteKind};
 use crate::replica::{Key, Level, MsgClass, Note, OpId, RegionId, Reply, Stamp};
 use crate::series::{SeriesCollector, StalenessCollector};
@@ -397,6 +402,8 @@ pub struct Observer {
     /// Quorum mode: writes are blind (a coordinator stamps without reading, and may hold no
     /// copy at all), so what a write replaced knowingly is judged by real-time order too.
     real_time_order: bool,
+    /// Reads in progress: key, level and issue time (for latency and staleness by level).
+    reads_in_progress: std::collections::BTreeMap<OpId, ReadIssue>,
 }
 
 /// Client sessions and the guarantees they were given (Terry et al., 1994).
@@ -520,6 +527,7 @@ impl Observer {
             },
             lin: None,
             real_time_order: false,
+            reads_in_progress: Default::default(),
         }
     }
 
