@@ -10,7 +10,6 @@ pub mod compare;
 pub mod dist;
 pub mod engine;
 pub mod failures;
-pub mod linearizable;
 pub mod metrics;
 pub mod output;
 pub mod presets;
@@ -27,6 +26,9 @@ pub mod time;
 pub mod topology;
 pub mod units;
 pub mod weather;
+
+/// The `linearizable-reads` check's tracker, part of the metrics (kept at its old path).
+pub use metrics::linearizable;
 
 use engine::trace::Trace;
 pub use engine::Limits;

@@ -5,8 +5,8 @@
 //! Collection is passive: time buckets advance when observed events cross them, never through
 //! events of their own, so collecting cannot change a run.
 
-use crate::metrics::ns_to_ms;
 use crate::time::{SimTime, Span};
+use crate::units::ns_to_ms;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -697,7 +697,13 @@ pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSumm
         });
     }
 
-    checks.extend(crate::linearizable::check(obs, &fin, &names, seed));
+    checks.extend(
+        crate::linearizable::verdict(obs, &fin, &names, seed).map(|(passed, detail)| Check {
+            name: "linearizable-reads".into(),
+            passed,
+            detail,
+        }),
+    );
     let lost_updates = obs.lost_updates_given(&names, &fin);
     drop(fin);
     let conflicts = conflict_checks(sc, out, &names, seed, &mut checks);

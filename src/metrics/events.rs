@@ -30,7 +30,7 @@ impl Observer {
         // Table workloads read at the default level.
         let levels = sc.workload.classes.iter().filter(|c| !c.0).map(|c| c.1);
         let tables = (!sc.workload.tables.is_empty()).then_some(Level::Default);
-        o.lin = crate::linearizable::Tracker::new(
+        o.lin = super::linearizable::Tracker::new(
             &sc.plan,
             levels.chain(tables),
             sc.workload.keys as usize,
