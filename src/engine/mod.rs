@@ -7,15 +7,20 @@
 
 mod clients;
 pub mod clock;
+mod end;
 mod faults;
 pub mod network;
 pub mod observe;
 pub mod queue;
+mod service;
 pub mod trace;
 pub mod workload;
 
+#[cfg(test)]
+mod tests;
+
 use crate::replica::{
-    Action, ClientOp, Durable, Key, Now, Outbox, RegionId, Replica, TimerId, WireMessage, Work,
+    Action, ClientOp, Durable, Key, Now, Outbox, RegionId, Replica, TimerId, WireMessage,
 };
 use crate::scenario::{FaultAction, Scenario};
 use crate::time::{SimTime, Span};
@@ -24,6 +29,7 @@ use clock::Clock;
 use network::{DropReason, Network, SendOutcome};
 pub use observe::Observe;
 use queue::EventQueue;
+pub use service::ServiceStats;
 use trace::Trace;
 use workload::Workload;
 
@@ -316,20 +322,6 @@ pub struct Engine<'s, R: Replica, O: Observe> {
     backups: Vec<Vec<Snapshot<R::Durable>>>,
 }
 
-/// One region's service queue over the run.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq)]
-pub struct ServiceStats {
-    pub writes: u64,
-    pub reads: u64,
-    /// Time spent serving.
-    pub busy_ns: u64,
-    /// Sum and maximum of the time inputs waited before their service began.
-    pub wait_ns_sum: u64,
-    pub wait_ns_max: u64,
-    pub inputs: u64,
-    pub max_queue: u64,
-}
-
 impl<'s, R: Replica, O: Observe> Engine<'s, R, O> {
     /// Builds the world for `sc` with replicas configured by `cfg(region)`.
     pub fn new(
@@ -420,10 +412,17 @@ impl<'s, R: Replica, O: Observe> Engine<'s, R, O> {
     }
 
     /// Runs to the end of the quiesce phase.
-    pub fn run(mut self, mut progress: Option<Progress>, limits: Limits) -> RunOutput<O> {
+    pub fn run(mut self, progress: Option<Progress>, limits: Limits) -> RunOutput<O> {
+        let end = self.start();
+        let (drained, stopped) = self.event_loop(end, progress, limits);
+        self.finish(drained, stopped)
+    }
+
+    /// Starts every replica and schedules the first events: client arrivals, faults, clock
+    /// polls, backups and the end of the run (at the returned time).
+    fn start(&mut self) -> SimTime {
         let n = self.sc.n();
         let end = SimTime(self.sc.duration.0);
-        let hard_end = end + self.sc.quiesce_limit;
         for i in 0..n {
             self.start_replica(RegionId(i as u16), false);
         }
@@ -453,10 +452,20 @@ impl<'s, R: Replica, O: Observe> Engine<'s, R, O> {
             }
         }
         self.queue.push(end, Event::EndOfRun);
+        end
+    }
 
-        let mut drained = false;
-        let mut stopped = None;
+    /// The loop: pops events in `(time, seq)` order until the run has drained after `end`, the
+    /// quiesce limit passes, or a [`Limits`] bound stops it. Returns (drained, stopped).
+    fn event_loop(
+        &mut self,
+        end: SimTime,
+        mut progress: Option<Progress>,
+        limits: Limits,
+    ) -> (bool, Option<Stopped>) {
+        let hard_end = end + self.sc.quiesce_limit;
         let mut processed: u64 = 0;
+        let mut stopped = None;
         while let Some((t, _seq, ev)) = self.queue.pop() {
             if t > hard_end {
                 break;
@@ -489,69 +498,29 @@ impl<'s, R: Replica, O: Observe> Engine<'s, R, O> {
                     break;
                 }
             }
-            if self.phase == Phase::Quiesce
-                && self.in_flight == 0
-                && self.queued_inputs == 0
-                && self.clients.idle()
-                && self.all_quiescent()
-            {
-                drained = true;
+            if self.phase == Phase::Quiesce && self.drained() && self.clients.idle() {
                 break;
             }
         }
-        if self.phase == Phase::Quiesce
-            && !drained
-            && self.in_flight == 0
-            && self.queued_inputs == 0
-            && self.all_quiescent()
-        {
-            drained = true;
-        }
+        // However the loop ended, the run has drained if nothing is left in flight (client
+        // retries and reroutes still waiting do not count once the loop is over).
+        (self.phase == Phase::Quiesce && self.drained(), stopped)
+    }
+
+    /// No message in flight, no input queued, and every replica up and quiescent.
+    #[inline]
+    fn drained(&self) -> bool {
+        self.in_flight == 0 && self.queued_inputs == 0 && self.all_quiescent()
+    }
+
+    /// What the run produced: final digests, divergence, views and everything recorded.
+    fn finish(mut self, drained: bool, stopped: Option<Stopped>) -> RunOutput<O> {
         let region_digests = self
             .nodes
             .iter()
             .map(|nd| nd.replica.as_ref().map(|r| r.state_digest()))
             .collect();
-        let (mut divergent_keys, mut first_divergent_key) = (0, None);
-        if let Some(holders) = &self.sc.plan.holders {
-            for (k, &mask) in holders.iter().enumerate() {
-                let mut first: Option<Option<crate::replica::Cell>> = None;
-                let mut differs = false;
-                for r in (0..n).filter(|r| mask & (1 << r) != 0) {
-                    let c = self.nodes[r]
-                        .replica
-                        .as_ref()
-                        .and_then(|x| x.cell_of(Key(k as u64)));
-                    match first {
-                        None => first = Some(c),
-                        Some(f) => differs |= f != c,
-                    }
-                }
-                if differs {
-                    divergent_keys += 1;
-                    first_divergent_key.get_or_insert(k as u64);
-                }
-            }
-        }
-        if self.sc.plan.holders.is_none()
-            && region_digests_differ(&self.nodes)
-            && self.nodes.iter().all(|nd| nd.replica.is_some())
-        {
-            // Name the first key the regions disagree on, for the convergence check's message.
-            for k in 0..self.sc.workload.keys {
-                let first = self.nodes[0]
-                    .replica
-                    .as_ref()
-                    .and_then(|x| x.cell_of(Key(k)));
-                if self.nodes[1..]
-                    .iter()
-                    .any(|nd| nd.replica.as_ref().and_then(|x| x.cell_of(Key(k))) != first)
-                {
-                    divergent_keys += 1;
-                    first_divergent_key.get_or_insert(k);
-                }
-            }
-        }
+        let (divergent_keys, first_divergent_key) = self.divergence();
         let (final_views, view_mismatch) = self.final_views();
         self.obs.run_ended(
             self.nodes.iter().filter_map(|nd| nd.replica.as_ref()),
@@ -585,57 +554,6 @@ impl<'s, R: Replica, O: Observe> Engine<'s, R, O> {
         }
     }
 
-    /// The end-of-run values of keys whose tables keep data, and the first key on which two
-    /// live holders disagree (keys read through the replicas' public views, after the run).
-    #[cold]
-    #[inline(never)]
-    fn final_views(&self) -> (Vec<(u64, crate::replica::data::View)>, Option<ViewMismatch>) {
-        let tables = &self.sc.plan.tables;
-        if !tables.has_data() {
-            return (Vec::new(), None);
-        }
-        let mut views = Vec::new();
-        let mut mismatch = None;
-        for t in tables
-            .0
-            .iter()
-            .filter(|t| t.policy.merges() || t.shape != crate::replica::data::Shape::Register)
-        {
-            for k in t.first..t.end {
-                let key = Key(k);
-                let mut first: Option<(RegionId, Option<crate::replica::data::View>)> = None;
-                for (i, nd) in self.nodes.iter().enumerate() {
-                    let Some(rep) = nd.replica.as_ref() else {
-                        continue;
-                    };
-                    let r = RegionId(i as u16);
-                    if !self.sc.plan.holds(r, key) {
-                        continue;
-                    }
-                    let v = rep.view_of(key);
-                    match &first {
-                        None => first = Some((r, v)),
-                        Some((a, av)) => {
-                            if mismatch.is_none() && *av != v {
-                                mismatch = Some(ViewMismatch {
-                                    key: k,
-                                    a: *a,
-                                    b: r,
-                                    a_view: av.clone(),
-                                    b_view: v,
-                                });
-                            }
-                        }
-                    }
-                }
-                if let Some((_, Some(v))) = first {
-                    views.push((k, v));
-                }
-            }
-        }
-        (views, mismatch)
-    }
-
     fn all_quiescent(&self) -> bool {
         self.nodes
             .iter()
@@ -658,81 +576,6 @@ impl<'s, R: Replica, O: Observe> Engine<'s, R, O> {
         self.obs.replica_started(r, &replica, self.now);
         node.replica = Some(replica);
         self.dispatch(r, |rep, now, out| rep.on_start(now, out));
-    }
-
-    /// Queues an input for region `r`'s replica; it starts service at once if the replica is idle.
-    #[inline(never)]
-    fn enqueue(&mut self, r: RegionId, input: Input<R::Msg>) {
-        self.queued_inputs += 1;
-        let node = &mut self.nodes[r.idx()];
-        node.serving.push_back((input, self.now));
-        let len = node.serving.len() as u64;
-        let st = &mut self.service_stats[r.idx()];
-        st.max_queue = st.max_queue.max(len);
-        if len == 1 {
-            self.start_service(r);
-        }
-    }
-
-    /// Draws the service time of the input at the head of `r`'s queue and schedules its end.
-    #[inline(never)]
-    fn start_service(&mut self, r: RegionId) {
-        let Some((model, rngs)) = self.service.as_mut() else {
-            return;
-        };
-        let node = &self.nodes[r.idx()];
-        let Some((input, arrived)) = node.serving.front() else {
-            return;
-        };
-        let work = match (input, node.replica.as_ref()) {
-            (Input::Client(op), Some(rep)) => rep.client_work(op),
-            (Input::Msg(_, m), _) => m.work(),
-            _ => Work::NONE,
-        };
-        let rng = &mut rngs[r.idx()];
-        let mut t = 0u64;
-        if let Some(w) = &model.write[r.idx()] {
-            for _ in 0..work.writes {
-                t = t.saturating_add(w.sample(rng));
-            }
-        }
-        if let Some(rd) = &model.read[r.idx()] {
-            for _ in 0..work.reads {
-                t = t.saturating_add(rd.sample(rng));
-            }
-        }
-        let st = &mut self.service_stats[r.idx()];
-        st.writes += work.writes as u64;
-        st.reads += work.reads as u64;
-        st.inputs += 1;
-        st.busy_ns += t;
-        let wait = self.now.saturating_since(*arrived).0;
-        st.wait_ns_sum += wait;
-        st.wait_ns_max = st.wait_ns_max.max(wait);
-        let gen = node.serve_gen;
-        self.queue
-            .push(self.now + Span(t), Event::Served { region: r, gen });
-    }
-
-    #[inline(never)]
-    fn on_served(&mut self, r: RegionId, gen: u32) {
-        let node = &mut self.nodes[r.idx()];
-        if node.serve_gen != gen || node.replica.is_none() {
-            return;
-        }
-        let Some((input, _)) = node.serving.pop_front() else {
-            return;
-        };
-        self.queued_inputs -= 1;
-        match input {
-            Input::Client(op) => self.dispatch(r, |rep, now, out| rep.on_client_op(now, op, out)),
-            Input::Msg(from, msg) => {
-                self.dispatch(r, |rep, now, out| rep.on_message(now, from, msg, out))
-            }
-        }
-        if self.nodes[r.idx()].replica.is_some() && !self.nodes[r.idx()].serving.is_empty() {
-            self.start_service(r);
-        }
     }
 
     fn on_deliver(&mut self, slot: u32) {
@@ -990,14 +833,6 @@ impl<'s, R: Replica, O: Observe> Engine<'s, R, O> {
             list.push((now, stored, bytes, image));
         }
     }
-}
-
-fn region_digests_differ<R: Replica>(nodes: &[Node<R>]) -> bool {
-    let mut d = nodes
-        .iter()
-        .map(|nd| nd.replica.as_ref().map(|r| r.state_digest()));
-    let first = d.next().flatten();
-    d.any(|x| x != first)
 }
 
 fn bump(gens: &mut Vec<u32>, id: TimerId) -> u32 {
