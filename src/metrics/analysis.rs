@@ -61,26 +61,7 @@ impl Observer {
         let judged = |w: &WriteRec| {
             !w.stamp.is_none() && (!self.merges(w.key as usize) || field(w).is_some())
         };
-        let mut start = vec![0u32; self.keys + 1];
-        for w in self.writes.iter().filter(|w| judged(w)) {
-            start[w.key as usize + 1] += 1;
-        }
-        for k in 0..self.keys {
-            start[k + 1] += start[k];
-        }
-        let mut fill = start.clone();
-        // Only write indices are bucketed (4 bytes a write). Each key's few writes are copied
-        // out with their sort keys into a scratch buffer and sorted there (an indirect sort
-        // through the write log would miss the cache on every comparison), so the analysis adds
-        // little to a run's peak memory. A key's writes are all judged per field (an LWW-Map) or
-        // none are, so within a key the field alone orders them.
-        let mut by_key = vec![0u32; start[self.keys] as usize];
-        for (i, w) in self.writes.iter().enumerate().filter(|(_, w)| judged(w)) {
-            let at = &mut fill[w.key as usize];
-            by_key[*at as usize] = i as u32;
-            *at += 1;
-        }
-        drop(fill);
+        let (start, by_key) = self.bucket_by_key(judged);
         let mut out = LostUpdates::default();
         let mut scratch: Vec<(u32, std::cmp::Reverse<Stamp>, u32)> = Vec::new();
         let mut order: Vec<u32> = Vec::new();
@@ -203,6 +184,31 @@ impl Observer {
             }
         }
         out
+    }
+
+    /// The writes `judged` accepts, bucketed by key (a counting sort): key `k`'s are
+    /// `by_key[start[k]..start[k + 1]]`, in write order.
+    fn bucket_by_key(&self, judged: impl Fn(&WriteRec) -> bool) -> (Vec<u32>, Vec<u32>) {
+        let mut start = vec![0u32; self.keys + 1];
+        for w in self.writes.iter().filter(|w| judged(w)) {
+            start[w.key as usize + 1] += 1;
+        }
+        for k in 0..self.keys {
+            start[k + 1] += start[k];
+        }
+        let mut fill = start.clone();
+        // Only write indices are bucketed (4 bytes a write). Each key's few writes are copied
+        // out with their sort keys into a scratch buffer and sorted there (an indirect sort
+        // through the write log would miss the cache on every comparison), so the analysis adds
+        // little to a run's peak memory. A key's writes are all judged per field (an LWW-Map) or
+        // none are, so within a key the field alone orders them.
+        let mut by_key = vec![0u32; start[self.keys] as usize];
+        for (i, w) in self.writes.iter().enumerate().filter(|(_, w)| judged(w)) {
+            let at = &mut fill[w.key as usize];
+            by_key[*at as usize] = i as u32;
+            *at += 1;
+        }
+        (start, by_key)
     }
 
     /// Per heal at `h`: how long until every (surviving) write acknowledged before `h` was
