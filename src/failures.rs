@@ -597,7 +597,7 @@ pub fn summarise(
     (end, duration): (SimTime, SimTime),
     guard: crate::time::Span,
 ) -> Vec<FailureOut> {
-    let ms = |t: u64| crate::metrics::ns_to_ms(t);
+    let ms = |t: u64| crate::units::ns_to_ms(t);
     let mut out = Vec::with_capacity(failures.len());
     let owners: Vec<Option<usize>> = lost.iter().map(|l| owner_of(failures, l)).collect();
     for (i, f) in failures.iter().enumerate() {
@@ -793,7 +793,7 @@ impl FailoverStats {
 
 /// Run-wide failover activity.
 pub fn stats(log: &FailoverLog, names: &[String]) -> FailoverStats {
-    let ms = |t: SimTime| crate::metrics::ns_to_ms(t.0);
+    let ms = |t: SimTime| crate::units::ns_to_ms(t.0);
     let mut s = FailoverStats::default();
     for e in &log.events {
         let what = match &e.kind {

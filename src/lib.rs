@@ -12,7 +12,6 @@ pub mod dist;
 pub mod engine;
 pub mod failures;
 pub mod faults;
-pub mod linearizable;
 pub mod metrics;
 pub mod output;
 pub mod presets;
@@ -29,6 +28,9 @@ pub mod time;
 pub mod topology;
 pub mod units;
 pub mod weather;
+
+/// The `linearizable-reads` check's tracker, part of the metrics (kept at its old path).
+pub use metrics::linearizable;
 
 use engine::trace::Trace;
 pub use engine::Limits;
@@ -94,7 +96,7 @@ pub enum RunError {
 /// A finished simulation, before it is summarised.
 pub struct Simulated {
     pub seed: u64,
-    pub output: engine::RunOutput,
+    pub output: engine::RunOutput<metrics::Observer>,
     /// Host time the engine took (feeds only the summary's `wall` section).
     pub wall_ns: u64,
 }
@@ -152,8 +154,9 @@ pub fn simulate_with<R: replica::Replica>(
     };
     // Wall time is measured around the engine, never inside it: it only feeds the `wall` section.
     let started = std::time::Instant::now();
-    let output =
-        Engine::<R>::new(sc, seed, trace, |id| config(sc, id)).run(opts.progress, opts.limits);
+    let obs = metrics::Observer::for_scenario(sc);
+    let output = Engine::<R, _>::new(sc, seed, trace, obs, |id| config(sc, id))
+        .run(opts.progress, opts.limits);
     let wall_ns = started.elapsed().as_nanos() as u64;
     match output.stopped {
         Some(engine::Stopped::Events { limit, at }) => {

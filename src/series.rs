@@ -5,10 +5,16 @@
 //! Collection is passive: time buckets advance when observed events cross them, never through
 //! events of their own, so collecting cannot change a run.
 
-use crate::metrics::ns_to_ms;
-use crate::time::SimTime;
+use crate::time::{SimTime, Span};
+use crate::units::ns_to_ms;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// The time-series bucket width: about 240 buckets over the run, at least 10ms, whole ms.
+pub fn bucket_for(duration: Span) -> Span {
+    let raw = (duration.0 / 240).max(10_000_000);
+    Span(raw.div_ceil(1_000_000) * 1_000_000)
+}
 
 /// Per-region series over simulated time, one value per bucket.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

@@ -306,6 +306,17 @@ impl Serialize for SignedSpan {
     }
 }
 
+/// NTP-like periodic correction of one region's wall clock.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClockSync {
+    pub interval_ns: u64,
+    /// How far off a poll's measurement of the error may be (uniform, ±).
+    pub accuracy_ns: u64,
+    /// Errors at least this large are stepped; smaller ones are slewed.
+    pub step_threshold_ns: u64,
+    pub max_slew_ppb: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,10 @@
 //! Human-readable renderings of counts, durations and sizes, shared by every output.
 
+/// Nanoseconds to milliseconds, rounded to the microsecond so JSON stays readable.
+pub fn ns_to_ms(ns: u64) -> f64 {
+    (ns / 1000) as f64 / 1000.0 + if ns % 1000 >= 500 { 0.001 } else { 0.0 }
+}
+
 /// `1234567` -> `1,234,567`.
 pub fn thousands(n: u64) -> String {
     let s = n.to_string();

@@ -1,6 +1,6 @@
 //! `linearizable-reads` (runs whose reads at some level were promised linearizability): every
 //! such read returned a value no older than any write acknowledged, or read, before it began.
-//! The judging lives in [`crate::linearizable`].
+//! The judging lives in [`crate::metrics::linearizable`].
 
 use super::{Check, CheckResult, Inputs};
 
@@ -13,6 +13,12 @@ impl Check for LinearizableReads {
     }
 
     fn finish(&self, i: &Inputs) -> Option<CheckResult> {
-        crate::linearizable::check(&i.out.observer, i.fin, i.names, i.seed)
+        crate::metrics::linearizable::verdict(&i.out.observer, i.fin, i.names, i.seed).map(
+            |(passed, detail)| CheckResult {
+                name: self.name().into(),
+                passed,
+                detail,
+            },
+        )
     }
 }

@@ -18,7 +18,7 @@ mod session_guarantees;
 mod single_primary;
 mod strong_eventual;
 
-use crate::engine::RunOutput;
+use crate::metrics::RunOutput;
 use crate::replica::Stamp;
 use crate::scenario::Scenario;
 use crate::summary::ConflictFacts;

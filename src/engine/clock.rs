@@ -17,16 +17,9 @@ use rand::RngExt;
 
 const BILLION: i128 = 1_000_000_000;
 
-/// NTP-like periodic correction of one region's wall clock.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ClockSync {
-    pub interval_ns: u64,
-    /// How far off a poll's measurement of the error may be (uniform, ±).
-    pub accuracy_ns: u64,
-    /// Errors at least this large are stepped; smaller ones are slewed.
-    pub step_threshold_ns: u64,
-    pub max_slew_ppb: i64,
-}
+/// The scenario's description of a time daemon (kept with the time types, so the scenario
+/// model does not depend on the engine).
+pub use crate::time::ClockSync;
 
 /// A correction being slewed in: `total_ns` spread from `from` at `rate_ppb` of elapsed time.
 #[derive(Clone, Copy, Debug)]

@@ -1,14 +1,14 @@
 //! Faults and disasters as the engine applies them: a fault's start and end effects, crashes,
 //! recoveries, region loss and rebuilds from backups, and the quiesce that heals everything.
 
-use super::{CrashMark, Engine, Event, FaultMark, HealMark, Input, Phase};
+use super::{CrashMark, Engine, Event, FaultMark, HealMark, Input, Observe, Phase};
 use crate::dist::DistSpec;
 use crate::faults::FaultHost;
 use crate::replica::Command;
 use crate::replica::{ClientOp, RegionId, Replica};
 use crate::time::Span;
 
-impl<R: Replica> Engine<'_, R> {
+impl<R: Replica, O: Observe> Engine<'_, R, O> {
     #[cold]
     #[inline(never)]
     pub(super) fn heal_mark(&mut self, label: String) {
@@ -37,7 +37,7 @@ impl<R: Replica> Engine<'_, R> {
                 let id = match op {
                     ClientOp::Write { op, .. } | ClientOp::Read { op, .. } => op,
                 };
-                let home = self.rerouted.remove(&id).unwrap_or(r);
+                let home = self.clients.take_reroute(id).unwrap_or(r);
                 self.client_failed(home, id);
             }
         }
@@ -45,8 +45,8 @@ impl<R: Replica> Engine<'_, R> {
         node.timer_gen
             .iter_mut()
             .for_each(|g| *g = g.wrapping_add(1));
-        self.obs.fo.set_alive(r, false);
-        self.down_since[r.idx()] = Some(self.now);
+        self.obs.region_down(r, self.now);
+        self.clients.region_down(r, self.now);
         self.crashes.push(CrashMark {
             region: r,
             at: self.now,
@@ -72,7 +72,6 @@ impl<R: Replica> Engine<'_, R> {
                 _ => (None, Span::ZERO),
             };
             self.obs
-                .fo
                 .restore_started(r, self.now, taken, self.now + wait);
             self.heal_mark(format!("{why} {} (rebuild)", self.sc.region_name(r)));
             self.queue.push(self.now + wait, Event::Rebuild(r));
@@ -89,8 +88,8 @@ impl<R: Replica> Engine<'_, R> {
         if let Some(c) = self.crashes.iter_mut().rev().find(|c| c.region == r) {
             c.recovered = Some(self.now);
         }
-        self.obs.fo.set_alive(r, true);
-        self.down_since[r.idx()] = None;
+        self.obs.region_up(r, self.now);
+        self.clients.region_up(r);
         self.start_replica(r, rebuilt);
     }
 
@@ -122,6 +121,7 @@ impl<R: Replica> Engine<'_, R> {
     pub(super) fn on_fault(&mut self, i: usize) {
         self.counts.faults += 1;
         self.trace.fault(self.now, i as u32);
+        self.obs.fault_started(i, self.now);
         let sc = self.sc;
         let f = &sc.faults[i];
         self.faults.push(FaultMark {
@@ -145,6 +145,7 @@ impl<R: Replica> Engine<'_, R> {
             return; // quiesce has already healed everything
         }
         self.trace.fault(self.now, i as u32 | 0x8000_0000);
+        self.obs.fault_ended(i, self.now);
         let sc = self.sc;
         let f = &sc.faults[i];
         f.action.end(self, i, &f.what);
@@ -167,7 +168,7 @@ impl<R: Replica> Engine<'_, R> {
 }
 
 /// What fault kinds do to the simulation (see `crate::faults`).
-impl<R: Replica> FaultHost for Engine<'_, R> {
+impl<R: Replica, O: Observe> FaultHost for Engine<'_, R, O> {
     fn partition(&mut self, fault: usize, groups: &[u32]) {
         self.net.set_partition(groups);
         self.active_partition = Some(fault as u32);

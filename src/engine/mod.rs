@@ -5,24 +5,31 @@
 //! time is skipped. After `duration` the run quiesces: faults heal, crashed regions recover,
 //! clients stop, and the loop continues until replication has drained or `quiesce_limit` passes.
 
+mod clients;
 pub mod clock;
+mod end;
 mod faults;
 pub mod network;
+pub mod observe;
 pub mod queue;
+mod service;
 pub mod trace;
 pub mod workload;
 
-use crate::metrics::Observer;
+#[cfg(test)]
+mod tests;
+
 use crate::replica::{
-    Action, ClientOp, Durable, Key, Now, OpId, Outbox, RegionId, Replica, Reply, TimerId,
-    WireMessage, Work,
+    Action, ClientOp, Durable, Key, Now, Outbox, RegionId, Replica, TimerId, WireMessage,
 };
 use crate::scenario::{FaultAction, Scenario};
 use crate::time::{SimTime, Span};
+use clients::Clients;
 use clock::Clock;
 use network::{DropReason, Network, SendOutcome};
+pub use observe::Observe;
 use queue::EventQueue;
-use std::collections::BTreeMap;
+pub use service::ServiceStats;
 use trace::Trace;
 use workload::Workload;
 
@@ -155,10 +162,10 @@ pub struct FaultMark {
 }
 
 /// Everything a run produced, before it is summarised.
-pub struct RunOutput {
+pub struct RunOutput<O> {
     /// Why the loop stopped before the run finished, if a [`Limits`] bound was passed.
     pub stopped: Option<Stopped>,
-    pub observer: Observer,
+    pub observer: O,
     pub counts: EventCounts,
     pub trace_digest: u64,
     pub trace_error: Option<std::io::Error>,
@@ -267,7 +274,7 @@ enum Phase {
     Quiesce,
 }
 
-pub struct Engine<'s, R: Replica> {
+pub struct Engine<'s, R: Replica, O: Observe> {
     sc: &'s Scenario,
     now: SimTime,
     queue: EventQueue<Event>,
@@ -279,13 +286,11 @@ pub struct Engine<'s, R: Replica> {
     in_flight: u64,
     net: Network,
     workload: Workload,
-    obs: Observer,
+    obs: O,
     trace: Trace,
     outbox: Outbox<R::Msg, <R::Durable as Durable>::Op>,
     phase: Phase,
     counts: EventCounts,
-    /// Reads in progress: key, level and issue time (for latency and staleness by level).
-    pending_reads: BTreeMap<OpId, crate::metrics::ReadIssue>,
     active_partition: Option<u32>,
     /// Whether any region can crash in this run (a crash fault exists).
     crashable: bool,
@@ -304,23 +309,8 @@ pub struct Engine<'s, R: Replica> {
     pub service_stats: Vec<ServiceStats>,
     /// Per region: what its time daemon did.
     clock_stats: Vec<ClockStats>,
-    /// Per region: down since (for client rerouting).
-    down_since: Vec<Option<SimTime>>,
-    /// Rerouted operations in flight to their region, by event number: (region, op).
-    rerouted_ops: BTreeMap<u32, (RegionId, ClientOp)>,
-    /// Rerouted operations awaiting a reply: op -> client home region.
-    rerouted: BTreeMap<OpId, RegionId>,
-    /// Replies on their way back to rerouted clients, by event number: (home region, reply).
-    rerouted_replies: BTreeMap<u32, (RegionId, Reply)>,
-    reroute_seq: u32,
-    /// Per region: since when its health endpoint has said it cannot take writes.
-    unhealthy_since: Vec<Option<SimTime>>,
-    /// Retries waiting out their backoff, by event number: (home region, op).
-    retry_queue: BTreeMap<u32, (RegionId, ClientOp)>,
-    /// Which try each retried operation in progress is on (2 for the first retry).
-    attempt: BTreeMap<OpId, u32>,
-    /// Per home region: the clients' jitter stream.
-    retry_rng: Vec<crate::rng::SimRng>,
+    /// Client operations in progress: retries, reroutes.
+    clients: Clients,
     /// Per region: how many times a replica was started (a rebuilt one takes a newer
     /// incarnation than any it had).
     starts: Vec<u32>,
@@ -333,32 +323,13 @@ pub struct Engine<'s, R: Replica> {
     backups: Vec<Vec<Snapshot<R::Durable>>>,
 }
 
-/// One region's service queue over the run.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, PartialEq)]
-pub struct ServiceStats {
-    pub writes: u64,
-    pub reads: u64,
-    /// Time spent serving.
-    pub busy_ns: u64,
-    /// Sum and maximum of the time inputs waited before their service began.
-    pub wait_ns_sum: u64,
-    pub wait_ns_max: u64,
-    pub inputs: u64,
-    pub max_queue: u64,
-}
-
-/// The time-series bucket width: about 240 buckets over the run, at least 10ms, whole ms.
-pub fn bucket_for(duration: Span) -> Span {
-    let raw = (duration.0 / 240).max(10_000_000);
-    Span(raw.div_ceil(1_000_000) * 1_000_000)
-}
-
-impl<'s, R: Replica> Engine<'s, R> {
+impl<'s, R: Replica, O: Observe> Engine<'s, R, O> {
     /// Builds the world for `sc` with replicas configured by `cfg(region)`.
     pub fn new(
         sc: &'s Scenario,
         seed: u64,
         trace: Trace,
+        obs: O,
         cfg: impl Fn(RegionId) -> R::Config,
     ) -> Self {
         let n = sc.n();
@@ -397,42 +368,13 @@ impl<'s, R: Replica> Engine<'s, R> {
             in_flight: 0,
             net: Network::new(&sc.network, n, seed),
             workload: Workload::new(&sc.workload, seed),
-            obs: {
-                let mut o = Observer::new(
-                    n,
-                    sc.workload.keys,
-                    sc.plan.holders.clone(),
-                    {
-                        // Poisson totals stay within a few percent of the mean; 10% headroom.
-                        let w = sc.workload.rates.iter().sum::<f64>()
-                            * sc.duration.as_secs_f64()
-                            * sc.workload.write_fraction;
-                        (w * 1.1).min(1e9) as usize
-                    },
-                    bucket_for(sc.duration),
-                );
-                o.stall_after = sc.stall_after;
-                o.set_tables(std::sync::Arc::clone(&sc.plan.tables));
-                o.set_sessions(sc.workload.sessions);
-                // Table workloads read at the default level.
-                let levels = sc.workload.classes.iter().filter(|c| !c.0).map(|c| c.1);
-                let tables =
-                    (!sc.workload.tables.is_empty()).then_some(crate::replica::Level::Default);
-                o.lin = crate::linearizable::Tracker::new(
-                    &sc.plan,
-                    levels.chain(tables),
-                    sc.workload.keys as usize,
-                );
-                o.set_real_time_order(sc.plan.stamps_without_holding());
-                o
-            },
+            obs,
             trace,
             outbox: Outbox {
                 actions: Vec::with_capacity(256),
             },
             phase: Phase::Running,
             counts: EventCounts::default(),
-            pending_reads: BTreeMap::new(),
             active_partition: None,
             crashable: sc.backup.is_some()
                 || sc.faults.iter().any(|f| {
@@ -457,20 +399,7 @@ impl<'s, R: Replica> Engine<'s, R> {
             queued_inputs: 0,
             service_stats: vec![ServiceStats::default(); n],
             clock_stats: vec![ClockStats::default(); n],
-            down_since: vec![None; n],
-            rerouted_ops: BTreeMap::new(),
-            rerouted: BTreeMap::new(),
-            rerouted_replies: BTreeMap::new(),
-            reroute_seq: 0,
-            unhealthy_since: vec![None; n],
-            retry_queue: BTreeMap::new(),
-            attempt: BTreeMap::new(),
-            retry_rng: match sc.workload.retry {
-                Some(_) => (0..n)
-                    .map(|i| crate::rng::stream(seed, crate::rng::Concern::Retry, i as u32))
-                    .collect(),
-                None => Vec::new(),
-            },
+            clients: Clients::new(sc, seed),
             starts: vec![0; n],
             lost: vec![false; n],
             rebuilding: vec![false; n],
@@ -484,10 +413,17 @@ impl<'s, R: Replica> Engine<'s, R> {
     }
 
     /// Runs to the end of the quiesce phase.
-    pub fn run(mut self, mut progress: Option<Progress>, limits: Limits) -> RunOutput {
+    pub fn run(mut self, progress: Option<Progress>, limits: Limits) -> RunOutput<O> {
+        let end = self.start();
+        let (drained, stopped) = self.event_loop(end, progress, limits);
+        self.finish(drained, stopped)
+    }
+
+    /// Starts every replica and schedules the first events: client arrivals, faults, clock
+    /// polls, backups and the end of the run (at the returned time).
+    fn start(&mut self) -> SimTime {
         let n = self.sc.n();
         let end = SimTime(self.sc.duration.0);
-        let hard_end = end + self.sc.quiesce_limit;
         for i in 0..n {
             self.start_replica(RegionId(i as u16), false);
         }
@@ -517,10 +453,20 @@ impl<'s, R: Replica> Engine<'s, R> {
             }
         }
         self.queue.push(end, Event::EndOfRun);
+        end
+    }
 
-        let mut drained = false;
-        let mut stopped = None;
+    /// The loop: pops events in `(time, seq)` order until the run has drained after `end`, the
+    /// quiesce limit passes, or a [`Limits`] bound stops it. Returns (drained, stopped).
+    fn event_loop(
+        &mut self,
+        end: SimTime,
+        mut progress: Option<Progress>,
+        limits: Limits,
+    ) -> (bool, Option<Stopped>) {
+        let hard_end = end + self.sc.quiesce_limit;
         let mut processed: u64 = 0;
+        let mut stopped = None;
         while let Some((t, _seq, ev)) = self.queue.pop() {
             if t > hard_end {
                 break;
@@ -553,85 +499,34 @@ impl<'s, R: Replica> Engine<'s, R> {
                     break;
                 }
             }
-            if self.phase == Phase::Quiesce
-                && self.in_flight == 0
-                && self.queued_inputs == 0
-                && self.rerouted_ops.is_empty()
-                && self.rerouted_replies.is_empty()
-                && self.retry_queue.is_empty()
-                && self.all_quiescent()
-            {
-                drained = true;
+            if self.phase == Phase::Quiesce && self.drained() && self.clients.idle() {
                 break;
             }
         }
-        if self.phase == Phase::Quiesce
-            && !drained
-            && self.in_flight == 0
-            && self.queued_inputs == 0
-            && self.all_quiescent()
-        {
-            drained = true;
-        }
+        // However the loop ended, the run has drained if nothing is left in flight (client
+        // retries and reroutes still waiting do not count once the loop is over).
+        (self.phase == Phase::Quiesce && self.drained(), stopped)
+    }
+
+    /// No message in flight, no input queued, and every replica up and quiescent.
+    #[inline]
+    fn drained(&self) -> bool {
+        self.in_flight == 0 && self.queued_inputs == 0 && self.all_quiescent()
+    }
+
+    /// What the run produced: final digests, divergence, views and everything recorded.
+    fn finish(mut self, drained: bool, stopped: Option<Stopped>) -> RunOutput<O> {
         let region_digests = self
             .nodes
             .iter()
             .map(|nd| nd.replica.as_ref().map(|r| r.state_digest()))
             .collect();
-        let (mut divergent_keys, mut first_divergent_key) = (0, None);
-        if let Some(holders) = &self.sc.plan.holders {
-            for (k, &mask) in holders.iter().enumerate() {
-                let mut first: Option<Option<crate::replica::Cell>> = None;
-                let mut differs = false;
-                for r in (0..n).filter(|r| mask & (1 << r) != 0) {
-                    let c = self.nodes[r]
-                        .replica
-                        .as_ref()
-                        .and_then(|x| x.cell_of(Key(k as u64)));
-                    match first {
-                        None => first = Some(c),
-                        Some(f) => differs |= f != c,
-                    }
-                }
-                if differs {
-                    divergent_keys += 1;
-                    first_divergent_key.get_or_insert(k as u64);
-                }
-            }
-        }
-        if self.sc.plan.holders.is_none()
-            && region_digests_differ(&self.nodes)
-            && self.nodes.iter().all(|nd| nd.replica.is_some())
-        {
-            // Name the first key the regions disagree on, for the convergence check's message.
-            for k in 0..self.sc.workload.keys {
-                let first = self.nodes[0]
-                    .replica
-                    .as_ref()
-                    .and_then(|x| x.cell_of(Key(k)));
-                if self.nodes[1..]
-                    .iter()
-                    .any(|nd| nd.replica.as_ref().and_then(|x| x.cell_of(Key(k))) != first)
-                {
-                    divergent_keys += 1;
-                    first_divergent_key.get_or_insert(k);
-                }
-            }
-        }
+        let (divergent_keys, first_divergent_key) = self.divergence();
         let (final_views, view_mismatch) = self.final_views();
-        if self.sc.plan.tables.0.iter().any(|t| t.policy.merges()) {
-            let mut dots = std::collections::BTreeSet::new();
-            for t in self.sc.plan.tables.0.iter().filter(|t| t.policy.merges()) {
-                for k in t.first..t.end {
-                    for nd in self.nodes.iter() {
-                        if let Some(rep) = nd.replica.as_ref() {
-                            dots.extend(rep.dots_of(Key(k)).into_iter().map(|d| (k as u32, d.0)));
-                        }
-                    }
-                }
-            }
-            self.obs.set_final_dots(dots);
-        }
+        self.obs.run_ended(
+            self.nodes.iter().filter_map(|nd| nd.replica.as_ref()),
+            self.now,
+        );
         for (st, nd) in self.clock_stats.iter_mut().zip(&self.nodes) {
             st.final_error_ns = nd.clock.error_ns(self.now);
         }
@@ -660,57 +555,6 @@ impl<'s, R: Replica> Engine<'s, R> {
         }
     }
 
-    /// The end-of-run values of keys whose tables keep data, and the first key on which two
-    /// live holders disagree (keys read through the replicas' public views, after the run).
-    #[cold]
-    #[inline(never)]
-    fn final_views(&self) -> (Vec<(u64, crate::replica::data::View)>, Option<ViewMismatch>) {
-        let tables = &self.sc.plan.tables;
-        if !tables.has_data() {
-            return (Vec::new(), None);
-        }
-        let mut views = Vec::new();
-        let mut mismatch = None;
-        for t in tables
-            .0
-            .iter()
-            .filter(|t| t.policy.merges() || t.shape != crate::replica::data::Shape::Register)
-        {
-            for k in t.first..t.end {
-                let key = Key(k);
-                let mut first: Option<(RegionId, Option<crate::replica::data::View>)> = None;
-                for (i, nd) in self.nodes.iter().enumerate() {
-                    let Some(rep) = nd.replica.as_ref() else {
-                        continue;
-                    };
-                    let r = RegionId(i as u16);
-                    if !self.sc.plan.holds(r, key) {
-                        continue;
-                    }
-                    let v = rep.view_of(key);
-                    match &first {
-                        None => first = Some((r, v)),
-                        Some((a, av)) => {
-                            if mismatch.is_none() && *av != v {
-                                mismatch = Some(ViewMismatch {
-                                    key: k,
-                                    a: *a,
-                                    b: r,
-                                    a_view: av.clone(),
-                                    b_view: v,
-                                });
-                            }
-                        }
-                    }
-                }
-                if let Some((_, Some(v))) = first {
-                    views.push((k, v));
-                }
-            }
-        }
-        (views, mismatch)
-    }
-
     fn all_quiescent(&self) -> bool {
         self.nodes
             .iter()
@@ -730,314 +574,9 @@ impl<'s, R: Replica> Engine<'s, R> {
         } else {
             R::recover(&node.cfg, &node.durable)
         };
-        self.obs
-            .resync(r, replica.cells().map(|(k, c)| (k, c.stamp)), self.now);
-        for t in self.sc.plan.tables.0.iter().filter(|t| t.policy.merges()) {
-            for k in t.first..t.end {
-                self.obs.resync_dots(r, Key(k), &replica.dots_of(Key(k)));
-            }
-        }
+        self.obs.replica_started(r, &replica, self.now);
         node.replica = Some(replica);
         self.dispatch(r, |rep, now, out| rep.on_start(now, out));
-    }
-
-    fn on_client(&mut self, r: RegionId, end: SimTime) {
-        if self.phase != Phase::Running {
-            return;
-        }
-        if let Some(t) = self.workload.next_arrival(r, self.now) {
-            if t < end {
-                self.queue.push(t, Event::Client(r));
-            }
-        }
-        let op = self.workload.next_op(r);
-        self.counts.client_ops += 1;
-        let (id, key, kind, level) = match op {
-            ClientOp::Write {
-                op,
-                key,
-                level,
-                kind,
-                ..
-            } => (op, key, Some(kind), level),
-            ClientOp::Read { op, key, level } => (op, key, None, level),
-        };
-        let is_write = kind.is_some();
-        self.trace.client(self.now, r, id, key, is_write);
-        let session = self.obs.on_issue(r, id, key, kind, level, self.now);
-        if !is_write {
-            let mut issue = self.obs.read_issue(key, level, self.now);
-            issue.session = session;
-            self.pending_reads.insert(id, issue);
-        }
-        self.submit(r, op);
-    }
-
-    /// A client of region `r` sends `op`: to its region, or, once the health check has given
-    /// up on that region, to the nearest healthy one.
-    fn submit(&mut self, r: RegionId, op: ClientOp) {
-        let id = match op {
-            ClientOp::Write { op, .. } | ClientOp::Read { op, .. } => op,
-        };
-        let up = match &self.nodes[r.idx()].replica {
-            None => false,
-            Some(rep) => {
-                if self.sc.workload.reroute_after.is_some() {
-                    if rep.serves_writes() {
-                        self.unhealthy_since[r.idx()] = None;
-                    } else if self.unhealthy_since[r.idx()].is_none() {
-                        self.unhealthy_since[r.idx()] = Some(self.now);
-                    }
-                }
-                true
-            }
-        };
-        if let Some(t) = self.reroute_target(r) {
-            // The client's health check has given up on its region: it goes to the nearest
-            // healthy region, paying the trip there (and back for the answer).
-            self.rerouted.insert(id, r);
-            let lat = self.sc.workload.nominal[r.idx() * self.sc.n() + t.idx()];
-            self.reroute_seq = self.reroute_seq.wrapping_add(1);
-            let i = self.reroute_seq;
-            self.rerouted_ops.insert(i, (t, op));
-            self.queue.push(self.now + Span(lat), Event::RerouteOp(i));
-            return;
-        }
-        if !up {
-            if let Some(f) = self.crash_fault[r.idx()] {
-                self.effects[f] += 1;
-            }
-            self.trace.reply(self.now, r, &Reply::Failed { op: id });
-            self.client_failed(r, id);
-            return;
-        }
-        if self.service.is_some() {
-            let work = self.nodes[r.idx()]
-                .replica
-                .as_ref()
-                .map_or(Work::NONE, |rep| rep.client_work(&op));
-            if !work.is_none() {
-                self.enqueue(r, Input::Client(op));
-                return;
-            }
-        }
-        self.dispatch(r, |rep, now, out| rep.on_client_op(now, op, out));
-    }
-
-    /// Operation `id` of a client in region `r` failed: it is retried after a backoff if the
-    /// policy allows another try, otherwise the failure is final.
-    #[cold]
-    #[inline(never)]
-    fn client_failed(&mut self, r: RegionId, id: OpId) {
-        if let (Some(retry), Phase::Running) = (self.sc.workload.retry, self.phase) {
-            let tries = self.attempt.remove(&id).unwrap_or(1);
-            if tries < retry.attempts && (!id.is_read() || self.pending_reads.contains_key(&id)) {
-                let base = retry.backoff(tries).0;
-                let wait = if retry.jitter {
-                    // Full jitter: uniform in [0, base] (the modulo bias is below 2^-20).
-                    use rand::Rng;
-                    self.retry_rng[r.idx()].next_u64() % (base + 1)
-                } else {
-                    base
-                };
-                let op = if id.is_read() {
-                    let issue = &self.pending_reads[&id];
-                    ClientOp::Read {
-                        op: id,
-                        key: issue.key,
-                        level: issue.level,
-                    }
-                } else {
-                    let new = self.workload.new_write_id();
-                    self.obs.on_retry_write(id, new);
-                    let rec = &self.obs.writes[new.0 as usize];
-                    ClientOp::Write {
-                        op: new,
-                        key: Key(rec.key as u64),
-                        value_bytes: self.sc.workload.value_bytes,
-                        level: rec.level,
-                        kind: rec.kind(),
-                    }
-                };
-                let new_id = match op {
-                    ClientOp::Write { op, .. } => op,
-                    ClientOp::Read { op, .. } => {
-                        self.obs.read_retries += 1; // on_retry_write counts the writes
-                        op
-                    }
-                };
-                self.attempt.insert(new_id, tries + 1);
-                self.reroute_seq = self.reroute_seq.wrapping_add(1);
-                let i = self.reroute_seq;
-                self.retry_queue.insert(i, (r, op));
-                self.queue.push(self.now + Span(wait), Event::Retry(i));
-                return;
-            }
-        }
-        self.attempt.remove(&id);
-        let read = if id.is_read() {
-            self.pending_reads.remove(&id)
-        } else {
-            None
-        };
-        match read {
-            Some(issue) => self
-                .obs
-                .on_reply(r, Reply::Failed { op: id }, Some(issue), self.now),
-            None => {
-                let level = if id.is_read() {
-                    crate::replica::Level::Default
-                } else {
-                    self.obs.writes[id.0 as usize].level
-                };
-                self.obs.on_unavailable(r, id, level, self.now)
-            }
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn on_retry(&mut self, i: u32) {
-        let (r, op) = self.retry_queue.remove(&i).expect("live retry");
-        let (id, key, is_write) = match op {
-            ClientOp::Write { op, key, .. } => (op, key, true),
-            ClientOp::Read { op, key, .. } => (op, key, false),
-        };
-        self.trace.client(self.now, r, id, key, is_write);
-        self.submit(r, op);
-    }
-
-    /// Where region `r`'s clients go while `r` is down, if they have been rerouted.
-    fn reroute_target(&self, r: RegionId) -> Option<RegionId> {
-        let after = self.sc.workload.reroute_after?;
-        let since = self.down_since[r.idx()].or(self.unhealthy_since[r.idx()])?;
-        if self.now < since + after {
-            return None;
-        }
-        self.sc.plan.nearest[r.idx()].iter().copied().find(|&t| {
-            t != r
-                && self.nodes[t.idx()]
-                    .replica
-                    .as_ref()
-                    .is_some_and(|rep| rep.serves_writes())
-        })
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn on_reroute_op(&mut self, i: u32) {
-        let (t, op) = self.rerouted_ops.remove(&i).expect("live reroute");
-        let id = match op {
-            ClientOp::Write { op, .. } | ClientOp::Read { op, .. } => op,
-        };
-        if self.nodes[t.idx()].replica.is_none() {
-            // That region went down too on the way.
-            let home = self.rerouted.remove(&id).expect("rerouted op");
-            self.client_failed(home, id);
-            return;
-        }
-        self.dispatch(t, |rep, now, out| rep.on_client_op(now, op, out));
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn on_reroute_reply(&mut self, i: u32) {
-        let (home, reply) = self.rerouted_replies.remove(&i).expect("live reply");
-        self.client_hears(home, reply);
-    }
-
-    /// A reply reaches its client in region `r`.
-    fn client_hears(&mut self, r: RegionId, reply: Reply) {
-        self.trace.reply(self.now, r, &reply);
-        let op = match reply {
-            Reply::Failed { op } => return self.client_failed(r, op),
-            Reply::WriteOk { op, .. } | Reply::ReadOk { op, .. } => op,
-        };
-        if !self.attempt.is_empty() {
-            self.attempt.remove(&op);
-        }
-        let read = match reply {
-            Reply::ReadOk { op, .. } | Reply::Failed { op } if op.is_read() => {
-                self.pending_reads.remove(&op)
-            }
-            _ => None,
-        };
-        self.obs.on_reply(r, reply, read, self.now);
-    }
-
-    /// Queues an input for region `r`'s replica; it starts service at once if the replica is idle.
-    #[inline(never)]
-    fn enqueue(&mut self, r: RegionId, input: Input<R::Msg>) {
-        self.queued_inputs += 1;
-        let node = &mut self.nodes[r.idx()];
-        node.serving.push_back((input, self.now));
-        let len = node.serving.len() as u64;
-        let st = &mut self.service_stats[r.idx()];
-        st.max_queue = st.max_queue.max(len);
-        if len == 1 {
-            self.start_service(r);
-        }
-    }
-
-    /// Draws the service time of the input at the head of `r`'s queue and schedules its end.
-    #[inline(never)]
-    fn start_service(&mut self, r: RegionId) {
-        let Some((model, rngs)) = self.service.as_mut() else {
-            return;
-        };
-        let node = &self.nodes[r.idx()];
-        let Some((input, arrived)) = node.serving.front() else {
-            return;
-        };
-        let work = match (input, node.replica.as_ref()) {
-            (Input::Client(op), Some(rep)) => rep.client_work(op),
-            (Input::Msg(_, m), _) => m.work(),
-            _ => Work::NONE,
-        };
-        let rng = &mut rngs[r.idx()];
-        let mut t = 0u64;
-        if let Some(w) = &model.write[r.idx()] {
-            for _ in 0..work.writes {
-                t = t.saturating_add(w.sample(rng));
-            }
-        }
-        if let Some(rd) = &model.read[r.idx()] {
-            for _ in 0..work.reads {
-                t = t.saturating_add(rd.sample(rng));
-            }
-        }
-        let st = &mut self.service_stats[r.idx()];
-        st.writes += work.writes as u64;
-        st.reads += work.reads as u64;
-        st.inputs += 1;
-        st.busy_ns += t;
-        let wait = self.now.saturating_since(*arrived).0;
-        st.wait_ns_sum += wait;
-        st.wait_ns_max = st.wait_ns_max.max(wait);
-        let gen = node.serve_gen;
-        self.queue
-            .push(self.now + Span(t), Event::Served { region: r, gen });
-    }
-
-    #[inline(never)]
-    fn on_served(&mut self, r: RegionId, gen: u32) {
-        let node = &mut self.nodes[r.idx()];
-        if node.serve_gen != gen || node.replica.is_none() {
-            return;
-        }
-        let Some((input, _)) = node.serving.pop_front() else {
-            return;
-        };
-        self.queued_inputs -= 1;
-        match input {
-            Input::Client(op) => self.dispatch(r, |rep, now, out| rep.on_client_op(now, op, out)),
-            Input::Msg(from, msg) => {
-                self.dispatch(r, |rep, now, out| rep.on_message(now, from, msg, out))
-            }
-        }
-        if self.nodes[r.idx()].replica.is_some() && !self.nodes[r.idx()].serving.is_empty() {
-            self.start_service(r);
-        }
     }
 
     fn on_deliver(&mut self, slot: u32) {
@@ -1062,8 +601,7 @@ impl<'s, R: Replica> Engine<'s, R> {
             if let Some(f) = self.crash_fault[to.idx()] {
                 self.effects[f] += 1;
             }
-            self.obs.msgs.dropped += 1;
-            self.obs.msgs.dropped_crashed += 1;
+            self.obs.dropped(from, to, DropReason::Crashed);
             self.trace.drop(self.now, from, to, DropReason::Crashed);
             return;
         }
@@ -1072,12 +610,11 @@ impl<'s, R: Replica> Engine<'s, R> {
             if let Some(p) = self.active_partition {
                 self.effects[p as usize] += 1;
             }
-            self.obs.msgs.dropped += 1;
-            self.obs.msgs.dropped_partition += 1;
+            self.obs.dropped(from, to, DropReason::Partition);
             self.trace.drop(self.now, from, to, DropReason::Partition);
             return;
         }
-        self.obs.msgs.delivered += 1;
+        self.obs.delivered(from, to);
         self.trace.deliver(self.now, from, to, &env.msg);
         if self.service.is_some() && !env.msg.work().is_none() {
             self.enqueue(to, Input::Msg(from, env.msg));
@@ -1133,23 +670,7 @@ impl<'s, R: Replica> Engine<'s, R> {
                 Action::CancelTimer { id } => {
                     bump(&mut self.nodes[r.idx()].timer_gen, id);
                 }
-                Action::Reply(reply) => {
-                    let op = match reply {
-                        Reply::WriteOk { op, .. }
-                        | Reply::ReadOk { op, .. }
-                        | Reply::Failed { op } => op,
-                    };
-                    if let Some(home) = self.rerouted.remove(&op) {
-                        let lat = self.sc.workload.nominal[r.idx() * self.sc.n() + home.idx()];
-                        self.reroute_seq = self.reroute_seq.wrapping_add(1);
-                        let i = self.reroute_seq;
-                        self.rerouted_replies.insert(i, (home, reply));
-                        self.queue
-                            .push(self.now + Span(lat), Event::RerouteReply(i));
-                        continue;
-                    }
-                    self.client_hears(r, reply);
-                }
+                Action::Reply(reply) => self.reply(r, reply),
                 // Disk contents are read only when a crashed region restarts; in a run that
                 // can never crash one, keeping them is unobservable work and is skipped.
                 Action::Persist(op) => {
@@ -1163,7 +684,7 @@ impl<'s, R: Replica> Engine<'s, R> {
                         node.durable.apply(op);
                     }
                 }
-                Action::Note(note) => self.obs.on_note(r, note, self.now),
+                Action::Note(note) => self.obs.note(r, note, self.now),
             }
         }
         self.outbox = out;
@@ -1172,7 +693,7 @@ impl<'s, R: Replica> Engine<'s, R> {
     fn send(&mut self, from: RegionId, to: RegionId, msg: R::Msg) {
         let bytes = msg.wire_bytes();
         self.obs
-            .on_send(from, to, bytes, msg.is_retransmission(), msg.class());
+            .sent(from, to, bytes, msg.is_retransmission(), msg.class());
         let outcome = self.net.send(self.now, from, to, bytes, msg.class());
         // Attribute the message to the fault that shaped its fate, if any (only faulty runs pay).
         if !self.effects.is_empty() {
@@ -1187,18 +708,12 @@ impl<'s, R: Replica> Engine<'s, R> {
         let seq = self.record_send(from, to, &msg, &outcome);
         match outcome {
             SendOutcome::Dropped(reason) => {
-                let m = &mut self.obs.msgs;
-                m.dropped += 1;
-                match reason {
-                    DropReason::Partition => m.dropped_partition += 1,
-                    DropReason::Loss => m.dropped_loss += 1,
-                    DropReason::Crashed => m.dropped_crashed += 1,
-                }
+                self.obs.dropped(from, to, reason);
                 self.trace.drop(self.now, from, to, reason);
             }
             SendOutcome::Arrives { at, duplicate_at } => {
                 if let Some(dup_at) = duplicate_at {
-                    self.obs.msgs.duplicated += 1;
+                    self.obs.duplicated(from, to);
                     let slot = self.alloc(Envelope {
                         from,
                         to,
@@ -1319,14 +834,6 @@ impl<'s, R: Replica> Engine<'s, R> {
             list.push((now, stored, bytes, image));
         }
     }
-}
-
-fn region_digests_differ<R: Replica>(nodes: &[Node<R>]) -> bool {
-    let mut d = nodes
-        .iter()
-        .map(|nd| nd.replica.as_ref().map(|r| r.state_digest()));
-    let first = d.next().flatten();
-    d.any(|x| x != first)
 }
 
 fn bump(gens: &mut Vec<u32>, id: TimerId) -> u32 {

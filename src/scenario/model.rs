@@ -11,7 +11,7 @@ pub struct Region {
     pub drift_ppb: i64,
     /// Bound of the noise on each wall-clock reading (0: none).
     pub noise_ns: u64,
-    pub sync: Option<crate::engine::clock::ClockSync>,
+    pub sync: Option<crate::time::ClockSync>,
     pub location: Option<(f64, f64)>,
 }
 

@@ -395,7 +395,7 @@ pub(super) fn ntp_plan(
     v: &Validator,
     path: &str,
     n: &NtpSpec,
-) -> Result<crate::engine::clock::ClockSync, ScenarioError> {
+) -> Result<crate::time::ClockSync, ScenarioError> {
     v.floor(
         &format!("{path}.interval"),
         n.interval,
@@ -414,7 +414,7 @@ pub(super) fn ntp_plan(
             format!("must be in (0, 100000] ppm, got {}", n.max_slew_ppm),
         ));
     }
-    Ok(crate::engine::clock::ClockSync {
+    Ok(crate::time::ClockSync {
         interval_ns: n.interval.0,
         accuracy_ns: n.accuracy.0,
         step_threshold_ns: n.step_threshold.0,

@@ -8,8 +8,8 @@ use super::{
     Quiesce, Reads, RunSummary, ServiceOut, WallClock, Writes, VERSION,
 };
 use crate::checks::{Check, Inputs};
-use crate::engine::RunOutput;
 use crate::failures::{Failure, FailureOut, LostView, RpoOut, RtoOut, WriteView};
+use crate::metrics::RunOutput;
 use crate::metrics::{ns_to_ms, Observer};
 use crate::scenario::Scenario;
 use crate::series::{log_bins, ReportData, SeqMessage, SequenceWindow};

@@ -2,7 +2,7 @@
 //! queues, and the counts the data checkers judge (exact counters, add-wins sets and maps).
 //! The verdicts themselves are checks in [`crate::checks`].
 
-use crate::engine::RunOutput;
+use crate::metrics::RunOutput;
 use crate::metrics::{ns_to_ms, Observer};
 use crate::replica::data::{Shape, Tables, View};
 use crate::scenario::Scenario;

@@ -4,8 +4,8 @@
 use super::{
     ms, ClassOut, Efficiency, LevelOut, LinkOut, ReplicationOut, StalenessPairOut, StallOut,
 };
-use crate::engine::RunOutput;
 use crate::metrics::ns_to_ms;
+use crate::metrics::RunOutput;
 use crate::scenario::Scenario;
 
 pub(super) fn replication_out(sc: &Scenario) -> ReplicationOut {

@@ -179,18 +179,19 @@ pub fn destroyed(fin: &[Stamp], fo: &crate::failures::FailoverLog, k: usize, s: 
     fin[k] < s || fo.cut_of(s).is_some()
 }
 
-/// The check's row for the summary, when some read of the run was promised. `fin`: each key's
+/// The check's verdict (passed, detail) for the summary, when some read of the run was
+/// promised (the summary names it `linearizable-reads`). `fin`: each key's
 /// final stamp. A write a failover cut from the history (acknowledged before the new primary
 /// held it: the failover's RPO, reported in the failure table) is not held against any read:
 /// with `rejoin: discard` it is gone even if a later write hides that in the final state; with
 /// `rejoin: reconcile` it comes back only when its deposed primary rejoins, and reads at the new
 /// primary miss it until then (issue 21, swarm seed 5995).
-pub fn check(
-    obs: &crate::metrics::Observer,
+pub fn verdict(
+    obs: &super::Observer,
     fin: &[Stamp],
     names: &[String],
     seed: u64,
-) -> Option<crate::summary::Check> {
+) -> Option<(bool, String)> {
     let t = obs.lin.as_ref()?;
     let levels: Vec<&str> = Level::ALL
         .iter()
@@ -204,7 +205,7 @@ pub fn check(
         |k, s| destroyed(fin, &obs.fo, k, s),
         |k| obs.key_merges(k),
     );
-    let ms = |t: SimTime| crate::metrics::ns_to_ms(t.0);
+    let ms = |t: SimTime| crate::units::ns_to_ms(t.0);
     let detail = match found.first() {
         None => format!(
             "all {} {} reads returned a value no older than any write acknowledged or read before they began",
@@ -245,11 +246,7 @@ pub fn check(
             )
         }
     };
-    Some(crate::summary::Check {
-        name: "linearizable-reads".into(),
-        passed: found.is_empty(),
-        detail,
-    })
+    Some((found.is_empty(), detail))
 }
 
 #[cfg(test)]
