@@ -122,11 +122,11 @@ fn replicator_config(sc: &Scenario, id: replica::RegionId) -> ReplicaConfig {
     ReplicaConfig {
         id,
         window: rep.window,
-        max_batch: rep.batch.max_entries,
-        rto_initial: rep.retransmit.initial,
-        rto_min: rep.retransmit.min,
-        rto_max: rep.retransmit.max,
-        flush_interval: sc.durability.flush_interval,
+        max_batch: rep.max_batch,
+        rto_initial: rep.rto_initial,
+        rto_min: rep.rto_min,
+        rto_max: rep.rto_max,
+        flush_interval: sc.flush_interval,
         durable,
         plan: sc.plan.clone(),
     }

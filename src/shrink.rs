@@ -69,7 +69,9 @@ fn fault_specs(sc: &Scenario, f: &crate::scenario::Fault) -> Vec<FaultSpec> {
 /// quantile files inlined, no recorded digest to match.
 pub fn standalone(sc: &Scenario, seed: u64) -> ScenarioSpec {
     let realised = sc.with_weather(seed);
-    let mut spec = sc.spec.clone();
+    let mut spec = sc
+        .spec()
+        .expect("the text of a scenario that parsed once parses again");
     spec.weather = None;
     spec.seed = Some(seed);
     spec.faults = realised

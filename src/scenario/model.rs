@@ -115,6 +115,26 @@ pub struct Workload {
     pub sessions: u32,
 }
 
+/// The transport every replica is configured with, and the names reports give the design.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplicationModel {
+    /// `replication.mode` as written in YAML (`multi-master`, `quorum`, ...).
+    pub mode: String,
+    /// The topology as reports describe it (`ring (bidirectional)`, `hub (us-east)`, with
+    /// `, shortest-latency routing` when so routed).
+    pub topology: String,
+    /// How long a change-log entry is kept for a peer that has not acknowledged it.
+    pub log_retention: Option<Span>,
+    /// Change-log batches in flight per link.
+    pub window: u32,
+    /// Entries per batch at most.
+    pub max_batch: u32,
+    /// Retransmission timeout: first value, floor and ceiling.
+    pub rto_initial: Span,
+    pub rto_min: Span,
+    pub rto_max: Span,
+}
+
 #[derive(Debug, Clone)]
 pub struct Scenario {
     pub file: String,
@@ -125,8 +145,10 @@ pub struct Scenario {
     pub quiesce_limit: Span,
     pub regions: Vec<Region>,
     pub network: NetworkModel,
-    pub replication: ReplicationSpec,
-    pub durability: DurabilitySpec,
+    /// How replicas ship their logs, and how reports name the design.
+    pub replication: ReplicationModel,
+    /// Zero: fsync before every acknowledgement; otherwise group commit at this interval.
+    pub flush_interval: Span,
     pub backup: Option<Backup>,
     /// The replication plan every replica is configured with.
     pub plan: Arc<Plan>,
@@ -145,8 +167,6 @@ pub struct Scenario {
     pub stall_after: Span,
     /// Non-fatal findings (e.g. a latency faster than light), shown before the run.
     pub warnings: Vec<String>,
-    /// The spec as parsed.
-    pub spec: ScenarioSpec,
     /// The file's text as written, echoed into reports.
     pub source: String,
 }
@@ -167,6 +187,16 @@ impl Scenario {
             source,
         })?;
         Scenario::parse(&text, &file)
+    }
+
+    /// The scenario's file as parsed again into its YAML types (quantile files inlined into
+    /// their paths' specs), for tools that write a modified copy (`sim shrink`). The model
+    /// itself keeps no spec types.
+    pub fn spec(&self) -> Result<ScenarioSpec, ScenarioError> {
+        let mut spec: ScenarioSpec =
+            serde_yaml::from_str(&self.source).map_err(|e| yaml_error(&self.file, e))?;
+        resolve_dist_files(&mut spec, &self.file)?;
+        Ok(spec)
     }
 
     pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {

@@ -61,31 +61,9 @@ pub(super) fn replication_out(sc: &Scenario) -> ReplicationOut {
             )
         }
     };
-    // The names as written in YAML.
-    let yaml_name = |v: serde_json::Value| v.as_str().unwrap_or_default().to_string();
     ReplicationOut {
-        mode: yaml_name(serde_json::to_value(rep.mode).expect("unit variant")),
-        topology: {
-            let t = yaml_name(serde_json::to_value(rep.topology).expect("unit variant"));
-            let t = match rep.topology {
-                crate::scenario::Topology::Ring if rep.bidirectional => {
-                    "ring (bidirectional)".into()
-                }
-                crate::scenario::Topology::Hub => {
-                    // Without `hub`, the first region is the hub.
-                    format!(
-                        "hub ({})",
-                        rep.hub.as_deref().unwrap_or(&sc.regions[0].name)
-                    )
-                }
-                _ => t,
-            };
-            if rep.routing == crate::scenario::Routing::ShortestLatency {
-                format!("{t}, shortest-latency routing")
-            } else {
-                t
-            }
-        },
+        mode: rep.mode.clone(),
+        topology: rep.topology.clone(),
         detail: {
             let mut d = detail;
             if let Some(r) = rep.log_retention {

@@ -167,6 +167,7 @@ pub(super) fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, Scena
     let service = workload::service(&v, &spec, n)?;
     let backup = replication::backup(&v, &spec)?;
     let faults = faults::faults(&v, &spec, plan.failover.is_some(), &mut warnings)?;
+    let replication = replication::model(&spec, &regions);
     if let Some(d) = &spec.expect.trace_digest {
         if d.len() != 16 || !d.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(v.err(
@@ -215,8 +216,8 @@ pub(super) fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, Scena
             bandwidth_bps,
             classes: msg_classes,
         },
-        replication: spec.replication.clone(),
-        durability: spec.durability.clone(),
+        replication,
+        flush_interval: spec.durability.flush_interval,
         backup,
         plan: Arc::new(plan),
         cost_per_gb,
@@ -237,7 +238,6 @@ pub(super) fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, Scena
         faults,
         expect: spec.expect.clone(),
         warnings,
-        spec,
         source: String::new(),
     })
 }

@@ -95,3 +95,32 @@ pub(in crate::scenario) fn backup(
         }
     })
 }
+
+/// The transport settings and the design's names as reports give them.
+pub(super) fn model(spec: &ScenarioSpec, regions: &[Region]) -> ReplicationModel {
+    let rep = &spec.replication;
+    // The names as written in YAML.
+    let yaml_name = |v: serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let t = yaml_name(serde_json::to_value(rep.topology).expect("unit variant"));
+    let t = match rep.topology {
+        Topology::Ring if rep.bidirectional => "ring (bidirectional)".into(),
+        // Without `hub`, the first region is the hub.
+        Topology::Hub => format!("hub ({})", rep.hub.as_deref().unwrap_or(&regions[0].name)),
+        _ => t,
+    };
+    let topology = if rep.routing == Routing::ShortestLatency {
+        format!("{t}, shortest-latency routing")
+    } else {
+        t
+    };
+    ReplicationModel {
+        mode: yaml_name(serde_json::to_value(rep.mode).expect("unit variant")),
+        topology,
+        log_retention: rep.log_retention,
+        window: rep.window,
+        max_batch: rep.batch.max_entries,
+        rto_initial: rep.retransmit.initial,
+        rto_min: rep.retransmit.min,
+        rto_max: rep.retransmit.max,
+    }
+}
