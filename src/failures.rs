@@ -6,6 +6,7 @@
 
 use crate::replica::{OpId, RegionId, Stamp};
 use crate::time::SimTime;
+use std::collections::BTreeMap;
 
 /// One failover-related fact, in time order.
 #[derive(Clone, Debug, PartialEq)]
@@ -626,36 +627,7 @@ pub fn summarise(
             FoKind::ChainChanged { .. } if within(e.at) && f.kind != "promote" => Some(e.at),
             _ => None,
         });
-        // RTO per client region: from the failure until writes succeed again.
-        let mut by_region = std::collections::BTreeMap::new();
-        // The write log is in issue order: slice this failure's window once.
-        let lo = writes.partition_point(|w| w.issued < f.at);
-        let hi = writes.partition_point(|w| w.issued < next);
-        for (r, name) in names.iter().enumerate() {
-            let r = RegionId(r as u16);
-            let mine = writes[lo..hi]
-                .iter()
-                .filter(|w| w.client == r && within(w.issued))
-                .collect::<Vec<_>>();
-            let horizon = match following {
-                Some(g) => SimTime(g.at.0.saturating_sub(guard.0)),
-                None => SimTime::MAX,
-            };
-            // The outage ends at the first success issued after the first failure (a later
-            // blip, such as a recovered region's first moments, does not extend it).
-            let Some(first_fail) = mine
-                .iter()
-                .position(|w| w.acked.is_none() && w.issued < horizon)
-            else {
-                continue;
-            };
-            let back = mine[first_fail + 1..]
-                .iter()
-                .filter_map(|w| w.acked)
-                .min()
-                .map(|a| ms(a.0 - f.at.0));
-            by_region.insert(name.clone(), back);
-        }
+        let by_region = rto_by_region(f, (next, following), writes, names, guard);
         // The last failure's outage may still be on when the workload stops: its RTO is then
         // only known to be at least the rest of the run (not "never", not a number).
         let rto_cut_off = following.is_none()
@@ -689,20 +661,7 @@ pub fn summarise(
                     resumed,
                 )
             });
-        let mut rpo_writes = 0;
-        let (mut oldest, mut newest) = (SimTime::MAX, f.at);
-        for (l, _) in lost.iter().zip(&owners).filter(|(_, &o)| o == Some(i)) {
-            rpo_writes += 1;
-            oldest = oldest.min(l.acked);
-            newest = newest.max(l.acked);
-        }
-        // From the oldest lost acknowledgement to the failure, or to the newest one when a
-        // cut-off primary kept acknowledging writes after it.
-        let window = if rpo_writes == 0 {
-            0
-        } else {
-            newest.0.saturating_sub(oldest.0)
-        };
+        let (rpo_writes, window) = rpo(lost, &owners, i, f.at);
         out.push(FailureOut {
             at_ms: ms(f.at.0),
             kind: f.kind.to_string(),
@@ -717,27 +676,96 @@ pub fn summarise(
             rpo_writes,
             rpo_window_ms: ms(window),
             split_brain_writes: log.split_brain.iter().filter(|(t, _)| within(*t)).count() as u64,
-            restore: (f.kind == "region-loss")
-                .then(|| {
-                    log.restores
-                        .iter()
-                        .find(|r| Some(r.region) == f.region && r.started >= f.at)
-                })
-                .flatten()
-                .map(|r| RestoreOut {
-                    started_at_ms: ms(r.started.0),
-                    backup_taken_at_ms: r.backup.map(|t| ms(t.0)),
-                    download_ms: ms(r.up.0 - r.started.0),
-                    restore_ms: r.done.map(|d| ms(d.0 - r.started.0)),
-                    keys_from_peers: r.keys,
-                    bytes_from_peers: r.bytes,
-                }),
+            restore: restore_of(log, f),
             reconfigured_after_ms: reconfigured.map(since),
             writes_resumed_after_ms: resumed,
             rto_phases,
         });
     }
     out
+}
+
+/// RTO per client region: from failure `f` until that region's writes succeed again, for
+/// each region whose writes failed in the failure's window (ending at `next`, where the
+/// `following` failure, if any, starts).
+fn rto_by_region(
+    f: &Failure,
+    (next, following): (SimTime, Option<&Failure>),
+    writes: &[WriteView],
+    names: &[String],
+    guard: crate::time::Span,
+) -> BTreeMap<String, Option<f64>> {
+    let ms = |t: u64| crate::units::ns_to_ms(t);
+    let within = |t: SimTime| t >= f.at && t < next;
+    let mut by_region = BTreeMap::new();
+    // The write log is in issue order: slice this failure's window once.
+    let lo = writes.partition_point(|w| w.issued < f.at);
+    let hi = writes.partition_point(|w| w.issued < next);
+    for (r, name) in names.iter().enumerate() {
+        let r = RegionId(r as u16);
+        let mine = writes[lo..hi]
+            .iter()
+            .filter(|w| w.client == r && within(w.issued))
+            .collect::<Vec<_>>();
+        let horizon = match following {
+            Some(g) => SimTime(g.at.0.saturating_sub(guard.0)),
+            None => SimTime::MAX,
+        };
+        // The outage ends at the first success issued after the first failure (a later
+        // blip, such as a recovered region's first moments, does not extend it).
+        let Some(first_fail) = mine
+            .iter()
+            .position(|w| w.acked.is_none() && w.issued < horizon)
+        else {
+            continue;
+        };
+        let back = mine[first_fail + 1..]
+            .iter()
+            .filter_map(|w| w.acked)
+            .min()
+            .map(|a| ms(a.0 - f.at.0));
+        by_region.insert(name.clone(), back);
+    }
+    by_region
+}
+
+/// How many acknowledged writes failure `i` (at `at`) lost, and the window they span.
+fn rpo(lost: &[LostView], owners: &[Option<usize>], i: usize, at: SimTime) -> (u64, u64) {
+    let mut rpo_writes = 0;
+    let (mut oldest, mut newest) = (SimTime::MAX, at);
+    for (l, _) in lost.iter().zip(owners).filter(|(_, &o)| o == Some(i)) {
+        rpo_writes += 1;
+        oldest = oldest.min(l.acked);
+        newest = newest.max(l.acked);
+    }
+    // From the oldest lost acknowledgement to the failure, or to the newest one when a
+    // cut-off primary kept acknowledging writes after it.
+    let window = if rpo_writes == 0 {
+        0
+    } else {
+        newest.0.saturating_sub(oldest.0)
+    };
+    (rpo_writes, window)
+}
+
+/// The restore that brought back the region lost in `f` (a region loss only).
+fn restore_of(log: &FailoverLog, f: &Failure) -> Option<RestoreOut> {
+    let ms = |t: u64| crate::units::ns_to_ms(t);
+    (f.kind == "region-loss")
+        .then(|| {
+            log.restores
+                .iter()
+                .find(|r| Some(r.region) == f.region && r.started >= f.at)
+        })
+        .flatten()
+        .map(|r| RestoreOut {
+            started_at_ms: ms(r.started.0),
+            backup_taken_at_ms: r.backup.map(|t| ms(t.0)),
+            download_ms: ms(r.up.0 - r.started.0),
+            restore_ms: r.done.map(|d| ms(d.0 - r.started.0)),
+            keys_from_peers: r.keys,
+            bytes_from_peers: r.bytes,
+        })
 }
 
 impl RestoreOut {

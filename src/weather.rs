@@ -6,7 +6,10 @@ use crate::dist::unit_f64;
 use crate::faults::{ClockStep, Crash, Degrade, FaultAction, FaultClass, Partition};
 use crate::replica::RegionId;
 use crate::rng::{stream, Concern, SimRng};
-use crate::scenario::{Fault, PartitionShape, Scenario, SpanRange};
+use crate::scenario::{
+    ClockStepWeather, CrashWeather, DegradeWeather, Fault, PartitionShape, PartitionWeather,
+    Scenario, SpanRange,
+};
 use crate::time::{SimTime, Span};
 use rand::Rng;
 
@@ -49,93 +52,114 @@ fn arrivals(rng: &mut SimRng, per_min: f64, start: SimTime, end: SimTime) -> Vec
     out
 }
 
-/// The faults the weather brings for `seed`, labelled `weather: ...`, indexed after the file's.
-pub fn realize(sc: &Scenario, seed: u64) -> Vec<Fault> {
-    let Some(wx) = &sc.weather else {
-        return Vec::new();
-    };
-    let n = sc.n();
-    let start = SimTime(wx.start.unwrap_or(Span::ZERO).0);
-    let end = SimTime(wx.end.unwrap_or(sc.duration).0);
-    let name = |r: usize| sc.regions[r].name.clone();
-    let mut out: Vec<(SimTime, Option<Span>, FaultAction, FaultClass, String)> = Vec::new();
+/// One realised weather fault before indexing: start, length (none for an instant), action,
+/// class and what it does.
+type Drawn = (SimTime, Option<Span>, FaultAction, FaultClass, String);
 
-    if let Some(w) = &wx.partitions {
-        let mut rng = stream(seed, Concern::Faults, 1);
+/// The window the weather blows in, the region count and their names.
+struct Sky<'a> {
+    sc: &'a Scenario,
+    seed: u64,
+    n: usize,
+    start: SimTime,
+    end: SimTime,
+}
+
+impl Sky<'_> {
+    #[inline]
+    fn name(&self, r: usize) -> String {
+        self.sc.regions[r].name.clone()
+    }
+
+    /// Partitions, each of a shape drawn from those allowed (non-transitive needs 3 regions).
+    fn partitions(&self, w: &PartitionWeather, out: &mut Vec<Drawn>) {
+        let n = self.n;
+        let mut rng = stream(self.seed, Concern::Faults, 1);
         let shapes: Vec<PartitionShape> = w
             .shapes
             .iter()
             .copied()
             .filter(|s| n >= 3 || *s != PartitionShape::NonTransitive)
             .collect();
-        for at in arrivals(&mut rng, w.per_min, start, end) {
+        for at in arrivals(&mut rng, w.per_min, self.start, self.end) {
             let dur = uniform_ms(&mut rng, &w.duration);
             let shape = shapes[pick(&mut rng, shapes.len())];
-            let (action, class, label) = match shape {
-                PartitionShape::Isolate => {
-                    let r = pick(&mut rng, n);
-                    let groups = (0..n).map(|i| u32::from(i == r)).collect();
-                    (
-                        FaultAction::Partition(Partition { groups }),
-                        FaultClass::Partition,
-                        format!("partition isolates {}", name(r)),
-                    )
-                }
-                PartitionShape::Halves => {
-                    let mut order: Vec<usize> = (0..n).collect();
-                    for i in (1..n).rev() {
-                        let j = pick(&mut rng, i + 1);
-                        order.swap(i, j);
-                    }
-                    let mut groups = vec![0u32; n];
-                    let mut side: Vec<String> = Vec::new();
-                    for &r in &order[..n / 2] {
-                        groups[r] = 1;
-                        side.push(name(r));
-                    }
-                    side.sort();
-                    (
-                        FaultAction::Partition(Partition { groups }),
-                        FaultClass::Partition,
-                        format!("partition halves: [{}] | rest", side.join(", ")),
-                    )
-                }
-                PartitionShape::OneWay => {
-                    let (a, b) = pair(&mut rng, n);
-                    (
-                        FaultAction::Degrade(Degrade {
-                            links: vec![(RegionId(a as u16), RegionId(b as u16))],
-                            latency: None,
-                            add_latency: None,
-                            loss: Some(1.0),
-                        }),
-                        FaultClass::OneWayCut,
-                        format!("one-way cut {} -> {}", name(a), name(b)),
-                    )
-                }
-                PartitionShape::NonTransitive => {
-                    let (a, b) = pair(&mut rng, n);
-                    let (ra, rb) = (RegionId(a as u16), RegionId(b as u16));
-                    (
-                        FaultAction::Degrade(Degrade {
-                            links: vec![(ra, rb), (rb, ra)],
-                            latency: None,
-                            add_latency: None,
-                            loss: Some(1.0),
-                        }),
-                        FaultClass::NonTransitiveCut,
-                        format!("non-transitive cut {} <-> {}", name(a), name(b)),
-                    )
-                }
-            };
+            let (action, class, label) = self.partition(&mut rng, shape);
             out.push((at, Some(dur), action, class, label));
         }
     }
-    if let Some(w) = &wx.crashes {
-        let mut rng = stream(seed, Concern::Faults, 2);
-        for at in arrivals(&mut rng, w.per_min, start, end) {
+
+    /// One partition of `shape`, its regions drawn from `rng`.
+    fn partition(
+        &self,
+        rng: &mut SimRng,
+        shape: PartitionShape,
+    ) -> (FaultAction, FaultClass, String) {
+        let n = self.n;
+        match shape {
+            PartitionShape::Isolate => {
+                let r = pick(rng, n);
+                let groups = (0..n).map(|i| u32::from(i == r)).collect();
+                (
+                    FaultAction::Partition(Partition { groups }),
+                    FaultClass::Partition,
+                    format!("partition isolates {}", self.name(r)),
+                )
+            }
+            PartitionShape::Halves => {
+                let mut order: Vec<usize> = (0..n).collect();
+                for i in (1..n).rev() {
+                    let j = pick(rng, i + 1);
+                    order.swap(i, j);
+                }
+                let mut groups = vec![0u32; n];
+                let mut side: Vec<String> = Vec::new();
+                for &r in &order[..n / 2] {
+                    groups[r] = 1;
+                    side.push(self.name(r));
+                }
+                side.sort();
+                (
+                    FaultAction::Partition(Partition { groups }),
+                    FaultClass::Partition,
+                    format!("partition halves: [{}] | rest", side.join(", ")),
+                )
+            }
+            PartitionShape::OneWay => {
+                let (a, b) = pair(rng, n);
+                (
+                    FaultAction::Degrade(Degrade {
+                        links: vec![(RegionId(a as u16), RegionId(b as u16))],
+                        latency: None,
+                        add_latency: None,
+                        loss: Some(1.0),
+                    }),
+                    FaultClass::OneWayCut,
+                    format!("one-way cut {} -> {}", self.name(a), self.name(b)),
+                )
+            }
+            PartitionShape::NonTransitive => {
+                let (a, b) = pair(rng, n);
+                let (ra, rb) = (RegionId(a as u16), RegionId(b as u16));
+                (
+                    FaultAction::Degrade(Degrade {
+                        links: vec![(ra, rb), (rb, ra)],
+                        latency: None,
+                        add_latency: None,
+                        loss: Some(1.0),
+                    }),
+                    FaultClass::NonTransitiveCut,
+                    format!("non-transitive cut {} <-> {}", self.name(a), self.name(b)),
+                )
+            }
+        }
+    }
+
+    fn crashes(&self, w: &CrashWeather, out: &mut Vec<Drawn>) {
+        let mut rng = stream(self.seed, Concern::Faults, 2);
+        for at in arrivals(&mut rng, w.per_min, self.start, self.end) {
             let dur = uniform_ms(&mut rng, &w.downtime);
-            let r = pick(&mut rng, n);
+            let r = pick(&mut rng, self.n);
             out.push((
                 at,
                 Some(dur),
@@ -143,15 +167,16 @@ pub fn realize(sc: &Scenario, seed: u64) -> Vec<Fault> {
                     region: RegionId(r as u16),
                 }),
                 FaultClass::Crash,
-                format!("crash {}", name(r)),
+                format!("crash {}", self.name(r)),
             ));
         }
     }
-    if let Some(w) = &wx.degrades {
-        let mut rng = stream(seed, Concern::Faults, 3);
-        for at in arrivals(&mut rng, w.per_min, start, end) {
+
+    fn degrades(&self, w: &DegradeWeather, out: &mut Vec<Drawn>) {
+        let mut rng = stream(self.seed, Concern::Faults, 3);
+        for at in arrivals(&mut rng, w.per_min, self.start, self.end) {
             let dur = uniform_ms(&mut rng, &w.duration);
-            let (a, b) = pair(&mut rng, n);
+            let (a, b) = pair(&mut rng, self.n);
             let add = w.add_latency.as_ref().map(|r| {
                 let (lo, hi) = (r.min.0 / 1_000_000, r.max.0 / 1_000_000);
                 Span::from_millis(lo + rng.next_u64() % (hi - lo + 1))
@@ -177,16 +202,22 @@ pub fn realize(sc: &Scenario, seed: u64) -> Vec<Fault> {
                     loss,
                 }),
                 FaultClass::Degrade,
-                format!("degrade {} <-> {} ({})", name(a), name(b), parts.join(", ")),
+                format!(
+                    "degrade {} <-> {} ({})",
+                    self.name(a),
+                    self.name(b),
+                    parts.join(", ")
+                ),
             ));
         }
     }
-    if let Some(w) = &wx.clock_steps {
-        let mut rng = stream(seed, Concern::Faults, 4);
-        for at in arrivals(&mut rng, w.per_min, start, end) {
+
+    fn clock_steps(&self, w: &ClockStepWeather, out: &mut Vec<Drawn>) {
+        let mut rng = stream(self.seed, Concern::Faults, 4);
+        for at in arrivals(&mut rng, w.per_min, self.start, self.end) {
             let (lo, hi) = (w.by.min.0 / 1_000_000, w.by.max.0 / 1_000_000);
             let by_ms = lo + (rng.next_u64() % ((hi - lo) as u64 + 1)) as i64;
-            let r = pick(&mut rng, n);
+            let r = pick(&mut rng, self.n);
             out.push((
                 at,
                 None,
@@ -197,11 +228,39 @@ pub fn realize(sc: &Scenario, seed: u64) -> Vec<Fault> {
                 FaultClass::ClockStep,
                 format!(
                     "clock step {} by {}",
-                    name(r),
+                    self.name(r),
                     crate::time::SignedSpan(by_ms * 1_000_000)
                 ),
             ));
         }
+    }
+}
+
+/// The faults the weather brings for `seed`, labelled `weather: ...`, indexed after the file's.
+pub fn realize(sc: &Scenario, seed: u64) -> Vec<Fault> {
+    let Some(wx) = &sc.weather else {
+        return Vec::new();
+    };
+    let sky = Sky {
+        sc,
+        seed,
+        n: sc.n(),
+        start: SimTime(wx.start.unwrap_or(Span::ZERO).0),
+        end: SimTime(wx.end.unwrap_or(sc.duration).0),
+    };
+    let mut out: Vec<Drawn> = Vec::new();
+    // Each kind has its own stream; the order of kinds fixes only the order of the output.
+    if let Some(w) = &wx.partitions {
+        sky.partitions(w, &mut out);
+    }
+    if let Some(w) = &wx.crashes {
+        sky.crashes(w, &mut out);
+    }
+    if let Some(w) = &wx.degrades {
+        sky.degrades(w, &mut out);
+    }
+    if let Some(w) = &wx.clock_steps {
+        sky.clock_steps(w, &mut out);
     }
     let base = sc.faults.iter().map(|f| f.index + 1).max().unwrap_or(0);
     out.into_iter()

@@ -388,8 +388,6 @@ fn anti_entropy(
     })
 }
 
-/// Validates `workload.tables` with `replication.conflict` and `replication.tables`: the
-/// tables in key order with their policies, what their clients do, and the key space's size.
 /// Validates an `ntp` block at `path`.
 pub(super) fn ntp_plan(
     v: &Validator,
@@ -422,6 +420,8 @@ pub(super) fn ntp_plan(
     })
 }
 
+/// Validates `workload.tables` with `replication.conflict` and `replication.tables`: the
+/// tables in key order with their policies, what their clients do, and the key space's size.
 pub(super) fn tables_plan(
     v: &Validator,
     spec: &ScenarioSpec,
@@ -456,110 +456,7 @@ pub(super) fn tables_plan(
     let (mut tables, mut loads) = (Vec::new(), Vec::new());
     let (mut first, mut share_upto) = (0u64, 0.0);
     for (name, t) in &w.tables {
-        let p = format!("workload.tables.{name}");
-        if t.keys == 0 {
-            return Err(v.err(format!("{p}.keys"), "must be at least 1"));
-        }
-        if !(t.share.is_finite() && t.share > 0.0) {
-            return Err(v.err(format!("{p}.share"), "must be a number above 0"));
-        }
-        if t.elements == 0 {
-            return Err(v.err(format!("{p}.elements"), "must be at least 1"));
-        }
-        if t.amount == 0 {
-            return Err(v.err(format!("{p}.amount"), "must be at least 1"));
-        }
-        let mut ops = Vec::new();
-        let mut total = 0.0;
-        for (op, kind, weight) in t.ops.weights() {
-            v.probability(&format!("{p}.ops.{op}"), weight)?;
-            total += weight;
-            if weight > 0.0 {
-                ops.push((total, kind));
-            }
-        }
-        if (total - 1.0).abs() > 1e-9 {
-            return Err(v.err(
-                format!("{p}.ops"),
-                format!("the operation weights must add up to 1, got {total}"),
-            ));
-        }
-        if let Some(last) = ops.last_mut() {
-            last.0 = f64::INFINITY; // rounding must never leave a gap at the top
-        }
-        let o = &t.ops;
-        let shape = if let Some(fields) = t.fields {
-            if fields == 0 {
-                return Err(v.err(format!("{p}.fields"), "must be at least 1"));
-            }
-            if o.incr + o.decr + o.add > 0.0 {
-                return Err(v.err(
-                    format!("{p}.ops"),
-                    "a map table (one with `fields`) takes put and remove of a field, and get; counters and sets go in tables of their own",
-                ));
-            }
-            Shape::Map
-        } else {
-            let shapes = [
-                (o.put > 0.0, Shape::Register),
-                (o.incr + o.decr > 0.0, Shape::Counter),
-                (o.add + o.remove > 0.0, Shape::Set),
-            ];
-            let used: Vec<Shape> = shapes.iter().filter(|s| s.0).map(|s| s.1).collect();
-            if used.len() > 1 {
-                return Err(v.err(
-                    format!("{p}.ops"),
-                    "a table is a register (put), a counter (incr, decr), a set (add, remove) or, with `fields`, a map (put, remove); split it into tables",
-                ));
-            }
-            used.first().copied().unwrap_or(Shape::Register)
-        };
-        let policy = match rep.tables.get(name) {
-            None => rep.conflict.policy(shape),
-            Some(text) => parse_policy(text, shape).ok_or_else(|| {
-                v.err(
-                    format!("replication.tables.{name}"),
-                    format!(
-                        "unknown policy `{text}`; expected one of {}",
-                        policy_names()
-                    ),
-                )
-            })?,
-        };
-        let at = if rep.tables.contains_key(name) {
-            format!("replication.tables.{name}")
-        } else {
-            "replication.conflict".to_string()
-        };
-        if !policy.fits(shape) {
-            return Err(v.err(
-                at,
-                format!(
-                    "`{}` cannot hold table `{name}`, which is a {} by its operations",
-                    policy.name(),
-                    shape.name()
-                ),
-            ));
-        }
-        if let Some((refused, why)) = policy.refuses() {
-            let sent = o.weights().iter().any(|w| w.0 == refused && w.2 > 0.0);
-            if sent {
-                return Err(v.err(
-                    at,
-                    format!("a {} {why}, but `{name}` has `{refused}`", policy.name()),
-                ));
-            }
-        }
-        if (policy.merges() || shape != Shape::Register) && rep.mode != Mode::MultiMaster {
-            return Err(v.err(
-                at,
-                format!(
-                    "table `{name}` ({} under `{}`) needs `replication.mode: multi-master`: read-modify-write and merged values are modelled for active-active replication",
-                    shape.name(),
-                    policy.name()
-                ),
-            ));
-        }
+        let (ops, shape, policy) = table_plan(v, rep, name, t)?;
         share_upto += t.share / total_share;
         tables.push(Table {
             name: name.clone(),
@@ -593,6 +490,141 @@ pub(super) fn tables_plan(
         ));
     }
     Ok((Tables(tables), loads, first))
+}
+
+/// Validates one workload table `name`: its sizes, its operation weights (returned as the
+/// cumulative draw table), its shape and the policy that holds it.
+#[allow(clippy::type_complexity)]
+fn table_plan(
+    v: &Validator,
+    rep: &ReplicationSpec,
+    name: &str,
+    t: &TableSpec,
+) -> Result<(Vec<(f64, TableOp)>, Shape, Policy), ScenarioError> {
+    let p = format!("workload.tables.{name}");
+    if t.keys == 0 {
+        return Err(v.err(format!("{p}.keys"), "must be at least 1"));
+    }
+    if !(t.share.is_finite() && t.share > 0.0) {
+        return Err(v.err(format!("{p}.share"), "must be a number above 0"));
+    }
+    if t.elements == 0 {
+        return Err(v.err(format!("{p}.elements"), "must be at least 1"));
+    }
+    if t.amount == 0 {
+        return Err(v.err(format!("{p}.amount"), "must be at least 1"));
+    }
+    let mut ops = Vec::new();
+    let mut total = 0.0;
+    for (op, kind, weight) in t.ops.weights() {
+        v.probability(&format!("{p}.ops.{op}"), weight)?;
+        total += weight;
+        if weight > 0.0 {
+            ops.push((total, kind));
+        }
+    }
+    if (total - 1.0).abs() > 1e-9 {
+        return Err(v.err(
+            format!("{p}.ops"),
+            format!("the operation weights must add up to 1, got {total}"),
+        ));
+    }
+    if let Some(last) = ops.last_mut() {
+        last.0 = f64::INFINITY; // rounding must never leave a gap at the top
+    }
+    let shape = table_shape(v, &p, t)?;
+    let policy = table_policy(v, rep, name, t, shape)?;
+    Ok((ops, shape, policy))
+}
+
+/// A table's shape by its operations (a map if it has `fields`); a table mixing shapes is
+/// refused.
+fn table_shape(v: &Validator, p: &str, t: &TableSpec) -> Result<Shape, ScenarioError> {
+    let o = &t.ops;
+    if let Some(fields) = t.fields {
+        if fields == 0 {
+            return Err(v.err(format!("{p}.fields"), "must be at least 1"));
+        }
+        if o.incr + o.decr + o.add > 0.0 {
+            return Err(v.err(
+                format!("{p}.ops"),
+                "a map table (one with `fields`) takes put and remove of a field, and get; counters and sets go in tables of their own",
+            ));
+        }
+        return Ok(Shape::Map);
+    }
+    let shapes = [
+        (o.put > 0.0, Shape::Register),
+        (o.incr + o.decr > 0.0, Shape::Counter),
+        (o.add + o.remove > 0.0, Shape::Set),
+    ];
+    let used: Vec<Shape> = shapes.iter().filter(|s| s.0).map(|s| s.1).collect();
+    if used.len() > 1 {
+        return Err(v.err(
+            format!("{p}.ops"),
+            "a table is a register (put), a counter (incr, decr), a set (add, remove) or, with `fields`, a map (put, remove); split it into tables",
+        ));
+    }
+    Ok(used.first().copied().unwrap_or(Shape::Register))
+}
+
+/// The policy of table `name` (its own, or the conflict policy's for its shape), checked
+/// against its shape, its operations and the replication mode.
+fn table_policy(
+    v: &Validator,
+    rep: &ReplicationSpec,
+    name: &str,
+    t: &TableSpec,
+    shape: Shape,
+) -> Result<Policy, ScenarioError> {
+    let o = &t.ops;
+    let policy = match rep.tables.get(name) {
+        None => rep.conflict.policy(shape),
+        Some(text) => parse_policy(text, shape).ok_or_else(|| {
+            v.err(
+                format!("replication.tables.{name}"),
+                format!(
+                    "unknown policy `{text}`; expected one of {}",
+                    policy_names()
+                ),
+            )
+        })?,
+    };
+    let at = if rep.tables.contains_key(name) {
+        format!("replication.tables.{name}")
+    } else {
+        "replication.conflict".to_string()
+    };
+    if !policy.fits(shape) {
+        return Err(v.err(
+            at,
+            format!(
+                "`{}` cannot hold table `{name}`, which is a {} by its operations",
+                policy.name(),
+                shape.name()
+            ),
+        ));
+    }
+    if let Some((refused, why)) = policy.refuses() {
+        let sent = o.weights().iter().any(|w| w.0 == refused && w.2 > 0.0);
+        if sent {
+            return Err(v.err(
+                at,
+                format!("a {} {why}, but `{name}` has `{refused}`", policy.name()),
+            ));
+        }
+    }
+    if (policy.merges() || shape != Shape::Register) && rep.mode != Mode::MultiMaster {
+        return Err(v.err(
+            at,
+            format!(
+                "table `{name}` ({} under `{}`) needs `replication.mode: multi-master`: read-modify-write and merged values are modelled for active-active replication",
+                shape.name(),
+                policy.name()
+            ),
+        ));
+    }
+    Ok(policy)
 }
 
 /// A policy name from `replication.tables`.
@@ -637,7 +669,29 @@ pub(super) fn failover_plan(
     if n < 2 {
         return Err(v.err(p, "failover needs at least two regions"));
     }
-    let d = &f.detector;
+    let detector = detector_plan(v, p, &f.detector)?;
+    let lease = lease_plan(v, f, &detector, max_rtt)?;
+    let priority = priority_plan(v, f, n, chain.map(|o| o.as_slice()))?;
+    Ok(Failover {
+        detector,
+        lease,
+        fencing: f.fencing == FencingSpec::Lease,
+        rejoin: match f.rejoin {
+            RejoinSpec::Discard => Rejoin::Discard,
+            RejoinSpec::Reconcile => Rejoin::Reconcile,
+        },
+        priority,
+        stagger: f.stagger,
+        manual: f.mode == FailoverMode::Manual,
+    })
+}
+
+/// Validates `replication.failover.detector`: a heartbeat timeout or a phi accrual detector.
+fn detector_plan(
+    v: &Validator,
+    p: &str,
+    d: &DetectorConfig,
+) -> Result<DetectorSpec, ScenarioError> {
     let dp = format!("{p}.detector");
     v.floor(
         &format!("{dp}.interval"),
@@ -698,6 +752,19 @@ pub(super) fn failover_plan(
             }
         }
     };
+    Ok(detector)
+}
+
+/// The primary's lease (given, or derived from the detector's earliest suspicion), checked
+/// to be renewable from heartbeats and to expire before a successor can be elected.
+fn lease_plan(
+    v: &Validator,
+    f: &FailoverSpec,
+    detector: &DetectorSpec,
+    max_rtt: Span,
+) -> Result<Span, ScenarioError> {
+    let p = "replication.failover";
+    let d = &f.detector;
     let hm = |x: Span| crate::units::human_ms(x.as_ms_f64());
     let earliest = detector.earliest_suspicion();
     // A primary renews its lease from heartbeat echoes. At a heartbeat tick the freshest echo
@@ -742,10 +809,22 @@ pub(super) fn failover_plan(
             ),
         ));
     }
+    Ok(lease)
+}
+
+/// The order regions are promoted in: the given `priority` list, else a chain's order, else
+/// region order.
+fn priority_plan(
+    v: &Validator,
+    f: &FailoverSpec,
+    n: usize,
+    chain: Option<&[RegionId]>,
+) -> Result<Vec<RegionId>, ScenarioError> {
+    let p = "replication.failover";
     let priority = match &f.priority {
         // A chain's head is best succeeded by its successor, which holds the most.
         None => match chain {
-            Some(order) => order.clone(),
+            Some(order) => order.to_vec(),
             None => (0..n).map(|i| RegionId(i as u16)).collect(),
         },
         Some(list) => {
@@ -763,18 +842,7 @@ pub(super) fn failover_plan(
             out
         }
     };
-    Ok(Failover {
-        detector,
-        lease,
-        fencing: f.fencing == FencingSpec::Lease,
-        rejoin: match f.rejoin {
-            RejoinSpec::Discard => Rejoin::Discard,
-            RejoinSpec::Reconcile => Rejoin::Reconcile,
-        },
-        priority,
-        stagger: f.stagger,
-        manual: f.mode == FailoverMode::Manual,
-    })
+    Ok(priority)
 }
 
 /// Resolves the `cost` block to a price per directed link.
