@@ -5,28 +5,55 @@
 //! read-only [`metrics`], and summarised into a plain [`summary::RunSummary`] that the
 //! [`report`] stage renders.
 
+// The public library API (see docs/library.md) is documented item by item: running a scenario
+// (this file), the sans-IO replica interface (`replica`'s own items) and time. The other modules
+// are public because the `sim` binary and the tests use them; their items are documented where
+// it helps a reader, without the lint's demand on every field.
+#![warn(missing_docs)]
+
+#[allow(missing_docs)]
 pub mod check;
+#[allow(missing_docs)]
 pub mod checks;
+#[allow(missing_docs)]
 pub mod compare;
+#[allow(missing_docs)]
 pub mod dist;
+#[allow(missing_docs)]
 pub mod engine;
+#[allow(missing_docs)]
 pub mod failures;
+#[allow(missing_docs)]
 pub mod faults;
+#[allow(missing_docs)]
 pub mod metrics;
+#[allow(missing_docs)]
 pub mod output;
+#[allow(missing_docs)]
 pub mod presets;
 pub mod replica;
+#[allow(missing_docs)]
 pub mod report;
+#[allow(missing_docs)]
 pub mod rng;
+#[allow(missing_docs)]
 pub mod scenario;
+#[allow(missing_docs)]
 pub mod series;
+#[allow(missing_docs)]
 pub mod shrink;
+#[allow(missing_docs)]
 pub mod summary;
+#[allow(missing_docs)]
 pub mod swarm;
+#[allow(missing_docs)]
 pub mod sweep;
 pub mod time;
+#[allow(missing_docs)]
 pub mod topology;
+#[allow(missing_docs)]
 pub mod units;
+#[allow(missing_docs)]
 pub mod weather;
 
 /// The `linearizable-reads` check's tracker, part of the metrics (kept at its old path).
@@ -53,6 +80,7 @@ pub struct RunOptions<'a> {
     pub seed: Option<u64>,
     /// Where to write the JSON-lines event trace, if anywhere.
     pub trace: Option<Box<dyn Write>>,
+    /// Called now and then with the simulated time reached and the events processed so far.
     pub progress: Option<Progress<'a>>,
     /// Bounds that stop a runaway run with [`RunError::EventLimit`] or [`RunError::MemoryLimit`].
     pub limits: Limits,
@@ -71,31 +99,45 @@ impl Default for Limits {
     }
 }
 
+/// Why a run stopped without a summary.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    /// The trace file could not be written.
     #[error("writing the trace failed: {0}")]
     Trace(#[source] std::io::Error),
+    /// More events than [`Limits::max_events`] were processed.
     #[error(
         "stopped at simulated time {at} after more than {limit} events (the --max-events limit): \
          something fires far more often than the estimate assumed, e.g. a very short timer or a \
          retransmission storm; raise the limit with --max-events if the run is really this large"
     )]
-    EventLimit { limit: u64, at: time::SimTime },
+    EventLimit {
+        /// The limit that was passed.
+        limit: u64,
+        /// The simulated time the run had reached.
+        at: time::SimTime,
+    },
+    /// The process's memory passed [`Limits::max_memory`].
     #[error(
         "stopped at simulated time {at}: the process uses {} of memory, above the {} limit \
          (--max-memory); something in the run grows without bound, or raise the limit",
         units::human_bytes(*rss), units::human_bytes(*limit)
     )]
     MemoryLimit {
+        /// The limit that was passed, in bytes.
         limit: u64,
+        /// The process's resident memory when it was noticed, in bytes.
         rss: u64,
+        /// The simulated time the run had reached.
         at: time::SimTime,
     },
 }
 
 /// A finished simulation, before it is summarised.
 pub struct Simulated {
+    /// The seed it ran with.
     pub seed: u64,
+    /// What the engine recorded, the observer's metrics included.
     pub output: engine::RunOutput<metrics::Observer>,
     /// Host time the engine took (feeds only the summary's `wall` section).
     pub wall_ns: u64,

@@ -9,8 +9,11 @@ use std::fmt;
 use std::ops::{Add, AddAssign, Sub};
 use std::str::FromStr;
 
+/// Nanoseconds per microsecond.
 pub const NS_PER_US: u64 = 1_000;
+/// Nanoseconds per millisecond.
 pub const NS_PER_MS: u64 = 1_000_000;
+/// Nanoseconds per second.
 pub const NS_PER_S: u64 = 1_000_000_000;
 
 /// True (global) simulated time since the start of a run. Only the engine sees it.
@@ -40,42 +43,56 @@ pub struct Mono(pub u64);
 pub struct Wall(pub i64);
 
 impl SimTime {
+    /// The start of the run.
     pub const ZERO: SimTime = SimTime(0);
+    /// Later than any event: "never".
     pub const MAX: SimTime = SimTime(u64::MAX);
+    /// Nanoseconds since the start of the run.
     pub fn as_nanos(self) -> u64 {
         self.0
     }
+    /// Milliseconds since the start of the run, as reports print them.
     pub fn as_ms_f64(self) -> f64 {
         self.0 as f64 / NS_PER_MS as f64
     }
+    /// How long after `earlier` this is (zero if it is not after it).
     pub fn saturating_since(self, earlier: SimTime) -> Span {
         Span(self.0.saturating_sub(earlier.0))
     }
 }
 
 impl Span {
+    /// No time at all.
     pub const ZERO: Span = Span(0);
+    /// A span of `ns` nanoseconds.
     pub const fn from_nanos(ns: u64) -> Span {
         Span(ns)
     }
+    /// A span of `us` microseconds.
     pub const fn from_micros(us: u64) -> Span {
         Span(us * NS_PER_US)
     }
+    /// A span of `ms` milliseconds.
     pub const fn from_millis(ms: u64) -> Span {
         Span(ms * NS_PER_MS)
     }
+    /// A span of `s` seconds.
     pub const fn from_secs(s: u64) -> Span {
         Span(s * NS_PER_S)
     }
+    /// Its length in nanoseconds.
     pub fn as_nanos(self) -> u64 {
         self.0
     }
+    /// Its length in milliseconds.
     pub fn as_ms_f64(self) -> f64 {
         self.0 as f64 / NS_PER_MS as f64
     }
+    /// Its length in seconds.
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / NS_PER_S as f64
     }
+    /// `k` times this span, saturating at the longest span.
     pub fn saturating_mul(self, k: u64) -> Span {
         Span(self.0.saturating_mul(k))
     }
@@ -160,7 +177,9 @@ impl fmt::Display for SignedSpan {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid duration `{input}`: {reason} (expected a number and a unit, e.g. `250us`, `40ms`, `1.5s`, `5min`)")]
 pub struct DurationParseError {
+    /// The text as written.
     pub input: String,
+    /// What is wrong with it.
     pub reason: &'static str,
 }
 
@@ -309,11 +328,13 @@ impl Serialize for SignedSpan {
 /// NTP-like periodic correction of one region's wall clock.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ClockSync {
+    /// Time between polls.
     pub interval_ns: u64,
     /// How far off a poll's measurement of the error may be (uniform, ±).
     pub accuracy_ns: u64,
     /// Errors at least this large are stepped; smaller ones are slewed.
     pub step_threshold_ns: u64,
+    /// The fastest a slew may correct, in parts per billion of elapsed time.
     pub max_slew_ppb: i64,
 }
 
