@@ -14,8 +14,6 @@
 #[allow(missing_docs)]
 pub mod check;
 #[allow(missing_docs)]
-pub mod checks;
-#[allow(missing_docs)]
 pub mod compare;
 #[allow(missing_docs)]
 pub mod dist;

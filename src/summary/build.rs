@@ -7,18 +7,18 @@ use super::{
     conflicts, evaluate, ms, AntiEntropyOut, ClockOut, Convergence, CrashOut, FaultOut, HealOut,
     Quiesce, Reads, RunSummary, ServiceOut, WallClock, Writes, VERSION,
 };
-use crate::checks::{Check, Inputs};
 use crate::failures::{Failure, FailureOut, LostView, RpoOut, RtoOut, WriteView};
 use crate::metrics::RunOutput;
 use crate::metrics::{ns_to_ms, Observer};
 use crate::scenario::Scenario;
 use crate::series::{log_bins, ReportData, SeqMessage, SequenceWindow};
+use crate::summary::checks::{Check, Inputs};
 use crate::time::SimTime;
 use std::collections::BTreeMap;
 
-/// Builds the summary of a finished run, with the shipped checks ([`crate::checks::REGISTRY`]).
+/// Builds the summary of a finished run, with the shipped checks ([`crate::summary::checks::REGISTRY`]).
 pub fn build(sc: &Scenario, seed: u64, out: &RunOutput, wall_ns: u64) -> RunSummary {
-    build_with(sc, seed, out, wall_ns, crate::checks::REGISTRY)
+    build_with(sc, seed, out, wall_ns, crate::summary::checks::REGISTRY)
 }
 
 /// Builds the summary of a finished run, judging it with `checks` (listed in that order).
@@ -59,7 +59,7 @@ pub fn build_with(
         sc.plan.request_timeout,
     );
     let conflicts = conflicts::analyse(sc, out);
-    let checks = crate::checks::run(
+    let checks = crate::summary::checks::run(
         checks,
         &Inputs {
             sc,

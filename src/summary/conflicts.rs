@@ -1,6 +1,6 @@
 //! What conflict resolution did to the data: tables and their policies, siblings, operator
 //! queues, and the counts the data checkers judge (exact counters, add-wins sets and maps).
-//! The verdicts themselves are checks in [`crate::checks`].
+//! The verdicts themselves are checks in [`crate::summary::checks`].
 
 use crate::metrics::RunOutput;
 use crate::metrics::{ns_to_ms, Observer};

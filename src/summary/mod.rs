@@ -7,16 +7,17 @@
 //! Layout: this file holds the types (the JSON schema); `build` assembles a summary from a
 //! run's output, `sections` computes the per-topic sections, `phases` what the system was doing
 //! when each fault began, `conflicts` what conflict resolution did to the data, and `expect`
-//! judges the scenario's `expect:` block. The checks themselves live in [`crate::checks`].
+//! judges the scenario's `expect:` block. The checks themselves live in [`crate::summary::checks`].
 
 mod build;
+pub mod checks;
 mod conflicts;
 mod expect;
 mod phases;
 mod sections;
 
-pub use crate::checks::CheckResult as Check;
 pub use build::{build, build_with};
+pub use checks::CheckResult as Check;
 
 pub use conflicts::{ConflictFacts, ConflictsOut, ManualOut, TableOut};
 pub use expect::evaluate;
