@@ -313,7 +313,7 @@ pub fn fault_phase_coverage(s: &RunSummary) -> BTreeMap<String, BTreeMap<String,
         if let Some(e) = f.effects {
             let kind = m
                 .entry(
-                    crate::faults::FaultClass::of_label(&f.label)
+                    f.class()
                         .map_or("other", crate::faults::FaultClass::name)
                         .to_string(),
                 )
@@ -334,7 +334,7 @@ pub fn fault_coverage(s: &RunSummary) -> BTreeMap<String, [u64; 2]> {
         if let Some(e) = f.effects {
             let c = m
                 .entry(
-                    crate::faults::FaultClass::of_label(&f.label)
+                    f.class()
                         .map_or("other", crate::faults::FaultClass::name)
                         .to_string(),
                 )

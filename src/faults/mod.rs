@@ -121,8 +121,13 @@ impl FaultClass {
         )
     }
 
-    /// The class of a fault known only by its label, as in a `summary.json` read back (whose
-    /// faults carry no class): the label begins with the class name, after an optional
+    /// The class [`FaultClass::name`] names.
+    pub fn from_name(name: &str) -> Option<FaultClass> {
+        FaultClass::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// The class of a fault known only by its label, as in a `summary.json` written before
+    /// `FaultOut::kind` existed: the label begins with the class name, after an optional
     /// `weather: `. `None` for a label no kind makes.
     pub fn of_label(label: &str) -> Option<FaultClass> {
         let l = label.strip_prefix("weather: ").unwrap_or(label);

@@ -546,6 +546,7 @@ fn fault_rows(
             at_ms: ms(f.at),
             until_ms: f.until.map(ms),
             label: f.label.clone(),
+            kind: f.class.name().to_string(),
             effects: f
                 .class
                 .counts_effects()

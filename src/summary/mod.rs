@@ -317,6 +317,11 @@ pub struct FaultOut {
     pub at_ms: f64,
     pub until_ms: Option<f64>,
     pub label: String,
+    /// What kind of fault it is (`partition`, `one-way cut`, `non-transitive cut`, `degrade`,
+    /// `crash`, `region loss`, `clock step`, `heal`, `recover`, `promote`): reports shade and
+    /// count faults by it. Empty in summaries written before it existed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
     /// For partitions, degraded links and crashes: messages dropped or delayed and client
     /// operations failed because of it (0 = it never took effect).
     pub effects: Option<u64>,
@@ -328,6 +333,15 @@ pub struct FaultOut {
     /// Its `for` ran past `duration`: quiesce healed it at the end of the run instead.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cut_off: bool,
+}
+
+impl FaultOut {
+    /// Its class, from `kind`; summaries written before `kind` existed fall back to the
+    /// label's first words, which is how those versions named the kind.
+    pub fn class(&self) -> Option<crate::faults::FaultClass> {
+        crate::faults::FaultClass::from_name(&self.kind)
+            .or_else(|| crate::faults::FaultClass::of_label(&self.label))
+    }
 }
 
 impl RunSummary {

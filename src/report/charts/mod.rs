@@ -433,7 +433,7 @@ pub fn fault_spans(s: &RunSummary) -> (Vec<Shade>, Vec<(f64, String)>) {
     let mut instants = Vec::new();
     for (i, f) in s.faults.iter().enumerate() {
         let at = f.at_ms / 1e3;
-        let class = crate::faults::FaultClass::of_label(&f.label);
+        let class = f.class();
         let kind = match class {
             Some(c) if c.severs() => ShadeKind::Partition,
             Some(crate::faults::FaultClass::Degrade) => ShadeKind::Degraded,
@@ -464,14 +464,13 @@ pub fn fault_spans(s: &RunSummary) -> (Vec<Shade>, Vec<(f64, String)>) {
             .map(|(t, _)| *t)
             .next();
         // A newer partition replaces an older one (cuts are link faults and do not).
-        let is_partition = |l: &str| {
-            crate::faults::FaultClass::of_label(l) == Some(crate::faults::FaultClass::Partition)
-        };
-        let replaced = is_partition(&f.label)
+        let is_partition =
+            |g: &crate::summary::FaultOut| g.class() == Some(crate::faults::FaultClass::Partition);
+        let replaced = is_partition(f)
             .then(|| {
                 s.faults[i + 1..]
                     .iter()
-                    .find(|g| is_partition(&g.label))
+                    .find(|g| is_partition(g))
                     .map(|g| g.at_ms / 1e3)
             })
             .flatten();
