@@ -421,3 +421,25 @@ impl RunSummary {
 fn ms(t: SimTime) -> f64 {
     ns_to_ms(t.0)
 }
+
+#[cfg(test)]
+mod tests {
+    /// Reports classify a summary's faults by their `kind`; a summary written before `kind`
+    /// existed still classifies by the label's first words.
+    #[test]
+    fn a_summary_fault_is_classified_by_its_kind_and_old_ones_by_their_label() {
+        let new: crate::summary::FaultOut = serde_json::from_str(
+            r#"{"at_ms": 1.0, "until_ms": null, "label": "lose eu", "kind": "region loss", "effects": 3}"#,
+        )
+        .unwrap();
+        assert_eq!(new.class(), Some(crate::faults::FaultClass::RegionLoss));
+        let old: crate::summary::FaultOut = serde_json::from_str(
+            r#"{"at_ms": 1.0, "until_ms": null, "label": "weather: partition [a] | [b]", "effects": 0}"#,
+        )
+        .unwrap();
+        assert_eq!(old.kind, "");
+        assert_eq!(old.class(), Some(crate::faults::FaultClass::Partition));
+        let json = serde_json::to_string(&new).unwrap();
+        assert!(json.contains(r#""kind":"region loss""#), "{json}");
+    }
+}

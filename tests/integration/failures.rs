@@ -307,3 +307,51 @@ faults:
     assert_eq!(s.failovers[1].elected_after_ms, Some(146618.647));
     assert!(s.checks.iter().all(|c| c.passed), "{:?}", s.checks);
 }
+
+/// Region losses and promotes report what they did: once, reports recognised kinds by label
+/// prefix and left both out (`effects: null`), so coverage never counted them.
+#[test]
+fn region_loss_and_promote_report_their_effects() {
+    let yaml = r#"
+name: loss-and-promote
+seed: 5
+duration: 10s
+regions: [{ name: a }, { name: b }, { name: c }]
+network:
+  latency: { default: 20ms }
+replication:
+  mode: primary-backup
+  primary: a
+  sync: async
+  failover:
+    mode: manual
+    detector: { kind: heartbeat, interval: 100ms, timeout: 1s }
+workload:
+  keys: 100
+  rate_per_region: 20
+  mix: { write: 0.5, read: 0.5 }
+faults:
+  - { at: 2s, promote: b }
+  - { at: 4s, region_loss: c, for: 2s }
+  - { at: 5s, promote: c }
+"#;
+    let sc = scenario(yaml);
+    let s = run(&sc, RunOptions::default()).unwrap();
+    let effects: Vec<(&str, Option<u64>)> = s
+        .faults
+        .iter()
+        .map(|f| (f.label.as_str(), f.effects))
+        .collect();
+    // b hears its promote; c's clients fail while it is gone; c, down, never hears its own.
+    assert_eq!(
+        effects,
+        [
+            ("promote b", Some(1)),
+            ("region loss c for 2s", Some(132)),
+            ("promote c", Some(0)),
+        ]
+    );
+    let coverage = regionsim::compare::fault_coverage(&s);
+    assert_eq!(coverage.get("promote"), Some(&[2, 1]));
+    assert_eq!(coverage.get("region loss"), Some(&[1, 1]));
+}

@@ -135,7 +135,21 @@ pub(in crate::scenario) fn links(
         ));
     }
 
-    // Speed-of-light floor.
+    let warnings = light_warnings(regions, &latency);
+    Ok(Links {
+        latency,
+        jitter,
+        loss,
+        duplicate,
+        warnings,
+    })
+}
+
+/// Latencies that beat light in fibre between the regions' known locations: warnings, since a
+/// configuration may mean it (a what-if), but usually it is a typo or a round trip given as
+/// one-way.
+fn light_warnings(regions: &[Region], latency: &[Option<LinkLatency>]) -> Vec<String> {
+    let n = regions.len();
     let mut warnings = Vec::new();
     for a in 0..n {
         for b in 0..n {
@@ -157,14 +171,7 @@ pub(in crate::scenario) fn links(
             }
         }
     }
-
-    Ok(Links {
-        latency,
-        jitter,
-        loss,
-        duplicate,
-        warnings,
-    })
+    warnings
 }
 
 /// Bits per second per ordered pair (0: unlimited).
