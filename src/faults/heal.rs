@@ -13,6 +13,30 @@ pub enum HealSpec {
     Links,
 }
 
+impl HealSpec {
+    /// Whether this heal ends a fault of `class` that is in force: partitions are ended by
+    /// `all` and `partitions`; link faults (degradations and the weather's cuts) by `all` and
+    /// `links`. Charts end their shading with it.
+    pub fn ends(self, class: FaultClass) -> bool {
+        let link_fault = matches!(
+            class,
+            FaultClass::Degrade | FaultClass::OneWayCut | FaultClass::NonTransitiveCut
+        );
+        match self {
+            HealSpec::All => class == FaultClass::Partition || link_fault,
+            HealSpec::Partitions => class == FaultClass::Partition,
+            HealSpec::Links => link_fault,
+        }
+    }
+
+    /// The scope a heal's summary label (`heal all`, `heal partitions`, `heal links`, as
+    /// [`Heal`]'s validation writes it) records: the label is the spec serialised, so this
+    /// reads it back through the same serde names rather than matching strings.
+    pub fn of_label(label: &str) -> Option<HealSpec> {
+        serde_yaml::from_str(label.strip_prefix("heal ")?).ok()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Heal {
     pub what: HealSpec,
@@ -52,5 +76,37 @@ impl FaultKind for Heal {
 
     fn to_spec(&self, _names: &[String]) -> Vec<HealSpec> {
         vec![self.what]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_heal_label_reads_back_as_its_scope_and_the_scope_says_what_it_ends() {
+        for h in [HealSpec::All, HealSpec::Partitions, HealSpec::Links] {
+            let label = format!("heal {}", serde_yaml::to_string(&h).unwrap().trim());
+            assert_eq!(HealSpec::of_label(&label), Some(h), "{label}");
+        }
+        assert_eq!(HealSpec::of_label("quiesce: heal all"), None);
+        assert_eq!(HealSpec::of_label("heal everything"), None);
+        use FaultClass as C;
+        let ends = |h: HealSpec| {
+            [
+                C::Partition,
+                C::Degrade,
+                C::OneWayCut,
+                C::NonTransitiveCut,
+                C::Crash,
+            ]
+            .map(|c| h.ends(c))
+        };
+        assert_eq!(ends(HealSpec::All), [true, true, true, true, false]);
+        assert_eq!(
+            ends(HealSpec::Partitions),
+            [true, false, false, false, false]
+        );
+        assert_eq!(ends(HealSpec::Links), [false, true, true, true, false]);
     }
 }

@@ -4,6 +4,7 @@
 //! `availability`, `staleness_points`) so it can be tested without pixels; the drawing code only
 //! lays it out. Text is rendered with the bundled DejaVu font, so no system font is needed.
 
+use crate::faults::{FaultClass, HealSpec};
 use crate::series::RegionSeries;
 use crate::summary::RunSummary;
 use crate::units::human_ms;
@@ -423,49 +424,32 @@ pub enum ShadeKind {
 /// ended them (else the end of the run), and crashes until their recovery.
 pub fn fault_spans(s: &RunSummary) -> (Vec<Shade>, Vec<(f64, String)>) {
     let end_s = s.duration_ns as f64 / 1e9;
-    let heals: Vec<(f64, &str)> = s
+    let heals: Vec<(f64, HealSpec)> = s
         .faults
         .iter()
-        .filter(|f| f.label.starts_with("heal "))
-        .map(|f| (f.at_ms / 1e3, f.label.as_str()))
+        .filter(|f| f.class() == Some(FaultClass::Heal))
+        .filter_map(|f| Some((f.at_ms / 1e3, HealSpec::of_label(&f.label)?)))
         .collect();
     let mut shades = Vec::new();
     let mut instants = Vec::new();
     for (i, f) in s.faults.iter().enumerate() {
         let at = f.at_ms / 1e3;
-        let class = f.class();
+        let Some(class) = f.class() else { continue };
         let kind = match class {
-            Some(c) if c.severs() => ShadeKind::Partition,
-            Some(crate::faults::FaultClass::Degrade) => ShadeKind::Degraded,
-            Some(crate::faults::FaultClass::ClockStep) => {
+            c if c.severs() => ShadeKind::Partition,
+            FaultClass::Degrade => ShadeKind::Degraded,
+            FaultClass::ClockStep => {
                 instants.push((at, f.label.clone()));
                 continue;
             }
             _ => continue,
         };
-        // Cuts are link faults: `heal links` ends them, like degradations.
-        let is_cut = matches!(
-            class,
-            Some(
-                crate::faults::FaultClass::OneWayCut | crate::faults::FaultClass::NonTransitiveCut
-            )
-        );
         let ended_by_heal = heals
             .iter()
-            .filter(|(t, l)| {
-                *t >= at
-                    && match kind {
-                        ShadeKind::Partition if !is_cut => {
-                            *l == "heal all" || *l == "heal partitions"
-                        }
-                        _ => *l == "heal all" || *l == "heal links",
-                    }
-            })
-            .map(|(t, _)| *t)
-            .next();
+            .find(|(t, h)| *t >= at && h.ends(class))
+            .map(|(t, _)| *t);
         // A newer partition replaces an older one (cuts are link faults and do not).
-        let is_partition =
-            |g: &crate::summary::FaultOut| g.class() == Some(crate::faults::FaultClass::Partition);
+        let is_partition = |g: &crate::summary::FaultOut| g.class() == Some(FaultClass::Partition);
         let replaced = is_partition(f)
             .then(|| {
                 s.faults[i + 1..]
