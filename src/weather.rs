@@ -245,8 +245,8 @@ pub fn realize(sc: &Scenario, seed: u64) -> Vec<Fault> {
         sc,
         seed,
         n: sc.n(),
-        start: SimTime(wx.start.unwrap_or(Span::ZERO).0),
-        end: SimTime(wx.end.unwrap_or(sc.duration).0),
+        start: wx.start,
+        end: wx.end,
     };
     let mut out: Vec<Drawn> = Vec::new();
     // Each kind has its own stream; the order of kinds fixes only the order of the output.

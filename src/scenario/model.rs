@@ -158,9 +158,9 @@ pub struct Scenario {
     pub service: Option<ServiceModel>,
     pub workload: Workload,
     pub faults: Vec<Fault>,
-    pub expect: ExpectSpec,
+    pub expect: Expect,
     /// Validated weather (realised per seed by `weather::realize`).
-    pub weather: Option<WeatherSpec>,
+    pub weather: Option<Weather>,
     /// The message-sequence window: [from, to) and an optional key filter.
     pub sequence_window: (SimTime, SimTime, Option<u64>),
     /// How long a write may be pending at a region before the region counts as stalled.
@@ -232,4 +232,49 @@ impl Scenario {
         }
         Ok(())
     }
+}
+
+/// The `weather:` block validated: its window resolved against `duration`, each kind's rate
+/// and ranges checked. The per-kind settings are plain values (rates and ranges) that the file
+/// format and the model share.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Weather {
+    /// No weather before this time.
+    pub start: SimTime,
+    /// No new weather from this time on.
+    pub end: SimTime,
+    pub partitions: Option<PartitionWeather>,
+    pub crashes: Option<CrashWeather>,
+    pub degrades: Option<DegradeWeather>,
+    pub clock_steps: Option<ClockStepWeather>,
+}
+
+/// The `expect:` block validated: bounds on the run's numbers (plain [`Bound`] values) and
+/// the trace digest, checked to be 16 hex digits and kept in lower case.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Expect {
+    pub converged: Option<bool>,
+    pub lost_acked_writes: Option<Bound<u64>>,
+    pub lost_updates: Option<Bound<u64>>,
+    pub skew_lost_updates: Option<Bound<u64>>,
+    /// `manual` tables: keys still holding siblings at the end.
+    pub unresolved_conflicts: Option<Bound<u64>>,
+    pub stale_reads: Option<Bound<u64>>,
+    pub failed_writes: Option<Bound<u64>>,
+    pub visibility_p50: Option<Bound<Span>>,
+    pub visibility_p90: Option<Bound<Span>>,
+    pub visibility_p99: Option<Bound<Span>>,
+    pub visibility_max: Option<Bound<Span>>,
+    /// Bound on the slowest convergence after a heal.
+    pub after_heal: Option<Bound<Span>>,
+    /// Acknowledged writes lost to failures in total (RPO).
+    pub rpo_writes: Option<Bound<u64>>,
+    /// The longest RPO window of any failure.
+    pub rpo_window: Option<Bound<Span>>,
+    /// The longest RTO of any failure.
+    pub rto: Option<Bound<Span>>,
+    /// Writes accepted by a deposed primary.
+    pub split_brain_writes: Option<Bound<u64>>,
+    /// The exact trace digest (16 lower-case hex digits) this scenario and seed must reproduce.
+    pub trace_digest: Option<String>,
 }

@@ -3,6 +3,7 @@
 //! One file per section; this one holds the [`Validator`] they share and the order in which
 //! the sections are checked (the first error found is the one reported).
 
+mod expect;
 mod faults;
 mod network;
 mod regions;
@@ -168,16 +169,9 @@ pub(super) fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, Scena
     let backup = replication::backup(&v, &spec)?;
     let faults = faults::faults(&v, &spec, plan.failover.is_some(), &mut warnings)?;
     let replication = replication::model(&spec, &regions);
-    if let Some(d) = &spec.expect.trace_digest {
-        if d.len() != 16 || !d.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(v.err(
-                "expect.trace_digest",
-                format!("`{d}` is not a 16-digit hex digest"),
-            ));
-        }
-    }
+    let expect = expect::expect(&v, &spec.expect)?;
     let sequence_window = sequence_window(&v, &spec, keys, &faults)?;
-    weather::weather(&v, &spec)?;
+    let weather = weather::weather(&v, &spec)?;
     let stall_after = match spec.report.stall_after {
         Some(t) => {
             v.floor(
@@ -196,7 +190,7 @@ pub(super) fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, Scena
     };
 
     Ok(Scenario {
-        weather: spec.weather.clone(),
+        weather,
         sequence_window,
         stall_after,
         file: file.to_string(),
@@ -236,7 +230,7 @@ pub(super) fn validate(spec: ScenarioSpec, file: &str) -> Result<Scenario, Scena
             nominal,
         },
         faults,
-        expect: spec.expect.clone(),
+        expect,
         warnings,
         source: String::new(),
     })

@@ -6,9 +6,12 @@ use super::*;
 pub(in crate::scenario) fn weather(
     v: &Validator,
     spec: &ScenarioSpec,
-) -> Result<(), ScenarioError> {
+) -> Result<Option<Weather>, ScenarioError> {
     let n = spec.regions.len();
-    if let Some(wx) = &spec.weather {
+    let Some(wx) = &spec.weather else {
+        return Ok(None);
+    };
+    {
         let p = "weather";
         let start = wx.start.unwrap_or(Span::ZERO);
         let end = wx.end.unwrap_or(spec.duration);
@@ -89,6 +92,13 @@ pub(in crate::scenario) fn weather(
                 return Err(v.err("weather.clock_steps.by", "needs min <= max"));
             }
         }
+        Ok(Some(Weather {
+            start: SimTime(start.0),
+            end: SimTime(end.0),
+            partitions: wx.partitions.clone(),
+            crashes: wx.crashes.clone(),
+            degrades: wx.degrades.clone(),
+            clock_steps: wx.clock_steps.clone(),
+        }))
     }
-    Ok(())
 }
