@@ -50,7 +50,7 @@ mod restore;
 mod rpc;
 mod timer;
 mod transport;
-use anti_entropy::AeState;
+use anti_entropy::AntiEntropy;
 pub use anti_entropy::{AeMsg, AeSession};
 pub use chain::ChainView;
 use disk::{drop_front, seq_set, Seen};
@@ -228,7 +228,7 @@ pub struct Replicator {
     deadline_armed: bool,
     /// Forwarded writes already originated (a duplicated message must not write twice).
     forwarded_seen: BTreeSet<OpId>,
-    ae: AeState,
+    ae: AntiEntropy,
     /// Failover state (primary-backup with `failover`).
     fo: Option<Box<Fo>>,
     /// What the disk said about terms at recovery (read once by `fo_start`).
@@ -335,24 +335,7 @@ impl Replicator {
             deadlines: VecDeque::new(),
             deadline_armed: false,
             forwarded_seen: BTreeSet::new(),
-            ae: AeState {
-                peers: match &cfg.plan.anti_entropy {
-                    None => Vec::new(),
-                    Some(_) => (0..n)
-                        .filter(|&p| p != cfg.id.idx())
-                        .filter(|&p| {
-                            let both = (1u64 << p) | (1u64 << cfg.id.0);
-                            match &cfg.plan.holders {
-                                None => true,
-                                Some(h) => h.iter().any(|m| m & both == both),
-                            }
-                        })
-                        .map(|p| RegionId(p as u16))
-                        .collect(),
-                },
-                owed_at: vec![Mono(0); n],
-                ..AeState::default()
-            },
+            ae: AntiEntropy::new(&cfg.plan, cfg.id, n),
             fo: None,
             disk_term: disk.term,
             disk_voted: disk.voted,
@@ -806,13 +789,7 @@ impl Replica for Replicator {
         if self.restore.is_some() {
             self.restore_heard(from);
         }
-        if self.ae.unreachable & Replicator::bit(from) != 0 {
-            // A peer that had stopped answering is back: compare at once rather than wait.
-            self.ae.unreachable &= !Replicator::bit(from);
-            if self.ae.peers.contains(&from) && !self.ae_busy_with(from) {
-                self.ae_start(from, now, out);
-            }
-        }
+        self.ae_heard_from(from, now, out);
         match msg {
             Msg::Link(m) => self.on_link_msg(now, from, m, out),
             Msg::Client(m) => self.on_client_msg(now, from, m, out),
@@ -900,7 +877,7 @@ impl Replica for Replicator {
             && self.forwards.is_empty()
             && self.reads.is_empty()
             && self.peers().all(|p| !self.outstanding(p))
-            && self.ae.owed == 0
+            && !self.ae.owes()
             && self.restore.is_none()
             && self.relay_owed == 0
             && self.fo_quiescent()

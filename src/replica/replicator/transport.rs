@@ -654,7 +654,7 @@ impl Replicator {
         }
         // Go back N: resend from the first unacknowledged entry, with a doubled timeout.
         if self.out[p].back_off(self.cfg.rto_max) >= 2 {
-            self.ae.unreachable |= 1u64 << p;
+            self.ae.mark_unreachable(p);
         }
         if self.out[p].hello_pending {
             self.probe(p, out);
@@ -699,12 +699,7 @@ impl Replicator {
         self.persist(out, || Op::TruncateFront(RegionId(p as u16), k));
         if given_up > 0 {
             out.note(Note::Abandoned { entries: given_up });
-            for &r in &self.ae.peers {
-                if missed & Replicator::bit(r) != 0 {
-                    self.ae.owed |= Replicator::bit(r);
-                    self.ae.owed_at[r.idx()] = now.mono;
-                }
-            }
+            self.ae.owe(missed, now.mono);
         }
         // Tell the peer at once, so it stops waiting for the gap.
         if !self.outstanding(p) {
