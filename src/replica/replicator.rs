@@ -238,10 +238,7 @@ pub struct Replicator {
     disk_fences: Arc<Vec<Fence>>,
     /// Rebuilt after losing its disk (from a backup image or from nothing).
     rebuilt: bool,
-    restore: Option<restore::Restore>,
-    /// Peers this region relays for that have not yet asked it for what they lack since it was
-    /// rebuilt (see `restore::relay_mask`).
-    relay_owed: u64,
+    restore: restore::Restoring,
     /// `manual` keys homed here whose conflicts wait for the operator, with when they were
     /// parked (in-memory, like a work queue: a restart re-parks what its data still shows).
     parked: BTreeMap<Key, Mono>,
@@ -342,8 +339,7 @@ impl Replicator {
             disk_stream: disk.stream,
             disk_fences: Arc::clone(&disk.fences),
             rebuilt: false,
-            restore: Replicator::resumed_restore(disk),
-            relay_owed: disk.relay_owed,
+            restore: restore::Restoring::resumed(disk),
             parked: BTreeMap::new(),
             gaps: BTreeMap::new(),
             gap_armed: false,
@@ -735,23 +731,10 @@ impl Replica for Replicator {
         let mut r = Replicator::from_disk(cfg.clone(), image);
         r.epoch = r.epoch.max(min_epoch);
         r.rebuilt = true;
-        // A backup taken while an earlier rebuild was still offering its state: this rebuild's
-        // offers, once its own transfer is done, reach the same regions.
-        r.relay_owed = 0;
         for o in r.out.iter_mut() {
             o.hello_pending = true;
         }
-        let n = r.n();
-        let all = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
-        r.restore = Some(restore::Restore {
-            waiting: all & !(1u64 << r.me().0),
-            sent: Mono(0),
-            keys: 0,
-            bytes: 0,
-            heard: 0,
-            noted: false,
-            rebuild: true,
-        });
+        r.restore = restore::Restoring::rebuilt(r.me(), r.n());
         r
     }
 
@@ -759,11 +742,7 @@ impl Replica for Replicator {
         self.now_mono = now.mono;
         self.persist(out, || Op::Epoch(self.epoch));
         self.repark(out);
-        if self.restore.is_some() {
-            self.persist_restore(out);
-            self.restore_ask(now, out);
-        }
-        self.offer_state(now, out);
+        self.restore_start(now, out);
         if self.cfg.plan.failover.is_some() {
             self.fo_start(now, out);
         }
@@ -786,9 +765,7 @@ impl Replica for Replicator {
     // per-message path small in the instruction cache.
     fn on_message(&mut self, now: Now, from: RegionId, msg: Msg, out: &mut Out) {
         self.now_mono = now.mono;
-        if self.restore.is_some() {
-            self.restore_heard(from);
-        }
+        self.restore.heard(from);
         self.ae_heard_from(from, now, out);
         match msg {
             Msg::Link(m) => self.on_link_msg(now, from, m, out),
@@ -878,8 +855,7 @@ impl Replica for Replicator {
             && self.reads.is_empty()
             && self.peers().all(|p| !self.outstanding(p))
             && !self.ae.owes()
-            && self.restore.is_none()
-            && self.relay_owed == 0
+            && self.restore.is_idle()
             && self.fo_quiescent()
             && self.gaps.is_empty()
             // Conflicts waiting for an operator are work still to do.

@@ -16,10 +16,12 @@
 //! Until its own transfer is done, a rebuilt region that answers the reads promising the latest
 //! value (a primary, a chain's tail) refuses them (`rebuilding`): its copy may be empty or old.
 
+use super::anti_entropy::AeStore;
 use super::msg::{data_bytes, data_fingerprint, RPC_BYTES};
 use super::{seq_set, Msg, Op, Out, Replicator, Timer};
 use crate::replica::data::Data;
-use crate::replica::{Cell, Key, Note, Now, RegionId, Stamp};
+use crate::replica::plan::Plan;
+use crate::replica::{Cell, Key, Note, Now, RegionId, Stamp, TimerId};
 use crate::replica::{MsgClass, WireMessage, Work};
 use crate::time::Mono;
 use std::sync::Arc;
@@ -114,8 +116,34 @@ impl WireMessage for RestoreMsg {
     }
 }
 
-/// A restore in progress.
-pub(super) struct Restore {
+/// What a state transfer asks of the local data, beyond what anti-entropy does.
+pub(super) trait RestoreStore: AeStore {
+    /// What this region has seen: per origin and incarnation, the contiguous prefix.
+    fn seen_summary(&self) -> Vec<(RegionId, u32, u64)>;
+    /// Marks origin `o`'s entries of incarnation `e` up to `upto` as seen (durably).
+    fn advance_seen(&mut self, o: RegionId, e: u32, upto: u64, out: &mut Out);
+}
+
+/// What the component needs to know of the replica running it.
+#[derive(Clone, Copy)]
+pub(super) struct RestoreCtx<'a> {
+    pub(super) plan: &'a Plan,
+    pub(super) me: RegionId,
+    /// The id of the replica's restore timer.
+    pub(super) timer: TimerId,
+    /// Whether the replica persists (a replica without a disk records nothing).
+    pub(super) durable: bool,
+}
+
+impl RestoreCtx<'_> {
+    fn peers(&self) -> impl Iterator<Item = usize> + 'static {
+        let me = self.me.idx();
+        (0..self.plan.n).filter(move |&p| p != me)
+    }
+}
+
+/// A transfer in progress.
+pub(super) struct Transfer {
     /// Peers that have not answered yet.
     pub waiting: u64,
     pub sent: Mono,
@@ -131,29 +159,68 @@ pub(super) struct Restore {
     pub rebuild: bool,
 }
 
+/// Restore: a rebuilt region's state transfer, and the catch-ups it offers the regions it
+/// relays for.
+#[derive(Default)]
+pub(super) struct Restoring {
+    pub(super) transfer: Option<Transfer>,
+    /// Peers this region relays for that have not yet asked it for what they lack since it was
+    /// rebuilt (see [`Restoring::on_state`]'s `relay_mask`).
+    pub(super) relay_owed: u64,
+}
+
 /// How long to wait for a peer's answer before asking again (it may be down or cut off).
 const RETRY_NS: u64 = 1_000_000_000;
 
-impl Replicator {
-    /// Records the restore still owed (peers to hear from, and whether it is a rebuild), so a
-    /// crash before it completes resumes it rather than leaving the region short.
-    pub(super) fn persist_restore(&self, out: &mut Out) {
-        let owed = self.restore.as_ref().map(|r| (r.waiting, r.rebuild));
-        self.persist(out, || Op::Restore(owed, self.relay_owed));
+fn bit(r: RegionId) -> u64 {
+    1u64 << r.0
+}
+
+impl Restoring {
+    /// What a recovering region's disk says it still owed when it went down (see
+    /// [`Restoring::persist`]).
+    pub(super) fn resumed(disk: &super::Disk) -> Restoring {
+        Restoring {
+            transfer: disk.restore.map(|(waiting, rebuild)| Transfer {
+                waiting,
+                sent: Mono(0),
+                keys: 0,
+                bytes: 0,
+                heard: 0,
+                // Its rebuild was reported when it began; the report's end is this one's.
+                noted: !rebuild,
+                rebuild,
+            }),
+            relay_owed: disk.relay_owed,
+        }
     }
 
-    /// The restore a recovering region still owed when it went down (see `persist_restore`).
-    pub(super) fn resumed_restore(disk: &super::Disk) -> Option<Restore> {
-        disk.restore.map(|(waiting, rebuild)| Restore {
-            waiting,
-            sent: Mono(0),
-            keys: 0,
-            bytes: 0,
-            heard: 0,
-            // Its rebuild was reported when it began; the report's end is this one's.
-            noted: !rebuild,
-            rebuild,
-        })
+    /// A region of `n` rebuilt from a backup image (or from nothing): it asks every peer. A
+    /// backup taken while an earlier rebuild was still offering its state: this rebuild's
+    /// offers, once its own transfer is done, reach the same regions.
+    pub(super) fn rebuilt(me: RegionId, n: usize) -> Restoring {
+        let all = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+        Restoring {
+            transfer: Some(Transfer {
+                waiting: all & !(1u64 << me.0),
+                sent: Mono(0),
+                keys: 0,
+                bytes: 0,
+                heard: 0,
+                noted: false,
+                rebuild: true,
+            }),
+            relay_owed: 0,
+        }
+    }
+
+    /// Records the restore still owed (peers to hear from, and whether it is a rebuild), so a
+    /// crash before it completes resumes it rather than leaving the region short.
+    pub(super) fn persist(&self, cx: RestoreCtx, out: &mut Out) {
+        if cx.durable {
+            let owed = self.transfer.as_ref().map(|r| (r.waiting, r.rebuild));
+            out.persist(Op::Restore(owed, self.relay_owed));
+        }
     }
 
     /// Whether this region is rebuilding: until every peer has answered its state transfer,
@@ -164,31 +231,38 @@ impl Replicator {
     /// (`rebuild` false) does not count: a region answering promised reads (the primary, the
     /// chain's tail) already held every write before it was acknowledged.
     pub(super) fn rebuilding(&self) -> bool {
-        self.restore.as_ref().is_some_and(|r| r.rebuild)
+        self.transfer.as_ref().is_some_and(|r| r.rebuild)
     }
 
-    /// What this region has seen: per origin and incarnation, the contiguous prefix.
-    fn seen_summary(&self) -> Vec<(RegionId, u32, u64)> {
-        let mut v = Vec::new();
-        for (o, per) in self.seen.iter().enumerate() {
-            for (e, set) in per {
-                if set.upto() > 0 {
-                    v.push((RegionId(o as u16), *e, set.upto()));
-                }
-            }
+    /// Nothing owed: no transfer in progress, no offer outstanding.
+    pub(super) fn is_idle(&self) -> bool {
+        self.transfer.is_none() && self.relay_owed == 0
+    }
+
+    /// The replica starts (or restarts): resume a transfer still owed, and the offers.
+    pub(super) fn start<S: RestoreStore>(
+        &mut self,
+        store: &S,
+        cx: RestoreCtx,
+        now: Now,
+        out: &mut Out,
+    ) {
+        if self.transfer.is_some() {
+            self.persist(cx, out);
+            self.ask(store, cx, now, out);
         }
-        v
+        self.offer(cx, now, out);
     }
 
     /// Starts (or re-asks) the state transfer from every peer still owing an answer.
-    pub(super) fn restore_ask(&mut self, now: Now, out: &mut Out) {
-        let Some(r) = self.restore.as_mut() else {
+    fn ask<S: RestoreStore>(&mut self, store: &S, cx: RestoreCtx, now: Now, out: &mut Out) {
+        let Some(r) = self.transfer.as_mut() else {
             return;
         };
         r.sent = now.mono;
         let waiting = r.waiting;
-        let have = self.seen_summary();
-        for p in self.peers() {
+        let have = store.seen_summary();
+        for p in cx.peers() {
             if waiting & (1 << p) != 0 {
                 out.send(
                     RegionId(p as u16),
@@ -196,47 +270,73 @@ impl Replicator {
                 );
             }
         }
-        let id = self.timer(Timer::Restore);
-        out.set_timer(id, Mono(now.mono.0 + RETRY_NS));
+        out.set_timer(cx.timer, Mono(now.mono.0 + RETRY_NS));
     }
 
-    pub(super) fn on_restore_timer(&mut self, now: Now, out: &mut Out) {
-        let Some(r) = self.restore.as_mut() else {
-            self.offer_state(now, out);
+    pub(super) fn on_timer<S: RestoreStore>(
+        &mut self,
+        store: &S,
+        cx: RestoreCtx,
+        now: Now,
+        out: &mut Out,
+    ) {
+        let Some(r) = self.transfer.as_mut() else {
+            self.offer(cx, now, out);
             return;
         };
-        if !r.noted
-            && r.waiting & r.heard == 0
-            && r.waiting.count_ones() < self.cfg.plan.n as u32 - 1
-        {
+        if !r.noted && r.waiting & r.heard == 0 && r.waiting.count_ones() < cx.plan.n as u32 - 1 {
             r.noted = true;
             out.note(Note::Restored {
                 keys: r.keys,
                 bytes: r.bytes,
             });
         }
-        self.restore_ask(now, out);
+        self.ask(store, cx, now, out);
     }
 
     /// Any message from `from` shows it is reachable.
     #[inline]
-    pub(super) fn restore_heard(&mut self, from: RegionId) {
-        if let Some(r) = self.restore.as_mut() {
+    pub(super) fn heard(&mut self, from: RegionId) {
+        if let Some(r) = self.transfer.as_mut() {
             r.heard |= 1 << from.0;
         }
     }
 
-    /// A peer asks for the values a rebuilt region lacks.
+    /// Routes a state-transfer message; `relay_mask` is who this region relays for (offered
+    /// its state when its own rebuild completes).
     #[inline(never)]
-    pub(super) fn on_state_req(
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn on_msg<S: RestoreStore>(
         &mut self,
+        store: &mut S,
+        cx: RestoreCtx,
+        relay_mask: impl FnOnce() -> u64,
+        from: RegionId,
+        msg: RestoreMsg,
+        now: Now,
+        out: &mut Out,
+    ) {
+        match msg {
+            RestoreMsg::StateOffer => self.on_state_offer(store, cx, from, now, out),
+            RestoreMsg::StateReq { have } => self.on_state_req(store, cx, from, have, out),
+            RestoreMsg::State {
+                cells, data, seen, ..
+            } => self.on_state(store, cx, relay_mask, from, (cells, data, seen), now, out),
+        }
+    }
+
+    /// A peer asks for the values a rebuilt region lacks.
+    fn on_state_req<S: RestoreStore>(
+        &mut self,
+        store: &S,
+        cx: RestoreCtx,
         from: RegionId,
         have: Vec<(RegionId, u32, u64)>,
         out: &mut Out,
     ) {
-        if self.relay_owed & Replicator::bit(from) != 0 {
-            self.relay_owed &= !Replicator::bit(from);
-            self.persist_restore(out);
+        if self.relay_owed & bit(from) != 0 {
+            self.relay_owed &= !bit(from);
+            self.persist(cx, out);
         }
         let covered = |s: Stamp| {
             let epoch16 = (s.tie >> 32) & 0xffff;
@@ -246,9 +346,9 @@ impl Replicator {
             })
         };
         // A merging key's newest stamp does not stand for the rest of its value: send it whole.
-        let tables = &self.cfg.plan.tables;
-        let cells: Vec<(Key, Cell)> = self
-            .cells
+        let tables = &cx.plan.tables;
+        let cells: Vec<(Key, Cell)> = store
+            .cells()
             .iter()
             .enumerate()
             .filter(|(k, c)| {
@@ -256,30 +356,35 @@ impl Replicator {
             })
             .map(|(k, c)| (Key(k as u64), *c))
             .collect();
-        let data = self.data_for(&cells);
+        let data = store.data_for(&cells);
         out.send(
             from,
             Msg::Restore(RestoreMsg::State {
                 cells,
                 data,
-                seen: self.seen_summary(),
-                value_bytes: self.cfg.plan.value_bytes,
+                seen: store.seen_summary(),
+                value_bytes: cx.plan.value_bytes,
             }),
         );
     }
 
     /// A peer's answer: merge its values (newest stamp wins) and what it has seen.
-    #[inline(never)]
-    pub(super) fn on_state(
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    fn on_state<S: RestoreStore>(
         &mut self,
-        now: Now,
+        store: &mut S,
+        cx: RestoreCtx,
+        relay_mask: impl FnOnce() -> u64,
         from: RegionId,
-        cells: Vec<(Key, Cell)>,
-        data: Vec<(Key, Arc<Data>)>,
-        seen: Vec<(RegionId, u32, u64)>,
+        (cells, data, seen): (
+            Vec<(Key, Cell)>,
+            Vec<(Key, Arc<Data>)>,
+            Vec<(RegionId, u32, u64)>,
+        ),
+        now: Now,
         out: &mut Out,
     ) {
-        let Some(r) = self.restore.as_mut() else {
+        let Some(r) = self.transfer.as_mut() else {
             return; // a duplicate, or an answer to a request already satisfied
         };
         if r.waiting & (1 << from.0) == 0 {
@@ -287,8 +392,8 @@ impl Replicator {
         }
         r.waiting &= !(1 << from.0);
         r.keys += cells.len() as u64;
-        r.bytes += cells.len() as u64 * (32 + self.cfg.plan.value_bytes as u64)
-            + data_bytes(&data, self.cfg.plan.value_bytes);
+        r.bytes += cells.len() as u64 * (32 + cx.plan.value_bytes as u64)
+            + data_bytes(&data, cx.plan.value_bytes);
         // A rebuilt region takes the peer's seen-prefixes, so entries it already holds as values
         // are not applied again. A region catching up from a rebuilt relay must not: it relays
         // too, and an entry marked seen here would be dropped, not passed on, when it arrives.
@@ -298,16 +403,12 @@ impl Replicator {
                 .binary_search_by_key(&k, |(dk, _)| *dk)
                 .ok()
                 .map(|i| &data[i].1);
-            self.install_value(k, c, d, out);
+            store.install(k, c, d, out);
         }
         for (o, e, upto) in seen {
-            let set = seq_set(&mut self.seen[o.idx()], e);
-            if set.upto() < upto {
-                set.advance_to(upto);
-                self.persist(out, || Op::SeenUpto(o, e, upto));
-            }
+            store.advance_seen(o, e, upto, out);
         }
-        let r = self.restore.as_ref().expect("checked above");
+        let r = self.transfer.as_ref().expect("checked above");
         let done = r.waiting == 0;
         let rebuild = done && r.rebuild;
         if done {
@@ -317,21 +418,114 @@ impl Replicator {
                     bytes: r.bytes,
                 });
             }
-            self.restore = None;
-            let id = self.timer(Timer::Restore);
-            out.cancel_timer(id);
+            self.transfer = None;
+            out.cancel_timer(cx.timer);
             if rebuild {
-                self.relay_owed = self.relay_mask();
+                self.relay_owed = relay_mask();
             }
         }
         // One record, made durable with the values: a transfer that completed must never be
         // on disk as one still owed by nobody (a crash before the next sync left it so, and the
         // restarted region then waited for no answer forever, never quiescent).
-        self.persist_restore(out);
-        self.durable_write(now, out);
+        self.persist(cx, out);
+        store.make_durable(now, out);
         if rebuild {
-            self.offer_state(now, out);
+            self.offer(cx, now, out);
         }
+    }
+
+    /// Offers this rebuilt region's state to the regions it relays for that have not asked yet,
+    /// again every `RETRY_NS` (an offer may be lost or the region down).
+    fn offer(&mut self, cx: RestoreCtx, now: Now, out: &mut Out) {
+        if self.relay_owed == 0 {
+            return;
+        }
+        for p in cx.peers() {
+            if self.relay_owed & (1 << p) != 0 {
+                out.send(RegionId(p as u16), Msg::Restore(RestoreMsg::StateOffer));
+            }
+        }
+        out.set_timer(cx.timer, Mono(now.mono.0 + RETRY_NS));
+    }
+
+    /// A rebuilt relay offers its state: ask it for what this region lacks.
+    fn on_state_offer<S: RestoreStore>(
+        &mut self,
+        store: &S,
+        cx: RestoreCtx,
+        from: RegionId,
+        now: Now,
+        out: &mut Out,
+    ) {
+        match self.transfer.as_mut() {
+            Some(r) => r.waiting |= bit(from),
+            None => {
+                self.transfer = Some(Transfer {
+                    waiting: bit(from),
+                    sent: now.mono,
+                    keys: 0,
+                    bytes: 0,
+                    heard: 0,
+                    noted: true, // a catch-up, not a rebuild: nothing to report
+                    rebuild: false,
+                });
+            }
+        }
+        self.persist(cx, out);
+        self.ask(store, cx, now, out);
+    }
+}
+
+/// Wiring: the replica routes restore's messages and timer to the component, and serves as its
+/// store.
+impl Replicator {
+    /// Runs `f` with the component taken out of the replica, so that the replica itself can
+    /// serve as the component's [`RestoreStore`] (restores are rare; the empty default taken in
+    /// its place allocates nothing).
+    #[inline(never)]
+    fn with_restore<T>(
+        &mut self,
+        f: impl FnOnce(&mut Restoring, &mut Replicator, RestoreCtx) -> T,
+    ) -> T {
+        let mut c = std::mem::take(&mut self.restore);
+        let plan = Arc::clone(&self.cfg.plan);
+        let cx = RestoreCtx {
+            plan: &plan,
+            me: self.me(),
+            timer: self.timer(Timer::Restore),
+            durable: self.cfg.durable,
+        };
+        let t = f(&mut c, self, cx);
+        self.restore = c;
+        t
+    }
+
+    /// The replica starts: resume what was owed.
+    pub(super) fn restore_start(&mut self, now: Now, out: &mut Out) {
+        if !self.restore.is_idle() {
+            self.with_restore(|c, r, cx| c.start(r, cx, now, out));
+        }
+    }
+
+    pub(super) fn on_restore_timer(&mut self, now: Now, out: &mut Out) {
+        self.with_restore(|c, r, cx| c.on_timer(r, cx, now, out));
+    }
+
+    /// Routes a state-transfer message.
+    pub(super) fn on_restore_msg(
+        &mut self,
+        now: Now,
+        from: RegionId,
+        msg: RestoreMsg,
+        out: &mut Out,
+    ) {
+        let mask = matches!(msg, RestoreMsg::State { .. }).then(|| self.relay_mask());
+        self.with_restore(|c, r, cx| c.on_msg(r, cx, || mask.unwrap_or(0), from, msg, now, out));
+    }
+
+    /// Whether this region is rebuilding (see [`Restoring::rebuilding`]).
+    pub(super) fn rebuilding(&self) -> bool {
+        self.restore.rebuilding()
     }
 
     /// The regions that receive entries through this one: below it in any origin's route tree
@@ -353,60 +547,26 @@ impl Replicator {
         });
         mask & !Replicator::bit(me)
     }
-
-    /// Offers this rebuilt region's state to the regions it relays for that have not asked yet,
-    /// again every `RETRY_NS` (an offer may be lost or the region down).
-    pub(super) fn offer_state(&mut self, now: Now, out: &mut Out) {
-        if self.relay_owed == 0 {
-            return;
-        }
-        for p in self.peers() {
-            if self.relay_owed & (1 << p) != 0 {
-                out.send(RegionId(p as u16), Msg::Restore(RestoreMsg::StateOffer));
-            }
-        }
-        let id = self.timer(Timer::Restore);
-        out.set_timer(id, Mono(now.mono.0 + RETRY_NS));
-    }
-
-    /// A rebuilt relay offers its state: ask it for what this region lacks.
-    #[inline(never)]
-    pub(super) fn on_state_offer(&mut self, now: Now, from: RegionId, out: &mut Out) {
-        match self.restore.as_mut() {
-            Some(r) => r.waiting |= Replicator::bit(from),
-            None => {
-                self.restore = Some(Restore {
-                    waiting: Replicator::bit(from),
-                    sent: now.mono,
-                    keys: 0,
-                    bytes: 0,
-                    heard: 0,
-                    noted: true, // a catch-up, not a rebuild: nothing to report
-                    rebuild: false,
-                });
-            }
-        }
-        self.persist_restore(out);
-        self.restore_ask(now, out);
-    }
 }
 
-impl Replicator {
-    /// Routes a state-transfer message.
-    #[inline(never)]
-    pub(super) fn on_restore_msg(
-        &mut self,
-        now: Now,
-        from: RegionId,
-        msg: RestoreMsg,
-        out: &mut Out,
-    ) {
-        match msg {
-            RestoreMsg::StateOffer => self.on_state_offer(now, from, out),
-            RestoreMsg::StateReq { have } => self.on_state_req(from, have, out),
-            RestoreMsg::State {
-                cells, data, seen, ..
-            } => self.on_state(now, from, cells, data, seen, out),
+impl RestoreStore for Replicator {
+    fn seen_summary(&self) -> Vec<(RegionId, u32, u64)> {
+        let mut v = Vec::new();
+        for (o, per) in self.seen.iter().enumerate() {
+            for (e, set) in per {
+                if set.upto() > 0 {
+                    v.push((RegionId(o as u16), *e, set.upto()));
+                }
+            }
+        }
+        v
+    }
+
+    fn advance_seen(&mut self, o: RegionId, e: u32, upto: u64, out: &mut Out) {
+        let set = seq_set(&mut self.seen[o.idx()], e);
+        if set.upto() < upto {
+            set.advance_to(upto);
+            self.persist(out, || Op::SeenUpto(o, e, upto));
         }
     }
 }
@@ -524,5 +684,178 @@ mod tests {
                 by
             }
         );
+    }
+}
+
+/// The component alone, against a store that is a vector of cells and a seen map: what a
+/// rebuild asks, reports and records, with no replica around it.
+#[cfg(test)]
+mod component_tests {
+    use super::*;
+    use crate::replica::plan::Strategy;
+    use crate::replica::{Action, OpId, Wall};
+
+    #[derive(Default)]
+    struct FakeStore {
+        cells: Vec<Cell>,
+        seen: Vec<(RegionId, u32, u64)>,
+        durable_calls: u32,
+    }
+
+    impl AeStore for FakeStore {
+        fn digest(&self) -> u64 {
+            0
+        }
+        fn cells(&self) -> &[Cell] {
+            &self.cells
+        }
+        fn key_digest(&self, _key: Key, _c: &Cell) -> u64 {
+            0
+        }
+        fn cell(&self, key: Key) -> Cell {
+            self.cells[key.0 as usize]
+        }
+        fn data_for(&self, _cells: &[(Key, Cell)]) -> Vec<(Key, Arc<Data>)> {
+            Vec::new()
+        }
+        fn install(&mut self, key: Key, cell: Cell, _d: Option<&Arc<Data>>, _o: &mut Out) -> bool {
+            let old = &mut self.cells[key.0 as usize];
+            let newer = cell.stamp > old.stamp;
+            if newer {
+                *old = cell;
+            }
+            newer
+        }
+        fn make_durable(&mut self, _now: Now, _out: &mut Out) {
+            self.durable_calls += 1;
+        }
+    }
+
+    impl RestoreStore for FakeStore {
+        fn seen_summary(&self) -> Vec<(RegionId, u32, u64)> {
+            self.seen.clone()
+        }
+        fn advance_seen(&mut self, o: RegionId, e: u32, upto: u64, _out: &mut Out) {
+            self.seen.push((o, e, upto));
+        }
+    }
+
+    fn at(ms: u64) -> Now {
+        Now {
+            mono: Mono(ms * 1_000_000),
+            wall: Wall(ms as i64 * 1_000_000),
+        }
+    }
+
+    fn cell(v: u64) -> Cell {
+        Cell {
+            stamp: Stamp::new(Wall(v as i64), RegionId(1), 1, v as u32),
+            value: OpId(v),
+        }
+    }
+
+    fn kinds(out: &Out) -> Vec<String> {
+        out.actions
+            .iter()
+            .map(|a| match a {
+                Action::Send { to, msg } => format!("send {} {}", to.0, msg.kind()),
+                Action::SetTimer { at, .. } => format!("timer {}", at.0 / 1_000_000),
+                Action::CancelTimer { .. } => "cancel".into(),
+                Action::Persist(Op::Restore(owed, relay)) => format!("persist {owed:?} {relay}"),
+                Action::Note(Note::Restored { keys, .. }) => format!("restored {keys}"),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_rebuild_asks_every_peer_reports_when_only_silent_ones_owe_and_ends_on_the_last_answer() {
+        let plan = Plan::mesh(3, Strategy::MultiMaster);
+        let cx = RestoreCtx {
+            plan: &plan,
+            me: RegionId(0),
+            timer: TimerId(9),
+            durable: true,
+        };
+        let mut store = FakeStore {
+            cells: vec![Cell::default_none(); 4],
+            ..FakeStore::default()
+        };
+        let mut c = Restoring::rebuilt(RegionId(0), 3);
+        assert!(c.rebuilding() && !c.is_idle());
+        let mut out = Out::default();
+        c.start(&store, cx, at(0), &mut out);
+        assert_eq!(
+            kinds(&out),
+            [
+                "persist Some((6, true)) 0",
+                "send 1 state-request",
+                "send 2 state-request",
+                "timer 1000"
+            ]
+        );
+        // Region 1 answers with two values; region 2 stays silent.
+        c.heard(RegionId(1));
+        let state = RestoreMsg::State {
+            cells: vec![(Key(1), cell(5)), (Key(3), cell(7))],
+            data: Vec::new(),
+            seen: vec![(RegionId(1), 1, 7)],
+            value_bytes: 100,
+        };
+        let mut out = Out::default();
+        c.on_msg(&mut store, cx, || 0, RegionId(1), state, at(10), &mut out);
+        assert_eq!(kinds(&out), ["persist Some((4, true)) 0"]);
+        assert_eq!(
+            (store.cells[1].value, store.cells[3].value),
+            (OpId(5), OpId(7))
+        );
+        assert_eq!(
+            store.seen,
+            [(RegionId(1), 1, 7)],
+            "a rebuild takes the seen prefixes"
+        );
+        assert_eq!(store.durable_calls, 1);
+        // The retry: only silent peers owe, so the region reports what it holds, and asks again.
+        let mut out = Out::default();
+        c.on_timer(&store, cx, at(1000), &mut out);
+        assert_eq!(
+            kinds(&out),
+            ["restored 2", "send 2 state-request", "timer 2000"]
+        );
+        assert!(c.rebuilding(), "still owed by region 2");
+        // Region 2's answer ends it: no second report, the timer goes, and the regions this
+        // one relays for (here: 2) are offered its state.
+        let empty = RestoreMsg::State {
+            cells: Vec::new(),
+            data: Vec::new(),
+            seen: Vec::new(),
+            value_bytes: 100,
+        };
+        let mut out = Out::default();
+        c.on_msg(
+            &mut store,
+            cx,
+            || 0b100,
+            RegionId(2),
+            empty,
+            at(1500),
+            &mut out,
+        );
+        assert_eq!(
+            kinds(&out),
+            [
+                "cancel",
+                "persist None 4",
+                "send 2 state-offer",
+                "timer 2500"
+            ]
+        );
+        assert!(!c.rebuilding() && !c.is_idle());
+        // Region 2 asks: the offer is settled.
+        let mut out = Out::default();
+        let req = RestoreMsg::StateReq { have: Vec::new() };
+        c.on_msg(&mut store, cx, || 0, RegionId(2), req, at(1600), &mut out);
+        assert_eq!(kinds(&out), ["persist None 0", "send 2 state"]);
+        assert!(c.is_idle());
     }
 }

@@ -869,7 +869,7 @@ fn a_state_transfer_completes_on_disk_with_its_values() {
         &mut out,
     );
     flush_to(&mut disk, &mut pending, out);
-    assert!(b.restore.is_some());
+    assert!(b.restore.transfer.is_some());
     let cell = Cell {
         stamp: Stamp::new(Wall(5_000_000), RegionId(0), 1, 1),
         value: OpId(9),
@@ -882,11 +882,11 @@ fn a_state_transfer_completes_on_disk_with_its_values() {
     });
     let mut out = Out::default();
     b.on_message(now(20), RegionId(0), state, &mut out);
-    assert!(b.restore.is_none());
+    assert!(b.restore.transfer.is_none());
     // The crash: only what was synced survives.
     flush_to(&mut disk, &mut pending, out);
     assert_eq!(disk.restore, None);
     let b = Replicator::from_disk(cfg(1, Span::ZERO), &disk);
-    assert!(b.restore.is_none());
+    assert!(b.restore.transfer.is_none());
     assert_eq!(b.cell(Key(3)), cell);
 }
