@@ -272,18 +272,8 @@ impl Replicator {
         }
         let need = self.chain_need();
         if self.fo.as_ref().is_some_and(|f| f.leading) && need != old_need {
-            let done: Vec<u64> = self
-                .commits
-                .iter_mut()
-                .filter_map(|(&seq, c)| {
-                    c.need = need;
-                    Replicator::satisfied(need, c.have).then_some(seq)
-                })
-                .collect();
-            for seq in done {
-                let c = self.commits.remove(&seq).expect("present");
-                self.reply_write(c.client, c.op, c.stamp, out);
-            }
+            let me = self.me();
+            self.requests.renew_need(need, me, out);
         }
     }
 }

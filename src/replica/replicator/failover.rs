@@ -17,7 +17,7 @@ pub use msg::{Fence, FoMsg, Heartbeat, Pos};
 use super::{ChainView, ClientMsg, Entry, EntryId, Msg, Op, Out, Replicator, Timer};
 use crate::replica::detector::Detector;
 use crate::replica::plan::{Failover, Rejoin};
-use crate::replica::{Key, Note, Now, OpId, RegionId, Reply};
+use crate::replica::{Key, Note, Now, OpId, RegionId};
 use crate::time::Mono;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -626,9 +626,7 @@ impl Replicator {
 
     #[inline(never)]
     pub(super) fn on_not_primary(&mut self, op: OpId, out: &mut Out) {
-        if self.forwards.remove(&op) || self.reads.remove(&op).is_some() {
-            out.reply(Reply::Failed { op });
-        }
+        self.requests.refused(op, out);
     }
 }
 
