@@ -46,6 +46,7 @@ mod chain;
 mod disk;
 mod failover;
 mod msg;
+mod read_guard;
 mod requests;
 mod restore;
 mod rpc;

@@ -14,6 +14,7 @@ mod election;
 mod msg;
 pub use msg::{Fence, FoMsg, Heartbeat, Pos};
 
+use super::read_guard::Refusal;
 use super::{ChainView, ClientMsg, Entry, EntryId, Msg, Op, Out, Replicator, Timer};
 use crate::replica::detector::Detector;
 use crate::replica::plan::{Failover, Rejoin};
@@ -179,6 +180,13 @@ impl Replicator {
     /// (a fixed primary) and in chain mode (`chain_serves_reads`) this always holds.
     pub(super) fn pb_serves_reads(&self, now: Now) -> bool {
         self.fo.is_none() || self.chain_on() || self.fo_may_write(now)
+    }
+
+    /// Read guard (see `read_guard`): a primary read reached a deposed (or lease-less)
+    /// primary, which must not hand out a value a newer primary may have overwritten.
+    #[inline]
+    pub(super) fn failover_read_guard(&self, primary: bool, now: Now) -> Option<Refusal> {
+        (primary && !self.pb_serves_reads(now)).then_some(Refusal::NoLease)
     }
 
     pub(super) fn lease_ok(&self, now: Now) -> bool {

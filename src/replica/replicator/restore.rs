@@ -17,6 +17,7 @@
 //! value (a primary, a chain's tail) refuses them (`rebuilding`): its copy may be empty or old.
 
 use super::msg::{data_bytes, data_fingerprint, RPC_BYTES};
+use super::read_guard::Refusal;
 use super::{seq_set, Msg, Op, Out, Replicator, Timer};
 use crate::replica::data::Data;
 use crate::replica::{Cell, Key, Note, Now, RegionId, Stamp};
@@ -165,6 +166,12 @@ impl Replicator {
     /// chain's tail) already held every write before it was acknowledged.
     pub(super) fn rebuilding(&self) -> bool {
         self.restore.as_ref().is_some_and(|r| r.rebuild)
+    }
+
+    /// Read guard (see `read_guard`): a primary read is refused while `rebuilding`.
+    #[inline]
+    pub(super) fn restore_read_guard(&self, primary: bool) -> Option<Refusal> {
+        (primary && self.rebuilding()).then_some(Refusal::Rebuilding)
     }
 
     /// What this region has seen: per origin and incarnation, the contiguous prefix.

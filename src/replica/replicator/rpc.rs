@@ -2,6 +2,7 @@
 //! single-key repair.
 
 use super::msg::{writes, RPC_BYTES};
+use super::read_guard::Asked;
 use super::requests::{reply_write, satisfied, Commit, Ctx, Deadline, ReadWait};
 use super::{Entry, EntryId, Op, Timer};
 use super::{Msg, Out, Replicator};
@@ -225,32 +226,13 @@ impl Replicator {
                     out.reply(Reply::WriteOk { op, stamp });
                 }
             }
-            ClientMsg::ReadReq { op, .. } if self.chain_on() && !self.chain_serves_reads(now) => {
-                // No longer where the chain reads (it left, a new tail took over, or it lost
-                // touch with the head): the client learns of the new chain and retries.
-                out.send(from, Msg::Client(ClientMsg::NotPrimary { op }));
-            }
-            ClientMsg::ReadReq {
-                op,
-                key,
-                primary: true,
-            } if self.chain_on() && !self.chain_read_settled(key) => {
-                // As in `read`: a write of this key may not have reached the new tail yet.
-                out.send(from, Msg::Client(ClientMsg::NotPrimary { op }));
-            }
-            ClientMsg::ReadReq {
-                op, primary: true, ..
-            } if self.rebuilding() => {
-                // Rebuilding from a lost disk: the copy may lack acknowledged writes until every
-                // peer has answered (see `rebuilding`). The client's region fails the read.
-                out.send(from, Msg::Client(ClientMsg::NotPrimary { op }));
-            }
-            ClientMsg::ReadReq {
-                op, primary: true, ..
-            } if !self.pb_serves_reads(now) => {
-                // A primary read reached a deposed (or lease-less) primary: the client's
-                // region fails it rather than hand out a value a newer primary may have
-                // overwritten.
+            ClientMsg::ReadReq { op, key, primary }
+                if self
+                    .read_refusal(Asked::ByPeer, key, primary, now)
+                    .is_some() =>
+            {
+                // This copy may miss acknowledged writes (see `read_guard`): the client's region
+                // fails the read, or learns of a new chain and retries.
                 out.send(from, Msg::Client(ClientMsg::NotPrimary { op }));
             }
             ClientMsg::ReadReq { op, key, .. } => {
@@ -479,35 +461,12 @@ impl Replicator {
         let me = self.me();
         let holders = plan.holders(key);
         let level = plan.read_level(level);
-        if level == Level::Primary
-            && self.chain_on()
-            && (self.chain_reads().is_none()
-                || (self.chain_reads() == Some(me) && !self.chain_serves_reads(now)))
+        if self
+            .read_refusal(Asked::ByClient, key, level == Level::Primary, now)
+            .is_some()
         {
-            // A chain region that restarted has not heard where the chain reads yet (its own
-            // copy may be far behind), or it is the read region but cut off from the head.
-            out.reply(Reply::Failed { op });
-            return;
-        }
-        if level == Level::Primary
-            && self.chain_on()
-            && self.chain_reads() == Some(me)
-            && !self.chain_read_settled(key)
-        {
-            // Reads still come here while a newer tail catches up, and this key has a write
-            // that tail may not hold yet: answering it could show a value reads there miss.
-            out.reply(Reply::Failed { op });
-            return;
-        }
-        if level == Level::Primary && self.primary() == Some(me) && self.rebuilding() {
-            // This region answers primary reads but lost its disk and has not heard every
-            // peer's state yet: its copy may be missing acknowledged writes.
-            out.reply(Reply::Failed { op });
-            return;
-        }
-        if level == Level::Primary && self.primary() == Some(me) && !self.pb_serves_reads(now) {
-            // This region led (or leads) but lost its lease, or is handing over: a newer
-            // primary may already be committing writes its copy lacks.
+            // No region is known to answer primary reads, or this one does but its copy may
+            // miss acknowledged writes (see `read_guard`).
             out.reply(Reply::Failed { op });
             return;
         }
