@@ -282,3 +282,244 @@ impl Requests {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replica::{Action, Outbox};
+    use crate::time::Wall;
+
+    const TIMER: TimerId = TimerId(4);
+    const ME: RegionId = RegionId(0);
+    const CTX: Ctx = Ctx { me: ME, epoch: 2 };
+
+    /// What the component asked for, comparably.
+    #[derive(Debug, PartialEq)]
+    enum A {
+        Reply(Reply),
+        Timer(TimerId, Mono),
+        Done(RegionId, OpId, Stamp),
+    }
+
+    fn acts(out: &Out) -> Vec<A> {
+        out.actions
+            .iter()
+            .map(|a| match a {
+                Action::Reply(r) => A::Reply(*r),
+                Action::SetTimer { id, at } => A::Timer(*id, *at),
+                Action::Send {
+                    to,
+                    msg: Msg::Client(ClientMsg::WriteDone { op, stamp }),
+                } => A::Done(*to, *op, *stamp),
+                a => panic!("unexpected {a:?}"),
+            })
+            .collect()
+    }
+
+    fn ms(t: u64) -> Mono {
+        Mono(t * 1_000_000)
+    }
+
+    fn due(t: u64) -> Deadline {
+        Deadline {
+            at: ms(t),
+            timer: TIMER,
+        }
+    }
+
+    fn stamp(op: u64) -> Stamp {
+        Stamp::new(Wall(op as i64), ME, 2, op as u32)
+    }
+
+    fn commit(op: u64, client: RegionId, need: Need) -> Commit {
+        Commit {
+            op: OpId(op),
+            client,
+            stamp: stamp(op),
+            need,
+            have: 1, // the origin's own copy
+        }
+    }
+
+    fn read(need: u32) -> ReadWait {
+        ReadWait {
+            key: Key(9),
+            need,
+            got: 0,
+            best: None,
+            by: ME,
+            replies: smallvec::SmallVec::new(),
+        }
+    }
+
+    fn cell(op: u64) -> Cell {
+        Cell {
+            stamp: stamp(op),
+            value: OpId(op),
+        }
+    }
+
+    /// A write needing 3 holders is acknowledged at the second peer's durable notice (its own
+    /// copy is the first), locally for a client here and by `WriteDone` for a forwarding
+    /// region; a repeated notice, or one from an earlier incarnation, does nothing.
+    #[test]
+    fn a_commit_is_acknowledged_when_its_need_is_reached() {
+        let mut q = Requests::default();
+        let mut out = Outbox::default();
+        q.await_commit(2, 1, commit(7, ME, Need::Count(3)), due(100), &mut out);
+        q.await_commit(
+            2,
+            2,
+            commit(8, RegionId(3), Need::Count(3)),
+            due(100),
+            &mut out,
+        );
+        assert_eq!(acts(&out), vec![A::Timer(TIMER, ms(100))], "one timer");
+        let mut out = Outbox::default();
+        q.durable(RegionId(1), 1, &[1, 2], CTX, &mut out);
+        q.durable(RegionId(1), 2, &[1, 2], CTX, &mut out);
+        q.durable(RegionId(1), 2, &[1, 2], CTX, &mut out);
+        assert_eq!(
+            acts(&out),
+            vec![],
+            "old incarnation; then one holder, twice"
+        );
+        assert!(!q.is_idle());
+        q.durable(RegionId(2), 2, &[2, 1], CTX, &mut out);
+        assert_eq!(
+            acts(&out),
+            vec![
+                A::Done(RegionId(3), OpId(8), stamp(8)),
+                A::Reply(Reply::WriteOk {
+                    op: OpId(7),
+                    stamp: stamp(7)
+                }),
+            ],
+            "in the order the notice lists them"
+        );
+        assert!(q.is_idle());
+    }
+
+    /// A reconfigured chain: every waiting write takes the new need, and those that already
+    /// have it are acknowledged in sequence order.
+    #[test]
+    fn a_new_need_acknowledges_what_already_has_it() {
+        let mut q = Requests::default();
+        let mut out = Outbox::default();
+        let tail = Need::Region(RegionId(2));
+        q.await_commit(2, 5, commit(50, ME, tail), due(10), &mut out);
+        q.await_commit(2, 6, commit(60, ME, tail), due(10), &mut out);
+        q.durable(RegionId(1), 2, &[6], CTX, &mut out);
+        let mut out = Outbox::default();
+        q.renew_need(Need::Region(RegionId(1)), ME, &mut out);
+        let ok = |op| {
+            A::Reply(Reply::WriteOk {
+                op: OpId(op),
+                stamp: stamp(op),
+            })
+        };
+        assert_eq!(acts(&out), vec![ok(60)]);
+        q.durable(RegionId(1), 2, &[5], CTX, &mut out);
+        assert_eq!(acts(&out), vec![ok(60), ok(50)], "waits for r1 now");
+    }
+
+    /// A forwarded write is answered once; a duplicated forward is originated once.
+    #[test]
+    fn forwards_are_answered_once_and_duplicates_ignored() {
+        let mut q = Requests::default();
+        let mut out = Outbox::default();
+        q.await_forward(OpId(3), due(5), &mut out);
+        assert!(q.forward_done(OpId(3)));
+        assert!(!q.forward_done(OpId(3)));
+        assert!(q.is_idle());
+
+        assert!(q.first_forward(OpId(10)));
+        assert!(!q.first_forward(OpId(10)), "a duplicated request");
+        assert!(q.first_forward(OpId(1_000_010)));
+        assert!(!q.first_forward(OpId(10)), "still within the window");
+        assert!(q.first_forward(OpId(1_000_011)));
+        assert!(q.first_forward(OpId(10)), "forgotten: far below the newest");
+    }
+
+    /// A quorum read finishes at its second reply, with the newest copy and who held it; later
+    /// replies find nothing waiting.
+    #[test]
+    fn a_read_finishes_at_its_needed_reply() {
+        let mut q = Requests::default();
+        let mut out = Outbox::default();
+        q.await_read(OpId(4), read(2), due(5), &mut out);
+        assert!(q.read_reply(RegionId(1), OpId(4), Some(cell(1))).is_none());
+        let w = q.read_reply(RegionId(2), OpId(4), Some(cell(2)));
+        let w = w.expect("finished");
+        assert_eq!((w.got, w.best, w.by), (2, Some(cell(2)), RegionId(2)));
+        assert_eq!(
+            w.replies.as_slice(),
+            &[(RegionId(1), stamp(1)), (RegionId(2), stamp(2))]
+        );
+        assert!(q.read_reply(RegionId(3), OpId(4), None).is_none());
+        assert!(q.is_idle());
+    }
+
+    /// A refusal fails a forwarded write or a read once; an unknown op is ignored.
+    #[test]
+    fn a_refusal_fails_the_request_once() {
+        let mut q = Requests::default();
+        let mut out = Outbox::default();
+        q.await_forward(OpId(1), due(5), &mut out);
+        q.await_read(OpId(2), read(1), due(5), &mut out);
+        let mut out = Outbox::default();
+        for op in [1, 2, 1, 2, 3] {
+            q.refused(OpId(op), &mut out);
+        }
+        let failed = |op| A::Reply(Reply::Failed { op: OpId(op) });
+        assert_eq!(acts(&out), vec![failed(1), failed(2)]);
+    }
+
+    /// Deadlines expire in the order they were set, only those due, skipping requests already
+    /// answered and commits of another incarnation (and a forwarding region's commits, whose
+    /// client times out there); the one timer is then set for the next deadline, and only when
+    /// it is not already set.
+    #[test]
+    fn deadlines_expire_in_order_and_rearm_the_one_timer() {
+        let mut q = Requests::default();
+        let mut out = Outbox::default();
+        q.await_forward(OpId(1), due(10), &mut out);
+        q.await_read(OpId(2), read(2), due(20), &mut out);
+        q.await_commit(1, 3, commit(3, ME, Need::Count(2)), due(20), &mut out);
+        q.await_commit(
+            2,
+            4,
+            commit(4, RegionId(5), Need::Count(2)),
+            due(25),
+            &mut out,
+        );
+        q.await_commit(2, 5, commit(5, ME, Need::Count(2)), due(30), &mut out);
+        q.await_forward(OpId(6), due(40), &mut out);
+        assert_eq!(acts(&out), vec![A::Timer(TIMER, ms(10))]);
+        assert!(q.forward_done(OpId(6)));
+
+        let failed = |op| A::Reply(Reply::Failed { op: OpId(op) });
+        let mut out = Outbox::default();
+        q.expire(ms(9), CTX, TIMER, &mut out);
+        assert_eq!(acts(&out), vec![A::Timer(TIMER, ms(10))], "early: re-armed");
+        let mut out = Outbox::default();
+        q.expire(ms(25), CTX, TIMER, &mut out);
+        assert_eq!(
+            acts(&out),
+            vec![failed(1), failed(2), A::Timer(TIMER, ms(30))],
+            "commit 3 is an earlier incarnation's, commit 4's client is elsewhere"
+        );
+        let mut out = Outbox::default();
+        q.await_read(OpId(7), read(2), due(50), &mut out);
+        assert_eq!(acts(&out), vec![], "the timer is set already");
+        q.expire(ms(60), CTX, TIMER, &mut out);
+        assert_eq!(acts(&out), vec![failed(5), failed(7)], "6 was answered");
+        let mut out = Outbox::default();
+        q.await_read(OpId(8), read(2), due(70), &mut out);
+        assert_eq!(
+            acts(&out),
+            vec![A::Timer(TIMER, ms(70))],
+            "disarmed: set again"
+        );
+    }
+}
