@@ -38,7 +38,7 @@ use super::{
     RegionId, Replica, Reply, Stamp, TimerId, Work,
 };
 use crate::time::{Mono, Span};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 mod anti_entropy;
@@ -46,6 +46,8 @@ mod chain;
 mod disk;
 mod failover;
 mod msg;
+mod read_guard;
+mod requests;
 mod restore;
 mod rpc;
 mod timer;
@@ -58,9 +60,9 @@ pub use disk::{Disk, Op};
 use failover::Fo;
 pub use failover::{Fence, FoMsg, Heartbeat, Pos};
 pub use msg::Msg;
+use requests::Requests;
 pub use restore::RestoreMsg;
 pub use rpc::{ClientMsg, RepairMsg};
-use rpc::{Commit, Pending, ReadWait};
 pub use timer::Timer;
 pub use transport::LinkMsg;
 use transport::{Incoming, Outgoing};
@@ -219,15 +221,8 @@ pub struct Replicator {
     flush_armed: bool,
     /// Durable notifications owed to origins once the next fsync completes.
     notify_pending: Vec<EntryId>,
-    commits: BTreeMap<u64, Commit>,
-    /// Client writes forwarded to the originating region, awaiting `WriteDone`.
-    forwards: BTreeSet<OpId>,
-    reads: BTreeMap<OpId, ReadWait>,
-    /// Request deadlines in the order they were set (one timeout, so also in time order).
-    deadlines: VecDeque<(Mono, Pending)>,
-    deadline_armed: bool,
-    /// Forwarded writes already originated (a duplicated message must not write twice).
-    forwarded_seen: BTreeSet<OpId>,
+    /// Client requests in flight: commits, forwarded writes, reads, and their deadlines.
+    requests: Requests,
     ae: AntiEntropy,
     /// Failover state (primary-backup with `failover`).
     fo: Option<Box<Fo>>,
@@ -326,12 +321,7 @@ impl Replicator {
             dirty: false,
             flush_armed: false,
             notify_pending: Vec::new(),
-            commits: BTreeMap::new(),
-            forwards: BTreeSet::new(),
-            reads: BTreeMap::new(),
-            deadlines: VecDeque::new(),
-            deadline_armed: false,
-            forwarded_seen: BTreeSet::new(),
+            requests: Requests::default(),
             ae: AntiEntropy::new(&cfg.plan, cfg.id, n),
             fo: None,
             disk_term: disk.term,
@@ -836,8 +826,8 @@ impl Replica for Replicator {
                                 kind,
                             }),
                         );
-                        self.forwards.insert(op);
-                        self.add_deadline(now, Pending::Forward(op), out);
+                        let d = self.deadline(now);
+                        self.requests.await_forward(op, d, out);
                     }
                 }
             }
@@ -850,9 +840,7 @@ impl Replica for Replicator {
 
     fn is_quiescent(&self) -> bool {
         !self.dirty
-            && self.commits.is_empty()
-            && self.forwards.is_empty()
-            && self.reads.is_empty()
+            && self.requests.is_idle()
             && self.peers().all(|p| !self.outstanding(p))
             && !self.ae.owes()
             && self.restore.is_idle()

@@ -7,6 +7,11 @@
 //! default level means and how many replicas it waits for, and who answers primary reads.
 //! Everything else (the transport, failover, anti-entropy, restore) is shared.
 //!
+//! A mode answers from its configuration alone. Questions whose answer depends on a replica's
+//! state (whether this region may answer a primary read now: the chain's view, a failover
+//! lease, a rebuild) are read guards, each beside the state it reads and all asked through one
+//! question, `Replicator::read_refusal` (see `replicator/read_guard.rs`).
+//!
 //! Dispatch is static: the registry matches the plan's [`Strategy`](super::plan::Strategy) once per question and
 //! calls the mode's inlined method, so a mode adds no dynamic dispatch on the write path.
 

@@ -15,6 +15,7 @@
 //! A chain of `k` members keeps acknowledged writes through `k - 1` failures. Elections, leases
 //! and fencing are primary-backup's: the chain only changes where entries flow and who commits.
 
+use super::read_guard::Refusal;
 use super::{Entry, Out, Replicator};
 use crate::replica::plan::Need;
 use crate::replica::{Key, Note, Now, RegionId};
@@ -93,6 +94,26 @@ impl Replicator {
             Some(r) if r != tail => Need::All(Replicator::bit(tail) | Replicator::bit(r)),
             _ => Need::Region(tail),
         }
+    }
+
+    /// Read guard (see `read_guard`): in chain mode, a read sent here is refused unless this
+    /// region answers the chain's reads now, and a primary read also unless `key` is settled.
+    #[inline]
+    pub(super) fn chain_read_guard(&self, key: Key, primary: bool, now: Now) -> Option<Refusal> {
+        if !self.chain_on() {
+            return None;
+        }
+        if !self.chain_serves_reads(now) {
+            // No longer where the chain reads (it left, a new tail took over, or it lost
+            // touch with the head): the client learns of the new chain and retries.
+            return Some(Refusal::ChainNotReading);
+        }
+        if primary && !self.chain_read_settled(key) {
+            // Reads still come here while a newer tail catches up, and this key has a write
+            // that tail may not hold yet: answering it could show a value reads there miss.
+            return Some(Refusal::ChainUnsettled);
+        }
+        None
     }
 
     /// Whether this region may answer the chain's reads now: it is where reads go, and it
@@ -272,18 +293,8 @@ impl Replicator {
         }
         let need = self.chain_need();
         if self.fo.as_ref().is_some_and(|f| f.leading) && need != old_need {
-            let done: Vec<u64> = self
-                .commits
-                .iter_mut()
-                .filter_map(|(&seq, c)| {
-                    c.need = need;
-                    Replicator::satisfied(need, c.have).then_some(seq)
-                })
-                .collect();
-            for seq in done {
-                let c = self.commits.remove(&seq).expect("present");
-                self.reply_write(c.client, c.op, c.stamp, out);
-            }
+            let me = self.me();
+            self.requests.renew_need(need, me, out);
         }
     }
 }

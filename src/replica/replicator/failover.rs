@@ -14,10 +14,11 @@ mod election;
 mod msg;
 pub use msg::{Fence, FoMsg, Heartbeat, Pos};
 
+use super::read_guard::Refusal;
 use super::{ChainView, ClientMsg, Entry, EntryId, Msg, Op, Out, Replicator, Timer};
 use crate::replica::detector::Detector;
 use crate::replica::plan::{Failover, Rejoin};
-use crate::replica::{Key, Note, Now, OpId, RegionId, Reply};
+use crate::replica::{Key, Note, Now, OpId, RegionId};
 use crate::time::Mono;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -179,6 +180,13 @@ impl Replicator {
     /// (a fixed primary) and in chain mode (`chain_serves_reads`) this always holds.
     pub(super) fn pb_serves_reads(&self, now: Now) -> bool {
         self.fo.is_none() || self.chain_on() || self.fo_may_write(now)
+    }
+
+    /// Read guard (see `read_guard`): a primary read reached a deposed (or lease-less)
+    /// primary, which must not hand out a value a newer primary may have overwritten.
+    #[inline]
+    pub(super) fn failover_read_guard(&self, primary: bool, now: Now) -> Option<Refusal> {
+        (primary && !self.pb_serves_reads(now)).then_some(Refusal::NoLease)
     }
 
     pub(super) fn lease_ok(&self, now: Now) -> bool {
@@ -626,9 +634,7 @@ impl Replicator {
 
     #[inline(never)]
     pub(super) fn on_not_primary(&mut self, op: OpId, out: &mut Out) {
-        if self.forwards.remove(&op) || self.reads.remove(&op).is_some() {
-            out.reply(Reply::Failed { op });
-        }
+        self.requests.refused(op, out);
     }
 }
 

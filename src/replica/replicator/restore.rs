@@ -18,6 +18,7 @@
 
 use super::anti_entropy::AeStore;
 use super::msg::{data_bytes, data_fingerprint, RPC_BYTES};
+use super::read_guard::Refusal;
 use super::{seq_set, Msg, Op, Out, Replicator, Timer};
 use crate::replica::data::Data;
 use crate::replica::plan::Plan;
@@ -526,6 +527,12 @@ impl Replicator {
     /// Whether this region is rebuilding (see [`Restoring::rebuilding`]).
     pub(super) fn rebuilding(&self) -> bool {
         self.restore.rebuilding()
+    }
+
+    /// Read guard (see `read_guard`): a primary read is refused while `rebuilding`.
+    #[inline]
+    pub(super) fn restore_read_guard(&self, primary: bool) -> Option<Refusal> {
+        (primary && self.rebuilding()).then_some(Refusal::Rebuilding)
     }
 
     /// The regions that receive entries through this one: below it in any origin's route tree

@@ -2,12 +2,13 @@
 //! single-key repair.
 
 use super::msg::{writes, RPC_BYTES};
+use super::read_guard::Asked;
+use super::requests::{reply_write, satisfied, Commit, Ctx, Deadline, ReadWait};
 use super::{Entry, EntryId, Op, Timer};
 use super::{Msg, Out, Replicator};
 use crate::replica::causal::Actor;
 use crate::replica::data::Policy;
 use crate::replica::data::{data_key_digest, Data, WriteKind};
-use crate::replica::plan::Need;
 use crate::replica::Note;
 use crate::replica::{Cell, Key, Level, MsgClass, OpId, Stamp, WireMessage, Work};
 use crate::replica::{Now, RegionId, Reply};
@@ -215,50 +216,23 @@ impl Replicator {
                 } else if self.cfg.plan.originator(from) != Some(self.me()) {
                     return; // not ours to originate (a misrouted request): the client times out
                 }
-                if !self.forwarded_seen.insert(op) {
+                if !self.requests.first_forward(op) {
                     return; // a duplicated request
-                }
-                // Ids are issued in time order: anything far below the newest is long settled.
-                while self
-                    .forwarded_seen
-                    .first()
-                    .is_some_and(|f| f.0 + 1_000_000 < op.0)
-                {
-                    self.forwarded_seen.pop_first();
                 }
                 self.originate(now, op, key, value_bytes, level, kind, Some(from), out);
             }
             ClientMsg::WriteDone { op, stamp } => {
-                if self.forwards.remove(&op) {
+                if self.requests.forward_done(op) {
                     out.reply(Reply::WriteOk { op, stamp });
                 }
             }
-            ClientMsg::ReadReq { op, .. } if self.chain_on() && !self.chain_serves_reads(now) => {
-                // No longer where the chain reads (it left, a new tail took over, or it lost
-                // touch with the head): the client learns of the new chain and retries.
-                out.send(from, Msg::Client(ClientMsg::NotPrimary { op }));
-            }
-            ClientMsg::ReadReq {
-                op,
-                key,
-                primary: true,
-            } if self.chain_on() && !self.chain_read_settled(key) => {
-                // As in `read`: a write of this key may not have reached the new tail yet.
-                out.send(from, Msg::Client(ClientMsg::NotPrimary { op }));
-            }
-            ClientMsg::ReadReq {
-                op, primary: true, ..
-            } if self.rebuilding() => {
-                // Rebuilding from a lost disk: the copy may lack acknowledged writes until every
-                // peer has answered (see `rebuilding`). The client's region fails the read.
-                out.send(from, Msg::Client(ClientMsg::NotPrimary { op }));
-            }
-            ClientMsg::ReadReq {
-                op, primary: true, ..
-            } if !self.pb_serves_reads(now) => {
-                // A primary read reached a deposed (or lease-less) primary: the client's
-                // region fails it rather than hand out a value a newer primary may have
-                // overwritten.
+            ClientMsg::ReadReq { op, key, primary }
+                if self
+                    .read_refusal(Asked::ByPeer, key, primary, now)
+                    .is_some() =>
+            {
+                // This copy may miss acknowledged writes (see `read_guard`): the client's region
+                // fails the read, or learns of a new chain and retries.
                 out.send(from, Msg::Client(ClientMsg::NotPrimary { op }));
             }
             ClientMsg::ReadReq { op, key, .. } => {
@@ -329,98 +303,30 @@ impl Replicator {
     }
 }
 
-/// A write waiting for holders before its client is acknowledged.
-#[derive(Clone, Debug)]
-pub(super) struct Commit {
-    pub(super) op: OpId,
-    pub(super) client: RegionId,
-    pub(super) stamp: Stamp,
-    pub(super) need: Need,
-    pub(super) have: u64,
-}
-
-/// A read waiting for replies.
-#[derive(Clone, Debug)]
-pub(super) struct ReadWait {
-    pub(super) key: Key,
-    pub(super) need: u32,
-    pub(super) got: u32,
-    pub(super) best: Option<Cell>,
-    /// The replica whose copy is `best` (reported to observers only).
-    pub(super) by: RegionId,
-    pub(super) replies: smallvec::SmallVec<[(RegionId, Stamp); 4]>,
-}
-
-/// Something that fails if not answered by its deadline.
-#[derive(Copy, Clone, Debug)]
-pub(super) enum Pending {
-    Commit(u32, u64),
-    Forward(OpId),
-    Read(OpId),
-}
-
 /// Client operations: originating writes and waiting for their holders, reads at the
-/// level asked for, and failing what is not answered in time.
+/// level asked for; what is in flight, and its deadlines, is the [`Requests`] component's.
 impl Replicator {
-    pub(super) fn add_deadline(&mut self, now: Now, what: Pending, out: &mut Out) {
-        let at = now.mono + self.cfg.plan.request_timeout;
-        self.deadlines.push_back((at, what));
-        if !self.deadline_armed {
-            self.deadline_armed = true;
-            out.set_timer(self.timer(Timer::Request), at);
+    /// Where a request issued now times out, and the timer that fires for it.
+    #[inline]
+    pub(super) fn deadline(&self, now: Now) -> Deadline {
+        Deadline {
+            at: now.mono + self.cfg.plan.request_timeout,
+            timer: self.timer(Timer::Request),
+        }
+    }
+
+    /// Who this replica is, for the requests component.
+    #[inline]
+    pub(super) fn ctx(&self) -> Ctx {
+        Ctx {
+            me: self.me(),
+            epoch: self.epoch,
         }
     }
 
     pub(super) fn on_request_timer(&mut self, now: Now, out: &mut Out) {
-        self.deadline_armed = false;
-        while let Some(&(at, what)) = self.deadlines.front() {
-            if at > now.mono {
-                break;
-            }
-            self.deadlines.pop_front();
-            match what {
-                Pending::Commit(epoch, seq) => {
-                    if epoch == self.epoch {
-                        if let Some(c) = self.commits.remove(&seq) {
-                            // A forwarding client region times out on its own deadline.
-                            if c.client == self.me() {
-                                out.reply(Reply::Failed { op: c.op });
-                            }
-                        }
-                    }
-                }
-                Pending::Forward(op) => {
-                    if self.forwards.remove(&op) {
-                        out.reply(Reply::Failed { op });
-                    }
-                }
-                Pending::Read(op) => {
-                    if self.reads.remove(&op).is_some() {
-                        out.reply(Reply::Failed { op });
-                    }
-                }
-            }
-        }
-        if let Some(&(at, _)) = self.deadlines.front() {
-            self.deadline_armed = true;
-            out.set_timer(self.timer(Timer::Request), at);
-        }
-    }
-
-    pub(super) fn reply_write(&self, client: RegionId, op: OpId, stamp: Stamp, out: &mut Out) {
-        if client == self.me() {
-            out.reply(Reply::WriteOk { op, stamp });
-        } else {
-            out.send(client, Msg::Client(ClientMsg::WriteDone { op, stamp }));
-        }
-    }
-
-    pub(super) fn satisfied(need: Need, have: u64) -> bool {
-        match need {
-            Need::Count(k) => have.count_ones() >= k,
-            Need::Region(r) => have & Replicator::bit(r) != 0,
-            Need::All(mask) => have & mask == mask,
-        }
+        let (ctx, timer) = (self.ctx(), self.timer(Timer::Request));
+        self.requests.expire(now.mono, ctx, timer, out);
     }
 
     /// Stamps, applies and ships a write this region originates for a client at `client`.
@@ -508,7 +414,7 @@ impl Replicator {
             false => self.cfg.plan.write_need(level, holders.count_ones()),
         };
         let have = holders & Replicator::bit(me);
-        let waits = client.is_some() && !Replicator::satisfied(need, have);
+        let waits = client.is_some() && !satisfied(need, have);
         self.mark_seen(id, out);
         if have != 0 && !policy.merges() {
             // Under LWW a write stamped below the current value loses at once, even locally.
@@ -528,37 +434,26 @@ impl Replicator {
         }
         match client {
             Some(client) if waits => {
-                self.commits.insert(
-                    id.seq,
-                    Commit {
-                        op,
-                        client,
-                        stamp,
-                        need,
-                        have,
-                    },
-                );
-                self.add_deadline(now, Pending::Commit(self.epoch, id.seq), out);
+                let c = Commit {
+                    op,
+                    client,
+                    stamp,
+                    need,
+                    have,
+                };
+                let d = self.deadline(now);
+                self.requests.await_commit(self.epoch, id.seq, c, d, out);
             }
-            Some(client) => self.reply_write(client, op, stamp, out),
+            Some(client) => reply_write(me, client, op, stamp, out),
             None => {}
         }
         self.transmit_mask(queued, now, out);
     }
 
+    #[inline]
     pub(super) fn on_durable(&mut self, from: RegionId, epoch: u32, seqs: &[u64], out: &mut Out) {
-        if epoch != self.epoch {
-            return;
-        }
-        for &seq in seqs {
-            if let Some(c) = self.commits.get_mut(&seq) {
-                c.have |= Replicator::bit(from);
-                if Replicator::satisfied(c.need, c.have) {
-                    let c = self.commits.remove(&seq).expect("present");
-                    self.reply_write(c.client, c.op, c.stamp, out);
-                }
-            }
-        }
+        let ctx = self.ctx();
+        self.requests.durable(from, epoch, seqs, ctx, out);
     }
 
     pub(super) fn read(&mut self, now: Now, op: OpId, key: Key, level: Level, out: &mut Out) {
@@ -566,35 +461,12 @@ impl Replicator {
         let me = self.me();
         let holders = plan.holders(key);
         let level = plan.read_level(level);
-        if level == Level::Primary
-            && self.chain_on()
-            && (self.chain_reads().is_none()
-                || (self.chain_reads() == Some(me) && !self.chain_serves_reads(now)))
+        if self
+            .read_refusal(Asked::ByClient, key, level == Level::Primary, now)
+            .is_some()
         {
-            // A chain region that restarted has not heard where the chain reads yet (its own
-            // copy may be far behind), or it is the read region but cut off from the head.
-            out.reply(Reply::Failed { op });
-            return;
-        }
-        if level == Level::Primary
-            && self.chain_on()
-            && self.chain_reads() == Some(me)
-            && !self.chain_read_settled(key)
-        {
-            // Reads still come here while a newer tail catches up, and this key has a write
-            // that tail may not hold yet: answering it could show a value reads there miss.
-            out.reply(Reply::Failed { op });
-            return;
-        }
-        if level == Level::Primary && self.primary() == Some(me) && self.rebuilding() {
-            // This region answers primary reads but lost its disk and has not heard every
-            // peer's state yet: its copy may be missing acknowledged writes.
-            out.reply(Reply::Failed { op });
-            return;
-        }
-        if level == Level::Primary && self.primary() == Some(me) && !self.pb_serves_reads(now) {
-            // This region led (or leads) but lost its lease, or is handing over: a newer
-            // primary may already be committing writes its copy lacks.
+            // No region is known to answer primary reads, or this one does but its copy may
+            // miss acknowledged writes (see `read_guard`).
             out.reply(Reply::Failed { op });
             return;
         }
@@ -646,8 +518,8 @@ impl Replicator {
                 }),
             );
         }
-        self.reads.insert(op, w);
-        self.add_deadline(now, Pending::Read(op), out);
+        let d = self.deadline(now);
+        self.requests.await_read(op, w, d, out);
     }
 
     pub(super) fn finish_read(&mut self, op: OpId, w: ReadWait, out: &mut Out) {
@@ -687,21 +559,7 @@ impl Replicator {
         cell: Option<Cell>,
         out: &mut Out,
     ) {
-        let Some(w) = self.reads.get_mut(&op) else {
-            return; // answered already, or timed out
-        };
-        w.got += 1;
-        if w.replies.is_empty() {
-            w.by = from;
-        }
-        w.replies
-            .push((from, cell.map_or(Stamp::NONE, |c| c.stamp)));
-        if cell.map(|c| c.stamp) > w.best.map(|c| c.stamp) {
-            w.best = cell;
-            w.by = from;
-        }
-        if w.got >= w.need {
-            let w = self.reads.remove(&op).expect("present");
+        if let Some(w) = self.requests.read_reply(from, op, cell) {
             self.finish_read(op, w, out);
         }
     }
