@@ -63,7 +63,7 @@ pub use rpc::{ClientMsg, RepairMsg};
 use rpc::{Commit, Pending, ReadWait};
 pub use timer::Timer;
 pub use transport::LinkMsg;
-use transport::{Incoming, Outgoing};
+use transport::{LinkParams, Links};
 
 /// Static configuration of one replica.
 #[derive(Clone, Debug)]
@@ -196,10 +196,6 @@ impl Cell {
 
 pub struct Replicator {
     cfg: Config,
-    /// Emptied batch buffers from received messages, reused for outgoing ones: a replica
-    /// sends about as many batches as it receives, so allocation drops out of the hot path.
-    /// Holds no state that reaches behaviour.
-    spare: Vec<Batch>,
     epoch: u32,
     own_seq: u64,
     durable_own: u64,
@@ -210,8 +206,8 @@ pub struct Replicator {
     /// The hybrid logical clock `lww-hlc` tables stamp with.
     hlc: Hlc,
     digest: u64,
-    out: Vec<Outgoing>,
-    inc: Vec<Incoming>,
+    /// The reliable link transport to and from every peer.
+    links: Links,
     seen: Seen,
     /// Per origin: its own entries it has not yet announced durable (kept for orphan relay).
     retained: Vec<VecDeque<Entry>>,
@@ -295,18 +291,13 @@ impl Replicator {
             });
         let mut seen = disk.seen.clone();
         seen.resize_with(n, Vec::new);
-        let mut inc = vec![Incoming::default(); n];
-        for (i, (e, p)) in disk.recv.iter().enumerate().take(n) {
-            inc[i].epoch = *e;
-            inc[i].pos.advance_to(*p);
-        }
         let restarted = disk.epoch > 0;
-        let out = (0..n)
-            .map(|p| {
-                let queue = disk.links.get(p).cloned().unwrap_or_default();
-                Outgoing::new(queue, cfg.plan.gives_up(), cfg.rto_initial, restarted)
-            })
-            .collect();
+        let links = Links::new(
+            LinkParams::from_config(&cfg),
+            &disk.links,
+            &disk.recv,
+            restarted,
+        );
         Replicator {
             epoch,
             own_seq: 0,
@@ -316,8 +307,7 @@ impl Replicator {
             data,
             hlc: Hlc::default(),
             digest,
-            out,
-            inc,
+            links,
             seen,
             retained: {
                 // Kept on disk: a region that restarts while an origin is down still owes it
@@ -366,7 +356,6 @@ impl Replicator {
             gap_armed: false,
             operator_armed: None,
             now_mono: Mono(0),
-            spare: Vec::new(),
             cfg,
         }
     }
@@ -723,18 +712,7 @@ impl Replicator {
         self.dirty = false;
         self.sync(out);
         self.durable_own = self.own_seq;
-        for s in 0..self.n() {
-            if self.inc[s].need_ack {
-                self.inc[s].need_ack = false;
-                out.send(
-                    RegionId(s as u16),
-                    Msg::Link(LinkMsg::Ack {
-                        epoch: self.inc[s].epoch,
-                        upto: self.inc[s].pos.upto(),
-                    }),
-                );
-            }
-        }
+        self.links.send_owed_acks(out);
         self.send_notifies(out);
     }
 }
@@ -755,9 +733,7 @@ impl Replica for Replicator {
         // A backup taken while an earlier rebuild was still offering its state: this rebuild's
         // offers, once its own transfer is done, reach the same regions.
         r.relay_owed = 0;
-        for o in r.out.iter_mut() {
-            o.hello_pending = true;
-        }
+        r.links.hello_all();
         let n = r.n();
         let all = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
         r.restore = Some(restore::Restore {
@@ -790,12 +766,7 @@ impl Replica for Replicator {
             let first = Span(ae.interval.0 / self.n() as u64 * (self.me().idx() as u64 + 1));
             out.set_timer(self.timer(Timer::AntiEntropy), now.mono + first);
         }
-        for p in self.peers() {
-            if self.out[p].hello_pending {
-                self.probe(p, out);
-            }
-            self.transmit(p, now, out, true);
-        }
+        self.links_start(now, out);
     }
 
     // The handlers of anti-entropy, failover and restore messages are `#[inline(never)]`:
@@ -832,10 +803,7 @@ impl Replica for Replicator {
             Timer::Retransmit(p) => self.on_retransmit_timer(now, p, out),
             Timer::Flush => self.flush(out),
             Timer::Request => self.on_request_timer(now, out),
-            Timer::Batch(p) => {
-                self.out[p].batch_armed = false;
-                self.transmit(p, now, out, true);
-            }
+            Timer::Batch(p) => self.on_batch_timer(now, p, out),
             Timer::AntiEntropy => self.ae_tick(now, out),
             Timer::Operator => self.on_operator_timer(now, out),
             Timer::Gap => self.on_gap_timer(now, out),
@@ -899,7 +867,7 @@ impl Replica for Replicator {
             && self.commits.is_empty()
             && self.forwards.is_empty()
             && self.reads.is_empty()
-            && self.peers().all(|p| !self.outstanding(p))
+            && self.peers().all(|p| !self.links.outstanding(p))
             && self.ae.owed == 0
             && self.restore.is_none()
             && self.relay_owed == 0
