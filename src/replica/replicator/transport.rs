@@ -264,11 +264,7 @@ impl Replicator {
         out: &mut Out,
     ) {
         let s = from.idx();
-        let mut entries = entries;
-        let Some(rx) = self
-            .links
-            .receive(from, epoch, first, floor, &mut entries, out)
-        else {
+        let Some(mut rx) = self.links.receive(from, epoch, first, floor, out) else {
             return; // from before the sender's restart
         };
         if rx.new_epoch && lost_after.is_some() {
@@ -285,7 +281,11 @@ impl Replicator {
         }
         let me = self.me();
         let mut queued = 0u64;
+        let mut entries = entries;
         for e in entries.drain(..) {
+            if !self.links.fresh(&mut rx) {
+                continue; // already received on this link
+            }
             if !e.verify() {
                 out.note(Note::CorruptEntry);
                 continue;

@@ -15,8 +15,8 @@
 //! that drives it (today the log-shipping `Replicator`; a consensus mode could drive it for its
 //! AppendEntries stream). The owner hands in, explicitly, what the transport needs of its state
 //! (a [`Header`] for what every `Replicate` carries, the time, the output buffer), and the
-//! transport hands back what the owner must act on: the entries newly received
-//! ([`Links::receive`] filters the batch in place), whether a new sender epoch began, which
+//! transport hands back what the owner must act on: which received entries are new
+//! ([`Links::receive`], then [`Links::fresh`] per entry), whether a new sender epoch began, which
 //! regions missed given-up entries and whether a peer stopped answering ([`Timeout`]).
 //!
 //! Everything it emits goes into the owner's [`Out`], in the order the transport has always
@@ -216,8 +216,8 @@ pub(crate) struct Incoming {
     need_ack: bool,
 }
 
-/// What a `Replicate` that was not stale told the receiver, besides its fresh entries.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+/// A `Replicate` being received: what it told the receiver, and where [`Links::fresh`] is in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Received {
     /// The sender's epoch is new here: it restarted (if the message carries `lost_after`, the
     /// owner relays the sender's orphans).
@@ -225,6 +225,10 @@ pub(crate) struct Received {
     /// The contiguous prefix received moved: the owner persists it ([`Links::persist_recv`])
     /// once it has applied the entries.
     pub(crate) advanced: bool,
+    /// The sender's peer index.
+    from: usize,
+    /// The transport position of the next entry [`Links::fresh`] is asked about.
+    pos: u64,
 }
 
 /// What a retransmission timeout left for the owner to act on.
@@ -331,11 +335,20 @@ impl Links {
 
     /// Sends whatever the window allows to peer `p`. Unless `force`d, a partial batch waits up
     /// to `batch_delay` for more entries.
+    #[inline]
     pub(crate) fn transmit(&mut self, p: usize, now: Mono, hdr: Header, out: &mut Out, force: bool) {
-        let last = self.out[p].last_pos();
-        if self.out[p].next > last && self.out[p].deadline.is_some() {
+        let o = &self.out[p];
+        if o.next > o.last_pos() && o.deadline.is_some() {
             return; // nothing new to send and the timer is running: the common ack path
         }
+        // Out of line, so that the check above is all an ack costs and the header is only
+        // built when something is sent.
+        self.send_window(p, now, &hdr, out, force);
+    }
+
+    #[inline(never)]
+    fn send_window(&mut self, p: usize, now: Mono, hdr: &Header, out: &mut Out, force: bool) {
+        let last = self.out[p].last_pos();
         let window = self.params.window;
         let max_batch = self.params.max_batch;
         let delay = self.params.batch_delay;
@@ -471,12 +484,11 @@ impl Links {
         self.transmit(from, now, hdr, out, true);
     }
 
-    /// The receiving side of `Replicate { epoch, first, floor, entries, .. }` from `from`.
-    /// `None`: the message is from before the sender's restart and must be ignored. Otherwise
-    /// `entries` is left holding only the entries at positions not received before, in order,
-    /// for the owner to apply; afterwards it calls [`Links::persist_recv`] if
-    /// [`Received::advanced`], then acknowledges ([`Links::ack`] or [`Links::owe_ack`]) and
-    /// hands the buffer back ([`Links::recycle`]).
+    /// The receiving side of `Replicate { epoch, first, floor, .. }` from `from`. `None`: the
+    /// message is from before the sender's restart and must be ignored. Otherwise the owner
+    /// asks [`Links::fresh`] of each entry in order, and applies only the fresh ones; then it
+    /// calls [`Links::persist_recv`] if [`Received::advanced`], acknowledges ([`Links::ack`]
+    /// or [`Links::owe_ack`]) and hands the buffer back ([`Links::recycle`]).
     #[inline]
     pub(crate) fn receive(
         &mut self,
@@ -484,7 +496,6 @@ impl Links {
         epoch: u32,
         first: u64,
         floor: u64,
-        entries: &mut Batch,
         out: &mut Out,
     ) -> Option<Received> {
         let inc = &mut self.inc[from.idx()];
@@ -507,18 +518,28 @@ impl Links {
             inc.pos.advance_to(floor - 1);
             advanced = true;
         }
-        let mut pos = first;
-        entries.retain(|_| {
-            let before = inc.pos.upto();
-            let fresh = inc.pos.insert(pos); // false: already received on this link
-            pos += 1;
-            advanced |= fresh && inc.pos.upto() > before;
-            fresh
-        });
         Some(Received {
             new_epoch,
             advanced,
+            from: from.idx(),
+            pos: first,
         })
+    }
+
+    /// Whether the next entry of the `Replicate` being received (`rx`) is at a transport
+    /// position not received before on its link (false: a duplicate, to be skipped). Called
+    /// once per entry, in order.
+    #[inline]
+    pub(crate) fn fresh(&mut self, rx: &mut Received) -> bool {
+        let inc = &mut self.inc[rx.from];
+        let pos = rx.pos;
+        rx.pos += 1;
+        let before = inc.pos.upto();
+        if !inc.pos.insert(pos) {
+            return false; // already received on this link
+        }
+        rx.advanced |= inc.pos.upto() > before;
+        true
     }
 
     /// Keeps an emptied received batch for a later send.
