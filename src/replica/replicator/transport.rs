@@ -398,13 +398,9 @@ impl Replicator {
     pub(super) fn on_retransmit_timer(&mut self, now: Now, p: usize, out: &mut Out) {
         let hdr = self.link_header();
         let (plan, me) = (&self.cfg.plan, self.cfg.id);
-        let t = self.links.on_retransmit_timer(
-            p,
-            now.mono,
-            hdr,
-            |e| downstream(plan, me, p, e),
-            out,
-        );
+        let t =
+            self.links
+                .on_retransmit_timer(p, now.mono, hdr, |e| downstream(plan, me, p, e), out);
         if t.missed != 0 {
             for &r in &self.ae.peers {
                 if t.missed & Replicator::bit(r) != 0 {

@@ -24,8 +24,8 @@
 //! [`Timer::Batch`], numbered by the replicator's timer layout) and, when durable, the link
 //! operations of the disk (`Append`, `TruncateFront`, `Recv`).
 
-use super::super::{drop_front, Batch, Config, Entry, LogMark, Msg, Op, Out, SeqSet, Timer};
 use super::super::MAX_SPARE_BATCHES;
+use super::super::{drop_front, Batch, Config, Entry, LogMark, Msg, Op, Out, SeqSet, Timer};
 use super::LinkMsg;
 use crate::replica::RegionId;
 use crate::time::{Mono, Span};
@@ -336,7 +336,14 @@ impl Links {
     /// Sends whatever the window allows to peer `p`. Unless `force`d, a partial batch waits up
     /// to `batch_delay` for more entries.
     #[inline]
-    pub(crate) fn transmit(&mut self, p: usize, now: Mono, hdr: Header, out: &mut Out, force: bool) {
+    pub(crate) fn transmit(
+        &mut self,
+        p: usize,
+        now: Mono,
+        hdr: Header,
+        out: &mut Out,
+        force: bool,
+    ) {
         let o = &self.out[p];
         if o.next > o.last_pos() && o.deadline.is_some() {
             return; // nothing new to send and the timer is running: the common ack path
@@ -687,3 +694,6 @@ impl Links {
         self.out.iter().map(|o| o.queue.len()).max().unwrap_or(0)
     }
 }
+
+#[cfg(test)]
+mod tests;
