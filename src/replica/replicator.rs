@@ -172,7 +172,7 @@ impl Entry {
 }
 
 /// The entries of one replication message. On the heap so a message stays small to move; a
-/// receiver keeps emptied buffers for its own sends (`Replicator::spare`), so the hot path
+/// receiver keeps emptied buffers for its own sends (the spare pool of `Links`), so the hot path
 /// does not allocate.
 pub type Batch = Vec<Entry>;
 

@@ -19,6 +19,17 @@
 //! ([`Links::receive`], then [`Links::fresh`] per entry), whether a new sender epoch began, which
 //! regions missed given-up entries and whether a peer stopped answering ([`Timeout`]).
 //!
+//! Driving it (what an owner does; `transport.rs` is the log-shipping owner):
+//! - build it once with [`Links::new`] from [`LinkParams`] and what the disk kept;
+//! - to send: [`Links::enqueue`] entries on a peer's link, then [`Links::transmit`] (or
+//!   [`Links::transmit_mask`]); at start, [`Links::start`];
+//! - on `Ack`: [`Links::on_ack`]; on `Replicate`: [`Links::receive`], [`Links::fresh`] per
+//!   entry (apply the fresh ones), [`Links::recycle`] the buffer, [`Links::persist_recv`] if
+//!   advanced, then [`Links::ack`] once durable, or [`Links::owe_ack`] and
+//!   [`Links::send_owed_acks`] after the next fsync;
+//! - on its timers: [`Links::on_retransmit_timer`] and [`Links::on_batch_timer`];
+//! - quiescence: nothing is [`Links::outstanding`] on any link.
+//!
 //! Everything it emits goes into the owner's [`Out`], in the order the transport has always
 //! emitted it: sends (`Replicate`, probes, `Ack`), its two timers ([`Timer::Retransmit`] and
 //! [`Timer::Batch`], numbered by the replicator's timer layout) and, when durable, the link
