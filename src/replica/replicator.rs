@@ -65,7 +65,7 @@ pub use restore::RestoreMsg;
 pub use rpc::{ClientMsg, RepairMsg};
 pub use timer::Timer;
 pub use transport::LinkMsg;
-use transport::{Incoming, Outgoing};
+use transport::{LinkParams, Links};
 
 /// Static configuration of one replica.
 #[derive(Clone, Debug)]
@@ -174,7 +174,7 @@ impl Entry {
 }
 
 /// The entries of one replication message. On the heap so a message stays small to move; a
-/// receiver keeps emptied buffers for its own sends (`Replicator::spare`), so the hot path
+/// receiver keeps emptied buffers for its own sends (the spare pool of `Links`), so the hot path
 /// does not allocate.
 pub type Batch = Vec<Entry>;
 
@@ -198,10 +198,6 @@ impl Cell {
 
 pub struct Replicator {
     cfg: Config,
-    /// Emptied batch buffers from received messages, reused for outgoing ones: a replica
-    /// sends about as many batches as it receives, so allocation drops out of the hot path.
-    /// Holds no state that reaches behaviour.
-    spare: Vec<Batch>,
     epoch: u32,
     own_seq: u64,
     durable_own: u64,
@@ -212,8 +208,8 @@ pub struct Replicator {
     /// The hybrid logical clock `lww-hlc` tables stamp with.
     hlc: Hlc,
     digest: u64,
-    out: Vec<Outgoing>,
-    inc: Vec<Incoming>,
+    /// The reliable link transport to and from every peer.
+    links: Links,
     seen: Seen,
     /// Per origin: its own entries it has not yet announced durable (kept for orphan relay).
     retained: Vec<VecDeque<Entry>>,
@@ -287,18 +283,13 @@ impl Replicator {
             });
         let mut seen = disk.seen.clone();
         seen.resize_with(n, Vec::new);
-        let mut inc = vec![Incoming::default(); n];
-        for (i, (e, p)) in disk.recv.iter().enumerate().take(n) {
-            inc[i].epoch = *e;
-            inc[i].pos.advance_to(*p);
-        }
         let restarted = disk.epoch > 0;
-        let out = (0..n)
-            .map(|p| {
-                let queue = disk.links.get(p).cloned().unwrap_or_default();
-                Outgoing::new(queue, cfg.plan.gives_up(), cfg.rto_initial, restarted)
-            })
-            .collect();
+        let links = Links::new(
+            LinkParams::from_config(&cfg),
+            &disk.links,
+            &disk.recv,
+            restarted,
+        );
         Replicator {
             epoch,
             own_seq: 0,
@@ -308,8 +299,7 @@ impl Replicator {
             data,
             hlc: Hlc::default(),
             digest,
-            out,
-            inc,
+            links,
             seen,
             retained: {
                 // Kept on disk: a region that restarts while an origin is down still owes it
@@ -335,7 +325,6 @@ impl Replicator {
             gap_armed: false,
             operator_armed: None,
             now_mono: Mono(0),
-            spare: Vec::new(),
             cfg,
         }
     }
@@ -692,18 +681,7 @@ impl Replicator {
         self.dirty = false;
         self.sync(out);
         self.durable_own = self.own_seq;
-        for s in 0..self.n() {
-            if self.inc[s].need_ack {
-                self.inc[s].need_ack = false;
-                out.send(
-                    RegionId(s as u16),
-                    Msg::Link(LinkMsg::Ack {
-                        epoch: self.inc[s].epoch,
-                        upto: self.inc[s].pos.upto(),
-                    }),
-                );
-            }
-        }
+        self.links.send_owed_acks(out);
         self.send_notifies(out);
     }
 }
@@ -721,9 +699,7 @@ impl Replica for Replicator {
         let mut r = Replicator::from_disk(cfg.clone(), image);
         r.epoch = r.epoch.max(min_epoch);
         r.rebuilt = true;
-        for o in r.out.iter_mut() {
-            o.hello_pending = true;
-        }
+        r.links.hello_all();
         r.restore = restore::Restoring::rebuilt(r.me(), r.n());
         r
     }
@@ -742,12 +718,7 @@ impl Replica for Replicator {
             let first = Span(ae.interval.0 / self.n() as u64 * (self.me().idx() as u64 + 1));
             out.set_timer(self.timer(Timer::AntiEntropy), now.mono + first);
         }
-        for p in self.peers() {
-            if self.out[p].hello_pending {
-                self.probe(p, out);
-            }
-            self.transmit(p, now, out, true);
-        }
+        self.links_start(now, out);
     }
 
     // The handlers of anti-entropy, failover and restore messages are `#[inline(never)]`:
@@ -776,10 +747,7 @@ impl Replica for Replicator {
             Timer::Retransmit(p) => self.on_retransmit_timer(now, p, out),
             Timer::Flush => self.flush(out),
             Timer::Request => self.on_request_timer(now, out),
-            Timer::Batch(p) => {
-                self.out[p].batch_armed = false;
-                self.transmit(p, now, out, true);
-            }
+            Timer::Batch(p) => self.on_batch_timer(now, p, out),
             Timer::AntiEntropy => self.ae_tick(now, out),
             Timer::Operator => self.on_operator_timer(now, out),
             Timer::Gap => self.on_gap_timer(now, out),
@@ -841,7 +809,7 @@ impl Replica for Replicator {
     fn is_quiescent(&self) -> bool {
         !self.dirty
             && self.requests.is_idle()
-            && self.peers().all(|p| !self.outstanding(p))
+            && self.peers().all(|p| !self.links.outstanding(p))
             && !self.ae.owes()
             && self.restore.is_idle()
             && self.fo_quiescent()
