@@ -8,6 +8,9 @@ use super::*;
 /// can refuse it (100,000 levels took 43 s), so absurd nesting is refused before parsing.
 pub const MAX_NESTING: usize = 64;
 
+/// A double quote (named, so the scan below reads as the YAML rules it follows).
+const DQ: char = '\u{22}';
+
 /// Refuses YAML nested deeper than [`MAX_NESTING`], in one linear pass over the text. It counts
 /// flow brackets (`[`, `{`) outside quotes and comments, block indentation levels, and block
 /// sequence dashes sharing a line (`- - - x`). It over-counts rather than under-counts (a
@@ -37,13 +40,13 @@ pub(super) fn check_nesting(text: &str, file: &str) -> Result<(), ScenarioError>
         let (mut quote, mut escaped, mut prev) = (None, false, ' ');
         for (col, ch) in line.char_indices() {
             match quote {
-                Some('"') if escaped => escaped = false,
-                Some('"') if ch == '\\' => escaped = true,
+                Some(DQ) if escaped => escaped = false,
+                Some(DQ) if ch == '\\' => escaped = true,
                 Some(q) if ch == q => quote = None,
                 Some(_) => {}
                 None => match ch {
                     '#' if prev.is_whitespace() => break,
-                    '"' | '\'' if prev.is_whitespace() || "[{,:".contains(prev) => quote = Some(ch),
+                    DQ | '\'' if prev.is_whitespace() || "[{,:".contains(prev) => quote = Some(ch),
                     '[' | '{' => flow += 1,
                     ']' | '}' => flow = flow.saturating_sub(1),
                     _ => {}
