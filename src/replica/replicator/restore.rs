@@ -292,7 +292,14 @@ impl Replicator {
         // A rebuilt region takes the peer's seen-prefixes, so entries it already holds as values
         // are not applied again. A region catching up from a rebuilt relay must not: it relays
         // too, and an entry marked seen here would be dropped, not passed on, when it arrives.
-        let seen = if r.rebuild { seen } else { Vec::new() };
+        // Nor with partial placement (quorum `n` below the region count): a peer has seen
+        // writes to keys it does not hold (its own, at least), and the prefix taken here is
+        // sent as `have` to the peers still owing, which then withhold exactly those keys.
+        let seen = if r.rebuild && self.cfg.plan.holders.is_none() {
+            seen
+        } else {
+            Vec::new()
+        };
         for (k, c) in cells {
             let d = data
                 .binary_search_by_key(&k, |(dk, _)| *dk)
