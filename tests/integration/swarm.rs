@@ -252,7 +252,9 @@ faults:
 /// not hold yet, so its next read returned an older value: 2 stale promised reads in each run.
 /// Reads now move only once the old reader has heard of the new tail and the new tail holds
 /// everything it may have answered, and meanwhile the old reader refuses keys with writes the
-/// new tail may lack (16 and 113 more refused reads here).
+/// new tail may lack (16 and 113 more refused reads here; 2 more in 1696 since issue 22's
+/// reconcile fix: germany-west-central's cut-off writes now go to every region when it follows
+/// the new head, and the old reader refuses their keys until the new tail holds them).
 #[test]
 fn reads_handed_to_a_new_chain_tail_never_go_back_in_time() {
     let crash = r#"
@@ -299,7 +301,7 @@ replication:
 workload: {keys: 70, rates: {east-us: 0.0}, mix: {write: 0.5, read_primary: 0.5}, key_distribution: {zipf: 1.1}, rate_per_region: 94.0}
 faults: [{at: 6196ms, for: 4383ms, partition: [[east-us, north-europe, central-india], [germany-west-central]]}]
 "#;
-    for (text, read, ok) in [(crash, "default", 59), (partition, "primary", 1246)] {
+    for (text, read, ok) in [(crash, "default", 59), (partition, "primary", 1244)] {
         let s = simulate(text, None);
         let lin = s
             .checks

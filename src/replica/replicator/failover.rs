@@ -586,6 +586,9 @@ impl Replicator {
             f.catchup_sent = None;
             let (t, o, e) = f.stream;
             self.persist(out, || Op::Stream(t, o, e));
+            if !discard && self.chain_on() {
+                self.reconcile_cut(now, out);
+            }
         }
         let chain = self.chain_on();
         let f = self.fo();
@@ -626,6 +629,39 @@ impl Replicator {
                 f.recent.pop_front();
             }
         }
+    }
+
+    /// Chain with `rejoin: reconcile`: the entries of the stream just left that the new head's
+    /// cut leaves out (a deposed head's writes it never passed on) are kept, but a chain only
+    /// carries an entry downstream of where it is, so the new head and every region above this
+    /// one would never get them (issue 22, swarm seed 9947). Send them straight to every region,
+    /// as no one's pending write (no durability notice: their clients were answered long ago).
+    fn reconcile_cut(&mut self, now: Now, out: &mut Out) {
+        let f = self.fo.as_ref().expect("failover configured");
+        let cut: Vec<Entry> = f
+            .prev
+            .iter()
+            .filter(|e| f.fences.iter().any(|fc| fc.covers(e.id)))
+            .cloned()
+            .collect();
+        if cut.is_empty() {
+            return;
+        }
+        let mut queued = 0u64;
+        for mut e in cut {
+            e.notify = false;
+            for p in self.peers() {
+                self.enqueue(p, e.clone(), now, out);
+                queued |= 1u64 << p;
+            }
+        }
+        if self.sync_mode() {
+            self.sync(out);
+        } else {
+            self.dirty = true;
+            self.ensure_flush(now, out);
+        }
+        self.transmit_mask(queued, now, out);
     }
 
     pub(super) fn reject_forward(&self, from: RegionId, op: OpId, out: &mut Out) {

@@ -398,7 +398,14 @@ impl Restoring {
         // A rebuilt region takes the peer's seen-prefixes, so entries it already holds as values
         // are not applied again. A region catching up from a rebuilt relay must not: it relays
         // too, and an entry marked seen here would be dropped, not passed on, when it arrives.
-        let seen = if r.rebuild { seen } else { Vec::new() };
+        // Nor with partial placement (quorum `n` below the region count): a peer has seen
+        // writes to keys it does not hold (its own, at least), and the prefix taken here is
+        // sent as `have` to the peers still owing, which then withhold exactly those keys.
+        let seen = if r.rebuild && self.cfg.plan.holders.is_none() {
+            seen
+        } else {
+            Vec::new()
+        };
         for (k, c) in cells {
             let d = data
                 .binary_search_by_key(&k, |(dk, _)| *dk)
@@ -633,6 +640,50 @@ mod tests {
             sent[0].1.clone(),
             reply.expect("a local primary read is answered at once"),
         )
+    }
+
+    /// Issue 22 (swarm seed 9200): quorum with `n: 2` of three regions; key 0 is held by
+    /// regions 0 and 1 only. Region 1 is rebuilt from nothing; its request to region 0 is lost,
+    /// region 2 (which holds no key 0 but has seen every one of its own writes, key 0's
+    /// included) answers first. The rebuilt region took region 2's seen-prefix as its own and
+    /// re-asked region 0 claiming to have seen region 2's writes, so region 0 withheld key 0
+    /// (whose newest write came from region 2) and region 1 stayed without it for good. With
+    /// partial placement a peer's seen-prefix covers writes to keys it does not hold, so the
+    /// rebuilt region must not take it: the re-ask carries only what it had itself.
+    #[test]
+    fn a_rebuilt_quorum_replica_does_not_claim_a_non_holders_seen_writes() {
+        let mut plan = Plan::mesh(
+            3,
+            Strategy::Quorum {
+                w: 2,
+                r: 2,
+                hinted_handoff: true,
+            },
+        );
+        plan.holders = Some(std::sync::Arc::new(vec![0b011]));
+        plan.keys = 1;
+        let mut r = Replicator::rebuild(&super::super::test_config(1, plan), &Disk::default(), 2);
+        r.on_start(test_now(0), &mut Out::default());
+        let answer = Msg::Restore(RestoreMsg::State {
+            cells: Vec::new(),
+            data: Vec::new(),
+            seen: vec![(RegionId(2), 1, 5)],
+            value_bytes: 100,
+        });
+        r.on_message(test_now(100), RegionId(2), answer, &mut Out::default());
+        let mut out = Out::default();
+        r.restore_ask(test_now(1000), &mut out);
+        let asked: Vec<_> = sends(&out)
+            .into_iter()
+            .map(|(to, m)| (to, m.clone()))
+            .collect();
+        assert_eq!(
+            asked,
+            vec![(
+                RegionId(0),
+                Msg::Restore(RestoreMsg::StateReq { have: Vec::new() })
+            )]
+        );
     }
 
     fn state(cells: Vec<(Key, Cell)>) -> Msg {
