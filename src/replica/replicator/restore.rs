@@ -401,7 +401,7 @@ impl Restoring {
         // Nor with partial placement (quorum `n` below the region count): a peer has seen
         // writes to keys it does not hold (its own, at least), and the prefix taken here is
         // sent as `have` to the peers still owing, which then withhold exactly those keys.
-        let seen = if r.rebuild && self.cfg.plan.holders.is_none() {
+        let seen = if r.rebuild && cx.plan.holders.is_none() {
             seen
         } else {
             Vec::new()
@@ -672,7 +672,7 @@ mod tests {
         });
         r.on_message(test_now(100), RegionId(2), answer, &mut Out::default());
         let mut out = Out::default();
-        r.restore_ask(test_now(1000), &mut out);
+        r.on_restore_timer(test_now(1000), &mut out); // the retry re-asks
         let asked: Vec<_> = sends(&out)
             .into_iter()
             .map(|(to, m)| (to, m.clone()))
