@@ -387,7 +387,7 @@ impl Replicator {
             (stamp, delta.map(Arc::new))
         } else {
             let wall = match policy {
-                Policy::LwwHlc => self.hlc.now(now.wall),
+                Policy::LwwHlc => self.store.stamp_wall(policy, now.wall),
                 // The earliest stamp must win: order by the negated clock.
                 Policy::Fww => Wall(now.wall.0.saturating_neg()),
                 _ => now.wall,

@@ -3,7 +3,9 @@
 
 use super::msg::RPC_BYTES;
 use super::*;
+use crate::replica::data::Policy;
 use crate::replica::plan::Strategy;
+use crate::replica::Note;
 use crate::replica::{Durable, MsgClass, WireMessage};
 use crate::time::Wall;
 
