@@ -223,7 +223,7 @@ impl Store {
     ) -> bool {
         let policy = cfg.plan.tables.policy(key);
         if !policy.merges() {
-            if policy == Policy::LwwHlc {
+            if policy.observes_hlc() {
                 self.hlc.observe(cell.stamp.wall);
             }
             let applied = self.apply_lww(key, cell, cfg, out);
@@ -383,7 +383,7 @@ impl Store {
         out: &mut Out,
     ) {
         if key.0 % cfg.plan.n as u64 != cfg.id.0 as u64
-            || cfg.plan.tables.policy(key) != Policy::Manual
+            || !cfg.plan.tables.policy(key).parks_conflicts()
         {
             return;
         }
@@ -465,7 +465,7 @@ impl Store {
 
     /// After a restart: re-parks the conflicts its data still holds.
     pub(super) fn repark(&mut self, now: Mono, cfg: &Config, out: &mut Out) {
-        if !cfg.plan.tables.0.iter().any(|t| t.policy == Policy::Manual) {
+        if !cfg.plan.tables.0.iter().any(|t| t.policy.parks_conflicts()) {
             return;
         }
         let keys: Vec<(Key, u32)> = self
