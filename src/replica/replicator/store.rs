@@ -480,3 +480,339 @@ impl Store {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The store alone: built from an empty disk, fed values, asked questions; every action
+    //! it asks of its host is checked, in order.
+
+    use super::super::{test_config, test_now, Action};
+    use super::*;
+    use crate::replica::data::{Tables, WriteKind};
+    use crate::replica::plan::Strategy;
+    use crate::replica::{Stamp, TimerId};
+
+    /// Region `id` of two, every key under `policy`, an operator taking `operator` (if any).
+    fn cfg(id: u16, policy: Policy, operator: Option<Span>) -> Config {
+        let mut plan = Plan::mesh(2, Strategy::MultiMaster);
+        plan.tables = Arc::new(Tables::single(1024, policy));
+        plan.operator = operator;
+        test_config(id, plan)
+    }
+
+    fn store(cfg: &Config) -> Store {
+        Store::from_disk(&Disk::default(), &cfg.plan)
+    }
+
+    fn cell(wall: i64, region: u16, value: u64) -> Cell {
+        Cell {
+            stamp: Stamp::new(Wall(wall), RegionId(region), 1, 1),
+            value: OpId(value),
+        }
+    }
+
+    /// The notes among `out`'s actions.
+    fn notes(out: &Out) -> Vec<Note> {
+        super::super::notes(out)
+    }
+
+    fn timers(out: &Out) -> Vec<(TimerId, Mono)> {
+        out.actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::SetTimer { id, at } => Some((*id, *at)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A merging write by `actor` (op `op`) on a scratch copy of a key, as the delta it ships.
+    fn delta(
+        scratch: &mut Option<Data>,
+        policy: Policy,
+        actor: u32,
+        op: u64,
+        kind: WriteKind,
+    ) -> Arc<Data> {
+        let d = Data::update(scratch, policy, Actor(actor), OpId(op), Wall(0), kind);
+        Arc::new(d)
+    }
+
+    #[test]
+    fn lww_installs_only_a_newer_stamp_and_ties_break_by_region() {
+        let cfg = cfg(0, Policy::Lww, None);
+        let mut s = store(&cfg);
+        let (a, b) = (cell(100, 0, 1), cell(100, 1, 2));
+        assert!(b.stamp > a.stamp, "same clock: the higher region wins");
+        let mut out = Out::default();
+        assert!(s.apply_lww(Key(3), a, &cfg, &mut out));
+        assert!(matches!(
+            &out.actions[..],
+            [Action::Persist(Op::Cell(Key(3), c)), Action::Note(Note::Applied { key: Key(3), old, new })]
+                if *c == a && *old == Stamp::NONE && *new == a.stamp
+        ));
+        let mut out = Out::default();
+        assert!(s.apply_lww(Key(3), b, &cfg, &mut out));
+        assert!(matches!(
+            &out.actions[..],
+            [Action::Persist(Op::Cell(Key(3), c)), Action::Note(Note::Applied { key: Key(3), old, new })]
+                if *c == b && *old == a.stamp && *new == b.stamp
+        ));
+        // Older, or the same stamp again: nothing changes and nothing is asked.
+        let mut out = Out::default();
+        assert!(!s.apply_lww(Key(3), a, &cfg, &mut out));
+        assert!(!s.apply_lww(Key(3), b, &cfg, &mut out));
+        assert!(!s.apply_lww(Key(3), cell(99, 1, 9), &cfg, &mut out));
+        assert!(out.actions.is_empty());
+        assert_eq!(s.cell(Key(3)), b);
+        assert_eq!(s.local_cell(Key(3)), Some(b));
+        assert_eq!(s.local_cell(Key(4)), None, "never written");
+        assert_eq!(s.cell(Key(4)), Cell::default_none());
+        // A newer clock beats a higher region.
+        assert!(s.apply_lww(Key(3), cell(101, 0, 3), &cfg, &mut out));
+        assert_eq!(s.cell(Key(3)).value, OpId(3));
+    }
+
+    #[test]
+    fn the_digest_follows_the_content_exactly() {
+        let cfg = cfg(0, Policy::Lww, None);
+        let mut s = store(&cfg);
+        let mut out = Out::default();
+        assert_eq!(s.digest(), 0, "empty");
+        let (a, b, c) = (cell(100, 0, 1), cell(200, 1, 2), cell(300, 0, 3));
+        s.apply_lww(Key(1), a, &cfg, &mut out);
+        assert_eq!(s.digest(), cell_digest(Key(1), &a));
+        s.apply_lww(Key(2), b, &cfg, &mut out);
+        let both = cell_digest(Key(1), &a).wrapping_add(cell_digest(Key(2), &b));
+        assert_eq!(s.digest(), both);
+        s.apply_lww(Key(1), b, &cfg, &mut out); // loses to nothing: b is newer than a
+        s.apply_lww(Key(1), a, &cfg, &mut out); // rejected: no change
+        let replaced = cell_digest(Key(1), &b).wrapping_add(cell_digest(Key(2), &b));
+        assert_eq!(s.digest(), replaced);
+        // The same content reached in another order digests the same.
+        let mut t = store(&cfg);
+        t.apply_lww(Key(2), b, &cfg, &mut out);
+        t.apply_lww(Key(1), b, &cfg, &mut out);
+        assert_eq!(t.digest(), s.digest());
+        // Rewinding replaces unconditionally, even with an older or an empty cell.
+        s.rewind(Key(1), a, &cfg, &mut out);
+        assert_eq!(s.digest(), both);
+        s.rewind(Key(2), Cell::default_none(), &cfg, &mut out);
+        assert_eq!(s.digest(), cell_digest(Key(1), &a));
+        s.apply_lww(Key(1), c, &cfg, &mut out);
+        assert_eq!(s.digest(), cell_digest(Key(1), &c));
+        // A store rebuilt from what was persisted starts from the same digest.
+        let mut disk = Disk::default();
+        for a in out.actions {
+            if let Action::Persist(op) = a {
+                crate::replica::Durable::apply(&mut disk, op);
+            }
+        }
+        assert_eq!(Store::from_disk(&disk, &cfg.plan).digest(), s.digest());
+    }
+
+    #[test]
+    fn an_entry_is_marked_seen_once() {
+        let cfg = cfg(0, Policy::Lww, None);
+        let mut s = store(&cfg);
+        let id = EntryId {
+            origin: RegionId(1),
+            epoch: 2,
+            seq: 5,
+        };
+        let mut out = Out::default();
+        assert!(s.mark_seen(id, &cfg, &mut out));
+        assert!(!s.mark_seen(id, &cfg, &mut out), "a duplicate");
+        assert!(matches!(&out.actions[..], [Action::Persist(Op::Seen(i))] if *i == id));
+        // Another epoch of the same origin is another history.
+        assert!(s.mark_seen(EntryId { epoch: 3, ..id }, &cfg, &mut out));
+        // Advancing the prefix covers what is below it, and persists only once.
+        let mut out = Out::default();
+        s.advance_seen(RegionId(1), 2, 7, &cfg, &mut out);
+        s.advance_seen(RegionId(1), 2, 6, &cfg, &mut out);
+        assert!(matches!(
+            &out.actions[..],
+            [Action::Persist(Op::SeenUpto(RegionId(1), 2, 7))]
+        ));
+        let seq = |seq| EntryId { seq, ..id };
+        assert!(!s.mark_seen(seq(1), &cfg, &mut out));
+        assert!(s.mark_seen(seq(8), &cfg, &mut out));
+        // Without durable storage nothing is persisted.
+        let volatile = Config {
+            durable: false,
+            ..cfg.clone()
+        };
+        let mut out = Out::default();
+        assert!(s.mark_seen(seq(9), &volatile, &mut out));
+        assert!(out.actions.is_empty());
+    }
+
+    /// A delta from actor 7 whose predecessor has not arrived leaves a gap; the gap timer,
+    /// one request timeout later, asks the region that sent the delta for the whole value.
+    /// A gap closed before the timer fires asks for nothing.
+    #[test]
+    fn a_gap_that_outlives_the_timeout_fetches_the_whole_value() {
+        let cfg = cfg(0, Policy::GCounter, None);
+        let timeout = cfg.plan.request_timeout;
+        let mut s = store(&cfg);
+        let mut scratch = None;
+        let first = delta(&mut scratch, Policy::GCounter, 7, 1, WriteKind::Incr(1));
+        let second = delta(&mut scratch, Policy::GCounter, 7, 2, WriteKind::Incr(1));
+        let c = cell(100, 1, 2);
+        let t0 = test_now(1000);
+        let mut out = Out::default();
+        assert!(s.install_value(Key(4), c, Some(&second), t0.mono, &cfg, &mut out));
+        let mut out = Out::default();
+        s.note_gap(Key(4), Actor(7), RegionId(1), t0, &cfg, &mut out);
+        assert_eq!(timers(&out), vec![(Timer::Gap.id(2), t0.mono + timeout)]);
+        assert_eq!(out.actions.len(), 1);
+        // The same gap noted again: already waiting.
+        let mut out = Out::default();
+        s.note_gap(
+            Key(4),
+            Actor(7),
+            RegionId(1),
+            test_now(1001),
+            &cfg,
+            &mut out,
+        );
+        assert!(out.actions.is_empty());
+        assert!(!s.settled(false), "a gap is work still to do");
+        let mut out = Out::default();
+        s.on_gap_timer(
+            Now {
+                mono: t0.mono + timeout,
+                ..t0
+            },
+            &cfg,
+            &mut out,
+        );
+        assert_eq!(notes(&out), vec![Note::GapFetch { key: Key(4) }]);
+        assert_eq!(
+            super::super::sends(&out),
+            vec![(RegionId(1), &Msg::Repair(RepairMsg::Fetch { key: Key(4) }))]
+        );
+        assert_eq!(out.actions.len(), 2, "no timer: no gap left");
+        assert!(s.settled(false));
+        // Again, but the missing write arrives in time: the timer finds no gap.
+        let mut t = store(&cfg);
+        let mut out = Out::default();
+        t.install_value(Key(4), c, Some(&second), t0.mono, &cfg, &mut out);
+        t.note_gap(Key(4), Actor(7), RegionId(1), t0, &cfg, &mut out);
+        t.install_value(Key(4), c, Some(&first), t0.mono, &cfg, &mut out);
+        let mut out = Out::default();
+        t.on_gap_timer(
+            Now {
+                mono: t0.mono + timeout,
+                ..t0
+            },
+            &cfg,
+            &mut out,
+        );
+        assert!(out.actions.is_empty());
+        // A key without a gap is not tracked at all.
+        t.note_gap(Key(4), Actor(7), RegionId(1), t0, &cfg, &mut out);
+        assert!(out.actions.is_empty() && t.settled(false));
+    }
+
+    /// `manual`: concurrent writes to key 0 (homed at region 0 of two) park a conflict and set
+    /// the operator's timer; the operator takes the value written last; a write that has
+    /// seen both siblings also takes the conflict off the queue.
+    #[test]
+    fn a_manual_conflict_is_parked_and_resolved() {
+        let delay = Span::from_secs(5);
+        let cfg = cfg(0, Policy::Manual, Some(delay));
+        let mut s = store(&cfg);
+        let (mut x, mut y) = (None, None);
+        let dx = delta(&mut x, Policy::Manual, 10, 3, WriteKind::Put);
+        let dy = delta(&mut y, Policy::Manual, 11, 8, WriteKind::Put);
+        let t0 = test_now(1000);
+        let mut out = Out::default();
+        s.install_value(Key(0), cell(100, 0, 3), Some(&dx), t0.mono, &cfg, &mut out);
+        assert!(timers(&out).is_empty(), "one value: no conflict");
+        let mut out = Out::default();
+        s.install_value(Key(0), cell(90, 1, 8), Some(&dy), t0.mono, &cfg, &mut out);
+        assert_eq!(
+            notes(&out)[1..],
+            [Note::Parked {
+                key: Key(0),
+                depth: 1
+            }]
+        );
+        assert_eq!(timers(&out), vec![(Timer::Operator.id(2), t0.mono + delay)]);
+        assert!(!s.settled(true) && s.settled(false));
+        // Key 1 is homed at region 1: its conflicts are that region's operator's.
+        let mut out = Out::default();
+        s.install_value(Key(1), cell(100, 0, 3), Some(&dx), t0.mono, &cfg, &mut out);
+        s.install_value(Key(1), cell(90, 1, 8), Some(&dy), t0.mono, &cfg, &mut out);
+        assert!(!notes(&out).iter().any(|n| matches!(n, Note::Parked { .. })));
+        // Too early: nothing is due.
+        let early = test_now(1000 + 4999);
+        assert!(s.operator_due(early, Some(delay)).is_empty());
+        let due_at = test_now(1000 + 5000);
+        let due = s.operator_due(due_at, Some(delay));
+        assert_eq!(due, vec![(Key(0), t0.mono)]);
+        let mut out = Out::default();
+        assert_eq!(s.unpark(Key(0), t0.mono, due_at, &mut out), Some(OpId(8)));
+        assert_eq!(
+            notes(&out),
+            vec![Note::Unparked {
+                key: Key(0),
+                waited: delay,
+                by_operator: true,
+                depth: 0
+            }]
+        );
+        s.rearm_operator(due_at, Some(delay), &cfg, &mut out);
+        assert!(timers(&out).is_empty(), "nothing left parked");
+        assert!(s.settled(true));
+
+        // Parked again after a restart: re-parked from the data alone.
+        let mut r = store(&cfg);
+        let mut out = Out::default();
+        r.install_value(Key(0), cell(100, 0, 3), Some(&dx), t0.mono, &cfg, &mut out);
+        r.install_value(Key(0), cell(90, 1, 8), Some(&dy), t0.mono, &cfg, &mut out);
+        let mut disk = Disk::default();
+        for a in out.actions {
+            if let Action::Persist(op) = a {
+                crate::replica::Durable::apply(&mut disk, op);
+            }
+        }
+        let mut r = Store::from_disk(&disk, &cfg.plan);
+        let t1 = test_now(2000);
+        let mut out = Out::default();
+        r.repark(t1.mono, &cfg, &mut out);
+        assert_eq!(
+            notes(&out),
+            vec![Note::Parked {
+                key: Key(0),
+                depth: 1
+            }]
+        );
+        // A write that has seen both siblings resolves it, whoever wrote it.
+        let mut both = None;
+        Data::merge(&mut both, &dx);
+        Data::merge(&mut both, &dy);
+        let resolve = delta(&mut both, Policy::Manual, 12, 9, WriteKind::Put);
+        let mut out = Out::default();
+        let t2 = test_now(2500);
+        r.install_value(
+            Key(0),
+            cell(300, 1, 9),
+            Some(&resolve),
+            t2.mono,
+            &cfg,
+            &mut out,
+        );
+        assert_eq!(
+            notes(&out).last(),
+            Some(&Note::Unparked {
+                key: Key(0),
+                waited: Span::from_millis(500),
+                by_operator: false,
+                depth: 0
+            })
+        );
+        assert!(r.settled(true));
+    }
+}
