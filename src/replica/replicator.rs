@@ -29,16 +29,16 @@
 //! lost, peers relay those orphans back to everyone. A write is therefore lost only if no region
 //! held it durably.
 
-use super::causal::{Actor, Dot, Hlc};
+use super::causal::{Actor, Dot};
 use super::crdt::Digest;
-use super::data::{data_key_digest, Data, Policy, View, WriteKind};
+use super::data::{Data, View, WriteKind};
 use super::plan::Plan;
 use super::{
-    cell_digest, mix64, Action, Cell, ClientOp, Command, Key, Level, Note, Now, OpId, Outbox,
-    RegionId, Replica, Reply, Stamp, TimerId, Work,
+    mix64, Action, Cell, ClientOp, Command, Key, Level, Now, OpId, Outbox, RegionId, Replica,
+    Reply, Stamp, TimerId, Work,
 };
 use crate::time::{Mono, Span};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 mod anti_entropy;
@@ -50,12 +50,13 @@ mod read_guard;
 mod requests;
 mod restore;
 mod rpc;
+mod store;
 mod timer;
 mod transport;
 use anti_entropy::AntiEntropy;
 pub use anti_entropy::{AeMsg, AeSession};
 pub use chain::ChainView;
-use disk::{drop_front, seq_set, Seen};
+use disk::drop_front;
 pub use disk::{Disk, Op};
 use failover::Fo;
 pub use failover::{Fence, FoMsg, Heartbeat, Pos};
@@ -63,6 +64,7 @@ pub use msg::Msg;
 use requests::Requests;
 pub use restore::RestoreMsg;
 pub use rpc::{ClientMsg, RepairMsg};
+use store::Store;
 pub use timer::Timer;
 pub use transport::LinkMsg;
 use transport::{LinkParams, Links};
@@ -202,15 +204,11 @@ pub struct Replicator {
     own_seq: u64,
     durable_own: u64,
     lost_after: Option<LogMark>,
-    cells: Vec<Cell>,
-    /// Per key of a table with data (empty when no table has any).
-    data: Vec<Option<Data>>,
-    /// The hybrid logical clock `lww-hlc` tables stamp with.
-    hlc: Hlc,
-    digest: u64,
+    /// The local data: cells, data-policy state, clock, digest, applied entries, and the
+    /// conflicts and delta gaps they leave.
+    store: Store,
     /// The reliable link transport to and from every peer.
     links: Links,
-    seen: Seen,
     /// Per origin: its own entries it has not yet announced durable (kept for orphan relay).
     retained: Vec<VecDeque<Entry>>,
     dirty: bool,
@@ -230,15 +228,6 @@ pub struct Replicator {
     /// Rebuilt after losing its disk (from a backup image or from nothing).
     rebuilt: bool,
     restore: restore::Restoring,
-    /// `manual` keys homed here whose conflicts wait for the operator, with when they were
-    /// parked (in-memory, like a work queue: a restart re-parks what its data still shows).
-    parked: BTreeMap<Key, Mono>,
-    /// Keys a delta left with a gap among one origin's writes: since when, that origin, and
-    /// the region that sent the delta (asked for the whole value if the gap outlives a timeout).
-    gaps: BTreeMap<Key, (Mono, Actor, RegionId)>,
-    gap_armed: bool,
-    /// When the operator's timer is set to fire, if it is.
-    operator_armed: Option<Mono>,
     /// The local monotonic time of the input being handled (for parking conflicts found deep
     /// inside a merge).
     now_mono: Mono,
@@ -260,29 +249,6 @@ impl Replicator {
     pub fn from_disk(cfg: Config, disk: &Disk) -> Replicator {
         let n = cfg.plan.n;
         let epoch = disk.epoch + 1;
-        let mut cells = disk.cells.clone();
-        if cells.is_empty() {
-            cells.reserve(1024);
-        }
-        let data: Vec<Option<Data>> = disk
-            .data
-            .iter()
-            .map(|d| d.as_ref().map(|d| Data::clone(d)))
-            .collect();
-        let tables = Arc::clone(&cfg.plan.tables);
-        let digest = cells
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| !c.stamp.is_none())
-            .fold(0u64, |acc, (k, c)| {
-                let key = Key(k as u64);
-                acc.wrapping_add(match data.get(k) {
-                    Some(Some(d)) if tables.policy(key).merges() => data_key_digest(key, d),
-                    _ => cell_digest(key, c),
-                })
-            });
-        let mut seen = disk.seen.clone();
-        seen.resize_with(n, Vec::new);
         let restarted = disk.epoch > 0;
         let links = Links::new(
             LinkParams::from_config(&cfg),
@@ -295,12 +261,8 @@ impl Replicator {
             own_seq: 0,
             durable_own: 0,
             lost_after: restarted.then_some((disk.epoch, disk.own_seq)),
-            cells,
-            data,
-            hlc: Hlc::default(),
-            digest,
+            store: Store::from_disk(disk, &cfg.plan),
             links,
-            seen,
             retained: {
                 // Kept on disk: a region that restarts while an origin is down still owes it
                 // the orphans it held (swarm seed 5045).
@@ -320,10 +282,6 @@ impl Replicator {
             disk_fences: Arc::clone(&disk.fences),
             rebuilt: false,
             restore: restore::Restoring::resumed(disk),
-            parked: BTreeMap::new(),
-            gaps: BTreeMap::new(),
-            gap_armed: false,
-            operator_armed: None,
             now_mono: Mono(0),
             cfg,
         }
@@ -358,7 +316,8 @@ impl Replicator {
         }
     }
 
-    fn me(&self) -> RegionId {
+    /// This replica's region.
+    pub(crate) fn me(&self) -> RegionId {
         self.cfg.id
     }
 
@@ -383,65 +342,34 @@ impl Replicator {
         (0..self.cfg.plan.n).filter(move |&p| p != me)
     }
 
+    // The store's operations, under the names the other components' files call them by.
+
+    #[inline]
     pub fn cell(&self, key: Key) -> Cell {
-        self.cells
-            .get(key.0 as usize)
-            .copied()
-            .unwrap_or_else(Cell::default_none)
+        self.store.cell(key)
     }
 
+    #[inline]
     fn local_cell(&self, key: Key) -> Option<Cell> {
-        let c = self.cell(key);
-        (!c.stamp.is_none()).then_some(c)
+        self.store.local_cell(key)
     }
 
-    /// Last-writer-wins: install `cell` if its stamp is newer than what the key holds.
+    #[inline]
     fn apply_lww(&mut self, key: Key, cell: Cell, out: &mut Out) -> bool {
-        let i = key.0 as usize;
-        if self.cells.len() <= i {
-            self.cells.resize(i + 1, Cell::default_none());
-        }
-        let old = self.cells[i];
-        if cell.stamp <= old.stamp {
-            return false;
-        }
-        if !old.stamp.is_none() {
-            self.digest = self.digest.wrapping_sub(cell_digest(key, &old));
-        }
-        self.digest = self.digest.wrapping_add(cell_digest(key, &cell));
-        self.cells[i] = cell;
-        self.persist(out, || Op::Cell(key, cell));
-        out.note(Note::Applied {
-            key,
-            old: old.stamp,
-            new: cell.stamp,
-        });
-        true
+        self.store.apply_lww(key, cell, &self.cfg, out)
     }
 
-    /// A key's contribution to the state digest: its data if its values merge, else its cell.
+    #[inline]
     fn key_digest(&self, key: Key, c: &Cell) -> u64 {
-        match self.data_of(key) {
-            Some(d) if self.cfg.plan.tables.policy(key).merges() => data_key_digest(key, d),
-            _ => cell_digest(key, c),
-        }
+        self.store.key_digest(key, c, &self.cfg.plan)
     }
 
-    fn data_slot(&mut self, key: Key) -> &mut Option<Data> {
-        let i = key.0 as usize;
-        if self.data.len() <= i {
-            self.data.resize(i + 1, None);
-        }
-        &mut self.data[i]
-    }
-
+    #[inline]
     fn data_of(&self, key: Key) -> Option<&Data> {
-        self.data.get(key.0 as usize).and_then(|d| d.as_ref())
+        self.store.data_of(key)
     }
 
-    /// Installs a value that arrived from elsewhere (an entry, anti-entropy, a state
-    /// transfer): by its stamp under a register policy (with its whole value, if its table
-    /// keeps one), by merging under a merging policy. True if anything changed.
+    #[inline]
     fn install_value(
         &mut self,
         key: Key,
@@ -449,28 +377,12 @@ impl Replicator {
         data: Option<&Arc<Data>>,
         out: &mut Out,
     ) -> bool {
-        let policy = self.cfg.plan.tables.policy(key);
-        if !policy.merges() {
-            if policy == Policy::LwwHlc {
-                self.hlc.observe(cell.stamp.wall);
-            }
-            let applied = self.apply_lww(key, cell, out);
-            if applied {
-                if let Some(d) = data {
-                    *self.data_slot(key) = Some(Data::clone(d));
-                    self.persist(out, || Op::Data(key, Arc::clone(d)));
-                }
-            }
-            return applied;
-        }
-        let Some(d) = data else {
-            return false; // a merging key's value travels as data; a bare cell says nothing
-        };
-        self.merge_data(key, cell, |slot| Data::merge(slot, d), out)
+        let now = self.now_mono;
+        self.store
+            .install_value(key, cell, data, now, &self.cfg, out)
     }
 
-    /// Changes a merging key's data with `f` (which returns the writes that became part of
-    /// it), keeping the digest, the key's summary cell (its newest write) and the disk in step.
+    #[inline]
     fn merge_data(
         &mut self,
         key: Key,
@@ -478,192 +390,33 @@ impl Replicator {
         f: impl FnOnce(&mut Option<Data>) -> Vec<Dot>,
         out: &mut Out,
     ) -> bool {
-        let before = self.data_of(key).map(|d| data_key_digest(key, d));
-        let new = f(self.data_slot(key));
-        // A delta can change a value without bringing a write it lacks: a re-add seen late
-        // still takes away the adds it replaced. Only an unchanged value is a no-op.
-        let Some(d) = self.data_of(key) else {
-            return false; // nothing merged (a delta of another type, which no plan sends)
-        };
-        let after = data_key_digest(key, d);
-        if new.is_empty() && Some(after) == before {
-            return false;
-        }
-        let siblings = d.siblings() as u32;
-        let keep = self.cfg.durable.then(|| Arc::new(d.clone()));
-        self.digest = self
-            .digest
-            .wrapping_sub(before.unwrap_or(0))
-            .wrapping_add(after);
-        let i = key.0 as usize;
-        if self.cells.len() <= i {
-            self.cells.resize(i + 1, Cell::default_none());
-        }
-        if cell.stamp > self.cells[i].stamp {
-            self.cells[i] = cell;
-            self.persist(out, || Op::Cell(key, cell));
-        }
-        if let Some(d) = keep {
-            out.persist(Op::Data(key, d));
-        }
-        for dot in new {
-            out.note(Note::Merged { key, dot, siblings });
-        }
-        self.track_conflict(key, siblings, out);
-        true
-    }
-
-    /// Delta-state replication's fallback: a delta from `origin` left a gap in `key`'s causal
-    /// context among `origin`'s own writes. Its predecessors may still be on their way (the
-    /// transport applies entries that arrive out of order and retransmits the ones lost), so
-    /// wait one request timeout; if the gap is still there then (a log given up after
-    /// `log_retention`, say), ask `from` for the key's whole value.
-    fn note_gap(&mut self, key: Key, origin: Actor, from: RegionId, now: Now, out: &mut Out) {
-        if self.gaps.contains_key(&key) || !self.has_gap(key, origin) {
-            return;
-        }
-        self.gaps.insert(key, (now.mono, origin, from));
-        if !self.gap_armed {
-            self.gap_armed = true;
-            out.set_timer(
-                self.timer(Timer::Gap),
-                now.mono + self.cfg.plan.request_timeout,
-            );
-        }
-    }
-
-    fn has_gap(&self, key: Key, origin: Actor) -> bool {
-        self.data_of(key)
-            .and_then(|d| d.ctx())
-            .is_some_and(|c| c.cloud.iter().any(|d| d.actor() == origin))
-    }
-
-    fn on_gap_timer(&mut self, now: Now, out: &mut Out) {
-        self.gap_armed = false;
-        let timeout = self.cfg.plan.request_timeout;
-        let due: Vec<Key> = self
-            .gaps
-            .iter()
-            .filter(|(_, (since, _, _))| *since + timeout <= now.mono)
-            .map(|(&k, _)| k)
-            .collect();
-        for key in due {
-            let (_, origin, from) = self.gaps.remove(&key).expect("listed");
-            if self.has_gap(key, origin) {
-                out.note(Note::GapFetch { key });
-                out.send(from, Msg::Repair(RepairMsg::Fetch { key }));
-            }
-        }
-        if let Some(first) = self.gaps.values().map(|g| g.0).min() {
-            self.gap_armed = true;
-            out.set_timer(self.timer(Timer::Gap), (first + timeout).max(now.mono));
-        }
-    }
-
-    /// `manual` tables: a conflict on a key homed here (key mod regions, so exactly one
-    /// region's operator owns it) is parked when the key gains siblings and leaves the queue
-    /// when they are gone, whoever resolved them.
-    fn track_conflict(&mut self, key: Key, siblings: u32, out: &mut Out) {
-        if key.0 % self.n() as u64 != self.me().0 as u64
-            || self.cfg.plan.tables.policy(key) != Policy::Manual
-        {
-            return;
-        }
         let now = self.now_mono;
-        if siblings > 1 {
-            if self.parked.contains_key(&key) {
-                return;
-            }
-            self.parked.insert(key, now);
-            out.note(Note::Parked {
-                key,
-                depth: self.parked.len() as u32,
-            });
-            if let Some(delay) = self.cfg.plan.operator {
-                if self.operator_armed.is_none() {
-                    self.operator_armed = Some(now + delay);
-                    out.set_timer(self.timer(Timer::Operator), now + delay);
-                }
-            }
-        } else if let Some(at) = self.parked.remove(&key) {
-            out.note(Note::Unparked {
-                key,
-                waited: now - at,
-                by_operator: false,
-                depth: self.parked.len() as u32,
-            });
-        }
+        self.store.merge_data(key, cell, f, now, &self.cfg, out)
     }
 
-    /// The operator works through every conflict that has waited its delay: keeps the value
-    /// written last (the highest operation id among the siblings) with a write whose causal
-    /// context covers them all, so every region converges on it.
+    #[inline]
+    fn note_gap(&mut self, key: Key, origin: Actor, from: RegionId, now: Now, out: &mut Out) {
+        self.store.note_gap(key, origin, from, now, &self.cfg, out)
+    }
+
+    #[inline]
+    fn mark_seen(&mut self, id: EntryId, out: &mut Out) -> bool {
+        self.store.mark_seen(id, &self.cfg, out)
+    }
+
+    /// The operator works through every conflict that has waited its delay: the store hands
+    /// back the value each keeps, written here with a causal context covering all its
+    /// siblings, so every region converges on it.
     fn on_operator_timer(&mut self, now: Now, out: &mut Out) {
-        self.operator_armed = None;
-        let Some(delay) = self.cfg.plan.operator else {
-            return;
-        };
-        let due: Vec<(Key, Mono)> = self
-            .parked
-            .iter()
-            .filter(|(_, &at)| at + delay <= now.mono)
-            .map(|(&k, &at)| (k, at))
-            .collect();
-        for (key, at) in due {
-            self.parked.remove(&key);
-            out.note(Note::Unparked {
-                key,
-                waited: now.mono - at,
-                by_operator: true,
-                depth: self.parked.len() as u32,
-            });
-            let keep = match self.data_of(key) {
-                Some(Data::Mv(r)) => r.values().max().copied(),
-                _ => None,
-            };
-            if let Some(keep) = keep {
+        let delay = self.cfg.plan.operator;
+        for (key, at) in self.store.operator_due(now, delay) {
+            if let Some(keep) = self.store.unpark(key, at, now, out) {
                 let bytes = self.cfg.plan.value_bytes;
                 let kind = WriteKind::Put;
                 self.originate(now, keep, key, bytes, Level::Default, kind, None, out);
             }
         }
-        if let Some(&first) = self.parked.values().min() {
-            let at = (first + delay).max(now.mono);
-            self.operator_armed = Some(at);
-            out.set_timer(self.timer(Timer::Operator), at);
-        }
-    }
-
-    /// After a restart: re-parks the conflicts its data still holds.
-    fn repark(&mut self, out: &mut Out) {
-        if !self
-            .cfg
-            .plan
-            .tables
-            .0
-            .iter()
-            .any(|t| t.policy == Policy::Manual)
-        {
-            return;
-        }
-        let keys: Vec<(Key, u32)> = self
-            .data
-            .iter()
-            .enumerate()
-            .filter_map(|(k, d)| Some((Key(k as u64), d.as_ref()?.siblings() as u32)))
-            .filter(|&(_, s)| s > 1)
-            .collect();
-        for (key, siblings) in keys {
-            self.track_conflict(key, siblings, out);
-        }
-    }
-
-    fn mark_seen(&mut self, id: EntryId, out: &mut Out) -> bool {
-        let fresh = seq_set(&mut self.seen[id.origin.idx()], id.epoch).insert(id.seq);
-        if fresh {
-            self.persist(out, || Op::Seen(id));
-        }
-        fresh
+        self.store.rearm_operator(now, delay, &self.cfg, out);
     }
 
     fn ensure_flush(&mut self, now: Now, out: &mut Out) {
@@ -707,7 +460,7 @@ impl Replica for Replicator {
     fn on_start(&mut self, now: Now, out: &mut Out) {
         self.now_mono = now.mono;
         self.persist(out, || Op::Epoch(self.epoch));
-        self.repark(out);
+        self.store.repark(now.mono, &self.cfg, out);
         self.restore_start(now, out);
         if self.cfg.plan.failover.is_some() {
             self.fo_start(now, out);
@@ -750,7 +503,7 @@ impl Replica for Replicator {
             Timer::Batch(p) => self.on_batch_timer(now, p, out),
             Timer::AntiEntropy => self.ae_tick(now, out),
             Timer::Operator => self.on_operator_timer(now, out),
-            Timer::Gap => self.on_gap_timer(now, out),
+            Timer::Gap => self.store.on_gap_timer(now, &self.cfg, out),
             Timer::Restore => self.on_restore_timer(now, out),
             // Failover timers are only ever set with failover on.
             Timer::Heartbeat if self.fo.is_some() => self.hb_tick(now, out),
@@ -803,7 +556,7 @@ impl Replica for Replicator {
     }
 
     fn state_digest(&self) -> u64 {
-        self.digest
+        self.store.digest()
     }
 
     fn is_quiescent(&self) -> bool {
@@ -813,9 +566,8 @@ impl Replica for Replicator {
             && !self.ae.owes()
             && self.restore.is_idle()
             && self.fo_quiescent()
-            && self.gaps.is_empty()
             // Conflicts waiting for an operator are work still to do.
-            && (self.cfg.plan.operator.is_none() || self.parked.is_empty())
+            && self.store.settled(self.cfg.plan.operator.is_some())
     }
 
     fn cell_of(&self, key: Key) -> Option<Cell> {
@@ -887,7 +639,8 @@ impl Replica for Replicator {
 
     fn cells(&self) -> Box<dyn Iterator<Item = (Key, Cell)> + '_> {
         Box::new(
-            self.cells
+            self.store
+                .cells()
                 .iter()
                 .enumerate()
                 .filter(|(_, c)| !c.stamp.is_none())
@@ -970,7 +723,7 @@ pub(crate) fn test_heartbeat(sent_ms: u64, echo_ms: Option<u64>) -> Heartbeat {
 
 /// The notes in an outbox (test helper).
 #[cfg(test)]
-pub(crate) fn notes(out: &Outbox<Msg, Op>) -> Vec<Note> {
+pub(crate) fn notes(out: &Outbox<Msg, Op>) -> Vec<super::Note> {
     out.actions
         .iter()
         .filter_map(|a| match a {

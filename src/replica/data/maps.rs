@@ -147,6 +147,7 @@ impl DataPolicy for LwwMapPolicy {
     const NAME: &'static str = "lww-map";
     const MERGES: bool = true;
     const ADD_WINS: bool = true;
+    const STAMPS_FIELDS: bool = true;
 
     fn fits(shape: Shape) -> bool {
         shape == Shape::Map

@@ -65,6 +65,10 @@ pub trait DataPolicy {
     /// hybrid logical clock.
     const OBSERVES_HLC: bool = false;
 
+    /// Whether a write of one field of a map is stamped on its own, so what it replaces is
+    /// that field's stamp rather than the key's newest.
+    const STAMPS_FIELDS: bool = false;
+
     /// Merging policies: the empty value.
     fn empty() -> Data {
         Data::Int(0)
@@ -198,6 +202,12 @@ macro_rules! policies {
             #[inline]
             pub fn observes_hlc(self) -> bool {
                 match self { $( Policy::$v => <$t as DataPolicy>::OBSERVES_HLC, )* }
+            }
+
+            /// Whether a field write replaces the field's own stamp (not the key's newest).
+            #[inline]
+            pub fn stamps_fields(self) -> bool {
+                match self { $( Policy::$v => <$t as DataPolicy>::STAMPS_FIELDS, )* }
             }
 
             fn empty(self) -> Data {

@@ -692,7 +692,7 @@ impl Replicator {
 
     /// The data of those of `cells` whose tables keep data (shipped alongside them).
     pub(super) fn data_for(&self, cells: &[(Key, Cell)]) -> Vec<(Key, Arc<Data>)> {
-        if self.data.is_empty() {
+        if !self.store.has_data() {
             return Vec::new();
         }
         cells
@@ -704,11 +704,11 @@ impl Replicator {
 
 impl AeStore for Replicator {
     fn digest(&self) -> u64 {
-        self.digest
+        self.store.digest()
     }
 
     fn cells(&self) -> &[Cell] {
-        &self.cells
+        self.store.cells()
     }
 
     fn key_digest(&self, key: Key, c: &Cell) -> u64 {

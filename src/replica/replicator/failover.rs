@@ -207,7 +207,7 @@ impl Replicator {
     }
 
     fn seen_of(&self, origin: RegionId, epoch: u32) -> Option<&super::SeqSet> {
-        self.seen[origin.idx()]
+        self.store.seen()[origin.idx()]
             .iter()
             .rev()
             .find(|(e, _)| *e == epoch)
@@ -543,7 +543,8 @@ impl Replicator {
             // a scan of the stored stamps, only when the fences change.
             f.scan = false;
             let keys: Vec<Key> = self
-                .cells
+                .store
+                .cells()
                 .iter()
                 .enumerate()
                 .filter(|(_, c)| self.fenced_stamp(c.stamp))

@@ -19,7 +19,7 @@
 use super::anti_entropy::AeStore;
 use super::msg::{data_bytes, data_fingerprint, RPC_BYTES};
 use super::read_guard::Refusal;
-use super::{seq_set, Msg, Op, Out, Replicator, Timer};
+use super::{Msg, Op, Out, Replicator, Timer};
 use crate::replica::data::Data;
 use crate::replica::plan::Plan;
 use crate::replica::{Cell, Key, Note, Now, RegionId, Stamp, TimerId};
@@ -566,7 +566,7 @@ impl Replicator {
 impl RestoreStore for Replicator {
     fn seen_summary(&self) -> Vec<(RegionId, u32, u64)> {
         let mut v = Vec::new();
-        for (o, per) in self.seen.iter().enumerate() {
+        for (o, per) in self.store.seen().iter().enumerate() {
             for (e, set) in per {
                 if set.upto() > 0 {
                     v.push((RegionId(o as u16), *e, set.upto()));
@@ -577,11 +577,7 @@ impl RestoreStore for Replicator {
     }
 
     fn advance_seen(&mut self, o: RegionId, e: u32, upto: u64, out: &mut Out) {
-        let set = seq_set(&mut self.seen[o.idx()], e);
-        if set.upto() < upto {
-            set.advance_to(upto);
-            self.persist(out, || Op::SeenUpto(o, e, upto));
-        }
+        self.store.advance_seen(o, e, upto, &self.cfg, out);
     }
 }
 

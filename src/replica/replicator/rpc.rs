@@ -7,12 +7,10 @@ use super::requests::{reply_write, satisfied, Commit, Ctx, Deadline, ReadWait};
 use super::{Entry, EntryId, Op, Timer};
 use super::{Msg, Out, Replicator};
 use crate::replica::causal::Actor;
-use crate::replica::data::Policy;
 use crate::replica::data::{data_key_digest, Data, WriteKind};
 use crate::replica::Note;
 use crate::replica::{Cell, Key, Level, MsgClass, OpId, Stamp, WireMessage, Work};
 use crate::replica::{Now, RegionId, Reply};
-use crate::time::Wall;
 use std::sync::Arc;
 
 /// Client requests one region hands another: forwarded writes, remote reads, and their answers.
@@ -345,8 +343,8 @@ impl Replicator {
         let me = self.me();
         let policy = self.cfg.plan.tables.policy(key);
         // What the write replaces: the key's newest stamp, or for an LWW-Map the field's.
-        let seen = match (policy, kind.member()) {
-            (Policy::LwwMap, Some((f, _))) => self
+        let seen = match kind.member() {
+            Some((f, _)) if policy.stamps_fields() => self
                 .data_of(key)
                 .and_then(|d| d.field_stamp(f))
                 .unwrap_or(Stamp::NONE),
@@ -386,12 +384,9 @@ impl Replicator {
             );
             (stamp, delta.map(Arc::new))
         } else {
-            let wall = match policy {
-                Policy::LwwHlc => self.hlc.now(now.wall),
-                // The earliest stamp must win: order by the negated clock.
-                Policy::Fww => Wall(now.wall.0.saturating_neg()),
-                _ => now.wall,
-            };
+            // The policy picks the clock: the wall clock, the HLC, or (first writer wins) the
+            // negated wall clock.
+            let wall = self.store.stamp_wall(policy, now.wall);
             // The tie-break counts this incarnation's entries, not only its LWW writes: a state
             // transfer judges a cell's write seen by comparing it with seen-prefixes of seqs.
             let stamp = Stamp::new(wall, me, self.epoch, (self.own_seq + 1) as u32);

@@ -1,9 +1,9 @@
 //! Bringing a region onto the new primary's history: catch-up of a missing stream tail, and
 //! resync of keys whose fenced writes a region discarded.
 
-use super::super::{Entry, EntryId, Msg, Op, Out, Replicator};
+use super::super::{Entry, EntryId, Msg, Out, Replicator};
 use super::FoMsg;
-use crate::replica::{Cell, Key, Note, Now, RegionId, Stamp};
+use crate::replica::{Cell, Key, Now, RegionId, Stamp};
 
 /// Catch-up and resync.
 impl Replicator {
@@ -70,7 +70,8 @@ impl Replicator {
         } else {
             // The tail is gone (committed and trimmed): send the whole state instead.
             let snapshot: Vec<(Key, Cell)> = self
-                .cells
+                .store
+                .cells()
                 .iter()
                 .enumerate()
                 .filter(|(_, c)| !c.stamp.is_none())
@@ -122,11 +123,7 @@ impl Replicator {
         for (k, c) in snapshot {
             self.apply_lww(k, c, out);
         }
-        let set = super::super::seq_set(&mut self.seen[origin.idx()], epoch);
-        if set.upto() < upto {
-            set.advance_to(upto);
-            self.persist(out, || Op::SeenUpto(origin, epoch, upto));
-        }
+        self.store.advance_seen(origin, epoch, upto, &self.cfg, out);
         self.fo().catchup_sent = None;
         self.durable_write(now, out);
         if self.sync_mode() {
@@ -175,27 +172,6 @@ impl Replicator {
 
     /// Replaces a key's value unconditionally (rewinding a discarded write).
     pub(super) fn install(&mut self, key: Key, cell: Cell, out: &mut Out) {
-        let i = key.0 as usize;
-        if self.cells.len() <= i {
-            self.cells.resize(i + 1, Cell::default_none());
-        }
-        let old = self.cells[i];
-        if !old.stamp.is_none() {
-            self.digest = self
-                .digest
-                .wrapping_sub(crate::replica::cell_digest(key, &old));
-        }
-        if !cell.stamp.is_none() {
-            self.digest = self
-                .digest
-                .wrapping_add(crate::replica::cell_digest(key, &cell));
-        }
-        self.cells[i] = cell;
-        self.persist(out, || Op::Cell(key, cell));
-        out.note(Note::Rewound {
-            key,
-            old: old.stamp,
-            new: cell.stamp,
-        });
+        self.store.rewind(key, cell, &self.cfg, out)
     }
 }
