@@ -53,7 +53,7 @@ impl Observer {
         // writes are judged per field: a register of its own, whose final stamp is the newest
         // surviving write of it.
         let field = |w: &WriteRec| -> Option<u32> {
-            (self.tables.is_some() && self.policy(w.key as usize) == Policy::LwwMap)
+            (self.tables.is_some() && self.policy(w.key as usize).stamps_fields())
                 .then(|| w.kind().member().map_or(0, |m| m.0))
         };
         // Bucketed by key first (a counting sort), then each key's few writes sorted: one sort
@@ -106,7 +106,8 @@ impl Observer {
                 // Over the writes stamped above the current one: the latest any began and the
                 // earliest any was acknowledged (for the real-time judgement).
                 let (mut latest_issue_above, mut first_ack_above) = (None, SimTime::MAX);
-                let fww = self.policy(key as usize) == Policy::Fww;
+                // First-writer-wins orders by the negated clock: the earliest write wins by design.
+                let fww = self.policy(key as usize).wins_earliest();
                 let real_time = self.real_time_order && !fww;
                 while i < group_end {
                     let w = &self.writes[order[i] as usize];

@@ -158,7 +158,7 @@ fn manual(sc: &Scenario, obs: &Observer, views: &BTreeMap<u64, &View>) -> Option
         .tables
         .0
         .iter()
-        .filter(|t| t.policy == crate::replica::data::Policy::Manual)
+        .filter(|t| t.policy.parks_conflicts())
         .map(|t| (t.first, t.end))
         .collect();
     if manual_keys.is_empty() {

@@ -69,6 +69,10 @@ pub trait DataPolicy {
     /// that field's stamp rather than the key's newest.
     const STAMPS_FIELDS: bool = false;
 
+    /// Whether the earliest write wins by design (its stamps order clocks backwards), so a
+    /// later write it discards is the policy working, not an update lost to real-time order.
+    const WINS_EARLIEST: bool = false;
+
     /// Merging policies: the empty value.
     fn empty() -> Data {
         Data::Int(0)
@@ -208,6 +212,12 @@ macro_rules! policies {
             #[inline]
             pub fn stamps_fields(self) -> bool {
                 match self { $( Policy::$v => <$t as DataPolicy>::STAMPS_FIELDS, )* }
+            }
+
+            /// Whether the earliest write wins by design (first-writer-wins).
+            #[inline]
+            pub fn wins_earliest(self) -> bool {
+                match self { $( Policy::$v => <$t as DataPolicy>::WINS_EARLIEST, )* }
             }
 
             fn empty(self) -> Data {

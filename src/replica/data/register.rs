@@ -50,6 +50,7 @@ impl DataPolicy for Fww {
     const NAME: &'static str = "fww";
     const MERGES: bool = false;
     const ADD_WINS: bool = true;
+    const WINS_EARLIEST: bool = true;
 
     fn fits(_: Shape) -> bool {
         true
