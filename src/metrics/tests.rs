@@ -325,7 +325,7 @@ mod with_replicas {
     use crate::metrics::Observer;
     use crate::replica::data::{Policy, WriteKind};
     use crate::replica::plan::{Plan, Strategy};
-    use crate::replica::replicator::{sends, Config, Disk, Op, Replicator};
+    use crate::replica::replicator::{sends, test_config, Config, Disk, Op, Replicator};
     use crate::replica::{
         Action, ClientOp, Key, Level, Now, OpId, Outbox, RegionId, Replica, Reply,
     };
@@ -337,24 +337,14 @@ mod with_replicas {
     /// The replicator tests' region: a small window and batch, fsync per write.
     fn cfg(id: u16, flush: Span) -> Config {
         Config {
-            id: RegionId(id),
             window: 4,
             max_batch: 2,
-            rto_initial: Span::from_secs(1),
-            rto_min: Span::from_millis(200),
-            rto_max: Span::from_secs(5),
             flush_interval: flush,
-            durable: true,
-            plan: Arc::new(Plan::mesh(3, Strategy::MultiMaster)),
+            ..test_config(id, Plan::mesh(3, Strategy::MultiMaster))
         }
     }
 
-    fn now(ms: u64) -> Now {
-        Now {
-            mono: Mono(ms * 1_000_000),
-            wall: Wall(ms as i64 * 1_000_000),
-        }
-    }
+    use crate::replica::replicator::test_now as now;
 
     fn write(r: &mut Replicator, t: u64, op: u64, key: u64) -> Out {
         let mut out = Out::default();

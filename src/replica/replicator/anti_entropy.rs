@@ -728,12 +728,7 @@ impl AeStore for Replicator {
     }
 
     fn make_durable(&mut self, now: Now, out: &mut Out) {
-        if self.sync_mode() {
-            self.sync(out);
-        } else {
-            self.dirty = true;
-            self.ensure_flush(now, out);
-        }
+        self.durable_write(now, out);
     }
 }
 

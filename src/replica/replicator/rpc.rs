@@ -289,12 +289,7 @@ impl Replicator {
                     } else {
                         self.apply_lww(key, cell, out);
                     }
-                    if self.sync_mode() {
-                        self.sync(out);
-                    } else {
-                        self.dirty = true;
-                        self.ensure_flush(now, out);
-                    }
+                    self.durable_write(now, out);
                 }
             }
         }

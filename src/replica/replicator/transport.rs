@@ -379,12 +379,7 @@ impl Replicator {
                 }
             }
         }
-        if self.sync_mode() {
-            self.sync(out);
-        } else {
-            self.dirty = true;
-            self.ensure_flush(now, out);
-        }
+        self.durable_write(now, out);
         self.transmit_mask(queued, now, out);
     }
 
